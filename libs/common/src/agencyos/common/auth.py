@@ -1,0 +1,160 @@
+"""Who is calling: RS256 access tokens verified against identity's JWKS, and the Principal.
+
+The tenant of every request comes from here and nowhere else (ARCHITECTURE.md §3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from agencyos.common.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
+from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
+
+ALGORITHM = "RS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller: a user (or API key) acting in one agency with one role."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    role: Role
+    permissions: frozenset[str]
+    token: str = field(repr=False)
+    client_id: uuid.UUID | None = None
+    token_id: str | None = None
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.can(permission):
+            raise PermissionDenied(f"this action needs the '{permission}' permission")
+
+    @property
+    def authorization(self) -> str:
+        return f"Bearer {self.token}"
+
+
+def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
+    try:
+        role = Role(claims["role"])
+        perms = claims.get("perms")
+        return Principal(
+            user_id=uuid.UUID(str(claims["sub"])),
+            tenant_id=uuid.UUID(str(claims["tid"])),
+            role=role,
+            permissions=frozenset(perms)
+            if isinstance(perms, list)
+            else DEFAULT_ROLE_PERMISSIONS[role],
+            token=token,
+            client_id=uuid.UUID(str(claims["cid"])) if claims.get("cid") else None,
+            token_id=claims.get("jti"),
+        )
+    except (KeyError, ValueError) as exc:
+        raise Unauthenticated("the token's claims are incomplete") from exc
+
+
+class JwksVerifier:
+    """Verifies access tokens; caches the key set and refetches it when an unknown `kid`
+    appears (key rotation), at most once per `min_refresh_seconds`."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        cache_seconds: float = 300.0,
+        min_refresh_seconds: float = 5.0,
+        leeway_seconds: int = 30,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.cache_seconds = cache_seconds
+        self.min_refresh_seconds = min_refresh_seconds
+        self.claims_registry = jwt.JWTClaimsRegistry(
+            leeway=leeway_seconds,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            tid={"essential": True},
+            role={"essential": True},
+        )
+        self._keys: KeySet | None = None
+        self._kids: set[str] = set()
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        self._http = httpx.AsyncClient(timeout=5.0)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _key_set(self, kid: str) -> KeySet:
+        now = time.monotonic()
+        fresh = now - self._fetched_at < self.cache_seconds
+        if self._keys is not None and fresh and kid in self._kids:
+            return self._keys
+        async with self._lock:
+            now = time.monotonic()
+            stale = now - self._fetched_at >= self.cache_seconds
+            may_refresh = now - self._fetched_at >= self.min_refresh_seconds
+            if self._keys is None or stale or (kid not in self._kids and may_refresh):
+                await self._fetch()
+        assert self._keys is not None
+        return self._keys
+
+    async def _fetch(self) -> None:
+        try:
+            response = await self._http.get(self.jwks_url)
+            response.raise_for_status()
+            data = response.json()
+            keys = KeySet.import_key_set(data)
+        except (httpx.HTTPError, ValueError, JoseError) as exc:
+            if self._keys is None:
+                raise ServiceUnavailable("the token signing keys cannot be fetched") from exc
+            return
+        self._keys = keys
+        self._kids = {str(k.get("kid")) for k in data.get("keys", [])}
+        self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jws.extract_compact(token.encode()).protected
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated("the token is malformed") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthenticated("the token's algorithm is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthenticated("the token names no signing key")
+        keys = await self._key_set(kid)
+        if kid not in self._kids:
+            raise Unauthenticated("the token's signing key is unknown")
+        try:
+            decoded = jwt.decode(token, keys, algorithms=[ALGORITHM])
+            self.claims_registry.validate(decoded.claims)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"the token is not valid ({exc.__class__.__name__})") from exc
+        return principal_from_claims(decoded.claims, token)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("an Authorization: Bearer token is required")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return value.strip()

@@ -1,0 +1,60 @@
+"""Prometheus metrics every service exposes at /metrics (names fixed: dashboards use them)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "agencyos_http_requests_total",
+    "HTTP requests answered, by route template and status",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "agencyos_http_request_duration_seconds",
+    "HTTP request handling time",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+GRPC_REQUESTS = Counter(
+    "agencyos_grpc_requests_total",
+    "gRPC calls served, by method and status code",
+    ["service", "grpc_method", "code"],
+)
+GRPC_LATENCY = Histogram(
+    "agencyos_grpc_request_duration_seconds",
+    "gRPC call handling time",
+    ["service", "grpc_method"],
+    buckets=LATENCY_BUCKETS,
+)
+KAFKA_LAG = Gauge(
+    "agencyos_kafka_consumer_lag",
+    "Messages behind the partition's end offset, per consumed partition",
+    ["service", "topic", "partition"],
+)
+KAFKA_HANDLING = Histogram(
+    "agencyos_kafka_handling_duration_seconds",
+    "Time to handle one consumed event, including its transaction",
+    ["service", "event_type"],
+    buckets=LATENCY_BUCKETS,
+)
+KAFKA_HANDLED = Counter(
+    "agencyos_kafka_events_handled_total",
+    "Consumed events by outcome: ok, duplicate, retried, dead_lettered",
+    ["service", "event_type", "outcome"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "agencyos_outbox_backlog",
+    "Outbox rows not yet published to Kafka",
+    ["service"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "agencyos_outbox_published_total",
+    "Outbox rows published to Kafka",
+    ["service"],
+)
+
+
+def render_latest() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,205 @@
+"""Transactional outbox: an event is written in the same transaction as the state change,
+and a relay publishes it to Kafka afterwards. Kafka being down grows the outbox; it never
+loses an event (ARCHITECTURE.md §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.db import RELAY_SETTING, Database, current_tenant
+from agencyos.common.events import CloudEvent, EventPayload, build_event
+from agencyos.common.logs import get_logger
+from agencyos.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from agencyos.common.tracing import inject_headers
+
+log = get_logger(__name__)
+
+# Only one relay per database publishes at a time, so per-tenant order holds with replicas.
+RELAY_LOCK_KEY = 0x0A6E_C905
+
+
+async def publish(
+    session: AsyncSession,
+    payload: EventPayload,
+    *,
+    source_service: str,
+    subject: str | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> CloudEvent:
+    """Record `payload` as an event in the caller's transaction (committed with its effects)."""
+    tenant = tenant_id or await current_tenant(session)
+    if tenant is None:
+        raise RuntimeError("publish needs a tenant: open the transaction with one")
+    trace = inject_headers()
+    event = build_event(
+        payload,
+        tenant_id=tenant,
+        source_service=source_service,
+        subject=subject,
+        traceparent=trace.get("traceparent"),
+        tracestate=trace.get("tracestate"),
+    )
+    await session.execute(
+        text(
+            "INSERT INTO outbox (tenant_id, event_id, topic, event_type, envelope, headers) "
+            "VALUES (:tenant_id, :event_id, :topic, :event_type, "
+            "CAST(:envelope AS jsonb), CAST(:headers AS jsonb))"
+        ),
+        {
+            "tenant_id": tenant,
+            "event_id": event.id,
+            "topic": payload.topic(),
+            "event_type": event.type,
+            "envelope": event.model_dump_json(exclude_none=True),
+            "headers": json.dumps(trace),
+        },
+    )
+    return event
+
+
+def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=10_000,
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order and marks them sent."""
+
+    def __init__(
+        self,
+        service: str,
+        db: Database,
+        bootstrap: str,
+        *,
+        poll_seconds: float = 0.2,
+        batch_size: int = 200,
+        retain_published_hours: int = 24,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.bootstrap = bootstrap
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.retain_published_hours = retain_published_hours
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = self.poll_seconds
+        cycles = 0
+        try:
+            while not self._stopping.is_set():
+                try:
+                    producer = await self._ensure_producer()
+                    published = await self.publish_batch(producer)
+                    backoff = self.poll_seconds
+                    cycles += 1
+                    if cycles % 50 == 1:
+                        await self._housekeeping()
+                    if published:
+                        continue
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    log.warning("outbox relay cannot reach kafka", error=repr(exc))
+                    await self._drop_producer()
+                    backoff = min(backoff * 2, 5.0)
+                except Exception:
+                    log.exception("outbox relay cycle failed")
+                    backoff = min(backoff * 2, 5.0)
+                await self._wait(backoff)
+        finally:
+            await self._drop_producer()
+
+    async def publish_batch(self, producer: AIOKafkaProducer) -> int:
+        """Publish one batch; returns how many rows were sent. The rows stay locked (and
+        unpublished) until Kafka has acknowledged every one of them."""
+        async with self.db.transaction(None, settings={RELAY_SETTING: "on"}) as session:
+            locked = (
+                await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
+                )
+            ).scalar_one()
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT id, tenant_id, topic, envelope, headers FROM outbox "
+                        "WHERE published_at IS NULL ORDER BY id LIMIT :n"
+                    ),
+                    {"n": self.batch_size},
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                futures.append(
+                    await producer.send(
+                        row.topic,
+                        value=json.dumps(row.envelope).encode(),
+                        key=str(row.tenant_id).encode(),
+                        headers=headers,
+                    )
+                )
+            await asyncio.gather(*futures)
+            await session.execute(
+                text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"),
+                {"ids": [row.id for row in rows]},
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _housekeeping(self) -> None:
+        async with self.db.transaction(None, settings={RELAY_SETTING: "on"}) as session:
+            backlog = (
+                await session.execute(
+                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                )
+            ).scalar_one()
+            await session.execute(
+                text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :h)"),
+                {"h": self.retain_published_hours},
+            )
+        OUTBOX_BACKLOG.labels(self.service).set(backlog)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self.bootstrap, f"agencyos-{self.service}-relay")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                await producer.stop()
+            except Exception:
+                log.warning("outbox relay producer did not stop cleanly")
+
+    async def _wait(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,73 @@
+"""Named permissions and each role's default set (ARCHITECTURE.md §4).
+
+A token may carry `perms` (the agency's tuned set for that member); without it the role's
+default set applies. Services check names, never role strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+    CLIENT = "client"
+
+
+ALL_PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "agency.read",
+        "agency.write",
+        "members.read",
+        "members.write",
+        "clients.read",
+        "clients.write",
+        "deals.read",
+        "deals.write",
+        "projects.read",
+        "projects.write",
+        "projects.read_all",
+        "tasks.write",
+        "time.write",
+        "timesheets.approve",
+        "invoices.read",
+        "invoices.write",
+        "reports.financial.read",
+        "notifications.read",
+        "webhooks.write",
+        "portal.read",
+    }
+)
+
+_MEMBER = {
+    "agency.read",
+    "members.read",
+    "clients.read",
+    "deals.read",
+    "projects.read",
+    "tasks.write",
+    "time.write",
+    "notifications.read",
+}
+_MANAGER = _MEMBER | {
+    "clients.write",
+    "deals.write",
+    "projects.write",
+    "projects.read_all",
+    "timesheets.approve",
+    "invoices.read",
+    "invoices.write",
+    "reports.financial.read",
+}
+_ADMIN = _MANAGER | {"agency.write", "members.write", "webhooks.write"}
+
+DEFAULT_ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.OWNER: frozenset(ALL_PERMISSIONS),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.MANAGER: frozenset(_MANAGER),
+    Role.MEMBER: frozenset(_MEMBER),
+    Role.CLIENT: frozenset({"portal.read", "notifications.read"}),
+}

@@ -1,0 +1,150 @@
+"""gRPC (grpc.aio) helpers: a server with auth context, tracing, metrics and error mapping,
+health checking and reflection; and a client call helper that carries the caller's token."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.errors import AppError, Unauthenticated, error_from_grpc
+from agencyos.common.logs import bind, get_logger
+from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
+from agencyos.common.tracing import extract_context, inject_headers, tracer
+
+log = get_logger(__name__)
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "agencyos_rpc_principal", default=None
+)
+
+
+def rpc_principal() -> Principal:
+    """The verified caller of the current gRPC call (from its `authorization` metadata)."""
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("this call needs the caller's access token in its metadata")
+    return principal
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps every unary call of our own services (not health or reflection)."""
+
+    def __init__(self, service: str, verifier: JwksVerifier) -> None:
+        self.service = service
+        self.verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
+            return handler
+        inner = handler.unary_unary
+        service, verifier = self.service, self.verifier
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = {
+                k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
+            }
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            failure: AppError | None = None
+            token = otel_context.attach(extract_context(metadata))
+            try:
+                with tracer().start_as_current_span(method, kind=trace.SpanKind.SERVER):
+                    principal = None
+                    if "authorization" in metadata:
+                        principal = await verifier.verify(bearer_token(metadata["authorization"]))
+                        bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
+                    reset = _principal.set(principal)
+                    try:
+                        return await inner(request, context)
+                    finally:
+                        _principal.reset(reset)
+            except AppError as error:
+                failure = error
+            except Exception:
+                log.exception("unhandled error in gRPC method", method=method)
+                failure = AppError("an unexpected error occurred")
+            finally:
+                otel_context.detach(token)
+                if failure is not None:
+                    code = failure.grpc_code
+                GRPC_REQUESTS.labels(service, method, code.name).inc()
+                GRPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
+            await context.abort(failure.grpc_code, failure.detail)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+Registrar = Callable[[grpc.aio.Server], Sequence[str]]
+
+
+async def start_grpc_server(
+    service: str, verifier: JwksVerifier, register: Registrar, host: str, port: int
+) -> grpc.aio.Server:
+    """Start a server with our interceptor, the servicers `register` adds (it returns their
+    full service names), the health checking protocol and reflection."""
+    server = grpc.aio.server(interceptors=[ServerInterceptor(service, verifier)])
+    names = list(register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    return server
+
+
+_channels: dict[str, grpc.aio.Channel] = {}
+
+
+def channel(target: str) -> grpc.aio.Channel:
+    """One shared channel per target (channels multiplex calls and reconnect on their own)."""
+    if target not in _channels:
+        _channels[target] = grpc.aio.insecure_channel(target)
+    return _channels[target]
+
+
+async def close_channels() -> None:
+    while _channels:
+        _, ch = _channels.popitem()
+        await ch.close()
+
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+async def call(
+    method: Callable[..., Any],
+    request: Req,
+    *,
+    principal: Principal,
+    timeout: float = 5.0,
+) -> Any:
+    """Call a peer with the caller's token and trace context; map its status to AppError."""
+    metadata = [("authorization", principal.authorization), *inject_headers().items()]
+    try:
+        return await method(request, metadata=metadata, timeout=timeout)
+    except grpc.aio.AioRpcError as exc:
+        raise error_from_grpc(exc.code(), exc.details()) from exc

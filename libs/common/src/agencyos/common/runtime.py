@@ -1,0 +1,147 @@
+"""`python -m agencyos.<service> <mode>`: one entry point for every service process.
+
+Modes: `api`, `rpc`, `relay`, `consumer`, `all` (the four together) and `migrate`.
+SIGTERM/SIGINT stop intake first, let in-flight work finish within the grace period, then exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from agencyos.common.consumer import ConsumerRunner, Subscription
+from agencyos.common.logs import configure_logging, get_logger
+from agencyos.common.migrations import upgrade_head
+from agencyos.common.outbox import OutboxRelay
+from agencyos.common.rpc import Registrar, close_channels, start_grpc_server
+from agencyos.common.settings import ServiceSettings
+from agencyos.common.tracing import configure_tracing
+from agencyos.common.web import ServiceContext
+
+log = get_logger(__name__)
+
+MODES = ("api", "rpc", "relay", "consumer", "all", "migrate")
+
+
+@dataclass
+class ServiceDefinition:
+    """Everything the runtime needs to know about one service."""
+
+    name: str
+    settings_factory: Callable[[], ServiceSettings]
+    create_app: Callable[[ServiceContext], FastAPI]
+    service_dir: Path
+    grpc_registrar: Callable[[ServiceContext], Registrar] | None = None
+    subscription: Subscription | None = None
+    has_outbox: bool = True
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettings) -> None:
+    ctx = ServiceContext(definition.name, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task[Any]] = []
+    stoppers: list[Callable[[], Any]] = []
+    grpc_server = None
+    wants = {"api", "rpc", "relay", "consumer"} if mode == "all" else {mode}
+
+    if "rpc" in wants and definition.grpc_registrar is not None:
+        grpc_server = await start_grpc_server(
+            definition.name,
+            ctx.verifier,
+            definition.grpc_registrar(ctx),
+            settings.http_host,
+            settings.grpc_port,
+        )
+        log.info("grpc serving", port=settings.grpc_port)
+    if "relay" in wants and definition.has_outbox:
+        relay = OutboxRelay(
+            definition.name,
+            ctx.database(),
+            settings.kafka_bootstrap,
+            poll_seconds=settings.relay_poll_seconds,
+            batch_size=settings.relay_batch_size,
+        )
+        tasks.append(asyncio.create_task(relay.run(), name="relay"))
+        stoppers.append(relay.stop)
+    if "consumer" in wants and definition.subscription is not None:
+        runner = ConsumerRunner(
+            definition.name,
+            ctx.database(),
+            settings.kafka_bootstrap,
+            definition.subscription,
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+        )
+        tasks.append(asyncio.create_task(runner.run(), name="consumer"))
+        stoppers.append(runner.stop)
+    if "api" in wants:
+        app = definition.create_app(ctx)
+        config = uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        )
+        server = _Server(config)
+        tasks.append(asyncio.create_task(server.serve(), name="api"))
+        stoppers.append(lambda: setattr(server, "should_exit", True))
+        log.info("http serving", port=settings.http_port)
+
+    waiter = asyncio.create_task(stop.wait(), name="stop")
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    crashed = [t for t in done if t is not waiter and t.exception() is not None]
+    log.info("shutting down", reason="crash" if crashed else "signal")
+    for stopper in stoppers:
+        stopper()
+    if grpc_server is not None:
+        await grpc_server.stop(settings.shutdown_grace_seconds)
+    _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds + 5)
+    for task in pending:
+        task.cancel()
+    waiter.cancel()
+    await close_channels()
+    if "api" not in wants:
+        await ctx.close()
+    if crashed:
+        raise SystemExit(
+            f"{definition.name}: {crashed[0].get_name()} failed: {crashed[0].exception()!r}"
+        )
+
+
+def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m agencyos.{definition.name}")
+    parser.add_argument("mode", choices=MODES, nargs="?", default="all")
+    args = parser.parse_args(argv)
+    settings = definition.settings_factory()
+    configure_logging(definition.name, settings.log_level, settings.log_json)
+    if args.mode == "migrate":
+        upgrade_head(
+            definition.service_dir, settings.migration_database_url, settings.database_app_user
+        )
+        log.info("migrated", database=settings.database_name)
+        return
+    configure_tracing(definition.name, settings.otlp_endpoint)
+    asyncio.run(_run(definition, args.mode, settings))

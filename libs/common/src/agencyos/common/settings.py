@@ -1,0 +1,132 @@
+"""Settings: one pydantic-settings class per service, built from shared blocks.
+
+A service reads `AGENCYOS_<SERVICE>_<NAME>` first and falls back to the shared
+`AGENCYOS_<NAME>`, so a deployment sets what all services share once and overrides per service.
+Every field has a default that works against the local stack (`make dev`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, computed_field
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SHARED_PREFIX = "AGENCYOS_"
+
+SERVICE_PORTS: dict[str, tuple[int, int]] = {
+    "identity": (8101, 9101),
+    "crm": (8102, 9102),
+    "work": (8103, 9103),
+    "time": (8104, 9104),
+    "billing": (8105, 9105),
+    "notification": (8106, 9106),
+    "portal": (8107, 9107),
+}
+GATEWAY_PORT = 8080
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings; subclasses set `service_name` and `model_config`."""
+
+    service_name: ClassVar[str] = ""
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # process
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    grpc_port: int = 0
+    log_level: str = "INFO"
+    log_json: bool = True
+    shutdown_grace_seconds: float = 10.0
+
+    # database
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 55432
+    database_name: str = ""
+    database_app_user: str = "agencyos_app"
+    database_app_password: str = "agencyos_app"
+    database_owner_user: str = "agencyos_owner"
+    database_owner_password: str = "agencyos_owner"
+    database_url_override: str = Field(default="", alias="database_url")
+    migration_database_url_override: str = Field(default="", alias="migration_database_url")
+    database_pool_size: int = 10
+
+    # kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_seconds: float = 0.2
+    relay_poll_seconds: float = 0.2
+    relay_batch_size: int = 200
+
+    # auth
+    jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
+    jwt_issuer: str = "agencyos"
+    jwt_audience: str = "agencyos-api"
+    jwks_cache_seconds: float = 300.0
+
+    # telemetry
+    otlp_endpoint: str = ""
+
+    # peers (gRPC targets); only the ones a service calls matter to it
+    identity_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['identity'][1]}"
+    crm_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['crm'][1]}"
+    work_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['work'][1]}"
+    time_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['time'][1]}"
+    billing_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['billing'][1]}"
+    grpc_timeout_seconds: float = 5.0
+
+    def model_post_init(self, __context: Any) -> None:
+        name = type(self).service_name
+        if name in SERVICE_PORTS:
+            http, grpc = SERVICE_PORTS[name]
+            self.http_port = self.http_port or http
+            self.grpc_port = self.grpc_port or grpc
+        if not self.database_name and name:
+            self.database_name = f"agencyos_{name}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def database_url(self) -> str:
+        """DSN the service runs with: a role that owns nothing, so RLS always applies."""
+        return self.database_url_override or self._dsn(
+            self.database_app_user, self.database_app_password
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def migration_database_url(self) -> str:
+        """DSN migrations run with: the role that owns the tables."""
+        return self.migration_database_url_override or self._dsn(
+            self.database_owner_user, self.database_owner_password
+        )
+
+    def _dsn(self, user: str, password: str) -> str:
+        return (
+            f"postgresql+asyncpg://{user}:{password}@{self.postgres_host}:"
+            f"{self.postgres_port}/{self.database_name}"
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = EnvSettingsSource(settings_cls, env_prefix=SHARED_PREFIX)
+        return (init_settings, env_settings, shared, file_secret_settings)
+
+
+def service_config(name: str) -> SettingsConfigDict:
+    """The model_config of a service's settings class: its own env prefix."""
+    return SettingsConfigDict(
+        env_prefix=f"{SHARED_PREFIX}{name.upper()}_", extra="ignore", populate_by_name=True
+    )

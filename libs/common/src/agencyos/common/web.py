@@ -1,0 +1,294 @@
+"""The FastAPI side of a service: app factory, request context, problem+json, auth deps.
+
+`create_app` wires what every service needs (middleware, error rendering, /healthz, /readyz,
+/metrics); a service adds only its routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bound_contextvars
+
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.db import Database
+from agencyos.common.errors import AppError, InvalidInput, NotFound
+from agencyos.common.idempotency import IdempotencyMiddleware
+from agencyos.common.logs import bind, get_logger
+from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
+from agencyos.common.settings import ServiceSettings
+from agencyos.common.tracing import current_trace_id, extract_context, tracer
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class ServiceContext:
+    """What a service process shares between its API, gRPC server, relay and consumer."""
+
+    def __init__(self, service: str, settings: ServiceSettings, *, with_db: bool = True) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = (
+            Database(settings.database_url, pool_size=settings.database_pool_size)
+            if with_db
+            else None
+        )
+        self.verifier = JwksVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            cache_seconds=settings.jwks_cache_seconds,
+        )
+
+    def database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError(f"{self.service} has no database")
+        return self.db
+
+    async def close(self) -> None:
+        await self.verifier.close()
+        if self.db is not None:
+            await self.db.dispose()
+
+
+def problem_response(error: AppError, instance: str | None = None) -> JSONResponse:
+    body = error.problem(instance)
+    trace_id = current_trace_id()
+    if trace_id:
+        body.setdefault("trace_id", trace_id)
+    return JSONResponse(
+        body, status_code=error.status, headers=error.headers, media_type=PROBLEM_JSON
+    )
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return problem_response(exc, request.url.path)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": _field_name(e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(
+            InvalidInput(f"invalid fields: {fields}", errors=errors), request.url.path
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        error = NotFound("no such route") if exc.status_code == 404 else AppError(str(exc.detail))
+        if exc.status_code != 404:
+            error.status = exc.status_code
+            error.slug = f"http-{exc.status_code}"
+            error.title = str(exc.detail)
+        error.headers = dict(exc.headers or {})
+        return problem_response(error, request.url.path)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(AppError("an unexpected error occurred"), request.url.path)
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+class RequestContextMiddleware:
+    """Request id, log context, server span and HTTP metrics for every request."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        token = otel_context.attach(extract_context(headers))
+        try:
+            with (
+                bound_contextvars(request_id=request_id),
+                tracer().start_as_current_span(
+                    f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
+                ) as span,
+            ):
+                await self.app(scope, receive, send_with_id)
+                span.set_attribute("http.response.status_code", status)
+        finally:
+            otel_context.detach(token)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            if route not in ("/metrics", "/healthz", "/readyz"):
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, method, route).observe(
+                    time.perf_counter() - started
+                )
+
+
+# --- dependencies -----------------------------------------------------------------------------
+
+
+def service_context(request: Request) -> ServiceContext:
+    ctx: ServiceContext = request.app.state.ctx
+    return ctx
+
+
+async def current_principal(request: Request) -> Principal:
+    token = bearer_token(request.headers.get("authorization"))
+    principal = await service_context(request).verifier.verify(token)
+    bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Any:
+    """A dependency that admits only callers holding `permission`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        principal.require(permission)
+        return principal
+
+    check.__name__ = f"require_{permission.replace('.', '_')}"
+    return Depends(check)
+
+
+async def tenant_session(
+    request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction, under the caller's tenant; committed before the
+    response is sent, rolled back on any error."""
+    db = service_context(request).database()
+    async with db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+        yield session
+
+
+async def public_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A transaction with no tenant set (signup, login): tenant tables show no rows."""
+    async with service_context(request).database().transaction(None) as session:
+        yield session
+
+
+TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
+PublicSession = Annotated[AsyncSession, Depends(public_session, scope="function")]
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+async def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> None:
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+    writer.close()
+    await writer.wait_closed()
+
+
+def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), 2.0)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"failing: {type(exc).__name__}"
+        ready = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)
+
+    return router
+
+
+def create_app(
+    ctx: ServiceContext,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    version: str = "0.1.0",
+    readiness: dict[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await ctx.close()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    checks: dict[str, ReadinessCheck] = {}
+    if ctx.db is not None:
+        checks["database"] = ctx.db.ping
+    checks["kafka"] = lambda: kafka_reachable(ctx.settings.kafka_bootstrap)
+    checks.update(readiness or {})
+    app.include_router(health_router(checks))
+    for router in routers:
+        app.include_router(router)
+    if ctx.db is not None:
+        app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware, service=ctx.service)
+    return app
