@@ -165,7 +165,7 @@ class RequestContextMiddleware:
                 span.set_attribute("http.response.status_code", status)
         finally:
             otel_context.detach(token)
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = scope.get("agencyos.route") or getattr(scope.get("route"), "path", "unmatched")
             if route not in ("/metrics", "/healthz", "/readyz"):
                 HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
                 HTTP_LATENCY.labels(self.service, method, route).observe(

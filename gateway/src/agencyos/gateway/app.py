@@ -1,0 +1,103 @@
+"""Gateway app: authenticate, route, forward. Services verify the token again themselves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from structlog.contextvars import get_contextvars
+
+from agencyos.common.auth import JwksVerifier, bearer_token
+from agencyos.common.errors import NotFound
+from agencyos.common.logs import bind
+from agencyos.common.web import RequestContextMiddleware, health_router, install_error_handlers
+from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
+from agencyos.gateway.proxy import Forwarder
+from agencyos.gateway.routes import is_public, resolve
+from agencyos.gateway.settings import GatewaySettings
+
+VERSION = "0.1.0"
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def build_app(settings: GatewaySettings) -> FastAPI:
+    verifier = JwksVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        cache_seconds=settings.jwks_cache_seconds,
+    )
+    forwarder = Forwarder(
+        timeout=settings.upstream_timeout_seconds,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    aggregator = OpenApiAggregator(
+        {s: settings.upstream_url(s) for s in SERVICES},
+        cache_seconds=settings.openapi_cache_seconds,
+        version=VERSION,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await forwarder.close()
+        await verifier.close()
+
+    app = FastAPI(
+        title="AgencyOS gateway",
+        version=VERSION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+
+    async def jwks_reachable() -> None:
+        response = await forwarder.client.get(settings.jwks_url, timeout=2.0)
+        response.raise_for_status()
+
+    app.include_router(health_router({"jwks": jwks_reachable}))
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(await aggregator.document(forwarder.client))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="AgencyOS API")
+
+    @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
+    async def proxy(request: Request, path: str) -> Response:
+        route = resolve(request.url.path)
+        if route is None:
+            raise NotFound("no such route")
+        request.scope["agencyos.route"] = route.prefix
+        if not is_public(request.method, request.url.path):
+            principal = await verifier.verify(bearer_token(request.headers.get("authorization")))
+            bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
+        request_id: Any = get_contextvars().get("request_id", "")
+        return await forwarder.forward(request, settings.upstream_url(route.service), request_id)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=PROXY_METHODS,
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "if-match",
+                "x-request-id",
+            ],
+            expose_headers=["x-request-id", "location", "retry-after"],
+        )
+    app.add_middleware(RequestContextMiddleware, service="gateway")
+    return app

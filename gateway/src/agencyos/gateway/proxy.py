@@ -1,0 +1,84 @@
+"""Forwarding a request to its service: streamed both ways, hop-by-hop headers dropped,
+bounded body size, upstream failures answered as problem+json."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from agencyos.common.errors import PayloadTooLarge, ServiceUnavailable, UpstreamTimeout
+from agencyos.common.tracing import inject_headers
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+# The gateway's own server writes these; the upstream's copies would be duplicates.
+SET_BY_GATEWAY = frozenset({"date", "server", "x-request-id"})
+
+
+class Forwarder:
+    def __init__(self, *, timeout: float, connect_timeout: float, max_body_bytes: int) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            follow_redirects=False,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def forward(self, request: Request, base_url: str, request_id: str) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
+        body = await self._read_body(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["x-request-id"] = request_id
+        client_host = request.client.host if request.client else ""
+        prior = request.headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{prior}, {client_host}" if prior else client_host
+        headers.update(inject_headers())
+        upstream = self.client.build_request(
+            request.method,
+            base_url + request.url.path,
+            params=request.url.query,
+            headers=headers,
+            content=body,
+        )
+        try:
+            response = await self.client.send(upstream, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout("the service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable("the service is not reachable right now") from exc
+        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            headers=out_headers,
+            background=BackgroundTask(response.aclose),
+        )
+
+    async def _read_body(self, request: Request) -> bytes:
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks.extend(chunk)
+            if len(chunks) > self.max_body_bytes:
+                raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
+        return bytes(chunks)

@@ -1,0 +1,74 @@
+"""Which service owns which path, and which paths need no token (ARCHITECTURE.md §6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Longest prefix wins; a prefix matches itself and anything below it.
+ROUTES: dict[str, str] = {
+    "/.well-known/jwks.json": "identity",
+    "/v1/auth": "identity",
+    "/v1/me": "identity",
+    "/v1/agency": "identity",
+    "/v1/members": "identity",
+    "/v1/invitations": "identity",
+    "/v1/roles": "identity",
+    "/v1/api-keys": "identity",
+    "/v1/sessions": "identity",
+    "/v1/audit-log": "identity",
+    "/v1/clients": "crm",
+    "/v1/pipelines": "crm",
+    "/v1/deals": "crm",
+    "/v1/projects": "work",
+    "/v1/tasks": "work",
+    "/v1/project-templates": "work",
+    "/v1/timers": "time",
+    "/v1/time-entries": "time",
+    "/v1/timesheets": "time",
+    "/v1/reports/utilization": "time",
+    "/v1/invoices": "billing",
+    "/v1/recurring-invoices": "billing",
+    "/v1/expenses": "billing",
+    "/v1/reports/profitability": "billing",
+    "/v1/webhooks/stripe": "billing",
+    "/v1/subscription": "billing",
+    "/v1/notifications": "notification",
+    "/v1/notification-preferences": "notification",
+    "/v1/webhook-endpoints": "notification",
+    "/v1/automations": "notification",
+    "/v1/portal": "portal",
+}
+
+# (method, path pattern) reachable without an access token; everything else needs one.
+PUBLIC: list[tuple[str, re.Pattern[str]]] = [
+    ("GET", re.compile(r"^/\.well-known/jwks\.json$")),
+    ("POST", re.compile(r"^/v1/auth/(signup|login|refresh|magic-link)$")),
+    ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
+    ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
+    ("POST", re.compile(r"^/v1/webhooks/stripe$")),
+]
+
+_BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    service: str
+
+
+def resolve(path: str) -> Route | None:
+    for prefix, service in _BY_LENGTH:
+        if path == prefix or path.startswith(prefix + "/"):
+            return Route(prefix, service)
+    return None
+
+
+def is_public(method: str, path: str) -> bool:
+    return any(m == method and pattern.match(path) for m, pattern in PUBLIC)
+
+
+def owns(service: str, path: str) -> bool:
+    route = resolve(path)
+    return route is not None and route.service == service

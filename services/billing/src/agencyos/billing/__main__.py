@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from agencyos.billing.app import build_app
+from agencyos.billing.settings import BillingSettings
+from agencyos.common.runtime import ServiceDefinition, main
+
+DEFINITION = ServiceDefinition(
+    name="billing",
+    settings_factory=BillingSettings,
+    create_app=build_app,
+    service_dir=Path(__file__).resolve().parents[3],
+)
+
+if __name__ == "__main__":
+    main(DEFINITION)

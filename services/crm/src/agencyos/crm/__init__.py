@@ -1,0 +1,1 @@
+"""CRM: clients, contacts, pipelines and deals."""

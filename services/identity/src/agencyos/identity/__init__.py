@@ -1,0 +1,1 @@
+"""Identity: agencies (tenants), users, memberships and roles, tokens and signing keys."""

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from agencyos.common.runtime import ServiceDefinition, main
+from agencyos.identity.app import build_app
+from agencyos.identity.rpc import registrar
+from agencyos.identity.settings import IdentitySettings
+
+DEFINITION = ServiceDefinition(
+    name="identity",
+    settings_factory=IdentitySettings,
+    create_app=build_app,
+    service_dir=Path(__file__).resolve().parents[3],
+    grpc_registrar=registrar,
+)
+
+if __name__ == "__main__":
+    main(DEFINITION)

@@ -1,0 +1,87 @@
+from fastapi import APIRouter, Request, status
+
+from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
+from agencyos.identity.account.schemas import (
+    AgencyOut,
+    LoginRequest,
+    LoginResponse,
+    MembershipOut,
+    MeResponse,
+    SignupRequest,
+    SignupResponse,
+    UserOut,
+)
+from agencyos.identity.account.service import SessionGrant, account_service
+from agencyos.identity.settings import IdentitySettings
+
+router = APIRouter(tags=["auth"])
+
+
+def _settings(request: Request) -> IdentitySettings:
+    settings: IdentitySettings = request.app.state.ctx.settings
+    return settings
+
+
+def _grant_body(grant: SessionGrant) -> dict[str, object]:
+    return {
+        "agency": AgencyOut.model_validate(grant.agency, from_attributes=True),
+        "user": UserOut.model_validate(grant.user, from_attributes=True),
+        "access_token": grant.tokens.access_token,
+        "refresh_token": grant.tokens.refresh_token,
+        "expires_in": grant.tokens.expires_in,
+    }
+
+
+@router.post(
+    "/v1/auth/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SignupResponse,
+    summary="Create an agency and its owner",
+    responses={409: {"description": "An account with this email already exists"}},
+)
+async def signup(body: SignupRequest, session: PublicSession, request: Request) -> SignupResponse:
+    grant = await account_service.signup(
+        session,
+        _settings(request),
+        agency_name=body.agency_name,
+        email=str(body.email),
+        password=body.password,
+        name=body.name,
+    )
+    return SignupResponse.model_validate(_grant_body(grant))
+
+
+@router.post(
+    "/v1/auth/login",
+    response_model=LoginResponse,
+    summary="Exchange email and password for tokens",
+    responses={401: {"description": "The email or password is not correct"}},
+)
+async def login(body: LoginRequest, session: PublicSession, request: Request) -> LoginResponse:
+    grant = await account_service.login(
+        session,
+        _settings(request),
+        email=str(body.email),
+        password=body.password,
+        agency_slug=body.agency_slug,
+    )
+    return LoginResponse.model_validate(_grant_body(grant))
+
+
+@router.get("/v1/me", response_model=MeResponse, summary="The caller, their agency and role")
+async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse:
+    user, agency, memberships = await account_service.me(session, principal)
+    return MeResponse(
+        user=UserOut.model_validate(user, from_attributes=True),
+        agency=AgencyOut.model_validate(agency, from_attributes=True),
+        role=principal.role.value,
+        permissions=sorted(principal.permissions),
+        memberships=[
+            MembershipOut(
+                agency=AgencyOut.model_validate(a, from_attributes=True),
+                role=m.role,
+                status=m.status,
+            )
+            for m, a in memberships
+        ],
+    )

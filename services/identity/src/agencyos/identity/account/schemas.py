@@ -1,0 +1,83 @@
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Password = Annotated[str, Field(min_length=10, max_length=256)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+
+
+class SignupRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_name": "Northwind Studio",
+                    "email": "ada@northwind.example",
+                    "password": "correct horse battery",
+                    "name": "Ada Lovelace",
+                }
+            ]
+        },
+    )
+    agency_name: Name
+    email: EmailStr
+    password: Password
+    name: Name
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "ada@northwind.example", "password": "correct horse battery"}]
+        },
+    )
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    agency_slug: Slug | None = None
+
+
+class AgencyOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class SignupResponse(TokenResponse):
+    agency: AgencyOut
+    user: UserOut
+
+
+class LoginResponse(TokenResponse):
+    agency: AgencyOut
+    user: UserOut
+
+
+class MembershipOut(BaseModel):
+    agency: AgencyOut
+    role: str
+    status: str
+
+
+class MeResponse(BaseModel):
+    user: UserOut
+    agency: AgencyOut
+    role: str
+    permissions: list[str]
+    memberships: list[MembershipOut]

@@ -1,0 +1,154 @@
+"""Signup, login and the current user's view of themselves."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.auth import Principal
+from agencyos.common.db import TENANT_SETTING, USER_SETTING, set_local
+from agencyos.common.errors import Conflict, NotFound, Unauthenticated
+from agencyos.common.events import AgencyCreated, MemberAdded
+from agencyos.common.outbox import publish
+from agencyos.common.permissions import Role
+from agencyos.identity.account.repository import account_repository
+from agencyos.identity.models import Agency, Membership, User
+from agencyos.identity.passwords import hash_password, verify_password
+from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.tokens.issuer import TokenPair, issue_tokens
+
+SERVICE = "identity"
+_INVALID_LOGIN = "the email or password is not correct"
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    agency: Agency
+    user: User
+    membership: Membership
+    tokens: TokenPair
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:50].strip("-")
+    return slug or "agency"
+
+
+class AccountService:
+    async def signup(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        *,
+        agency_name: str,
+        email: str,
+        password: str,
+        name: str,
+    ) -> SessionGrant:
+        """Create an agency and its owner. The transaction works under the new tenant."""
+        email = email.lower()
+        if await account_repository.user_by_email(session, email) is not None:
+            raise Conflict("an account with this email already exists; log in instead")
+        agency_id = uuid.uuid4()
+        await set_local(session, {TENANT_SETTING: str(agency_id)})
+        user = User(id=uuid.uuid4(), email=email, name=name, password_hash=hash_password(password))
+        session.add(user)
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:
+            raise Conflict("an account with this email already exists; log in instead") from exc
+        await set_local(session, {USER_SETTING: str(user.id)})
+        agency = await self._create_agency(session, agency_id, agency_name)
+        membership = Membership(tenant_id=agency.id, user_id=user.id, role=Role.OWNER.value)
+        session.add(membership)
+        await session.flush()
+        await publish(
+            session,
+            AgencyCreated(
+                agency_id=agency.id,
+                slug=agency.slug,
+                name=agency.name,
+                owner_user_id=user.id,
+                currency=agency.currency,
+                timezone=agency.timezone,
+            ),
+            source_service=SERVICE,
+            subject=f"agencies/{agency.id}",
+        )
+        await publish(
+            session,
+            MemberAdded(
+                agency_id=agency.id,
+                user_id=user.id,
+                email=user.email,
+                name=user.name,
+                role=membership.role,
+            ),
+            source_service=SERVICE,
+            subject=f"members/{user.id}",
+        )
+        tokens = await issue_tokens(session, settings, membership)
+        return SessionGrant(agency, user, membership, tokens)
+
+    async def _create_agency(
+        self, session: AsyncSession, agency_id: uuid.UUID, name: str
+    ) -> Agency:
+        base = slugify(name)
+        for attempt in range(8):
+            slug = base if attempt == 0 else f"{base}-{secrets.token_hex(3)}"
+            agency = Agency(id=agency_id, slug=slug, name=name)
+            try:
+                async with session.begin_nested():
+                    session.add(agency)
+                    await session.flush()
+                return agency
+            except IntegrityError:
+                session.expunge(agency)
+        raise Conflict("could not find a free slug for this agency name; try another name")
+
+    async def login(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        *,
+        email: str,
+        password: str,
+        agency_slug: str | None,
+    ) -> SessionGrant:
+        """Errors never tell whether the email exists."""
+        user = await account_repository.user_by_email(session, email)
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            raise Unauthenticated(_INVALID_LOGIN)
+        await set_local(session, {USER_SETTING: str(user.id)})
+        memberships = [
+            (m, a)
+            for m, a in await account_repository.memberships_of(session, user.id)
+            if m.status == "active" and (agency_slug is None or a.slug == agency_slug)
+        ]
+        if not memberships:
+            raise Unauthenticated(_INVALID_LOGIN)
+        membership, agency = memberships[0]
+        await set_local(session, {TENANT_SETTING: str(agency.id)})
+        tokens = await issue_tokens(session, settings, membership)
+        return SessionGrant(agency, user, membership, tokens)
+
+    async def me(
+        self, session: AsyncSession, principal: Principal
+    ) -> tuple[User, Agency, list[tuple[Membership, Agency]]]:
+        found = await account_repository.membership(session, principal.tenant_id, principal.user_id)
+        agency = await account_repository.agency(session, principal.tenant_id)
+        if found is None or agency is None:
+            raise NotFound("your membership in this agency no longer exists")
+        memberships = list(await account_repository.memberships_of(session, principal.user_id))
+        return found[1], agency, memberships
+
+
+account_service = AccountService()

@@ -1,0 +1,14 @@
+from fastapi import FastAPI
+
+from agencyos.common.web import ServiceContext, create_app
+from agencyos.identity.account.endpoints import router as account_router
+from agencyos.identity.tokens.endpoints import router as tokens_router
+
+
+def build_app(ctx: ServiceContext) -> FastAPI:
+    return create_app(
+        ctx,
+        title="AgencyOS identity",
+        description="Agencies, users, memberships and roles, tokens and signing keys.",
+        routers=[account_router, tokens_router],
+    )

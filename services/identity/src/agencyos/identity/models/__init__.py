@@ -1,0 +1,16 @@
+from sqlalchemy.orm import DeclarativeBase
+
+from agencyos.common.db import new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+from agencyos.identity.models.agency import Agency  # noqa: E402
+from agencyos.identity.models.membership import Membership  # noqa: E402
+from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
+from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
+from agencyos.identity.models.user import User  # noqa: E402
+
+__all__ = ["Agency", "Base", "Membership", "RefreshToken", "SigningKey", "User"]

@@ -1,0 +1,22 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agencyos.common.db import TenantScoped
+from agencyos.identity.models import Base
+
+
+class RefreshToken(TenantScoped, Base):
+    """A refresh token, stored only as its SHA-256; `family_id` links rotations."""
+
+    __tablename__ = "refresh_tokens"
+
+    user_id: Mapped[uuid.UUID]
+    family_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,61 @@
+"""Signing keys: created on first need, newest signs, all unretired verify (JWKS)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from joserfc.jwk import RSAKey
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.identity.models import SigningKey
+
+_KEY_LOCK = 0x1D_5161
+
+
+async def active_key(session: AsyncSession, bits: int) -> tuple[str, RSAKey]:
+    """The key that signs now; the first caller creates it (one creator across replicas)."""
+    row = await _newest(session)
+    if row is None:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
+        row = await _newest(session)
+        if row is None:
+            row = await create_key(session, bits)
+    return row.kid, RSAKey.import_key(row.private_pem)
+
+
+async def create_key(session: AsyncSession, bits: int) -> SigningKey:
+    kid = secrets.token_urlsafe(12)
+    key = RSAKey.generate_key(bits, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
+    pem = key.as_pem(private=True)
+    row = SigningKey(
+        kid=kid,
+        private_pem=pem.decode() if isinstance(pem, bytes) else pem,
+        public_jwk=key.as_dict(private=False),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def public_jwks(session: AsyncSession) -> dict[str, Any]:
+    rows = (
+        await session.execute(
+            select(SigningKey.public_jwk)
+            .where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc())
+        )
+    ).scalars()
+    return {"keys": list(rows)}
+
+
+async def _newest(session: AsyncSession) -> SigningKey | None:
+    return (
+        await session.execute(
+            select(SigningKey)
+            .where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""Notification: in-app notifications, preferences, email, outbound webhooks, automations."""

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from agencyos.common.runtime import ServiceDefinition, main
+from agencyos.notification.app import build_app
+from agencyos.notification.consumers import SUBSCRIPTION
+from agencyos.notification.settings import NotificationSettings
+
+DEFINITION = ServiceDefinition(
+    name="notification",
+    settings_factory=NotificationSettings,
+    create_app=build_app,
+    service_dir=Path(__file__).resolve().parents[3],
+    subscription=SUBSCRIPTION,
+)
+
+if __name__ == "__main__":
+    main(DEFINITION)

@@ -1,0 +1,13 @@
+from fastapi import FastAPI
+
+from agencyos.common.web import ServiceContext, create_app
+from agencyos.notification.inapp.endpoints import router as notifications_router
+
+
+def build_app(ctx: ServiceContext) -> FastAPI:
+    return create_app(
+        ctx,
+        title="AgencyOS notification",
+        description="In-app notifications, preferences, email and outbound webhooks.",
+        routers=[notifications_router],
+    )

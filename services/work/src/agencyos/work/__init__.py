@@ -1,0 +1,5 @@
+"""Work: projects, templates, boards, tasks, milestones and deliverables.
+
+Not built yet: this service starts, migrates its platform tables and answers health,
+readiness and metrics, and serves no API routes of its own.
+"""
