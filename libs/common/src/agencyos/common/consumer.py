@@ -60,7 +60,9 @@ class ConsumerRunner:
         *,
         max_attempts: int = 5,
         retry_backoff_seconds: float = 0.2,
+        topic_prefix: str = "",
     ) -> None:
+        self.topic_prefix = topic_prefix
         self.service = service
         self.consumer_name = service
         self.db = db
@@ -80,9 +82,9 @@ class ConsumerRunner:
             return
         while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
-                *self.subscription.topics,
+                *[self.topic_prefix + topic for topic in self.subscription.topics],
                 bootstrap_servers=self.bootstrap,
-                group_id=f"agencyos-{self.service}",
+                group_id=f"{self.topic_prefix}agencyos-{self.service}",
                 client_id=f"agencyos-{self.service}-consumer",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

@@ -87,7 +87,9 @@ class OutboxRelay:
         poll_seconds: float = 0.2,
         batch_size: int = 200,
         retain_published_hours: int = 24,
+        topic_prefix: str = "",
     ) -> None:
+        self.topic_prefix = topic_prefix
         self.service = service
         self.db = db
         self.bootstrap = bootstrap
@@ -152,7 +154,7 @@ class OutboxRelay:
                 headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
                 futures.append(
                     await producer.send(
-                        row.topic,
+                        self.topic_prefix + row.topic,
                         value=json.dumps(row.envelope).encode(),
                         key=str(row.tenant_id).encode(),
                         headers=headers,

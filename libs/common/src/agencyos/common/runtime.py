@@ -81,6 +81,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             settings.kafka_bootstrap,
             poll_seconds=settings.relay_poll_seconds,
             batch_size=settings.relay_batch_size,
+            topic_prefix=settings.kafka_topic_prefix,
         )
         tasks.append(asyncio.create_task(relay.run(), name="relay"))
         stoppers.append(relay.stop)
@@ -92,6 +93,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             definition.subscription,
             max_attempts=settings.consumer_max_attempts,
             retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+            topic_prefix=settings.kafka_topic_prefix,
         )
         tasks.append(asyncio.create_task(runner.run(), name="consumer"))
         stoppers.append(runner.stop)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
 
     # kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Prepended to every topic and consumer group, so environments (or test runs) can share
+    # one cluster without seeing each other's events.
+    kafka_topic_prefix: str = ""
     consumer_max_attempts: int = 5
     consumer_retry_backoff_seconds: float = 0.2
     relay_poll_seconds: float = 0.2
