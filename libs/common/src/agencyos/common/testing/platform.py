@@ -1,0 +1,162 @@
+"""The whole platform as real processes for a test run: every service (`python -m
+agencyos.<svc> all`) and the gateway, on free ports, with their own freshly migrated
+databases and their own Kafka topics (a per-run topic prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from agencyos.common.testing.infra import Infra, free_port
+
+SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
+REPO_ROOT = Path(__file__).resolve().parents[6]
+
+
+@dataclass
+class Process:
+    name: str
+    http_port: int
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class Platform:
+    infra: Infra
+    log_dir: Path
+    topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
+    db_prefix: str = "agencyos_test_"
+    processes: dict[str, Process] = field(default_factory=dict)
+    grpc_ports: dict[str, int] = field(default_factory=dict)
+
+    def database(self, service: str) -> str:
+        return f"{self.db_prefix}{service}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.processes["gateway"].url
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def grpc_target(self, service: str) -> str:
+        return f"127.0.0.1:{self.grpc_ports[service]}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCYOS_")}
+        env.update(
+            {
+                "AGENCYOS_POSTGRES_HOST": self.infra.pg_host,
+                "AGENCYOS_POSTGRES_PORT": str(self.infra.pg_port),
+                "AGENCYOS_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
+                "AGENCYOS_KAFKA_TOPIC_PREFIX": self.topic_prefix,
+                "AGENCYOS_JWKS_URL": f"{self.url('identity')}/.well-known/jwks.json",
+                "AGENCYOS_LOG_JSON": "true",
+                "AGENCYOS_RELAY_POLL_SECONDS": "0.05",
+                "AGENCYOS_CONSUMER_RETRY_BACKOFF_SECONDS": "0.05",
+                "AGENCYOS_SHUTDOWN_GRACE_SECONDS": "3",
+                "AGENCYOS_GATEWAY_HTTP_PORT": str(self.processes["gateway"].http_port),
+            }
+        )
+        for service in SERVICES:
+            key = service.upper()
+            env[f"AGENCYOS_{key}_HTTP_PORT"] = str(self.processes[service].http_port)
+            env[f"AGENCYOS_{key}_GRPC_PORT"] = str(self.grpc_ports[service])
+            env[f"AGENCYOS_{key}_GRPC_TARGET"] = self.grpc_target(service)
+            env[f"AGENCYOS_{key}_DATABASE_NAME"] = self.database(service)
+            env[f"AGENCYOS_GATEWAY_{key}_URL"] = self.url(service)
+        return env
+
+    async def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in (*SERVICES, "gateway"):
+            self.processes[name] = Process(name, free_port(), self.log_dir / f"{name}.log")
+        self.grpc_ports = {s: free_port() for s in SERVICES}
+        env = self.environment()
+        await self.infra.create_topics(
+            [f"{self.topic_prefix}{s}.events" for s in SERVICES]
+            + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES],
+            partitions=3,
+        )
+        for service in SERVICES:
+            await self.infra.recreate_database(self.database(service))
+        await asyncio.gather(*(self._migrate(s, env) for s in SERVICES))
+        for name, process in self.processes.items():
+            module = f"agencyos.{name}"
+            args = [sys.executable, "-m", module] + ([] if name == "gateway" else ["all"])
+            process.popen = subprocess.Popen(
+                args,
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=process.log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        await self._wait_healthy()
+
+    async def _migrate(self, service: str, env: dict[str, str]) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"agencyos.{service}",
+            "migrate",
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"migrating {service} failed:\n{out.decode(errors='replace')}")
+
+    async def _wait_healthy(self, timeout: float = 90.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        pending = dict(self.processes)
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while pending:
+                for name, process in list(pending.items()):
+                    assert process.popen is not None
+                    if process.popen.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with {process.popen.returncode}:\n" + process.log_tail()
+                        )
+                    try:
+                        response = await client.get(f"{process.url}/healthz")
+                        if response.status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"not healthy in {timeout}s: {sorted(pending)}")
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for process in self.processes.values():
+            if process.popen is not None and process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            if process.popen is None:
+                continue
+            try:
+                await asyncio.to_thread(process.popen.wait, 15)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+        await self.infra.delete_topics(self.topic_prefix)
