@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null)
+# uv from PATH, or the copy `make uv` pip-installs (run as a module: no PATH change needed)
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 PROTO_OUT := libs/protos/src
 PROTOS := $(shell find protos -name '*.proto')
@@ -13,10 +14,11 @@ help: ## this list
 
 .PHONY: uv
 uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
 .venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | uv
-	uv sync --frozen
+	$(UV) sync --frozen
 	@touch $@
 
 .PHONY: install
@@ -27,3 +29,54 @@ protos: .venv/.synced ## generate gRPC stubs from protos/ into the agencyos-prot
 	@mkdir -p $(PROTO_OUT)/agencyos/protos
 	$(PY) -m grpc_tools.protoc -Iagencyos/protos=protos/agencyos \
 	  --python_out=$(PROTO_OUT) --grpc_python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) $(PROTOS)
+
+STACK := bash deploy/local/stack.sh
+
+.PHONY: stack-up
+stack-up: .venv/.synced ## start PostgreSQL, Redis and Kafka as local processes under .run/
+	$(STACK) up
+
+.PHONY: stack-down
+stack-down: ## stop the local PostgreSQL, Redis and Kafka
+	$(STACK) down
+
+.PHONY: migrate
+migrate: install ## run every service's migrations (as the owner role)
+	@for s in identity crm work time billing notification portal; do \
+	  $(PY) -m agencyos.$$s migrate || exit 1; done
+
+.PHONY: dev
+dev: install stack-up ## the whole platform locally: stack, migrations, services, gateway
+	$(PY) deploy/local/run_services.py
+
+.PHONY: tools
+tools: ## helm and promtool for chart and observability tests (under .run/)
+	bash deploy/local/install_helm.sh
+	bash deploy/local/install_promtool.sh
+
+.PHONY: test
+test: install stack-up tools ## the whole suite against real PostgreSQL and Kafka
+	$(PY) -m pytest
+
+.PHONY: test-fast
+test-fast: install stack-up ## the suite without the whole-platform end-to-end tests
+	$(PY) -m pytest -m "not e2e"
+
+.PHONY: lint
+lint: install ## ruff check, ruff format --check, mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy libs/common/src gateway/src services/*/src
+
+.PHONY: format
+format: install ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+.PHONY: bench
+bench: install stack-up ## load benchmark: gateway vs service vs pgbench floor (bench/results/)
+	$(PY) bench/run.py
+
+.PHONY: clean
+clean: ## stop the stack and delete .run/ state (downloads are kept)
+	$(STACK) reset
