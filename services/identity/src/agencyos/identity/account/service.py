@@ -111,7 +111,7 @@ class AccountService:
                     await session.flush()
                 return agency
             except IntegrityError:
-                session.expunge(agency)
+                continue  # the savepoint's rollback already dropped the pending row
         raise Conflict("could not find a free slug for this agency name; try another name")
 
     async def login(

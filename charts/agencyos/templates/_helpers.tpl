@@ -1,0 +1,111 @@
+{{/* Names, labels and small shared pieces used by _service.tpl. */}}
+
+{{- define "agencyos.fullname" -}}
+{{- if contains "agencyos" .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-agencyos" .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one service's objects. Call with (dict "root" $ "name" "crm"). */}}
+{{- define "agencyos.serviceName" -}}
+{{- printf "%s-%s" (include "agencyos.fullname" .root) .name -}}
+{{- end -}}
+
+{{- define "agencyos.configName" -}}
+{{- printf "%s-config" (include "agencyos.fullname" .) -}}
+{{- end -}}
+
+{{/* Labels every pod of this release carries; NetworkPolicies select on them. */}}
+{{- define "agencyos.releaseLabels" -}}
+app.kubernetes.io/part-of: agencyos
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Selector of one service's pods. Call with (dict "root" $ "name" "crm"). */}}
+{{- define "agencyos.selectorLabels" -}}
+app.kubernetes.io/name: agencyos
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{/* Full label set. Call with (dict "root" $ "name" "crm" "tag" "1.2.3"). */}}
+{{- define "agencyos.labels" -}}
+{{ include "agencyos.selectorLabels" . }}
+app.kubernetes.io/part-of: agencyos
+app.kubernetes.io/version: {{ .tag | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/*
+Deep merge that, unlike sprig's merge/mergeOverwrite, lets `false` and `0` in the override win.
+Call with (dict "base" $defaults "over" $block); returns YAML (pipe through fromYaml).
+*/}}
+{{- define "agencyos.merge" -}}
+{{- $out := deepCopy .base -}}
+{{- range $key, $value := .over -}}
+{{- $current := get $out $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
+{{- $_ := set $out $key (include "agencyos.merge" (dict "base" $current "over" $value) | fromYaml) -}}
+{{- else -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* The image tag of a service block: its own, else the global one, else appVersion. */}}
+{{- define "agencyos.tag" -}}
+{{- .svc.image.tag | default .root.Values.global.image.tag | default .root.Chart.AppVersion -}}
+{{- end -}}
+
+{{/* Pod-level security: the image's fixed non-root uid (deploy/docker/Dockerfile). */}}
+{{- define "agencyos.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "agencyos.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* Settings shared by Deployments and migration Jobs (which run before the ConfigMap exists). */}}
+{{- define "agencyos.baseEnv" -}}
+AGENCYOS_POSTGRES_HOST: {{ .Values.global.postgres.host | quote }}
+AGENCYOS_POSTGRES_PORT: {{ .Values.global.postgres.port | quote }}
+AGENCYOS_LOG_LEVEL: {{ .Values.global.logLevel | quote }}
+{{- with .Values.global.otlpEndpoint }}
+AGENCYOS_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A Service's in-cluster HTTP and gRPC addresses, for the ConfigMap. */}}
+{{- define "agencyos.upstreamEnv" -}}
+{{- $root := . -}}
+{{- range $name, $block := .Values.services }}
+{{- if $block.enabled }}
+{{- $host := include "agencyos.serviceName" (dict "root" $root "name" $name) }}
+AGENCYOS_{{ upper $name }}_GRPC_TARGET: {{ printf "%s:%v" $host $block.ports.grpc | quote }}
+AGENCYOS_GATEWAY_{{ upper $name }}_URL: {{ printf "http://%s:%v" $host $block.ports.http | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "agencyos.jwksUrl" -}}
+{{- if .Values.global.jwksUrl -}}
+{{- .Values.global.jwksUrl -}}
+{{- else -}}
+{{- $identity := include "agencyos.serviceName" (dict "root" . "name" "identity") -}}
+{{- printf "http://%s:%v/.well-known/jwks.json" $identity .Values.services.identity.ports.http -}}
+{{- end -}}
+{{- end -}}

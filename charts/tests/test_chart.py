@@ -1,0 +1,373 @@
+"""Chart CI for charts/agencyos (CONVENTIONS 13): lint, render, validate, inspect.
+
+There is no Kubernetes API here (TOOLCHAIN 7), so every values file under ci/ is linted with
+`helm lint --strict`, rendered with `helm template` and checked against the Kubernetes 1.33 schemas
+by `kubernetes-validate --strict`; the rendered objects are then inspected for what the platform
+relies on (probes, resources, non-root, image tags, migration hooks, ports from SERVICES.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "agencyos"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+KUBE_VERSION = "1.33.0"
+RELEASE = "agencyos"
+
+Manifest = dict[str, Any]
+
+
+def _service_ports() -> dict[str, tuple[int, int | None]]:
+    """name -> (http, grpc) from the table in deploy/SERVICES.md, the source of truth."""
+    rows = re.findall(
+        r"^\| (\w+) \| (\d+) \| (\d+|—) \|", (REPO / "deploy/SERVICES.md").read_text(), re.M
+    )
+    return {name: (int(http), None if grpc == "—" else int(grpc)) for name, http, grpc in rows}
+
+
+PORTS = _service_ports()
+SERVICES = sorted(name for name in PORTS if name != "gateway")
+
+
+def _helm() -> str:
+    local = REPO / ".run" / "bin" / "helm"
+    found = shutil.which("helm") or (str(local) if local.exists() else None)
+    if found is None:
+        pytest.fail(
+            "helm not found on PATH or at .run/bin/helm: run deploy/local/install_helm.sh "
+            "(make test does this first)"
+        )
+    return found
+
+
+def _kubernetes_validate() -> str:
+    beside_python = Path(sys.executable).parent / "kubernetes-validate"
+    found = str(beside_python) if beside_python.exists() else shutil.which("kubernetes-validate")
+    if found is None:
+        pytest.fail("kubernetes-validate not found: `uv sync` installs it (dev dependency)")
+    return found
+
+
+def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+@functools.cache
+def _template(values: Path) -> str:
+    result = _run(
+        _helm(), "template", RELEASE, str(CHART), "-f", str(values), "--kube-version", KUBE_VERSION
+    )
+    assert result.returncode == 0, f"helm template -f {values.name} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def _objects(values: Path) -> list[Manifest]:
+    return [doc for doc in yaml.safe_load_all(_template(values)) if doc]
+
+
+def _of_kind(values: Path, kind: str) -> list[Manifest]:
+    return [obj for obj in _objects(values) if obj["kind"] == kind]
+
+
+def _values(values: Path) -> dict[str, Any]:
+    """Chart defaults with the CI file laid over them (enough for the keys the tests read)."""
+    merged = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def merge(base: dict[str, Any], over: dict[str, Any]) -> None:
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+
+    merge(merged, yaml.safe_load(values.read_text()) or {})
+    return merged
+
+
+def _enabled(values: Path) -> set[str]:
+    config = _values(values)
+    names = {name for name, block in config["services"].items() if block.get("enabled", True)}
+    return names | ({"gateway"} if config["gateway"].get("enabled", True) else set())
+
+
+def _component(obj: Manifest) -> str:
+    return obj["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+def _container(obj: Manifest) -> Manifest:
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, obj["metadata"]["name"]
+    return containers[0]
+
+
+def _env(container: Manifest) -> dict[str, Any]:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
+
+
+ci_values = pytest.mark.parametrize("values", CI_VALUES, ids=lambda path: path.stem)
+
+
+def test_ci_has_default_production_and_minimal_values() -> None:
+    assert {path.name for path in CI_VALUES} >= {
+        "default-values.yaml",
+        "production-values.yaml",
+        "minimal-values.yaml",
+    }
+
+
+class TestChartCi:
+    @ci_values
+    def test_lints_strictly(self, values: Path) -> None:
+        result = _run(
+            _helm(),
+            "lint",
+            "--strict",
+            str(CHART),
+            "-f",
+            str(values),
+            "--kube-version",
+            KUBE_VERSION,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    @ci_values
+    def test_rendered_objects_match_the_kubernetes_schemas(self, values: Path) -> None:
+        result = _run(
+            _kubernetes_validate(), "--strict", "-k", KUBE_VERSION, "-", stdin=_template(values)
+        )
+        report = result.stdout + result.stderr
+        assert result.returncode == 0, report
+        # Unknown kinds only warn; this chart renders built-in kinds only.
+        assert "WARN" not in report, report
+        assert "ERROR" not in report, report
+
+
+class TestDeployments:
+    @ci_values
+    def test_one_deployment_per_enabled_service(self, values: Path) -> None:
+        deployments = _of_kind(values, "Deployment")
+        assert {_component(obj) for obj in deployments} == _enabled(values)
+        assert len(deployments) == len(_enabled(values))
+
+    @ci_values
+    def test_probes_hit_healthz_and_readyz(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment"):
+            container = _container(obj)
+            for probe, path in [
+                ("livenessProbe", "/healthz"),
+                ("readinessProbe", "/readyz"),
+                ("startupProbe", "/healthz"),
+            ]:
+                assert container[probe]["httpGet"] == {"path": path, "port": "http"}, (
+                    f"{obj['metadata']['name']} {probe}"
+                )
+
+    @ci_values
+    def test_containers_request_and_limit_cpu_and_memory(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
+            resources = _container(obj)["resources"]
+            for bound in ("requests", "limits"):
+                assert set(resources.get(bound, {})) >= {"cpu", "memory"}, (
+                    f"{obj['metadata']['name']} {bound}"
+                )
+
+    @ci_values
+    def test_pods_run_as_non_root_on_a_read_only_root(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
+            pod = obj["spec"]["template"]["spec"]
+            container = _container(obj)
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["runAsUser"] != 0
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+            tmp = next(m for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
+            assert any(v["name"] == tmp["name"] and "emptyDir" in v for v in pod["volumes"])
+
+    @ci_values
+    def test_images_carry_the_tag_from_values(self, values: Path) -> None:
+        image = _values(values)["global"]["image"]
+        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
+            service = _component(obj).removesuffix("-migrate")
+            expected = f"{image['registry']}/agencyos-{service}:{image['tag']}"
+            assert _container(obj)["image"] == expected
+
+    @ci_values
+    def test_services_run_all_modes_and_the_gateway_its_module(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment"):
+            name = _component(obj)
+            expected = ["agencyos.gateway"] if name == "gateway" else [f"agencyos.{name}", "all"]
+            assert _container(obj)["args"] == expected
+
+    @ci_values
+    def test_ports_and_listen_settings_follow_services_md(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment"):
+            name = _component(obj)
+            http, grpc = PORTS[name]
+            container = _container(obj)
+            ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+            assert ports == ({"http": http} if grpc is None else {"http": http, "grpc": grpc})
+            env = _env(container)
+            assert env[f"AGENCYOS_{name.upper()}_HTTP_HOST"] == "0.0.0.0"
+            assert env[f"AGENCYOS_{name.upper()}_HTTP_PORT"] == str(http)
+            annotations = obj["spec"]["template"]["metadata"]["annotations"]
+            assert annotations["prometheus.io/scrape"] == "true"
+            assert annotations["prometheus.io/port"] == str(http)
+        for obj in _of_kind(values, "Service"):
+            http, grpc = PORTS[_component(obj)]
+            ports = {port["name"]: port["port"] for port in obj["spec"]["ports"]}
+            assert ports == ({"http": http} if grpc is None else {"http": http, "grpc": grpc})
+
+    @ci_values
+    def test_database_url_comes_from_a_secret_and_only_services_get_one(self, values: Path) -> None:
+        for obj in _of_kind(values, "Deployment"):
+            name = _component(obj)
+            env = _env(_container(obj))
+            key = f"AGENCYOS_{name.upper()}_DATABASE_URL"
+            if name == "gateway":
+                assert key not in env
+            else:
+                assert "secretKeyRef" in env[key]
+                assert f"AGENCYOS_{name.upper()}_MIGRATION_DATABASE_URL" not in env
+
+
+class TestMigrationJobs:
+    @ci_values
+    def test_every_database_service_has_a_pre_install_pre_upgrade_hook(self, values: Path) -> None:
+        jobs = _of_kind(values, "Job")
+        assert {_component(job) for job in jobs} == {
+            f"{name}-migrate" for name in _enabled(values) - {"gateway"}
+        }
+        for job in jobs:
+            annotations = job["metadata"]["annotations"]
+            assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+            assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+            service = _component(job).removesuffix("-migrate")
+            container = _container(job)
+            assert container["args"] == [f"agencyos.{service}", "migrate"]
+            assert (
+                "secretKeyRef"
+                in _env(container)[f"AGENCYOS_{service.upper()}_MIGRATION_DATABASE_URL"]
+            )
+            assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+    @ci_values
+    def test_the_gateway_has_no_migration_job(self, values: Path) -> None:
+        assert not [job for job in _of_kind(values, "Job") if "gateway" in _component(job)]
+
+
+class TestValuesFiles:
+    def test_disabled_services_render_nothing(self) -> None:
+        values = CHART / "ci" / "minimal-values.yaml"
+        disabled = set(SERVICES) - _enabled(values)
+        assert disabled == {"work", "time", "billing", "notification", "portal"}
+        rendered = _template(values)
+        for name in disabled:
+            assert f"agencyos-{name}" not in rendered, name
+            assert f"AGENCYOS_{name.upper()}_" not in rendered, name
+        kinds = {obj["kind"] for obj in _objects(values)}
+        assert "NetworkPolicy" not in kinds
+        assert "PodDisruptionBudget" not in kinds
+
+    def test_production_autoscales_from_three_replicas_behind_an_ingress(self) -> None:
+        values = CHART / "ci" / "production-values.yaml"
+        scalers = {
+            obj["spec"]["scaleTargetRef"]["name"]: obj
+            for obj in _of_kind(values, "HorizontalPodAutoscaler")
+        }
+        deployments = _of_kind(values, "Deployment")
+        assert set(scalers) == {obj["metadata"]["name"] for obj in deployments}
+        assert all(obj["spec"]["minReplicas"] >= 3 for obj in scalers.values())
+        # The HPA owns the replica count, so the Deployment must not reset it on upgrade.
+        assert all("replicas" not in obj["spec"] for obj in deployments)
+        (ingress,) = _of_kind(values, "Ingress")
+        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+        assert backend == {"name": f"{RELEASE}-gateway", "port": {"name": "http"}}
+        assert ingress["spec"]["tls"]
+
+    def test_default_deployments_keep_the_replica_count_from_values(self) -> None:
+        values = CHART / "ci" / "default-values.yaml"
+        assert not _of_kind(values, "HorizontalPodAutoscaler")
+        assert not _of_kind(values, "Ingress")
+        expected = _values(values)["serviceDefaults"]["replicas"]
+        assert all(obj["spec"]["replicas"] == expected for obj in _of_kind(values, "Deployment"))
+
+    def test_config_map_points_at_every_enabled_service(self) -> None:
+        values = CHART / "ci" / "default-values.yaml"
+        (config,) = _of_kind(values, "ConfigMap")
+        data = config["data"]
+        for name in SERVICES:
+            http, grpc = PORTS[name]
+            assert data[f"AGENCYOS_{name.upper()}_GRPC_TARGET"] == f"{RELEASE}-{name}:{grpc}"
+            assert data[f"AGENCYOS_GATEWAY_{name.upper()}_URL"] == f"http://{RELEASE}-{name}:{http}"
+        assert data["AGENCYOS_JWKS_URL"].startswith(f"http://{RELEASE}-identity:")
+        assert {"AGENCYOS_POSTGRES_HOST", "AGENCYOS_KAFKA_BOOTSTRAP"} <= set(data)
+
+
+class TestNetworkPolicies:
+    @ci_values
+    def test_ingress_only_from_agencyos_pods_monitoring_and_configured_peers(
+        self, values: Path
+    ) -> None:
+        for policy in _of_kind(values, "NetworkPolicy"):
+            assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            rules = policy["spec"]["ingress"]
+            assert rules[0]["from"] == [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/part-of": "agencyos",
+                            "app.kubernetes.io/instance": RELEASE,
+                        }
+                    }
+                }
+            ]
+            assert rules[1]["from"][0]["namespaceSelector"]["matchLabels"] == {
+                "kubernetes.io/metadata.name": "monitoring"
+            }
+            assert all("ipBlock" not in peer for rule in rules for peer in rule["from"])
+
+    @ci_values
+    def test_egress_allows_dns_and_the_backends_each_service_uses(self, values: Path) -> None:
+        for policy in _of_kind(values, "NetworkPolicy"):
+            ports = {
+                (port["port"], port.get("protocol", "TCP"))
+                for rule in policy["spec"]["egress"]
+                for port in rule.get("ports", [])
+            }
+            assert {(53, "UDP"), (53, "TCP")} <= ports
+            if _component(policy) == "gateway":
+                assert (6379, "TCP") in ports
+                assert (5432, "TCP") not in ports
+            else:
+                assert {(5432, "TCP"), (9092, "TCP")} <= ports
+
+
+BAD_VALUES = {
+    "replicas-not-an-integer": "services:\n  crm:\n    replicas: three\n",
+    "unknown-service": "services:\n  payments:\n    enabled: true\n",
+    "misspelt-key": "services:\n  crm:\n    replica: 3\n",
+    "env-value-not-a-string": "services:\n  crm:\n    env:\n      AGENCYOS_CRM_X: 5\n",
+}
+
+
+@pytest.mark.parametrize("content", BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_values_schema_rejects_wrong_values(content: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad-values.yaml"
+    bad.write_text(content)
+    result = _run(
+        _helm(), "template", RELEASE, str(CHART), "-f", str(bad), "--kube-version", KUBE_VERSION
+    )
+    assert result.returncode != 0, "helm template accepted invalid values"
+    assert "schema" in result.stderr, result.stderr
