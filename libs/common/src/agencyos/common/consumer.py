@@ -127,7 +127,7 @@ class ConsumerRunner:
         """Handle one record; returns the outcome. Never raises for a bad event."""
         try:
             event = CloudEvent.model_validate(json.loads(record.value))
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, TypeError, ValidationError) as exc:  # TypeError: no value at all
             await self._dead_letter(record, "unknown", f"unparseable event: {exc}")
             return "dead_lettered"
         handler = self.subscription.handlers.get(event.type)

@@ -30,9 +30,13 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Lifespan scopes have no headers: check the type before reading any.
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         key = headers.get("idempotency-key")
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+        if key is None:
             await self.app(scope, receive, send)
             return
         ctx = scope["app"].state.ctx

@@ -75,6 +75,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                         _principal.reset(reset)
             except AppError as error:
                 failure = error
+            except grpc.aio.AbortError:
+                # The servicer aborted with a status of its own: already sent, not a crash.
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
             except Exception:
                 log.exception("unhandled error in gRPC method", method=method)
                 failure = AppError("an unexpected error occurred")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, computed_field
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -53,8 +52,11 @@ class ServiceSettings(BaseSettings):
     database_app_password: str = "agencyos_app"
     database_owner_user: str = "agencyos_owner"
     database_owner_password: str = "agencyos_owner"
-    database_url_override: str = Field(default="", alias="database_url")
-    migration_database_url_override: str = Field(default="", alias="migration_database_url")
+    # DSN the service runs with: a role that owns nothing, so RLS always applies.
+    # Empty means "build it from the fields above" (see model_post_init).
+    database_url: str = ""
+    # DSN migrations run with: the role that owns the tables. Empty means "build it".
+    migration_database_url: str = ""
     database_pool_size: int = 10
 
     # kafka
@@ -92,22 +94,14 @@ class ServiceSettings(BaseSettings):
             self.grpc_port = self.grpc_port or grpc
         if not self.database_name and name:
             self.database_name = f"agencyos_{name}"
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def database_url(self) -> str:
-        """DSN the service runs with: a role that owns nothing, so RLS always applies."""
-        return self.database_url_override or self._dsn(
-            self.database_app_user, self.database_app_password
-        )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def migration_database_url(self) -> str:
-        """DSN migrations run with: the role that owns the tables."""
-        return self.migration_database_url_override or self._dsn(
-            self.database_owner_user, self.database_owner_password
-        )
+        # Plain fields (not aliased ones, which pydantic-settings reads without the env
+        # prefix), so AGENCYOS_<SVC>_DATABASE_URL is what overrides the built DSN.
+        if not self.database_url:
+            self.database_url = self._dsn(self.database_app_user, self.database_app_password)
+        if not self.migration_database_url:
+            self.migration_database_url = self._dsn(
+                self.database_owner_user, self.database_owner_password
+            )
 
     def _dsn(self, user: str, password: str) -> str:
         return (

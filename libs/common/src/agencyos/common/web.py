@@ -144,12 +144,14 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         method = scope["method"]
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
@@ -161,7 +163,18 @@ class RequestContextMiddleware:
                     f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
                 ) as span,
             ):
-                await self.app(scope, receive, send_with_id)
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception:
+                    # Answered here rather than by Starlette's outermost error middleware, so
+                    # the log line has the request and trace ids and the 500 the request id.
+                    if response_started:
+                        raise
+                    log.exception("unhandled error", path=scope["path"])
+                    response = problem_response(
+                        AppError("an unexpected error occurred"), scope["path"]
+                    )
+                    await response(scope, receive, send_with_id)
                 span.set_attribute("http.response.status_code", status)
         finally:
             otel_context.detach(token)
