@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from agencyos.common.migrations import TENANT_PREDICATE, create_platform_tables, enable_tenant_rls
+from agencyos.common.migrations import (
+    TENANT_PREDICATE,
+    create_platform_tables,
+    drop_platform_tables,
+    enable_tenant_rls,
+)
 
 revision = "0001"
 down_revision = None
@@ -91,7 +96,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP POLICY agencies_member_read ON agencies")  # it reads memberships
     for table in ("signing_keys", "refresh_tokens", "memberships", "users", "agencies"):
         op.drop_table(table)
-    for table in ("idempotency_keys", "inbox", "outbox"):
-        op.drop_table(table)
+    drop_platform_tables()

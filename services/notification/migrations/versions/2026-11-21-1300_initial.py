@@ -9,7 +9,11 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from agencyos.common.migrations import create_platform_tables, enable_tenant_rls
+from agencyos.common.migrations import (
+    create_platform_tables,
+    drop_platform_tables,
+    enable_tenant_rls,
+)
 
 revision = "0001"
 down_revision = None
@@ -41,5 +45,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notifications")
-    for table in ("idempotency_keys", "inbox", "outbox"):
-        op.drop_table(table)
+    drop_platform_tables()

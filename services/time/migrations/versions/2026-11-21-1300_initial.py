@@ -5,9 +5,7 @@ Revises:
 Create Date: 2026-11-21 13:00:00
 """
 
-from alembic import op
-
-from agencyos.common.migrations import create_platform_tables
+from agencyos.common.migrations import create_platform_tables, drop_platform_tables
 
 revision = "0001"
 down_revision = None
@@ -20,5 +18,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("idempotency_keys", "inbox", "outbox"):
-        op.drop_table(table)
+    drop_platform_tables()

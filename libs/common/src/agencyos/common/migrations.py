@@ -89,6 +89,12 @@ def create_platform_tables() -> None:
     enable_tenant_rls("idempotency_keys")
 
 
+def drop_platform_tables() -> None:
+    """The reverse of create_platform_tables, for a first revision's downgrade."""
+    for table in ("idempotency_keys", "inbox", "outbox"):
+        op.drop_table(table)
+
+
 def grant_app_role(connection: Connection, app_role: str) -> None:
     """The application role may read and write rows, never change schema or own anything."""
     quoted = connection.dialect.identifier_preparer.quote(app_role)
