@@ -67,7 +67,11 @@ class Forwarder:
             raise UpstreamTimeout("the service did not answer in time") from exc
         except httpx.TransportError as exc:
             raise ServiceUnavailable("the service is not reachable right now") from exc
-        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
+        out_headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() not in SET_BY_GATEWAY
+        }
         return StreamingResponse(
             response.aiter_raw(),
             status_code=response.status_code,

@@ -9,7 +9,7 @@ import json
 import uuid
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,8 +88,12 @@ class OutboxRelay:
         batch_size: int = 200,
         retain_published_hours: int = 24,
         topic_prefix: str = "",
+        send_timeout_seconds: float = 15.0,
     ) -> None:
         self.topic_prefix = topic_prefix
+        # An idempotent producer never expires a batch on its own: without this bound a relay
+        # would sit in its transaction (holding the lock) for a whole broker outage.
+        self.send_timeout_seconds = send_timeout_seconds
         self.service = service
         self.db = db
         self.bootstrap = bootstrap
@@ -160,7 +164,12 @@ class OutboxRelay:
                         headers=headers,
                     )
                 )
-            await asyncio.gather(*futures)
+            try:
+                await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_seconds)
+            except TimeoutError as exc:
+                raise KafkaTimeoutError(
+                    f"kafka did not acknowledge {len(rows)} events in {self.send_timeout_seconds}s"
+                ) from exc
             await session.execute(
                 text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"),
                 {"ids": [row.id for row in rows]},
@@ -196,7 +205,8 @@ class OutboxRelay:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             try:
-                await producer.stop()
+                # stop() flushes, which hangs the same way while the broker is away
+                await asyncio.wait_for(producer.stop(), self.send_timeout_seconds)
             except Exception:
                 log.warning("outbox relay producer did not stop cleanly")
 

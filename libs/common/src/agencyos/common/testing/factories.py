@@ -51,6 +51,33 @@ async def signup_agency(client: httpx.AsyncClient, name: str | None = None) -> A
     )
 
 
+async def add_membership(
+    platform: Platform, agency: AgencySession, user_id: uuid.UUID, role: str = "member"
+) -> None:
+    """Make an existing user a member of `agency` too (a second agency for one login).
+
+    Invitations are not built yet, so the row is written straight into identity's database,
+    under the agency's tenant as RLS requires.
+    """
+    conn = await platform.infra.raw(platform.database("identity"), owner=True)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('app.tenant_id', $1, true)", str(agency.agency_id)
+            )
+            await conn.execute(
+                "INSERT INTO memberships (tenant_id, id, user_id, role, client_id) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                agency.agency_id,
+                uuid.uuid4(),
+                user_id,
+                role,
+                uuid.uuid4() if role == "client" else None,
+            )
+    finally:
+        await conn.close()
+
+
 async def add_member(
     platform: Platform, client: httpx.AsyncClient, agency: AgencySession, role: str
 ) -> AgencySession:

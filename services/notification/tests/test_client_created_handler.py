@@ -1,0 +1,350 @@
+"""The notification service's `crm.client.created` handler, fed through the real Kafka topic
+the running consumer reads (`<prefix>crm.events`), observed through its API and database.
+
+Ordering is what makes "nothing more happened" checkable without sleeping: every event here
+is keyed by its tenant, so an agency's events share one partition and are handled in order.
+Once a later "sentinel" event of the same agency has been handled, every earlier one has been.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from agencyos.common.events import ClientCreated, CloudEvent, build_event
+from agencyos.common.testing.factories import AgencySession, add_member
+from agencyos.common.testing.infra import wait_for
+from agencyos.common.testing.kafka import TopicWriter, read_topic, topic_writer
+from agencyos.common.testing.platform import Platform
+from agencyos.common.testing.sql import fetch_rows, fetch_value
+
+
+@pytest.fixture
+async def notification(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.url("notification"), timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture
+async def writer(platform: Platform) -> AsyncIterator[TopicWriter]:
+    async with topic_writer(platform.infra.kafka_bootstrap) as started:
+        yield started
+
+
+@pytest.fixture
+def crm_topic(platform: Platform) -> str:
+    return f"{platform.topic_prefix}crm.events"
+
+
+def client_created(
+    agency: AgencySession,
+    *,
+    created_by: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    company_name: str | None = None,
+) -> CloudEvent:
+    client_id = uuid.uuid4()
+    return build_event(
+        ClientCreated(
+            client_id=client_id,
+            company_name=company_name or f"Client {client_id.hex[:8]}",
+            status="lead",
+            owner_id=owner_id,
+            created_by=created_by or agency.user_id,
+        ),
+        tenant_id=agency.agency_id,
+        source_service="crm",
+        subject=f"clients/{client_id}",
+    )
+
+
+async def notifications_of(client: httpx.AsyncClient, who: AgencySession) -> list[dict[str, Any]]:
+    response = await client.get("/v1/notifications", params={"per_page": 200}, headers=who.headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def about(items: list[dict[str, Any]], event: CloudEvent) -> list[dict[str, Any]]:
+    return [n for n in items if n["data"].get("client_id") == event.data["client_id"]]
+
+
+async def wait_until_notified(
+    client: httpx.AsyncClient, who: AgencySession, event: CloudEvent
+) -> dict[str, Any]:
+    async def found() -> list[dict[str, Any]]:
+        return about(await notifications_of(client, who), event)
+
+    items = await wait_for(found, timeout=30)
+    assert isinstance(items, list)
+    return items[0]
+
+
+async def notification_rows(platform: Platform, event: CloudEvent) -> list[Any]:
+    return await fetch_rows(
+        platform.infra,
+        platform.database("notification"),
+        "SELECT user_id, source_event_id FROM notifications WHERE data->>'client_id' = $1",
+        event.data["client_id"],
+        tenant_id=event.tenantid,
+        owner=True,
+    )
+
+
+class TestDuplicateDelivery:
+    async def test_the_same_event_delivered_again_and_again_notifies_once(
+        self,
+        platform: Platform,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        event = client_created(agency)
+        await writer.send_event(crm_topic, event)
+        await writer.send_event(crm_topic, event)
+        await wait_until_notified(notification, agency, event)
+
+        await writer.send_event(crm_topic, event)
+        sentinel = client_created(agency)
+        await writer.send_event(crm_topic, sentinel)
+        await wait_until_notified(notification, agency, sentinel)
+
+        assert len(about(await notifications_of(notification, agency), event)) == 1
+        assert len(await notification_rows(platform, event)) == 1
+        inbox = await fetch_value(
+            platform.infra,
+            platform.database("notification"),
+            "SELECT count(*) FROM inbox WHERE event_id = $1",
+            event.id,
+            tenant_id=agency.agency_id,
+            owner=True,
+        )
+        assert inbox == 1
+
+    async def test_two_events_for_the_same_client_with_different_ids_are_two_notifications(
+        self,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        event = client_created(agency)
+        twin = event.model_copy(update={"id": uuid.uuid4()})
+        await writer.send_event(crm_topic, event)
+        await writer.send_event(crm_topic, twin)
+        sentinel = client_created(agency)
+        await writer.send_event(crm_topic, sentinel)
+
+        await wait_until_notified(notification, agency, sentinel)
+
+        assert len(about(await notifications_of(notification, agency), event)) == 2
+
+
+class TestRecipient:
+    async def test_the_creator_who_owns_the_client_is_told_it_was_created(
+        self,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        event = client_created(agency, company_name="Acme Corp")
+
+        await writer.send_event(crm_topic, event)
+
+        note = await wait_until_notified(notification, agency, event)
+        assert note["kind"] == "crm.client.created"
+        assert note["title"] == "Client Acme Corp was created"
+        assert note["subject"] == event.subject
+        assert note["data"] == {"client_id": event.data["client_id"]}
+        assert note["read_at"] is None
+
+    async def test_an_owner_other_than_the_creator_is_the_one_notified(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        owner = await add_member(platform, gateway, agency, "member")
+        event = client_created(
+            agency, created_by=agency.user_id, owner_id=owner.user_id, company_name="Globex"
+        )
+
+        await writer.send_event(crm_topic, event)
+
+        note = await wait_until_notified(notification, owner, event)
+        assert note["title"] == "You are now the owner of Globex"
+        rows = await notification_rows(platform, event)
+        assert [(row["user_id"], row["source_event_id"]) for row in rows] == [
+            (owner.user_id, event.id)
+        ]
+        assert about(await notifications_of(notification, agency), event) == []
+
+
+class TestVisibility:
+    async def test_a_user_sees_only_their_own_notifications(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+        other_agency: AgencySession,
+    ) -> None:
+        colleague = await add_member(platform, gateway, agency, "member")
+        for_owner = client_created(agency)
+        for_colleague = client_created(agency, owner_id=colleague.user_id)
+        for_stranger = client_created(other_agency)
+        for event in (for_owner, for_colleague, for_stranger):
+            await writer.send_event(crm_topic, event)
+        await wait_until_notified(notification, agency, for_owner)
+        await wait_until_notified(notification, colleague, for_colleague)
+        await wait_until_notified(notification, other_agency, for_stranger)
+
+        mine = await notifications_of(notification, agency)
+        colleagues = await notifications_of(notification, colleague)
+        strangers = await notifications_of(notification, other_agency)
+
+        assert [n["data"]["client_id"] for n in mine] == [for_owner.data["client_id"]]
+        assert [n["data"]["client_id"] for n in colleagues] == [for_colleague.data["client_id"]]
+        assert [n["data"]["client_id"] for n in strangers] == [for_stranger.data["client_id"]]
+
+    async def test_the_gateway_lists_the_callers_notifications(
+        self,
+        gateway: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        event = client_created(agency)
+
+        await writer.send_event(crm_topic, event)
+
+        await wait_until_notified(gateway, agency, event)
+
+    async def test_listing_notifications_needs_a_token(
+        self, notification: httpx.AsyncClient
+    ) -> None:
+        response = await notification.get("/v1/notifications")
+
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+class TestPoisonMessages:
+    @pytest.mark.parametrize(
+        "template",
+        [
+            pytest.param("this is not json {marker}", id="not-json"),
+            pytest.param(
+                '{"type": "crm.client.created", "id": "marker", "data": {}}',
+                id="not-a-cloudevent",
+            ),
+            pytest.param('["a list", "marker"]', id="json-but-not-an-object"),
+        ],
+    )
+    async def test_an_unparseable_message_goes_to_the_dlq_and_later_events_are_handled(
+        self,
+        platform: Platform,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+        template: str,
+    ) -> None:
+        marker = uuid.uuid4().hex
+        poison = template.replace("marker", marker).encode()
+        # Keyed by the tenant like a real event, so it sits in the same partition as `after`.
+        await writer.send(crm_topic, poison, key=str(agency.agency_id).encode())
+        after = client_created(agency)
+        await writer.send_event(crm_topic, after)
+
+        await wait_until_notified(notification, agency, after)
+
+        records = await read_topic(
+            platform.infra.kafka_bootstrap,
+            f"{crm_topic}.dlq",
+            lambda records: any(marker.encode() in (r.value or b"") for r in records),
+        )
+        dead = next(r for r in records if marker.encode() in (r.value or b""))
+        headers = {k: v.decode() for k, v in dead.headers}
+        assert dead.value == poison
+        assert dead.key == str(agency.agency_id).encode()
+        assert headers["x-agencyos-original-topic"] == crm_topic
+        assert headers["x-agencyos-consumer"] == "notification"
+        assert headers["x-agencyos-error"].startswith("unparseable event")
+
+    async def test_a_tombstone_goes_to_the_dlq_and_later_events_are_handled(
+        self,
+        platform: Platform,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        before = client_created(agency)
+        partition = await writer.send_event(crm_topic, before)
+        key = f"tombstone-{uuid.uuid4().hex}".encode()
+        # A record with no value at all, in the agency's partition, between two of its events.
+        await writer.send(crm_topic, None, key=key, partition=partition)
+        after = client_created(agency)
+        assert await writer.send_event(crm_topic, after) == partition
+
+        await wait_until_notified(notification, agency, after)
+
+        records = await read_topic(
+            platform.infra.kafka_bootstrap,
+            f"{crm_topic}.dlq",
+            lambda records: any(r.key == key for r in records),
+        )
+        dead = next(r for r in records if r.key == key)
+        assert dead.value is None
+        assert dict(dead.headers)["x-agencyos-error"].startswith(b"unparseable event")
+        assert len(about(await notifications_of(notification, agency), before)) == 1
+
+    async def test_an_event_its_handler_cannot_process_is_dead_lettered_with_no_effect(
+        self,
+        platform: Platform,
+        notification: httpx.AsyncClient,
+        writer: TopicWriter,
+        crm_topic: str,
+        agency: AgencySession,
+    ) -> None:
+        broken = client_created(agency)
+        broken = broken.model_copy(update={"data": {**broken.data, "client_id": "not-a-uuid"}})
+        await writer.send_event(crm_topic, broken)
+        after = client_created(agency)
+        await writer.send_event(crm_topic, after)
+
+        await wait_until_notified(notification, agency, after)
+
+        records = await read_topic(
+            platform.infra.kafka_bootstrap,
+            f"{crm_topic}.dlq",
+            lambda records: any(str(broken.id).encode() in (r.value or b"") for r in records),
+        )
+        dead = next(r for r in records if str(broken.id).encode() in (r.value or b""))
+        headers = {k: v.decode() for k, v in dead.headers}
+        assert "ValidationError" in headers["x-agencyos-error"]
+        assert dead.key == str(agency.agency_id).encode()
+        inbox = await fetch_value(
+            platform.infra,
+            platform.database("notification"),
+            "SELECT count(*) FROM inbox WHERE event_id = $1",
+            broken.id,
+            tenant_id=agency.agency_id,
+            owner=True,
+        )
+        assert inbox == 0
+        assert [n["data"]["client_id"] for n in await notifications_of(notification, agency)] == [
+            after.data["client_id"]
+        ]
