@@ -4,6 +4,7 @@ it again; and the application role ends up with rows to work on but no schema to
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ async def _app_role_can(infra: Infra, database: str, sql: str) -> bool:
 @pytest.mark.parametrize("service", SERVICES)
 def test_migrations_round_trip(service: str) -> None:
     infra = Infra.from_env()
-    database = f"agencyos_test_migrations_{service}"
+    database = f"agencyos_test_migrations_{service}_{uuid.uuid4().hex[:6]}"
     asyncio.run(infra.recreate_database(database))
     config = _config(service, infra, database)
 
@@ -64,3 +65,4 @@ def test_migrations_round_trip(service: str) -> None:
     assert asyncio.run(_app_role_can(infra, database, "SELECT count(*) FROM outbox"))
     assert not asyncio.run(_app_role_can(infra, database, "DROP TABLE outbox"))
     assert not asyncio.run(_app_role_can(infra, database, "CREATE TABLE intruder (id int)"))
+    asyncio.run(infra.drop_database(database))

@@ -36,7 +36,8 @@ from agencyos.common.web import (
     require,
 )
 
-SCRATCH_DATABASE = "agencyos_test_common"
+# Unique per run: concurrent runs on one PostgreSQL must not drop each other's database.
+SCRATCH_DATABASE = f"agencyos_test_common_{uuid.uuid4().hex[:6]}"
 
 
 class WidgetSettings(ServiceSettings):
@@ -47,7 +48,7 @@ class WidgetSettings(ServiceSettings):
 
 
 @pytest.fixture(scope="session")
-async def scratch_db(infra: Infra) -> str:
+async def scratch_db(infra: Infra) -> AsyncIterator[str]:
     """A fresh database with the platform tables and an RLS-protected `widgets` table,
     migrated as the owner role and granted to the application role like a real service."""
     await infra.recreate_database(SCRATCH_DATABASE)
@@ -64,7 +65,8 @@ async def scratch_db(infra: Infra) -> str:
         grant_app_role(op.get_bind(), infra.app_user)
 
     await infra.run_operations(SCRATCH_DATABASE, body)
-    return SCRATCH_DATABASE
+    yield SCRATCH_DATABASE
+    await infra.drop_database(SCRATCH_DATABASE)
 
 
 @pytest.fixture(scope="session")

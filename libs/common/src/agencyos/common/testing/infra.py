@@ -57,6 +57,15 @@ class Infra:
         finally:
             await conn.close()
 
+    async def drop_database(self, name: str) -> None:
+        conn = await asyncpg.connect(
+            self.dsn("postgres", owner=True, driver="").replace("postgresql://", "postgres://")
+        )
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
     async def raw(self, database: str, *, owner: bool = False) -> asyncpg.Connection:
         """A plain asyncpg connection (as the app role unless `owner`)."""
         return await asyncpg.connect(

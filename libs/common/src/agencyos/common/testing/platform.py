@@ -44,7 +44,9 @@ class Platform:
     infra: Infra
     log_dir: Path
     topic_prefix: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}.")
-    db_prefix: str = "agencyos_test_"
+    # Unique per run, so two test runs (or a test run and a benchmark) on one PostgreSQL never
+    # drop each other's databases; `stop()` drops them unless AGENCYOS_TEST_KEEP_DATABASES=1.
+    db_prefix: str = field(default_factory=lambda: f"agencyos_test_{uuid.uuid4().hex[:6]}_")
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
 
@@ -160,3 +162,6 @@ class Platform:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
         await self.infra.delete_topics(self.topic_prefix)
+        if os.environ.get("AGENCYOS_TEST_KEEP_DATABASES") != "1":
+            for service in SERVICES:
+                await self.infra.drop_database(self.database(service))
