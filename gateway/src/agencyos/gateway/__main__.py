@@ -18,6 +18,9 @@ def main() -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For whenever the
+        # peer is 127.0.0.1; the gateway decides whom to believe (`trusted_proxies`).
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 

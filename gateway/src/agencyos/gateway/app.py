@@ -13,16 +13,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
 from agencyos.common.auth import JwksVerifier, bearer_token
-from agencyos.common.errors import NotFound
+from agencyos.common.errors import AppError, NotFound
 from agencyos.common.logs import bind
 from agencyos.common.web import RequestContextMiddleware, health_router, install_error_handlers
+from agencyos.gateway.clientip import client_ip, parse_networks
 from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
 from agencyos.gateway.proxy import Forwarder
+from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.routes import is_public, resolve
 from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+RATE_LIMIT_HEADERS = ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]
+API_KEY_PREFIX = "ak_"
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -42,12 +46,15 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         cache_seconds=settings.openapi_cache_seconds,
         version=VERSION,
     )
+    limits = build_limits(settings)
+    trusted_proxies = parse_networks(settings.trusted_proxies)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await forwarder.close()
         await verifier.close()
+        await limits.close()
 
     app = FastAPI(
         title="AgencyOS gateway",
@@ -79,11 +86,37 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         if route is None:
             raise NotFound("no such route")
         request.scope["agencyos.route"] = route.prefix
-        if not is_public(request.method, request.url.path):
-            principal = await verifier.verify(bearer_token(request.headers.get("authorization")))
+        body: bytes | None = None
+        limit_headers: dict[str, str] = {}
+        if is_public(request.method, request.url.path):
+            if is_auth_route(request.url.path):
+                # Counted before identity sees it: the limit is what stops password guessing.
+                body = await forwarder.read_body(request)
+                peer = request.client.host if request.client else ""
+                ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
+                checks = limits.auth_checks(ip, account_of(request.url.path, body))
+                limit_headers = await limits.enforce(checks)
+        else:
+            token = bearer_token(request.headers.get("authorization"))
+            if token.startswith(API_KEY_PREFIX):
+                # Counted by a hash of the key before it is verified (and, until identity
+                # issues keys, rejected as not a JWT): the quota belongs to the key.
+                limit_headers = await limits.enforce(limits.key_checks(token))
+            try:
+                principal = await verifier.verify(token)
+            except AppError as exc:
+                exc.headers.update(limit_headers)
+                raise
             bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
+            if not token.startswith(API_KEY_PREFIX):
+                checks = limits.user_checks(principal.tenant_id, principal.user_id)
+                limit_headers = await limits.enforce(checks)
         request_id: Any = get_contextvars().get("request_id", "")
-        return await forwarder.forward(request, settings.upstream_url(route.service), request_id)
+        response = await forwarder.forward(
+            request, settings.upstream_url(route.service), request_id, body
+        )
+        response.headers.update(limit_headers)
+        return response
 
     if settings.cors_origins:
         app.add_middleware(
@@ -97,7 +130,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 "if-match",
                 "x-request-id",
             ],
-            expose_headers=["x-request-id", "location", "retry-after"],
+            expose_headers=["x-request-id", "location", "retry-after", *RATE_LIMIT_HEADERS],
         )
     app.add_middleware(RequestContextMiddleware, service="gateway")
     return app

@@ -43,11 +43,12 @@ class Forwarder:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def forward(self, request: Request, base_url: str, request_id: str) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
-        body = await self._read_body(request)
+    async def forward(
+        self, request: Request, base_url: str, request_id: str, body: bytes | None = None
+    ) -> Response:
+        """Send `request` on; `body` when the caller already read it (with `read_body`)."""
+        if body is None:
+            body = await self.read_body(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["x-request-id"] = request_id
         client_host = request.client.host if request.client else ""
@@ -79,7 +80,11 @@ class Forwarder:
             background=BackgroundTask(response.aclose),
         )
 
-    async def _read_body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request) -> bytes:
+        """The whole body, refused (413) past `max_body_bytes`, declared or streamed."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
         chunks = bytearray()
         async for chunk in request.stream():
             chunks.extend(chunk)

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from agencyos.common.settings import GATEWAY_PORT, SERVICE_PORTS, ServiceSettings, service_config
 
 
@@ -23,6 +25,29 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     openapi_cache_seconds: float = 30.0
     cors_origins: list[str] = []
+
+    # Rate limits (see ratelimit.py). `redis` shares the counters between replicas; `memory`
+    # is the fallback for a single replica (each replica would count on its own).
+    rate_limit_enabled: bool = True
+    rate_limit_backend: Literal["redis", "memory"] = "redis"
+    # AGENCYOS_GATEWAY_REDIS_URL, else the shared AGENCYOS_REDIS_URL.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Inserted into every key (agencyos:rl:<namespace>:...), so environments or test runs
+    # sharing one Redis keep separate counters.
+    rate_limit_namespace: str = ""
+    rate_limit_redis_timeout_seconds: float = 0.5
+    rate_limit_redis_retry_seconds: float = 2.0
+    rate_limit_memory_max_keys: int = 100_000
+    # Public auth routes, per client IP and (separately) per account email.
+    rate_limit_auth_limit: int = 10
+    rate_limit_auth_window_seconds: float = 10.0
+    # Authenticated traffic, per user (sub + tid) and per API key.
+    rate_limit_api_user_limit: int = 200
+    rate_limit_api_user_window_seconds: float = 60.0
+    rate_limit_api_key_limit: int = 120
+    rate_limit_api_key_window_seconds: float = 60.0
+    # Peers whose X-Forwarded-For is believed (addresses or CIDRs, e.g. the load balancer's).
+    trusted_proxies: list[str] = []
 
     def upstream_url(self, service: str) -> str:
         url: str = getattr(self, f"{service}_url")

@@ -18,6 +18,11 @@ import httpx
 from agencyos.common.testing.infra import Infra, free_port
 
 SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The suite signs up and logs in hundreds of agencies from 127.0.0.1 through one gateway;
+# its limits are on (the code path is exercised) but out of reach. Rate-limit tests start
+# their own gateways with strict limits.
+GENEROUS_RATE_LIMIT = "100000"
 REPO_ROOT = Path(__file__).resolve().parents[6]
 
 
@@ -47,6 +52,11 @@ class Platform:
     # Unique per run, so two test runs (or a test run and a benchmark) on one PostgreSQL never
     # drop each other's databases; `stop()` drops them unless AGENCYOS_TEST_KEEP_DATABASES=1.
     db_prefix: str = field(default_factory=lambda: f"agencyos_test_{uuid.uuid4().hex[:6]}_")
+    # Per run too, so concurrent runs sharing one Redis never share rate-limit counters.
+    rate_limit_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
+    redis_url: str = field(
+        default_factory=lambda: os.environ.get("AGENCYOS_REDIS_URL", DEFAULT_REDIS_URL)
+    )
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
 
@@ -77,8 +87,12 @@ class Platform:
                 "AGENCYOS_CONSUMER_RETRY_BACKOFF_SECONDS": "0.05",
                 "AGENCYOS_SHUTDOWN_GRACE_SECONDS": "3",
                 "AGENCYOS_GATEWAY_HTTP_PORT": str(self.processes["gateway"].http_port),
+                "AGENCYOS_REDIS_URL": self.redis_url,
+                "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
             }
         )
+        for policy in ("AUTH", "API_USER", "API_KEY"):
+            env[f"AGENCYOS_GATEWAY_RATE_LIMIT_{policy}_LIMIT"] = GENEROUS_RATE_LIMIT
         for service in SERVICES:
             key = service.upper()
             env[f"AGENCYOS_{key}_HTTP_PORT"] = str(self.processes[service].http_port)
