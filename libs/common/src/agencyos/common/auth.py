@@ -33,6 +33,8 @@ class Principal:
     token: str = field(repr=False)
     client_id: uuid.UUID | None = None
     token_id: str | None = None
+    # The identity session (refresh-token family) the token was issued in (`sid`), if any.
+    session_id: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -60,6 +62,7 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             token=token,
             client_id=uuid.UUID(str(claims["cid"])) if claims.get("cid") else None,
             token_id=claims.get("jti"),
+            session_id=str(claims["sid"]) if claims.get("sid") else None,
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc

@@ -1,6 +1,8 @@
 """`python -m agencyos.<service> <mode>`: one entry point for every service process.
 
-Modes: `api`, `rpc`, `relay`, `consumer`, `all` (the four together) and `migrate`.
+Modes: `api`, `rpc`, `relay`, `consumer`, `all` (the four together) and `migrate`, plus any
+one-shot commands a service adds (`ServiceDefinition.commands`, e.g. identity's
+`rotate-signing-key`).
 SIGTERM/SIGINT stop intake first, let in-flight work finish within the grace period, then exit.
 """
 
@@ -10,8 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ log = get_logger(__name__)
 
 MODES = ("api", "rpc", "relay", "consumer", "all", "migrate")
 
+# A one-shot operational command: runs with the service's settings, then the process exits.
+Command = Callable[[ServiceSettings], Coroutine[Any, Any, None]]
+
 
 @dataclass
 class ServiceDefinition:
@@ -43,6 +48,8 @@ class ServiceDefinition:
     grpc_registrar: Callable[[ServiceContext], Registrar] | None = None
     subscription: Subscription | None = None
     has_outbox: bool = True
+    # Extra modes by name (must not reuse a built-in mode's name).
+    commands: dict[str, Command] = field(default_factory=dict)
 
 
 class _Server(uvicorn.Server):
@@ -135,10 +142,16 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
 
 def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m agencyos.{definition.name}")
-    parser.add_argument("mode", choices=MODES, nargs="?", default="all")
+    clashing = set(MODES) & set(definition.commands)
+    if clashing:
+        raise ValueError(f"{definition.name}: commands shadow built-in modes: {sorted(clashing)}")
+    parser.add_argument("mode", choices=(*MODES, *definition.commands), nargs="?", default="all")
     args = parser.parse_args(argv)
     settings = definition.settings_factory()
     configure_logging(definition.name, settings.log_level, settings.log_json)
+    if args.mode in definition.commands:
+        asyncio.run(definition.commands[args.mode](settings))
+        return
     if args.mode == "migrate":
         upgrade_head(
             definition.service_dir, settings.migration_database_url, settings.database_app_user

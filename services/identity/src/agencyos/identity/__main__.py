@@ -4,6 +4,7 @@ from agencyos.common.runtime import ServiceDefinition, main
 from agencyos.identity.app import build_app
 from agencyos.identity.rpc import registrar
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.tokens.commands import rotate_signing_key
 
 DEFINITION = ServiceDefinition(
     name="identity",
@@ -11,6 +12,7 @@ DEFINITION = ServiceDefinition(
     create_app=build_app,
     service_dir=Path(__file__).resolve().parents[3],
     grpc_registrar=registrar,
+    commands={"rotate-signing-key": rotate_signing_key},
 )
 
 if __name__ == "__main__":

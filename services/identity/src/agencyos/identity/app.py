@@ -2,6 +2,7 @@ from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.identity.account.endpoints import router as account_router
+from agencyos.identity.session.endpoints import router as session_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
 
 
@@ -10,5 +11,5 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS identity",
         description="Agencies, users, memberships and roles, tokens and signing keys.",
-        routers=[account_router, tokens_router],
+        routers=[account_router, session_router, tokens_router],
     )

@@ -8,3 +8,6 @@ class IdentitySettings(ServiceSettings):
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     signing_key_bits: int = 2048
+    # A superseded signing key stays in the JWKS this long past the access-token lifetime
+    # (clock skew, the verifiers' leeway, requests in flight when the key was superseded).
+    signing_key_retire_leeway_seconds: int = 5 * 60

@@ -9,9 +9,11 @@ from agencyos.identity.account.schemas import (
     MeResponse,
     SignupRequest,
     SignupResponse,
+    SwitchRequest,
     UserOut,
 )
 from agencyos.identity.account.service import SessionGrant, account_service
+from agencyos.identity.session.endpoints import client_info
 from agencyos.identity.settings import IdentitySettings
 
 router = APIRouter(tags=["auth"])
@@ -47,6 +49,7 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
         email=str(body.email),
         password=body.password,
         name=body.name,
+        client=client_info(request),
     )
     return SignupResponse.model_validate(_grant_body(grant))
 
@@ -64,6 +67,30 @@ async def login(body: LoginRequest, session: PublicSession, request: Request) ->
         email=str(body.email),
         password=body.password,
         agency_slug=body.agency_slug,
+        client=client_info(request),
+    )
+    return LoginResponse.model_validate(_grant_body(grant))
+
+
+@router.post(
+    "/v1/auth/switch",
+    response_model=LoginResponse,
+    summary="Tokens for another agency the caller belongs to",
+    description=(
+        "Starts a new session in that agency, with the caller's role there. The current "
+        "session and its tokens stay as they are."
+    ),
+    responses={403: {"description": "Not an active member of that agency (or no such agency)"}},
+)
+async def switch_agency(
+    body: SwitchRequest, principal: CurrentPrincipal, session: TenantSession, request: Request
+) -> LoginResponse:
+    grant = await account_service.switch_agency(
+        session,
+        _settings(request),
+        principal,
+        agency_id=body.agency_id,
+        client=client_info(request),
     )
     return LoginResponse.model_validate(_grant_body(grant))
 

@@ -40,6 +40,14 @@ class LoginRequest(BaseModel):
     agency_slug: Slug | None = None
 
 
+class SwitchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"agency_id": "0b7e5d2a-4c1f-4e8a-9d3b-2f6a1c9e8d70"}]},
+    )
+    agency_id: uuid.UUID
+
+
 class AgencyOut(BaseModel):
     id: uuid.UUID
     slug: str

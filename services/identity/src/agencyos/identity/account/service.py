@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import TENANT_SETTING, USER_SETTING, set_local
-from agencyos.common.errors import Conflict, NotFound, Unauthenticated
+from agencyos.common.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
 from agencyos.common.events import AgencyCreated, MemberAdded
 from agencyos.common.outbox import publish
 from agencyos.common.permissions import Role
@@ -21,10 +21,12 @@ from agencyos.identity.account.repository import account_repository
 from agencyos.identity.models import Agency, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.settings import IdentitySettings
-from agencyos.identity.tokens.issuer import TokenPair, issue_tokens
+from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 
 SERVICE = "identity"
 _INVALID_LOGIN = "the email or password is not correct"
+# The same for an agency that does not exist: a switch must not reveal which ids exist.
+_NOT_A_MEMBER = "you are not an active member of that agency"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class AccountService:
         email: str,
         password: str,
         name: str,
+        client: ClientInfo | None = None,
     ) -> SessionGrant:
         """Create an agency and its owner. The transaction works under the new tenant."""
         email = email.lower()
@@ -95,7 +98,7 @@ class AccountService:
             source_service=SERVICE,
             subject=f"members/{user.id}",
         )
-        tokens = await issue_tokens(session, settings, membership)
+        tokens = await issue_tokens(session, settings, membership, client=client)
         return SessionGrant(agency, user, membership, tokens)
 
     async def _create_agency(
@@ -122,6 +125,7 @@ class AccountService:
         email: str,
         password: str,
         agency_slug: str | None,
+        client: ClientInfo | None = None,
     ) -> SessionGrant:
         """Errors never tell whether the email exists."""
         user = await account_repository.user_by_email(session, email)
@@ -137,7 +141,32 @@ class AccountService:
             raise Unauthenticated(_INVALID_LOGIN)
         membership, agency = memberships[0]
         await set_local(session, {TENANT_SETTING: str(agency.id)})
-        tokens = await issue_tokens(session, settings, membership)
+        tokens = await issue_tokens(session, settings, membership, client=client)
+        return SessionGrant(agency, user, membership, tokens)
+
+    async def switch_agency(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        principal: Principal,
+        *,
+        agency_id: uuid.UUID,
+        client: ClientInfo | None = None,
+    ) -> SessionGrant:
+        """Tokens for another agency the caller actively belongs to (a new session there).
+
+        The caller's own memberships are visible in any agency (user policy), so the lookup
+        works under the current tenant; the tokens are then issued under the new one.
+        """
+        found = await account_repository.membership(session, agency_id, principal.user_id)
+        if found is None or found[0].status != "active":
+            raise PermissionDenied(_NOT_A_MEMBER)
+        membership, user = found
+        agency = await account_repository.agency(session, agency_id)
+        if agency is None:
+            raise PermissionDenied(_NOT_A_MEMBER)
+        await set_local(session, {TENANT_SETTING: str(agency.id)})
+        tokens = await issue_tokens(session, settings, membership, client=client)
         return SessionGrant(agency, user, membership, tokens)
 
     async def me(

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.common.db import TenantScoped
@@ -9,7 +9,10 @@ from agencyos.identity.models import Base
 
 
 class RefreshToken(TenantScoped, Base):
-    """A refresh token, stored only as its SHA-256; `family_id` links rotations."""
+    """A refresh token, stored only as its SHA-256; `family_id` links rotations.
+
+    A family is one session: the row that is neither used nor revoked (nor expired) is its
+    live token; the family's first row tells when the session began."""
 
     __tablename__ = "refresh_tokens"
 
@@ -20,3 +23,5 @@ class RefreshToken(TenantScoped, Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_agent: Mapped[str | None] = mapped_column(Text, default=None)
+    ip_address: Mapped[str | None] = mapped_column(Text, default=None)

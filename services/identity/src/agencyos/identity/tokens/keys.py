@@ -1,12 +1,18 @@
-"""Signing keys: created on first need, newest signs, all unretired verify (JWKS)."""
+"""Signing keys: created on first need, newest signs, all unretired verify (JWKS).
+
+Rotation adds a key, which signs from then on; a key is retired only once the key that
+superseded it has been signing for longer than an access token lives (plus leeway), so every
+token it signed has expired before its public half leaves the JWKS.
+"""
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from joserfc.jwk import RSAKey
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.identity.models import SigningKey
@@ -37,6 +43,37 @@ async def create_key(session: AsyncSession, bits: int) -> SigningKey:
     session.add(row)
     await session.flush()
     return row
+
+
+async def rotate_key(
+    session: AsyncSession, bits: int, retire_after: timedelta
+) -> tuple[SigningKey, list[str]]:
+    """Add the key that signs from now on; retire the keys whose tokens have all expired.
+
+    Returns the new key and the kids retired. A key stops signing when a newer one appears,
+    so it is retired when some newer key was created more than `retire_after` ago; not when
+    the key itself is old (an old key may have signed until a moment ago).
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
+    row = await create_key(session, bits)
+    newer = SigningKey.__table__.alias("newer")
+    retired = (
+        await session.execute(
+            update(SigningKey)
+            .where(
+                SigningKey.retired_at.is_(None),
+                select(newer.c.kid)
+                .where(
+                    newer.c.created_at > SigningKey.created_at,
+                    newer.c.created_at <= func.now() - retire_after,
+                )
+                .exists(),
+            )
+            .values(retired_at=func.now())
+            .returning(SigningKey.kid)
+        )
+    ).scalars()
+    return row, sorted(retired)
 
 
 async def public_jwks(session: AsyncSession) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Sessions: refresh-token rotation with reuse detection, logout, listing and revoking."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.auth import Principal
+from agencyos.common.errors import NotFound
+from agencyos.identity.account.repository import account_repository
+from agencyos.identity.session.repository import session_repository
+from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, hash_refresh_token, issue_tokens
+
+
+class RefreshRefusal(enum.Enum):
+    """Why a refresh was refused. Logged, never told to the caller (one generic 401)."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    REUSED = "reused"
+    MEMBERSHIP_INACTIVE = "membership_inactive"
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip_address: str | None
+    current: bool
+
+
+def _session_id(principal: Principal) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(principal.session_id) if principal.session_id else None
+    except ValueError:
+        return None
+
+
+class SessionService:
+    async def refresh(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        *,
+        refresh_token: str,
+        client: ClientInfo,
+    ) -> TokenPair | RefreshRefusal:
+        """Trade a refresh token for the next pair of its family.
+
+        Returns a refusal rather than raising: a reused token revokes its family, and that
+        must be committed although the caller is answered 401. The session must be under
+        the token's agency.
+        """
+        token = await session_repository.token_for_update(
+            session, hash_refresh_token(refresh_token)
+        )
+        if token is None:
+            return RefreshRefusal.UNKNOWN
+        if token.revoked_at is not None:
+            return RefreshRefusal.REVOKED
+        if token.used_at is not None:
+            # A used token came back: it was stolen, or a client raced itself. Either way
+            # nobody can tell the holders apart, so the whole session ends.
+            await session_repository.revoke_families(session, [token.family_id], token.user_id)
+            return RefreshRefusal.REUSED
+        if token.expires_at <= datetime.now(UTC):
+            return RefreshRefusal.EXPIRED
+        found = await account_repository.membership(session, token.tenant_id, token.user_id)
+        if found is None or found[0].status != "active":
+            return RefreshRefusal.MEMBERSHIP_INACTIVE
+        await session_repository.mark_used(session, token)
+        # The new access token carries the membership's role as it is now.
+        return await issue_tokens(
+            session, settings, found[0], family_id=token.family_id, client=client
+        )
+
+    async def logout(
+        self, session: AsyncSession, principal: Principal, *, refresh_token: str | None
+    ) -> None:
+        """End the caller's current session, and the one `refresh_token` belongs to if it is
+        the caller's own (a token issued before sessions had ids is found this way)."""
+        families: list[uuid.UUID] = []
+        current = _session_id(principal)
+        if current is not None:
+            families.append(current)
+        if refresh_token:
+            token = await session_repository.users_token(
+                session, hash_refresh_token(refresh_token), principal.user_id
+            )
+            if token is not None:
+                families.append(token.family_id)
+        if families:
+            await session_repository.revoke_families(session, families, principal.user_id)
+
+    async def list_sessions(
+        self, session: AsyncSession, principal: Principal, *, page: int, per_page: int
+    ) -> tuple[Sequence[SessionView], int]:
+        rows, total = await session_repository.active_sessions(
+            session, principal.user_id, page=page, per_page=per_page
+        )
+        current = _session_id(principal)
+        views = [
+            SessionView(
+                id=token.family_id,
+                created_at=started_at,
+                last_used_at=token.created_at,
+                user_agent=token.user_agent,
+                ip_address=token.ip_address,
+                current=token.family_id == current,
+            )
+            for token, started_at in rows
+        ]
+        return views, total
+
+    async def revoke(
+        self, session: AsyncSession, principal: Principal, session_id: uuid.UUID
+    ) -> None:
+        if not await session_repository.is_active(session, session_id, principal.user_id):
+            raise NotFound("no such session")
+        await session_repository.revoke_families(session, [session_id], principal.user_id)
+
+    async def revoke_all(
+        self, session: AsyncSession, principal: Principal, *, include_current: bool
+    ) -> None:
+        sparing = None if include_current else _session_id(principal)
+        await session_repository.revoke_users_families(session, principal.user_id, sparing=sparing)
+
+
+session_service = SessionService()
