@@ -12,11 +12,12 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import uvicorn
 from fastapi import FastAPI
 
@@ -52,6 +53,10 @@ class ServiceDefinition:
     commands: dict[str, Command] = field(default_factory=dict)
 
 
+def _no_servicers(server: grpc.aio.Server) -> Sequence[str]:
+    return []
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the runtime owns shutdown."""
 
@@ -72,13 +77,12 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
     grpc_server = None
     wants = {"api", "rpc", "relay", "consumer"} if mode == "all" else {mode}
 
-    if "rpc" in wants and definition.grpc_registrar is not None:
+    if "rpc" in wants:
+        # Every service serves gRPC health checking and reflection, with or without
+        # servicers of its own, so probes and tooling treat all services alike.
+        registrar = definition.grpc_registrar(ctx) if definition.grpc_registrar else _no_servicers
         grpc_server = await start_grpc_server(
-            definition.name,
-            ctx.verifier,
-            definition.grpc_registrar(ctx),
-            settings.http_host,
-            settings.grpc_port,
+            definition.name, ctx.verifier, registrar, settings.http_host, settings.grpc_port
         )
         log.info("grpc serving", port=settings.grpc_port)
     if "relay" in wants and definition.has_outbox:
