@@ -122,6 +122,40 @@ class MemberAdded(EventPayload):
     role: str
 
 
+@register
+class AgencyUpdated(EventPayload):
+    """An agency's settings changed: `changed_fields` names the ones that did; the rest of the
+    payload is every setting as it is now (so a consumer needs no second lookup, and a field
+    set to null is told apart from one left alone). `default_tax_rate_bps` is integer basis
+    points (2000 = 20 %)."""
+
+    event_type: ClassVar[str] = "identity.agency.updated"
+    agency_id: uuid.UUID
+    changed_fields: list[str]
+    slug: str
+    name: str
+    currency: str
+    timezone: str
+    logo_url: str | None
+    brand_color: str | None
+    invoice_prefix: str
+    default_tax_rate_bps: int
+
+
+@register
+class PasswordResetRequested(EventPayload):
+    """Someone asked to reset this user's password; the notification service emails `token`.
+
+    The token is a secret: consumers must not log or store it."""
+
+    event_type: ClassVar[str] = "identity.password_reset.requested"
+    user_id: uuid.UUID
+    email: str
+    name: str
+    token: str
+    expires_at: datetime
+
+
 # --- crm ------------------------------------------------------------------------------------
 
 

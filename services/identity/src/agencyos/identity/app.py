@@ -2,6 +2,8 @@ from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.identity.account.endpoints import router as account_router
+from agencyos.identity.agency.endpoints import router as agency_router
+from agencyos.identity.password_reset.endpoints import router as password_reset_router
 from agencyos.identity.session.endpoints import router as session_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
 
@@ -11,5 +13,11 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS identity",
         description="Agencies, users, memberships and roles, tokens and signing keys.",
-        routers=[account_router, session_router, tokens_router],
+        routers=[
+            account_router,
+            agency_router,
+            password_reset_router,
+            session_router,
+            tokens_router,
+        ],
     )

@@ -11,3 +11,5 @@ class IdentitySettings(ServiceSettings):
     # A superseded signing key stays in the JWKS this long past the access-token lifetime
     # (clock skew, the verifiers' leeway, requests in flight when the key was superseded).
     signing_key_retire_leeway_seconds: int = 5 * 60
+    # How long an emailed password reset token works.
+    password_reset_ttl_seconds: int = 30 * 60

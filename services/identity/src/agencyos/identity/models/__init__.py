@@ -9,8 +9,17 @@ class Base(DeclarativeBase):
 
 from agencyos.identity.models.agency import Agency  # noqa: E402
 from agencyos.identity.models.membership import Membership  # noqa: E402
+from agencyos.identity.models.password_reset_token import PasswordResetToken  # noqa: E402
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
 from agencyos.identity.models.user import User  # noqa: E402
 
-__all__ = ["Agency", "Base", "Membership", "RefreshToken", "SigningKey", "User"]
+__all__ = [
+    "Agency",
+    "Base",
+    "Membership",
+    "PasswordResetToken",
+    "RefreshToken",
+    "SigningKey",
+    "User",
+]

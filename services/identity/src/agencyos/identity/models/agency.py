@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.identity.models import Base
@@ -17,4 +17,9 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    logo_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    brand_color: Mapped[str | None] = mapped_column(String(7), default=None)  # "#RRGGBB"
+    invoice_prefix: Mapped[str] = mapped_column(String(20), default="INV-")
+    # Integer basis points (2000 = 20 %): money code never touches floats.
+    default_tax_rate_bps: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

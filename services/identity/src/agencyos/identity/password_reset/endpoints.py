@@ -1,0 +1,46 @@
+from fastapi import APIRouter, Request, Response, status
+
+from agencyos.common.web import PublicSession
+from agencyos.identity.password_reset.schemas import (
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+)
+from agencyos.identity.password_reset.service import password_reset_service
+from agencyos.identity.settings import IdentitySettings
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    "/v1/auth/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
+    summary="Email a password reset link",
+    description=(
+        "Always 202 with the same body, whether or not the email has an account. For an "
+        "account, a single-use token (valid 30 minutes by default) is sent by email; asking "
+        "again makes earlier tokens stop working."
+    ),
+)
+async def request_password_reset(
+    body: PasswordResetRequest, session: PublicSession, request: Request
+) -> PasswordResetAccepted:
+    settings: IdentitySettings = request.app.state.ctx.settings
+    await password_reset_service.request(session, settings, email=str(body.email))
+    return PasswordResetAccepted()
+
+
+@router.post(
+    "/v1/auth/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with an emailed token",
+    description=(
+        "Ends every session of the user in every agency (their refresh tokens stop working; "
+        "access tokens already issued live until they expire)."
+    ),
+    responses={400: {"description": "The token is unknown, used, superseded or expired"}},
+)
+async def confirm_password_reset(body: PasswordResetConfirm, session: PublicSession) -> Response:
+    await password_reset_service.confirm(session, token=body.token, new_password=body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
