@@ -95,6 +95,19 @@ async def notification_rows(platform: Platform, event: CloudEvent) -> list[Any]:
     )
 
 
+async def inbox_count(platform: Platform, agency: AgencySession, event: CloudEvent) -> int:
+    """How many times the notification consumer recorded `event` as handled."""
+    count = await fetch_value(
+        platform.infra,
+        platform.database("notification"),
+        "SELECT count(*) FROM inbox WHERE event_id = $1",
+        event.id,
+        tenant_id=agency.agency_id,
+        owner=True,
+    )
+    return int(count)
+
+
 class TestDuplicateDelivery:
     async def test_the_same_event_delivered_again_and_again_notifies_once(
         self,
@@ -116,14 +129,7 @@ class TestDuplicateDelivery:
 
         assert len(about(await notifications_of(notification, agency), event)) == 1
         assert len(await notification_rows(platform, event)) == 1
-        inbox = await fetch_value(
-            platform.infra,
-            platform.database("notification"),
-            "SELECT count(*) FROM inbox WHERE event_id = $1",
-            event.id,
-            tenant_id=agency.agency_id,
-            owner=True,
-        )
+        inbox = await inbox_count(platform, agency, event)
         assert inbox == 1
 
     async def test_two_events_for_the_same_client_with_different_ids_are_two_notifications(
@@ -336,14 +342,7 @@ class TestPoisonMessages:
         headers = {k: v.decode() for k, v in dead.headers}
         assert "ValidationError" in headers["x-agencyos-error"]
         assert dead.key == str(agency.agency_id).encode()
-        inbox = await fetch_value(
-            platform.infra,
-            platform.database("notification"),
-            "SELECT count(*) FROM inbox WHERE event_id = $1",
-            broken.id,
-            tenant_id=agency.agency_id,
-            owner=True,
-        )
+        inbox = await inbox_count(platform, agency, broken)
         assert inbox == 0
         assert [n["data"]["client_id"] for n in await notifications_of(notification, agency)] == [
             after.data["client_id"]
