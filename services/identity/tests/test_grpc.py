@@ -180,3 +180,130 @@ class TestHealth:
         )
 
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+class TestGetMembers:
+    async def test_several_members_come_back_in_the_order_asked_and_strangers_are_left_out(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        stub: identity_pb2_grpc.IdentityServiceStub,
+        agency: AgencySession,
+        other_agency: AgencySession,
+    ) -> None:
+        manager = await add_member(platform, gateway, agency, "manager")
+        asked = [manager.user_id, other_agency.user_id, uuid.uuid4(), agency.user_id]
+
+        response = await stub.GetMembers(
+            identity_pb2.GetMembersRequest(user_ids=[str(u) for u in asked]),
+            metadata=as_caller(agency),
+            timeout=10,
+        )
+
+        assert [(m.user_id, m.role) for m in response.members] == [
+            (str(manager.user_id), "manager"),
+            (str(agency.user_id), "owner"),
+        ]
+        assert "invoices.write" in response.members[0].permissions
+
+    async def test_a_malformed_id_is_invalid_argument(
+        self, stub: identity_pb2_grpc.IdentityServiceStub, agency: AgencySession
+    ) -> None:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetMembers(
+                identity_pb2.GetMembersRequest(user_ids=["nope"]),
+                metadata=as_caller(agency),
+                timeout=10,
+            )
+
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+class TestCheckPermission:
+    async def test_the_answer_follows_the_role_and_overrides_as_they_are_now(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        stub: identity_pb2_grpc.IdentityServiceStub,
+        agency: AgencySession,
+    ) -> None:
+        member = await add_member(platform, gateway, agency, "member")
+
+        async def allowed(permission: str) -> bool:
+            response = await stub.CheckPermission(
+                identity_pb2.CheckPermissionRequest(
+                    user_id=str(member.user_id), permission=permission
+                ),
+                metadata=as_caller(agency),
+                timeout=10,
+            )
+            return bool(response.allowed)
+
+        assert await allowed("time.write") is True
+        assert await allowed("invoices.write") is False
+        granted = await gateway.put(
+            f"/v1/members/{member.user_id}/permissions",
+            json={"granted": ["invoices.write"], "revoked": ["time.write"]},
+            headers=agency.headers,
+        )
+        assert granted.status_code == 200, granted.text
+        assert await allowed("time.write") is False
+        assert await allowed("invoices.write") is True
+        await gateway.post(f"/v1/members/{member.user_id}/suspend", headers=agency.headers)
+        assert await allowed("invoices.write") is False
+
+    async def test_another_agencys_member_holds_nothing_here(
+        self,
+        stub: identity_pb2_grpc.IdentityServiceStub,
+        agency: AgencySession,
+        other_agency: AgencySession,
+    ) -> None:
+        response = await stub.CheckPermission(
+            identity_pb2.CheckPermissionRequest(
+                user_id=str(other_agency.user_id), permission="agency.read"
+            ),
+            metadata=as_caller(agency),
+            timeout=10,
+        )
+
+        assert response.allowed is False
+
+    async def test_an_unknown_permission_is_invalid_argument(
+        self, stub: identity_pb2_grpc.IdentityServiceStub, agency: AgencySession
+    ) -> None:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CheckPermission(
+                identity_pb2.CheckPermissionRequest(
+                    user_id=str(agency.user_id), permission="root.everything"
+                ),
+                metadata=as_caller(agency),
+                timeout=10,
+            )
+
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+class TestGetAgencySettings:
+    async def test_the_settings_billing_needs_are_in_the_answer(
+        self,
+        gateway: httpx.AsyncClient,
+        stub: identity_pb2_grpc.IdentityServiceStub,
+        agency: AgencySession,
+    ) -> None:
+        changed = await gateway.patch(
+            "/v1/agency",
+            json={"invoice_prefix": "NW-", "default_tax_rate_bps": 1900, "brand_color": "#112233"},
+            headers=agency.headers,
+        )
+        assert changed.status_code == 200, changed.text
+
+        found = await stub.GetAgency(
+            identity_pb2.GetAgencyRequest(), metadata=as_caller(agency), timeout=10
+        )
+
+        assert (found.invoice_prefix, found.default_tax_rate_bps, found.brand_color) == (
+            "NW-",
+            1900,
+            "#112233",
+        )
+        assert found.logo_url == ""

@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
 from agencyos.common.auth import JwksVerifier, bearer_token
-from agencyos.common.errors import AppError, NotFound
+from agencyos.common.errors import AppError, NotFound, Unauthenticated
 from agencyos.common.logs import bind
+from agencyos.common.rpc import close_channels
 from agencyos.common.web import RequestContextMiddleware, health_router, install_error_handlers
+from agencyos.gateway.apikeys import ApiKeyResolver
 from agencyos.gateway.clientip import client_ip, parse_networks
 from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
 from agencyos.gateway.proxy import Forwarder
@@ -46,6 +48,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         cache_seconds=settings.openapi_cache_seconds,
         version=VERSION,
     )
+    api_keys = ApiKeyResolver(
+        settings.identity_grpc_target,
+        cache_seconds=settings.api_key_cache_seconds,
+        timeout_seconds=settings.grpc_timeout_seconds,
+    )
     limits = build_limits(settings)
     trusted_proxies = parse_networks(settings.trusted_proxies)
 
@@ -55,6 +62,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         await forwarder.close()
         await verifier.close()
         await limits.close()
+        await close_channels()
 
     app = FastAPI(
         title="AgencyOS gateway",
@@ -88,7 +96,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         request.scope["agencyos.route"] = route.prefix
         body: bytes | None = None
         limit_headers: dict[str, str] = {}
+        header_overrides: dict[str, str | None] = {}
         if is_public(request.method, request.url.path):
+            if _carries_api_key(request.headers.get("authorization")):
+                # Public routes read no credentials; a key sent along anyway stays here.
+                header_overrides["authorization"] = None
             if is_auth_route(request.url.path):
                 # Counted before identity sees it: the limit is what stops password guessing.
                 body = await forwarder.read_body(request)
@@ -98,22 +110,34 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 limit_headers = await limits.enforce(checks)
         else:
             token = bearer_token(request.headers.get("authorization"))
-            if token.startswith(API_KEY_PREFIX):
-                # Counted by a hash of the key before it is verified (and, until identity
-                # issues keys, rejected as not a JWT): the quota belongs to the key.
+            is_api_key = token.startswith(API_KEY_PREFIX)
+            if is_api_key:
+                # Counted by a hash of the key before it is checked: the quota belongs to the
+                # key, and a key guessed in a loop is refused at the limit without asking identity.
                 limit_headers = await limits.enforce(limits.key_checks(token))
             try:
+                if is_api_key:
+                    # Services get the token identity minted for the key, never the key.
+                    token = await api_keys.access_token(token)
+                    header_overrides["authorization"] = f"Bearer {token}"
                 principal = await verifier.verify(token)
+                if is_api_key and principal.api_key_id is None:
+                    # Defence in depth: what a key resolves to must be a key's token.
+                    raise Unauthenticated("the API key is not valid")
             except AppError as exc:
                 exc.headers.update(limit_headers)
                 raise
             bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
-            if not token.startswith(API_KEY_PREFIX):
+            if not is_api_key:
                 checks = limits.user_checks(principal.tenant_id, principal.user_id)
                 limit_headers = await limits.enforce(checks)
         request_id: Any = get_contextvars().get("request_id", "")
         response = await forwarder.forward(
-            request, settings.upstream_url(route.service), request_id, body
+            request,
+            settings.upstream_url(route.service),
+            request_id,
+            body,
+            header_overrides=header_overrides,
         )
         response.headers.update(limit_headers)
         return response
@@ -134,3 +158,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, service="gateway")
     return app
+
+
+def _carries_api_key(authorization: str | None) -> bool:
+    scheme, _, value = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and value.strip().startswith(API_KEY_PREFIX)

@@ -3,6 +3,8 @@ bounded body size, upstream failures answered as problem+json."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 from fastapi import Request
 from starlette.background import BackgroundTask
@@ -44,12 +46,23 @@ class Forwarder:
         await self.client.aclose()
 
     async def forward(
-        self, request: Request, base_url: str, request_id: str, body: bytes | None = None
+        self,
+        request: Request,
+        base_url: str,
+        request_id: str,
+        body: bytes | None = None,
+        *,
+        header_overrides: Mapping[str, str | None] | None = None,
     ) -> Response:
-        """Send `request` on; `body` when the caller already read it (with `read_body`)."""
+        """Send `request` on; `body` when the caller already read it (with `read_body`).
+        `header_overrides` replaces request headers (None drops one), e.g. the credential."""
         if body is None:
             body = await self.read_body(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        for name, value in (header_overrides or {}).items():
+            headers.pop(name.lower(), None)
+            if value is not None:
+                headers[name.lower()] = value
         headers["x-request-id"] = request_id
         client_host = request.client.host if request.client else ""
         prior = request.headers.get("x-forwarded-for")

@@ -24,6 +24,10 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = 3.0
     max_body_bytes: int = 10 * 1024 * 1024
     openapi_cache_seconds: float = 30.0
+    # How long a resolved API key (identity's answer: a short-lived access token) is reused
+    # before identity is asked again. A revoked key keeps working at most this long; a token
+    # is never reused past its own expiry. Refusals are remembered for 2 s at most.
+    api_key_cache_seconds: float = 5.0
     cors_origins: list[str] = []
 
     # Rate limits (see ratelimit.py). `redis` shares the counters between replicas; `memory`

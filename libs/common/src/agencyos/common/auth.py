@@ -35,6 +35,8 @@ class Principal:
     token_id: str | None = None
     # The identity session (refresh-token family) the token was issued in (`sid`), if any.
     session_id: str | None = None
+    # Set when the caller is an API key (`akid`); `user_id` is then the key's id too.
+    api_key_id: uuid.UUID | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -63,6 +65,7 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             client_id=uuid.UUID(str(claims["cid"])) if claims.get("cid") else None,
             token_id=claims.get("jti"),
             session_id=str(claims["sid"]) if claims.get("sid") else None,
+            api_key_id=uuid.UUID(str(claims["akid"])) if claims.get("akid") else None,
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc

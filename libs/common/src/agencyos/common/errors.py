@@ -82,6 +82,13 @@ class Conflict(AppError):
     grpc_code = grpc.StatusCode.ALREADY_EXISTS
 
 
+class Gone(AppError):
+    """The thing existed but can no longer be used (an expired or revoked invitation)."""
+
+    status, slug, title = 410, "gone", "Gone"
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
     grpc_code = grpc.StatusCode.FAILED_PRECONDITION

@@ -156,6 +156,67 @@ class PasswordResetRequested(EventPayload):
     expires_at: datetime
 
 
+@register
+class MemberRoleChanged(EventPayload):
+    """A member's role changed (including an ownership transfer, which changes two)."""
+
+    event_type: ClassVar[str] = "identity.member.role_changed"
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    old_role: str
+    new_role: str
+    client_id: uuid.UUID | None = None
+    changed_by: uuid.UUID
+
+
+@register
+class MemberSuspended(EventPayload):
+    """A member may no longer act in the agency (their sessions there are revoked); the
+    membership stays, so they can be reactivated."""
+
+    event_type: ClassVar[str] = "identity.member.suspended"
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    suspended_by: uuid.UUID
+
+
+@register
+class MemberReactivated(EventPayload):
+    event_type: ClassVar[str] = "identity.member.reactivated"
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    reactivated_by: uuid.UUID
+
+
+@register
+class MemberRemoved(EventPayload):
+    """A membership ended (removed by someone, or the member left: `removed_by` = `user_id`)."""
+
+    event_type: ClassVar[str] = "identity.member.removed"
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    removed_by: uuid.UUID
+
+
+@register
+class InvitationCreated(EventPayload):
+    """Someone was invited; the notification service emails `token` as the accept link.
+
+    The token is a secret: consumers must not log or store it."""
+
+    event_type: ClassVar[str] = "identity.invitation.created"
+    agency_id: uuid.UUID
+    agency_name: str
+    invitation_id: uuid.UUID
+    email: str
+    role: str
+    invited_by: uuid.UUID
+    inviter_name: str
+    token: str
+    expires_at: datetime
+
+
 # --- crm ------------------------------------------------------------------------------------
 
 

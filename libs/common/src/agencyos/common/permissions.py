@@ -23,6 +23,9 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
         "agency.write",
         "members.read",
         "members.write",
+        "members.invite",
+        "roles.write",
+        "api_keys.write",
         "clients.read",
         "clients.write",
         "deals.read",
@@ -53,6 +56,7 @@ _MEMBER = {
     "notifications.read",
 }
 _MANAGER = _MEMBER | {
+    "members.invite",
     "clients.write",
     "deals.write",
     "projects.write",
@@ -62,8 +66,9 @@ _MANAGER = _MEMBER | {
     "invoices.write",
     "reports.financial.read",
 }
-_ADMIN = _MANAGER | {"agency.write", "members.write", "webhooks.write"}
+_ADMIN = _MANAGER | {"agency.write", "members.write", "api_keys.write", "webhooks.write"}
 
+# Only owners hold `roles.write` (tuning roles and per-member overrides) unless they grant it.
 DEFAULT_ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.OWNER: frozenset(ALL_PERMISSIONS),
     Role.ADMIN: frozenset(_ADMIN),

@@ -3,7 +3,11 @@ from fastapi import FastAPI
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.identity.account.endpoints import router as account_router
 from agencyos.identity.agency.endpoints import router as agency_router
+from agencyos.identity.api_key.endpoints import router as api_key_router
+from agencyos.identity.invitation.endpoints import router as invitation_router
+from agencyos.identity.member.endpoints import router as member_router
 from agencyos.identity.password_reset.endpoints import router as password_reset_router
+from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
 
@@ -16,6 +20,10 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         routers=[
             account_router,
             agency_router,
+            member_router,
+            invitation_router,
+            role_router,
+            api_key_router,
             password_reset_router,
             session_router,
             tokens_router,

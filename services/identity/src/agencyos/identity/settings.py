@@ -13,3 +13,8 @@ class IdentitySettings(ServiceSettings):
     signing_key_retire_leeway_seconds: int = 5 * 60
     # How long an emailed password reset token works.
     password_reset_ttl_seconds: int = 30 * 60
+    # How long an invitation link works.
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    # Lifetime of the access token the gateway gets for an API key (it re-resolves the key
+    # far more often than this; see the gateway's api_key_cache_seconds).
+    api_key_token_ttl_seconds: int = 5 * 60

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -54,10 +54,9 @@ async def signup_agency(client: httpx.AsyncClient, name: str | None = None) -> A
 async def add_membership(
     platform: Platform, agency: AgencySession, user_id: uuid.UUID, role: str = "member"
 ) -> None:
-    """Make an existing user a member of `agency` too (a second agency for one login).
-
-    Invitations are not built yet, so the row is written straight into identity's database,
-    under the agency's tenant as RLS requires.
+    """Make an existing user a member of `agency` too (a second agency for one login),
+    without their password: the row is written straight into identity's database, under the
+    agency's tenant as RLS requires. (`add_member` goes through the invitation API.)
     """
     conn = await platform.infra.raw(platform.database("identity"), owner=True)
     try:
@@ -76,57 +75,68 @@ async def add_membership(
             )
     finally:
         await conn.close()
+
+
+async def create_crm_client(platform: Platform, who: AgencySession) -> uuid.UUID:
+    """A client company in `who`'s agency, made through CRM's API (via the gateway)."""
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30.0) as gateway:
+        response = await gateway.post(
+            "/v1/clients",
+            json={"company_name": f"Client {uuid.uuid4().hex[:8]}"},
+            headers=who.headers,
+        )
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+async def invite(
+    client: httpx.AsyncClient,
+    inviter: AgencySession,
+    email: str,
+    role: str,
+    client_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """`inviter` invites `email` with `role`; answers the created invitation (with its token)."""
+    body: dict[str, Any] = {"email": email, "role": role}
+    if client_id is not None:
+        body["client_id"] = str(client_id)
+    response = await client.post("/v1/invitations", json=body, headers=inviter.headers)
+    assert response.status_code == 201, response.text
+    invitation: dict[str, Any] = response.json()
+    return invitation
 
 
 async def add_member(
     platform: Platform, client: httpx.AsyncClient, agency: AgencySession, role: str
 ) -> AgencySession:
-    """A second person in `agency` with `role`, logged in through the API.
-
-    Invitations are not built yet, so the membership row is written straight into identity's
-    database (under the agency's tenant, as RLS requires); the token comes from a real login.
-    """
-    from agencyos.identity.passwords import hash_password
-
+    """A new person in `agency` with `role`, through the real invitation flow: the agency's
+    session invites them and they accept with a new account (a client member is bound to a
+    new CRM client)."""
     tag = uuid.uuid4().hex[:10]
     email = f"{role}-{tag}@example.com"
-    user_id = uuid.uuid4()
-    conn = await platform.infra.raw(platform.database("identity"), owner=True)
-    try:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('app.tenant_id', $1, true)", str(agency.agency_id)
-            )
-            await conn.execute(
-                "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)",
-                user_id,
-                email,
-                f"{role.title()} {tag}",
-                hash_password(PASSWORD),
-            )
-            await conn.execute(
-                "INSERT INTO memberships (tenant_id, id, user_id, role, client_id) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                agency.agency_id,
-                uuid.uuid4(),
-                user_id,
-                role,
-                uuid.uuid4() if role == "client" else None,
-            )
-    finally:
-        await conn.close()
+    client_id = await create_crm_client(platform, agency) if role == "client" else None
+    invitation = await invite(client, agency, email, role, client_id)
     response = await client.post(
-        "/v1/auth/login",
-        json={"email": email, "password": PASSWORD, "agency_slug": agency.slug},
+        f"/v1/invitations/{invitation['token']}/accept",
+        json={"name": f"{role.title()} {tag}", "password": PASSWORD},
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     body = response.json()
     return AgencySession(
         agency_id=agency.agency_id,
         slug=agency.slug,
-        user_id=user_id,
+        user_id=uuid.UUID(body["user"]["id"]),
         email=email,
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
         role=role,
     )
+
+
+async def refreshed(client: httpx.AsyncClient, who: AgencySession) -> AgencySession:
+    """`who` after a token refresh: the new access token carries their role and permissions
+    as identity has them now."""
+    response = await client.post("/v1/auth/refresh", json={"refresh_token": who.refresh_token})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return replace(who, access_token=body["access_token"], refresh_token=body["refresh_token"])

@@ -28,8 +28,9 @@ class ClientService:
         data: ClientCreate,
         members: MemberDirectory,
     ) -> Client:
-        owner_id = data.owner_id or principal.user_id
-        if not await members.is_active_member(principal, owner_id):
+        # An API key is not a person: its clients have no owner unless one is named.
+        owner_id = data.owner_id or (None if principal.api_key_id else principal.user_id)
+        if owner_id is not None and not await members.is_active_member(principal, owner_id):
             raise InvalidInput(
                 "owner_id is not an active member of this agency",
                 errors=[{"field": "owner_id", "message": "not an active member"}],

@@ -24,7 +24,7 @@ def _settings(request: Request) -> IdentitySettings:
     return settings
 
 
-def _grant_body(grant: SessionGrant) -> dict[str, object]:
+def grant_body(grant: SessionGrant) -> dict[str, object]:
     return {
         "agency": AgencyOut.model_validate(grant.agency, from_attributes=True),
         "user": UserOut.model_validate(grant.user, from_attributes=True),
@@ -51,7 +51,7 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
         name=body.name,
         client=client_info(request),
     )
-    return SignupResponse.model_validate(_grant_body(grant))
+    return SignupResponse.model_validate(grant_body(grant))
 
 
 @router.post(
@@ -69,7 +69,7 @@ async def login(body: LoginRequest, session: PublicSession, request: Request) ->
         agency_slug=body.agency_slug,
         client=client_info(request),
     )
-    return LoginResponse.model_validate(_grant_body(grant))
+    return LoginResponse.model_validate(grant_body(grant))
 
 
 @router.post(
@@ -92,7 +92,7 @@ async def switch_agency(
         agency_id=body.agency_id,
         client=client_info(request),
     )
-    return LoginResponse.model_validate(_grant_body(grant))
+    return LoginResponse.model_validate(grant_body(grant))
 
 
 @router.get("/v1/me", response_model=MeResponse, summary="The caller, their agency and role")

@@ -1,4 +1,5 @@
-"""gRPC IdentityService: other services ask about members and the agency of the caller."""
+"""gRPC IdentityService: other services ask about members, permissions and the agency of the
+caller (the agency is always the caller's token's, never a request field)."""
 
 from __future__ import annotations
 
@@ -8,49 +9,107 @@ import grpc
 
 from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, NotFound
+from agencyos.common.permissions import ALL_PERMISSIONS
 from agencyos.common.rpc import rpc_principal
-from agencyos.identity.account.repository import account_repository
-from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.common.settings import ServiceSettings
+from agencyos.identity.api_key.servicer import ApiKeyRpc
+from agencyos.identity.member.service import MemberView, member_service
+from agencyos.identity.models import Agency
+from agencyos.identity.settings import IdentitySettings
+from agencyos.protos.identity.v1 import identity_pb2
+
+MAX_MEMBERS_PER_CALL = 500
 
 
-class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, db: Database) -> None:
+def _user_id(value: str, field: str = "user_id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} must be a UUID") from exc
+
+
+def _member(view: MemberView) -> identity_pb2.Member:
+    m, u = view.membership, view.user
+    return identity_pb2.Member(
+        user_id=str(u.id),
+        agency_id=str(m.tenant_id),
+        email=u.email,
+        name=u.name,
+        role=m.role,
+        status=m.status,
+        client_id=str(m.client_id) if m.client_id else "",
+        permissions=sorted(view.permissions),
+    )
+
+
+def agency_message(agency: Agency) -> identity_pb2.Agency:
+    return identity_pb2.Agency(
+        id=str(agency.id),
+        slug=agency.slug,
+        name=agency.name,
+        currency=agency.currency,
+        timezone=agency.timezone,
+        logo_url=agency.logo_url or "",
+        brand_color=agency.brand_color or "",
+        invoice_prefix=agency.invoice_prefix,
+        default_tax_rate_bps=agency.default_tax_rate_bps,
+    )
+
+
+class IdentityServicer(ApiKeyRpc):
+    def __init__(self, db: Database, settings: ServiceSettings) -> None:
+        assert isinstance(settings, IdentitySettings)
         self.db = db
+        self.settings = settings
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
         principal = rpc_principal()
-        try:
-            user_id = uuid.UUID(request.user_id)
-        except ValueError as exc:
-            raise InvalidInput("user_id must be a UUID") from exc
+        user_id = _user_id(request.user_id)
         async with self.db.transaction(principal.tenant_id) as session:
-            found = await account_repository.membership(session, principal.tenant_id, user_id)
-        if found is None:
+            views = await member_service.many(session, principal.tenant_id, [user_id])
+        if not views:
             raise NotFound("no such member in this agency")
-        membership, user = found
-        return identity_pb2.Member(
-            user_id=str(user.id),
-            agency_id=str(membership.tenant_id),
-            email=user.email,
-            name=user.name,
-            role=membership.role,
-            status=membership.status,
+        return _member(views[0])
+
+    async def GetMembers(
+        self, request: identity_pb2.GetMembersRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.GetMembersResponse:
+        principal = rpc_principal()
+        if len(request.user_ids) > MAX_MEMBERS_PER_CALL:
+            raise InvalidInput(f"at most {MAX_MEMBERS_PER_CALL} user_ids per call")
+        user_ids = list(dict.fromkeys(_user_id(v, "user_ids") for v in request.user_ids))
+        if not user_ids:
+            return identity_pb2.GetMembersResponse()
+        async with self.db.transaction(principal.tenant_id) as session:
+            views = await member_service.many(session, principal.tenant_id, user_ids)
+        order = {user_id: i for i, user_id in enumerate(user_ids)}
+        views.sort(key=lambda v: order[v.user.id])
+        return identity_pb2.GetMembersResponse(members=[_member(v) for v in views])
+
+    async def CheckPermission(
+        self, request: identity_pb2.CheckPermissionRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.CheckPermissionResponse:
+        principal = rpc_principal()
+        user_id = _user_id(request.user_id)
+        if request.permission not in ALL_PERMISSIONS:
+            raise InvalidInput(f"unknown permission '{request.permission}'")
+        async with self.db.transaction(principal.tenant_id) as session:
+            views = await member_service.many(session, principal.tenant_id, [user_id])
+        allowed = bool(
+            views
+            and views[0].membership.status == "active"
+            and request.permission in views[0].permissions
         )
+        return identity_pb2.CheckPermissionResponse(allowed=allowed)
 
     async def GetAgency(
         self, request: identity_pb2.GetAgencyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Agency:
         principal = rpc_principal()
         async with self.db.transaction(principal.tenant_id) as session:
-            agency = await account_repository.agency(session, principal.tenant_id)
+            agency = await session.get(Agency, principal.tenant_id)
         if agency is None:
             raise NotFound("the agency no longer exists")
-        return identity_pb2.Agency(
-            id=str(agency.id),
-            slug=agency.slug,
-            name=agency.name,
-            currency=agency.currency,
-            timezone=agency.timezone,
-        )
+        return agency_message(agency)

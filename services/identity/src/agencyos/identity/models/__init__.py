@@ -8,18 +8,24 @@ class Base(DeclarativeBase):
 
 
 from agencyos.identity.models.agency import Agency  # noqa: E402
+from agencyos.identity.models.api_key import ApiKey  # noqa: E402
+from agencyos.identity.models.invitation import Invitation  # noqa: E402
 from agencyos.identity.models.membership import Membership  # noqa: E402
 from agencyos.identity.models.password_reset_token import PasswordResetToken  # noqa: E402
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
+from agencyos.identity.models.role_permission import RolePermissions  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
 from agencyos.identity.models.user import User  # noqa: E402
 
 __all__ = [
     "Agency",
+    "ApiKey",
     "Base",
+    "Invitation",
     "Membership",
     "PasswordResetToken",
     "RefreshToken",
+    "RolePermissions",
     "SigningKey",
     "User",
 ]

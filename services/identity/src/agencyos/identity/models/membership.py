@@ -1,7 +1,8 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.common.db import TenantScoped
@@ -18,4 +19,8 @@ class Membership(TenantScoped, Base):
     role: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="active")
     client_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # Per-member overrides on top of the role's set (granted first, then revoked removed).
+    granted_permissions: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    revoked_permissions: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

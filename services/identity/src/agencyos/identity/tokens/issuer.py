@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from joserfc import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.identity.models import Membership, RefreshToken
+from agencyos.common.permissions import Role
+from agencyos.identity.models import ApiKey, Membership, RefreshToken
+from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.keys import active_key
 
@@ -64,24 +66,19 @@ async def issue_tokens(
 ) -> TokenPair:
     """A new access token and the next refresh token of `family_id` (a new session if None)."""
     family_id = family_id or uuid.uuid4()
-    kid, key = await active_key(session, settings.signing_key_bits)
-    now = int(time.time())
     claims: dict[str, object] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
         "sub": str(membership.user_id),
         "tid": str(membership.tenant_id),
         "role": membership.role,
-        "iat": now,
-        "exp": now + settings.access_token_ttl_seconds,
-        "jti": uuid.uuid4().hex,
+        # The member's permissions as the agency has them now (role as tuned, plus overrides).
+        "perms": sorted(await role_service.effective_permissions(session, membership)),
         # The session (refresh-token family) this token belongs to: logout and the session
         # list need to know which one is the caller's own.
         "sid": str(family_id),
     }
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
-    access = jwt.encode({"alg": "RS256", "kid": kid, "typ": "JWT"}, claims, key)
+    access = await _sign(session, settings, claims, settings.access_token_ttl_seconds)
     refresh = f"rt_{membership.tenant_id.hex}.{secrets.token_urlsafe(32)}"
     client = client or ClientInfo()
     session.add(
@@ -97,3 +94,36 @@ async def issue_tokens(
     )
     await session.flush()
     return TokenPair(access, refresh, settings.access_token_ttl_seconds, family_id)
+
+
+async def issue_api_key_token(
+    session: AsyncSession, settings: IdentitySettings, api_key: ApiKey
+) -> tuple[str, int]:
+    """A short-lived access token acting as `api_key` (sub = akid = the key's id), with the
+    permissions of the key's role as the agency has tuned it; and its lifetime in seconds."""
+    ttl = settings.api_key_token_ttl_seconds
+    role_set = await role_service.role_set(session, api_key.tenant_id, Role(api_key.role))
+    claims: dict[str, object] = {
+        "sub": str(api_key.id),
+        "akid": str(api_key.id),
+        "tid": str(api_key.tenant_id),
+        "role": api_key.role,
+        "perms": sorted(role_set),
+    }
+    return await _sign(session, settings, claims, ttl), ttl
+
+
+async def _sign(
+    session: AsyncSession, settings: IdentitySettings, claims: dict[str, object], ttl: int
+) -> str:
+    kid, key = await active_key(session, settings.signing_key_bits)
+    now = int(time.time())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    return jwt.encode({"alg": "RS256", "kid": kid, "typ": "JWT"}, claims, key)

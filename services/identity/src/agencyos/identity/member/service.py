@@ -1,0 +1,287 @@
+"""Members of an agency: list, change role, suspend and reactivate, remove, transfer
+ownership, per-member permission overrides.
+
+Rules that hold under concurrency: an agency always keeps at least one active owner (every
+change that could take the last one away first locks the owners' rows), and nobody gives or
+takes away a role above what they may assign (role.service.assignable_roles).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.auth import Principal
+from agencyos.common.db import utcnow
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from agencyos.common.events import (
+    MemberReactivated,
+    MemberRemoved,
+    MemberRoleChanged,
+    MemberSuspended,
+)
+from agencyos.common.outbox import publish
+from agencyos.common.permissions import Role
+from agencyos.identity.crm_clients import ensure_client_exists
+from agencyos.identity.member.repository import member_repository
+from agencyos.identity.models import Membership, User
+from agencyos.identity.role.service import (
+    ensure_may_assign,
+    role_service,
+    validate_permissions,
+    with_current_role,
+)
+from agencyos.identity.session.repository import session_repository
+
+SERVICE = "identity"
+_LAST_OWNER = "an agency must keep at least one active owner; make someone else owner first"
+
+
+@dataclass(frozen=True)
+class MemberView:
+    membership: Membership
+    user: User
+    permissions: frozenset[str]
+
+
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
+
+
+class MemberService:
+    async def _view(self, session: AsyncSession, membership: Membership, user: User) -> MemberView:
+        permissions = await role_service.effective_permissions(session, membership)
+        return MemberView(membership, user, permissions)
+
+    async def list_members(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        q: str | None,
+        role: Role | None,
+        status: str | None,
+        page: int,
+        per_page: int,
+    ) -> tuple[list[MemberView], int]:
+        rows, total = await member_repository.page(
+            session,
+            principal.tenant_id,
+            q=q,
+            role=role.value if role else None,
+            status=status,
+            page=page,
+            per_page=per_page,
+        )
+        return [await self._view(session, m, u) for m, u in rows], total
+
+    async def get(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+    ) -> MemberView:
+        rows = await member_repository.many(session, principal.tenant_id, [user_id])
+        if not rows:
+            raise NotFound("no such member in this agency")
+        return await self._view(session, *rows[0])
+
+    async def many(
+        self, session: AsyncSession, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+    ) -> list[MemberView]:
+        rows = await member_repository.many(session, tenant_id, user_ids)
+        return [await self._view(session, m, u) for m, u in rows]
+
+    async def _target(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+    ) -> tuple[list[uuid.UUID], Membership, User]:
+        """Lock the owners, then the target (always in that order: no deadlocks). Callers
+        check the caller's rights after this, with `with_current_role`."""
+        owners = await member_repository.lock_active_owners(session, principal.tenant_id)
+        found = await member_repository.get_for_update(session, principal.tenant_id, user_id)
+        if found is None:
+            raise NotFound("no such member in this agency")
+        return owners, found[0], found[1]
+
+    @staticmethod
+    def _ensure_not_last_owner(owners: list[uuid.UUID], membership: Membership) -> None:
+        if membership.role == Role.OWNER.value and owners == [membership.user_id]:
+            raise Conflict(_LAST_OWNER)
+
+    async def change_role(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        user_id: uuid.UUID,
+        *,
+        role: Role,
+        client_id: uuid.UUID | None,
+        crm_target: str,
+    ) -> MemberView:
+        owners, membership, user = await self._target(session, principal, user_id)
+        principal = await with_current_role(session, principal, "members.write")
+        ensure_may_assign(principal, membership.role, role.value)
+        if role is Role.CLIENT:
+            if client_id is None:
+                raise _field_error("client_id", "a client member must be bound to a client_id")
+            await ensure_client_exists(principal, crm_target, client_id)
+        elif client_id is not None:
+            raise _field_error("client_id", "only client members are bound to a client")
+        old_role = membership.role
+        if old_role == role.value and membership.client_id == client_id:
+            return await self._view(session, membership, user)
+        if role is not Role.OWNER:
+            self._ensure_not_last_owner(owners, membership)
+        membership.role = role.value
+        membership.client_id = client_id
+        membership.updated_at = utcnow()
+        await session.flush()
+        await self._publish_role_change(session, principal, membership, old_role)
+        return await self._view(session, membership, user)
+
+    async def _publish_role_change(
+        self, session: AsyncSession, principal: Principal, membership: Membership, old: str
+    ) -> None:
+        await publish(
+            session,
+            MemberRoleChanged(
+                agency_id=membership.tenant_id,
+                user_id=membership.user_id,
+                old_role=old,
+                new_role=membership.role,
+                client_id=membership.client_id,
+                changed_by=principal.user_id,
+            ),
+            source_service=SERVICE,
+            subject=f"members/{membership.user_id}",
+        )
+
+    async def suspend(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+    ) -> MemberView:
+        if user_id == principal.user_id:
+            raise Conflict("you cannot suspend yourself")
+        owners, membership, user = await self._target(session, principal, user_id)
+        principal = await with_current_role(session, principal, "members.write")
+        ensure_may_assign(principal, membership.role)
+        if membership.status == "suspended":
+            return await self._view(session, membership, user)
+        self._ensure_not_last_owner(owners, membership)
+        membership.status = "suspended"
+        membership.updated_at = utcnow()
+        await session.flush()
+        # Their refresh tokens here stop at once; access tokens run out within their lifetime.
+        await session_repository.revoke_users_families(session, user_id, sparing=None)
+        await publish(
+            session,
+            MemberSuspended(
+                agency_id=principal.tenant_id, user_id=user_id, suspended_by=principal.user_id
+            ),
+            source_service=SERVICE,
+            subject=f"members/{user_id}",
+        )
+        return await self._view(session, membership, user)
+
+    async def reactivate(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+    ) -> MemberView:
+        _, membership, user = await self._target(session, principal, user_id)
+        principal = await with_current_role(session, principal, "members.write")
+        ensure_may_assign(principal, membership.role)
+        if membership.status == "active":
+            return await self._view(session, membership, user)
+        membership.status = "active"
+        membership.updated_at = utcnow()
+        await session.flush()
+        await publish(
+            session,
+            MemberReactivated(
+                agency_id=principal.tenant_id, user_id=user_id, reactivated_by=principal.user_id
+            ),
+            source_service=SERVICE,
+            subject=f"members/{user_id}",
+        )
+        return await self._view(session, membership, user)
+
+    async def remove(self, session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+        """Anyone may leave; removing someone else needs `members.write` and a role the
+        caller may manage."""
+        leaving = user_id == principal.user_id
+        if not leaving:
+            principal.require("members.write")
+        owners, membership, _ = await self._target(session, principal, user_id)
+        if not leaving:
+            principal = await with_current_role(session, principal, "members.write")
+            ensure_may_assign(principal, membership.role)
+        self._ensure_not_last_owner(owners, membership)
+        await member_repository.delete(session, membership)
+        await session_repository.revoke_users_families(session, user_id, sparing=None)
+        await publish(
+            session,
+            MemberRemoved(
+                agency_id=principal.tenant_id,
+                user_id=user_id,
+                role=membership.role,
+                removed_by=principal.user_id,
+            ),
+            source_service=SERVICE,
+            subject=f"members/{user_id}",
+        )
+
+    async def transfer_ownership(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+    ) -> tuple[MemberView, MemberView]:
+        """The target becomes an owner and the caller (an owner) becomes an admin, at once."""
+        if principal.api_key_id is not None:
+            raise PermissionDenied("only an owner can transfer ownership")
+        if user_id == principal.user_id:
+            raise Conflict("you already own this agency")
+        owners, target, target_user = await self._target(session, principal, user_id)
+        if principal.user_id not in owners:
+            raise PermissionDenied("only an active owner can transfer ownership")
+        if target.status != "active":
+            raise Conflict("ownership can only go to an active member")
+        if target.role == Role.CLIENT.value:
+            raise Conflict("ownership cannot go to a client member")
+        me = await member_repository.get_for_update(session, principal.tenant_id, principal.user_id)
+        assert me is not None  # the caller is among the locked owners
+        mine, my_user = me
+        target_old = target.role
+        target.role = Role.OWNER.value
+        mine.role = Role.ADMIN.value
+        target.updated_at = mine.updated_at = utcnow()
+        await session.flush()
+        if target_old != Role.OWNER.value:
+            await self._publish_role_change(session, principal, target, target_old)
+        await self._publish_role_change(session, principal, mine, Role.OWNER.value)
+        return (
+            await self._view(session, target, target_user),
+            await self._view(session, mine, my_user),
+        )
+
+    async def set_overrides(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        user_id: uuid.UUID,
+        *,
+        granted: Sequence[str],
+        revoked: Sequence[str],
+    ) -> MemberView:
+        granted = validate_permissions(granted, "granted")
+        revoked = validate_permissions(revoked, "revoked")
+        both = sorted(set(granted) & set(revoked))
+        if both:
+            raise _field_error("revoked", f"granted and revoked at once: {', '.join(both)}")
+        _, membership, user = await self._target(session, principal, user_id)
+        await with_current_role(session, principal, "roles.write")
+        if membership.role == Role.OWNER.value:
+            raise _field_error("user_id", "owners hold every permission and take no overrides")
+        membership.granted_permissions = list(granted)
+        membership.revoked_permissions = list(revoked)
+        membership.updated_at = utcnow()
+        await session.flush()
+        return await self._view(session, membership, user)
+
+
+member_service = MemberService()

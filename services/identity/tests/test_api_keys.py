@@ -1,0 +1,599 @@
+"""API keys through the real gateway: creating one (shown once), listing and revoking them,
+who may do what, and using a key as a Bearer credential on identity and on other services;
+plus identity's `ResolveApiKey` over a real gRPC channel."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from agencyos.common.testing.factories import PASSWORD, AgencySession, add_member
+from agencyos.common.testing.http import (
+    assert_invalid_fields,
+    assert_problem,
+    unverified_jwt,
+    without_trace,
+)
+from agencyos.common.testing.platform import Platform
+from agencyos.common.testing.sql import fetch_rows
+from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+
+KEY_SHAPE = re.compile(r"^ak_[A-Za-z0-9_-]{43}\.[0-9a-f]{32}$")
+CREATED = {
+    "id",
+    "name",
+    "role",
+    "prefix",
+    "key",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "created_by",
+}
+LISTED = {
+    "id",
+    "name",
+    "role",
+    "prefix",
+    "created_at",
+    "created_by",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+}
+# The gateway reuses a resolved key for api_key_cache_seconds (5 s by default).
+REVOCATION_DEADLINE_SECONDS = 15.0
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def well_formed_key(agency_id: uuid.UUID) -> str:
+    return f"ak_{secrets.token_urlsafe(32)}.{agency_id.hex}"
+
+
+async def create_key(
+    gateway: httpx.AsyncClient,
+    who: AgencySession,
+    *,
+    name: str = "CI export",
+    role: str = "member",
+    expires_in_days: int | None = None,
+) -> httpx.Response:
+    return await gateway.post(
+        "/v1/api-keys",
+        json={"name": name, "role": role, "expires_in_days": expires_in_days},
+        headers=who.headers,
+    )
+
+
+async def new_key(gateway: httpx.AsyncClient, who: AgencySession, **fields: Any) -> dict[str, Any]:
+    response = await create_key(gateway, who, **fields)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def list_keys(
+    gateway: httpx.AsyncClient, who: AgencySession, *, include_revoked: bool = False
+) -> dict[str, Any]:
+    params = {"include_revoked": "true"} if include_revoked else {}
+    response = await gateway.get("/v1/api-keys", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    assert set(page) == {"items", "total", "page", "per_page"}
+    return page
+
+
+async def listed_ids(
+    gateway: httpx.AsyncClient, who: AgencySession, *, include_revoked: bool = False
+) -> list[str]:
+    page = await list_keys(gateway, who, include_revoked=include_revoked)
+    return [item["id"] for item in page["items"]]
+
+
+async def revoke(gateway: httpx.AsyncClient, who: AgencySession, key_id: str) -> httpx.Response:
+    return await gateway.delete(f"/v1/api-keys/{key_id}", headers=who.headers)
+
+
+async def sql(platform: Platform, tenant_id: uuid.UUID, query: str, *args: Any) -> list[Any]:
+    """Run `query` as the owner role under `tenant_id` (how a test reaches past the API)."""
+    return await fetch_rows(
+        platform.infra, platform.database("identity"), query, *args, tenant_id=tenant_id, owner=True
+    )
+
+
+async def logged_in_again(gateway: httpx.AsyncClient, who: AgencySession) -> AgencySession:
+    """`who` with a fresh access token (it carries their permissions as they are now)."""
+    response = await gateway.post(
+        "/v1/auth/login",
+        json={"email": who.email, "password": PASSWORD, "agency_slug": who.slug},
+    )
+    assert response.status_code == 200, response.text
+    return replace(who, access_token=response.json()["access_token"])
+
+
+def assert_refused(response: httpx.Response) -> dict[str, Any]:
+    body = assert_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    return body
+
+
+async def refused_within(
+    gateway: httpx.AsyncClient, key: str, seconds: float = REVOCATION_DEADLINE_SECONDS
+) -> httpx.Response:
+    """Poll with `key` until it is refused (or `seconds` pass); the last answer."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        response = await gateway.get("/v1/agency", headers=bearer(key))
+        if response.status_code != 200 or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(0.25)
+
+
+@pytest.fixture
+async def identity_stub(
+    platform: Platform,
+) -> AsyncIterator[identity_pb2_grpc.IdentityServiceStub]:
+    async with grpc.aio.insecure_channel(platform.grpc_target("identity")) as channel:
+        yield identity_pb2_grpc.IdentityServiceStub(channel)
+
+
+class TestCreatingAKey:
+    async def test_the_owner_gets_the_key_once_with_its_details(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await create_key(gateway, agency, name="Zapier sync", role="manager")
+
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert set(body) == CREATED
+        assert KEY_SHAPE.match(body["key"]), body["key"]
+        assert body["key"].endswith(f".{agency.agency_id.hex}")
+        assert body["prefix"] == body["key"][:11]
+        assert (body["name"], body["role"]) == ("Zapier sync", "manager")
+        assert body["created_by"] == str(agency.user_id)
+        assert body["expires_at"] is None
+        assert body["last_used_at"] is None
+
+    async def test_the_key_is_stored_only_as_its_hash(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        body = await new_key(gateway, agency)
+
+        rows = await sql(
+            platform,
+            agency.agency_id,
+            "SELECT * FROM api_keys WHERE id = $1",
+            uuid.UUID(body["id"]),
+        )
+
+        assert len(rows) == 1
+        assert rows[0]["key_hash"] == sha256(body["key"])
+        assert body["key"] not in {str(value) for value in rows[0].values()}
+
+    async def test_an_expiry_in_days_sets_when_the_key_stops_working(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        body = await new_key(gateway, agency, expires_in_days=90)
+
+        expires_at = datetime.fromisoformat(body["expires_at"])
+        expected = datetime.now(UTC) + timedelta(days=90)
+        assert abs(expires_at - expected) < timedelta(minutes=5)
+
+    async def test_an_admin_may_create_an_admin_key(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        admin = await add_member(platform, gateway, agency, "admin")
+
+        body = await new_key(gateway, admin, role="admin")
+
+        assert body["role"] == "admin"
+        assert body["created_by"] == str(admin.user_id)
+
+    @pytest.mark.parametrize("role", ["manager", "member"])
+    async def test_a_role_without_api_keys_write_gets_403(
+        self, role: str, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        who = await add_member(platform, gateway, agency, role)
+
+        response = await create_key(gateway, who, role="member")
+
+        assert_problem(response, 403, "permission-denied")
+        assert await listed_ids(gateway, agency) == []
+
+    async def test_a_manager_granted_api_keys_write_still_cannot_create_an_admin_key(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        manager = await add_member(platform, gateway, agency, "manager")
+        await sql(
+            platform,
+            agency.agency_id,
+            "UPDATE memberships SET granted_permissions = '{api_keys.write}' "
+            "WHERE user_id = $1 RETURNING id",
+            manager.user_id,
+        )
+        manager = await logged_in_again(gateway, manager)
+
+        admin_key = await create_key(gateway, manager, role="admin")
+        manager_key = await create_key(gateway, manager, role="manager")
+        member_key = await create_key(gateway, manager, role="member")
+
+        assert_problem(admin_key, 403, "permission-denied")
+        assert_problem(manager_key, 403, "permission-denied")
+        assert member_key.status_code == 201, member_key.text
+
+    async def test_an_api_key_cannot_create_api_keys(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        admin_key = (await new_key(gateway, agency, role="admin"))["key"]
+
+        response = await gateway.post(
+            "/v1/api-keys", json={"name": "Offspring", "role": "member"}, headers=bearer(admin_key)
+        )
+
+        assert_problem(response, 403, "permission-denied")
+        assert len(await listed_ids(gateway, agency)) == 1
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"role": "superuser"}, "role"),
+            ({"role": "owner"}, "role"),
+            ({"role": "client"}, "role"),
+            ({"expires_in_days": 45}, "expires_in_days"),
+            ({"expires_in_days": 0}, "expires_in_days"),
+            ({"name": ""}, "name"),
+            ({"name": "   "}, "name"),
+            ({"name": "x" * 201}, "name"),
+            ({"scopes": ["all"]}, "scopes"),
+        ],
+    )
+    async def test_bad_input_is_422_naming_the_field(
+        self,
+        changes: dict[str, Any],
+        field: str,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        body = {"name": "CI export", "role": "member", "expires_in_days": 30, **changes}
+
+        response = await gateway.post("/v1/api-keys", json=body, headers=agency.headers)
+
+        assert_invalid_fields(response, field)
+        assert await listed_ids(gateway, agency) == []
+
+    async def test_the_name_and_role_are_required(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.post("/v1/api-keys", json={}, headers=agency.headers)
+
+        assert_invalid_fields(response, "name", "role")
+
+
+class TestListingKeys:
+    async def test_the_list_never_shows_a_key_or_its_hash_and_is_newest_first(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        first = await new_key(gateway, agency, name="first")
+        second = await new_key(gateway, agency, name="second", role="admin")
+
+        response = await gateway.get("/v1/api-keys", headers=agency.headers)
+
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["total"] == 2
+        assert [item["id"] for item in page["items"]] == [second["id"], first["id"]]
+        for item in page["items"]:
+            assert set(item) == LISTED
+        assert page["items"][1]["prefix"] == first["key"][:11]
+        for created in (first, second):
+            assert created["key"] not in response.text
+            assert sha256(created["key"]) not in response.text
+
+    async def test_revoked_keys_are_listed_only_when_asked_for(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        kept = await new_key(gateway, agency, name="kept")
+        gone = await new_key(gateway, agency, name="gone")
+        assert (await revoke(gateway, agency, gone["id"])).status_code == 204
+
+        live = await list_keys(gateway, agency)
+        everything = await list_keys(gateway, agency, include_revoked=True)
+
+        assert [item["id"] for item in live["items"]] == [kept["id"]]
+        assert live["total"] == 1
+        by_id = {item["id"]: item for item in everything["items"]}
+        assert set(by_id) == {kept["id"], gone["id"]}
+        assert by_id[gone["id"]]["revoked_at"] is not None
+        assert by_id[kept["id"]]["revoked_at"] is None
+
+    async def test_another_agency_does_not_see_the_keys(
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        await new_key(gateway, agency)
+
+        assert await listed_ids(gateway, other_agency, include_revoked=True) == []
+
+    async def test_a_member_gets_403(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        member = await add_member(platform, gateway, agency, "member")
+
+        response = await gateway.get("/v1/api-keys", headers=member.headers)
+
+        assert_problem(response, 403, "permission-denied")
+
+
+class TestUsingAKey:
+    async def test_the_key_answers_for_its_own_agency(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency))["key"]
+
+        response = await gateway.get("/v1/agency", headers=bearer(key))
+
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == str(agency.agency_id)
+
+    async def test_the_key_works_on_another_service(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await gateway.post(
+            "/v1/clients", json={"company_name": "Acme Corp"}, headers=agency.headers
+        )
+        assert created.status_code == 201, created.text
+        key = (await new_key(gateway, agency))["key"]
+
+        response = await gateway.get("/v1/clients", headers=bearer(key))
+
+        assert response.status_code == 200, response.text
+        assert [c["id"] for c in response.json()["items"]] == [created.json()["id"]]
+
+    async def test_a_manager_key_may_write_what_managers_may(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency, role="manager"))["key"]
+
+        # A key is no person: a client it makes has no owner unless one is named.
+        unowned = await gateway.post(
+            "/v1/clients", json={"company_name": "Made by a key"}, headers=bearer(key)
+        )
+        owned = await gateway.post(
+            "/v1/clients",
+            json={"company_name": "Owned", "owner_id": str(agency.user_id)},
+            headers=bearer(key),
+        )
+
+        assert unowned.status_code == 201, unowned.text
+        assert unowned.json()["owner_id"] is None
+        assert owned.status_code == 201, owned.text
+        assert owned.json()["owner_id"] == str(agency.user_id)
+
+    async def test_a_member_key_gets_403_on_an_admin_route(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency, role="member"))["key"]
+
+        response = await gateway.patch("/v1/agency", json={"name": "Hijacked"}, headers=bearer(key))
+
+        assert_problem(response, 403, "permission-denied")
+
+    async def test_an_admin_key_may_change_the_agency_settings(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency, role="admin"))["key"]
+
+        response = await gateway.patch(
+            "/v1/agency", json={"invoice_prefix": "KEY-"}, headers=bearer(key)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["invoice_prefix"] == "KEY-"
+
+    async def test_last_used_at_is_set_once_the_key_is_used(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency)
+        before = datetime.now(UTC) - timedelta(minutes=1)
+
+        assert (await gateway.get("/v1/agency", headers=bearer(created["key"]))).status_code == 200
+        (item,) = (await list_keys(gateway, agency))["items"]
+
+        assert item["id"] == created["id"]
+        assert item["last_used_at"] is not None
+        assert datetime.fromisoformat(item["last_used_at"]) >= before
+
+    async def test_a_key_cannot_read_another_agencys_data(
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        theirs = await gateway.post(
+            "/v1/clients", json={"company_name": "Their client"}, headers=other_agency.headers
+        )
+        assert theirs.status_code == 201, theirs.text
+        key = (await new_key(gateway, agency, role="admin"))["key"]
+
+        one = await gateway.get(f"/v1/clients/{theirs.json()['id']}", headers=bearer(key))
+        every = await gateway.get("/v1/clients", headers=bearer(key))
+
+        assert_problem(one, 404, "not-found")
+        assert every.status_code == 200, every.text
+        assert every.json()["items"] == []
+
+    async def test_a_service_called_directly_does_not_take_a_key(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency))["key"]
+
+        async with httpx.AsyncClient(base_url=platform.url("identity"), timeout=30.0) as identity:
+            response = await identity.get("/v1/agency", headers=bearer(key))
+
+        assert_refused(response)
+
+
+class TestRefusedKeys:
+    async def test_a_revoked_key_is_refused_within_seconds(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency)
+        assert (await gateway.get("/v1/agency", headers=bearer(created["key"]))).status_code == 200
+
+        assert (await revoke(gateway, agency, created["id"])).status_code == 204
+        response = await refused_within(gateway, created["key"])
+
+        assert_refused(response)
+
+    async def test_an_expired_key_is_refused(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency, expires_in_days=30)
+        await sql(
+            platform,
+            agency.agency_id,
+            "UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = $1 "
+            "RETURNING id",
+            uuid.UUID(created["id"]),
+        )
+
+        response = await gateway.get("/v1/agency", headers=bearer(created["key"]))
+
+        assert_refused(response)
+
+    async def test_a_key_with_another_agencys_id_swapped_in_is_refused(
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency))["key"]
+        swapped = f"{key.rpartition('.')[0]}.{other_agency.agency_id.hex}"
+
+        response = await gateway.get("/v1/agency", headers=bearer(swapped))
+
+        assert_refused(response)
+
+    async def test_an_unknown_key_is_refused(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.get(
+            "/v1/clients", headers=bearer(well_formed_key(agency.agency_id))
+        )
+
+        assert_refused(response)
+
+    async def test_every_refusal_reads_the_same(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        key = (await new_key(gateway, agency))["key"]
+        candidates = [
+            well_formed_key(agency.agency_id),
+            f"{key.rpartition('.')[0]}.{uuid.uuid4().hex}",
+            key[:-1],
+            "ak_not-even-close",
+        ]
+
+        bodies = [
+            without_trace(assert_refused(await gateway.get("/v1/agency", headers=bearer(c))))
+            for c in candidates
+        ]
+
+        assert all(body == bodies[0] for body in bodies), bodies
+
+
+class TestRevokingKeys:
+    async def test_revoking_answers_204_and_a_second_time_404(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency)
+
+        first = await revoke(gateway, agency, created["id"])
+        second = await revoke(gateway, agency, created["id"])
+
+        assert first.status_code == 204, first.text
+        assert_problem(second, 404, "not-found")
+
+    async def test_an_unknown_id_is_404(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        assert_problem(await revoke(gateway, agency, str(uuid.uuid4())), 404, "not-found")
+
+    async def test_another_agencys_key_is_404_and_keeps_working(
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency)
+
+        response = await revoke(gateway, other_agency, created["id"])
+
+        assert_problem(response, 404, "not-found")
+        assert await listed_ids(gateway, agency) == [created["id"]]
+        assert (await gateway.get("/v1/agency", headers=bearer(created["key"]))).status_code == 200
+
+    async def test_a_member_gets_403_and_the_key_stays(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(gateway, agency)
+        member = await add_member(platform, gateway, agency, "member")
+
+        response = await revoke(gateway, member, created["id"])
+
+        assert_problem(response, 403, "permission-denied")
+        assert await listed_ids(gateway, agency) == [created["id"]]
+
+
+class TestResolveApiKeyOverGrpc:
+    async def test_a_key_resolves_to_a_short_lived_token_acting_as_the_key(
+        self,
+        identity_stub: identity_pb2_grpc.IdentityServiceStub,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        created = await new_key(gateway, agency, role="manager")
+
+        resolved = await identity_stub.ResolveApiKey(
+            identity_pb2.ResolveApiKeyRequest(api_key=created["key"]), timeout=10
+        )
+
+        assert resolved.api_key_id == created["id"]
+        assert resolved.agency_id == str(agency.agency_id)
+        assert resolved.role == "manager"
+        assert 0 < resolved.expires_in <= 15 * 60
+        _, claims = unverified_jwt(resolved.access_token)
+        assert claims["sub"] == claims["akid"] == created["id"]
+        assert claims["tid"] == str(agency.agency_id)
+        assert claims["role"] == "manager"
+        assert "clients.write" in claims["perms"]
+        assert "api_keys.write" not in claims["perms"]
+
+    @pytest.mark.parametrize("shape", ["unknown", "malformed", "empty"])
+    async def test_a_key_that_is_not_one_is_unauthenticated(
+        self,
+        shape: str,
+        identity_stub: identity_pb2_grpc.IdentityServiceStub,
+        agency: AgencySession,
+    ) -> None:
+        api_key = {
+            "unknown": well_formed_key(agency.agency_id),
+            "malformed": "ak_" + uuid.uuid4().hex,
+            "empty": "",
+        }[shape]
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity_stub.ResolveApiKey(
+                identity_pb2.ResolveApiKeyRequest(api_key=api_key), timeout=10
+            )
+
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert caught.value.details() == "the API key is not valid"
