@@ -26,7 +26,7 @@ from agencyos.common.errors import NotFound, PermissionDenied
 from agencyos.identity.api_key.repository import api_key_repository
 from agencyos.identity.api_key.schemas import ApiKeyCreate
 from agencyos.identity.models import ApiKey
-from agencyos.identity.role.service import ensure_may_assign
+from agencyos.identity.role.service import ensure_may_assign, with_current_role
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import issue_api_key_token
 
@@ -74,6 +74,7 @@ class ApiKeyService:
         if principal.api_key_id is not None:
             # Otherwise a leaked key could mint fresh keys that outlive its revocation.
             raise PermissionDenied("an API key cannot create API keys; sign in as a person")
+        principal = await with_current_role(session, principal, "api_keys.write")
         ensure_may_assign(principal, create.role)
         key = new_api_key(principal.tenant_id)
         expires_at = (
@@ -116,6 +117,7 @@ class ApiKeyService:
         api_key = await api_key_repository.unrevoked(session, key_id)
         if api_key is None:
             raise NotFound("no such API key")
+        principal = await with_current_role(session, principal, "api_keys.write")
         ensure_may_assign(principal, api_key.role)
         await api_key_repository.revoke(session, api_key)
 
