@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -228,3 +228,240 @@ class ClientCreated(EventPayload):
     status: str
     owner_id: uuid.UUID | None
     created_by: uuid.UUID
+
+
+@register
+class ClientUpdated(EventPayload):
+    """A client changed: `changed_fields` names what did; the rest is the client as it is now."""
+
+    event_type: ClassVar[str] = "crm.client.updated"
+    client_id: uuid.UUID
+    changed_fields: list[str]
+    company_name: str
+    status: str
+    owner_id: uuid.UUID | None
+    currency: str | None
+    updated_by: uuid.UUID
+
+
+@register
+class ClientDeleted(EventPayload):
+    """A client with no history was deleted (one with history is archived instead)."""
+
+    event_type: ClassVar[str] = "crm.client.deleted"
+    client_id: uuid.UUID
+    deleted_by: uuid.UUID
+
+
+@register
+class DealStageChanged(EventPayload):
+    """A deal moved to another stage (every move, including to won or lost)."""
+
+    event_type: ClassVar[str] = "crm.deal.stage_changed"
+    deal_id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    pipeline_id: uuid.UUID
+    from_stage_id: uuid.UUID
+    from_stage: str
+    to_stage_id: uuid.UUID
+    to_stage: str
+    to_stage_kind: Literal["open", "won", "lost"]
+    value_cents: int
+    currency: str
+    changed_by: uuid.UUID
+
+
+@register
+class DealWon(EventPayload):
+    """A deal reached a won stage: everything work needs to start its project."""
+
+    event_type: ClassVar[str] = "crm.deal.won"
+    deal_id: uuid.UUID
+    title: str
+    description: str | None
+    client_id: uuid.UUID
+    client_name: str
+    value_cents: int
+    currency: str
+    # The project template chosen on the deal; None: the agency's default template.
+    template_id: uuid.UUID | None
+    assigned_to: uuid.UUID | None
+    expected_close_date: date | None
+    won_at: datetime
+    won_by: uuid.UUID
+
+
+@register
+class DealLost(EventPayload):
+    event_type: ClassVar[str] = "crm.deal.lost"
+    deal_id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    value_cents: int
+    currency: str
+    lost_reason: str
+    lost_at: datetime
+    lost_by: uuid.UUID
+
+
+# --- work -----------------------------------------------------------------------------------
+
+
+@register
+class ProjectCreated(EventPayload):
+    """A project was created; `deal_id` is set when it came from a won deal."""
+
+    event_type: ClassVar[str] = "work.project.created"
+    project_id: uuid.UUID
+    name: str
+    client_id: uuid.UUID | None
+    deal_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+
+
+@register
+class ProjectUpdated(EventPayload):
+    """A project's fields changed (not its status: see work.project.status_changed)."""
+
+    event_type: ClassVar[str] = "work.project.updated"
+    project_id: uuid.UUID
+    changed_fields: list[str]
+    name: str
+    client_id: uuid.UUID | None
+    billing_type: str
+    currency: str
+    updated_by: uuid.UUID | None
+
+
+@register
+class ProjectStatusChanged(EventPayload):
+    event_type: ClassVar[str] = "work.project.status_changed"
+    project_id: uuid.UUID
+    client_id: uuid.UUID | None
+    old_status: str
+    new_status: str
+    changed_by: uuid.UUID | None
+
+
+class _TaskEvent(EventPayload):
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    status: str
+    column_id: uuid.UUID
+    assignee_ids: list[uuid.UUID]
+    visible_to_client: bool
+    # The task's optimistic-concurrency version after the change (`version` names the
+    # payload schema's own version on every event class).
+    task_version: int
+    actor_id: uuid.UUID | None
+
+
+@register
+class TaskCreated(_TaskEvent):
+    event_type: ClassVar[str] = "work.task.created"
+
+
+@register
+class TaskUpdated(_TaskEvent):
+    """`changed_fields` names the fields that changed; the rest is the task as it is now."""
+
+    event_type: ClassVar[str] = "work.task.updated"
+    changed_fields: list[str]
+
+
+@register
+class TaskMoved(_TaskEvent):
+    """A task moved on the board (another column, or another place in the same one)."""
+
+    event_type: ClassVar[str] = "work.task.moved"
+    from_column_id: uuid.UUID
+    position: float
+
+
+@register
+class TaskCompleted(_TaskEvent):
+    event_type: ClassVar[str] = "work.task.completed"
+    completed_at: datetime
+
+
+@register
+class CommentMentioned(EventPayload):
+    """One per mentioned member of a task comment (for their notification)."""
+
+    event_type: ClassVar[str] = "work.comment.mentioned"
+    comment_id: uuid.UUID
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    task_title: str
+    mentioned_user_id: uuid.UUID
+    author_id: uuid.UUID
+    excerpt: str
+
+
+@register
+class MilestoneCompleted(EventPayload):
+    """Billing invoices `amount_cents` (when set) for a completed milestone."""
+
+    event_type: ClassVar[str] = "work.milestone.completed"
+    milestone_id: uuid.UUID
+    project_id: uuid.UUID
+    client_id: uuid.UUID | None
+    name: str
+    amount_cents: int | None
+    currency: str
+    completed_at: datetime
+
+
+class _DeliverableEvent(EventPayload):
+    deliverable_id: uuid.UUID
+    project_id: uuid.UUID
+    client_id: uuid.UUID | None
+    title: str
+    actor_id: uuid.UUID | None
+    comment: str | None = None
+
+
+@register
+class DeliverableSubmitted(_DeliverableEvent):
+    event_type: ClassVar[str] = "work.deliverable.submitted"
+
+
+@register
+class DeliverableApproved(_DeliverableEvent):
+    event_type: ClassVar[str] = "work.deliverable.approved"
+
+
+@register
+class DeliverableChangesRequested(_DeliverableEvent):
+    event_type: ClassVar[str] = "work.deliverable.changes_requested"
+
+
+# --- billing --------------------------------------------------------------------------------
+
+
+@register
+class InvoiceSent(EventPayload):
+    event_type: ClassVar[str] = "billing.invoice.sent"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str
+    total_cents: int
+    currency: str
+    due_date: date
+    payment_url: str | None = None
+
+
+@register
+class InvoicePaid(EventPayload):
+    """An invoice is paid in full; `amount_cents` is what this payment added."""
+
+    event_type: ClassVar[str] = "billing.invoice.paid"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str
+    total_cents: int
+    amount_cents: int
+    currency: str
+    paid_at: datetime

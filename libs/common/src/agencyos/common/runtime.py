@@ -1,8 +1,8 @@
 """`python -m agencyos.<service> <mode>`: one entry point for every service process.
 
-Modes: `api`, `rpc`, `relay`, `consumer`, `all` (the four together) and `migrate`, plus any
-one-shot commands a service adds (`ServiceDefinition.commands`, e.g. identity's
-`rotate-signing-key`).
+Modes: `api`, `rpc`, `relay`, `consumer`, `worker` (the service's background workers, e.g.
+crm's import runner), `all` (all of these together) and `migrate`, plus any one-shot commands a
+service adds (`ServiceDefinition.commands`, e.g. identity's `rotate-signing-key`).
 SIGTERM/SIGINT stop intake first, let in-flight work finish within the grace period, then exit.
 """
 
@@ -15,7 +15,7 @@ import signal
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import uvicorn
@@ -32,10 +32,22 @@ from agencyos.common.web import ServiceContext
 
 log = get_logger(__name__)
 
-MODES = ("api", "rpc", "relay", "consumer", "all", "migrate")
+MODES = ("api", "rpc", "relay", "consumer", "worker", "all", "migrate")
 
 # A one-shot operational command: runs with the service's settings, then the process exits.
 Command = Callable[[ServiceSettings], Coroutine[Any, Any, None]]
+
+
+class Worker(Protocol):
+    """A long-running background loop (like the relay): `run` until `stop` is called, then
+    finish the work in hand within the shutdown grace period."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+WorkerFactory = Callable[[ServiceContext], Worker]
 
 
 @dataclass
@@ -51,6 +63,8 @@ class ServiceDefinition:
     has_outbox: bool = True
     # Extra modes by name (must not reuse a built-in mode's name).
     commands: dict[str, Command] = field(default_factory=dict)
+    # Background workers by name, run in modes `worker` and `all`.
+    workers: dict[str, WorkerFactory] = field(default_factory=dict)
 
 
 def _no_servicers(server: grpc.aio.Server) -> Sequence[str]:
@@ -75,7 +89,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
     tasks: list[asyncio.Task[Any]] = []
     stoppers: list[Callable[[], Any]] = []
     grpc_server = None
-    wants = {"api", "rpc", "relay", "consumer"} if mode == "all" else {mode}
+    wants = {"api", "rpc", "relay", "consumer", "worker"} if mode == "all" else {mode}
 
     if "rpc" in wants:
         # Every service serves gRPC health checking and reflection, with or without
@@ -108,6 +122,11 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
         )
         tasks.append(asyncio.create_task(runner.run(), name="consumer"))
         stoppers.append(runner.stop)
+    if "worker" in wants:
+        for worker_name, make_worker in definition.workers.items():
+            worker = make_worker(ctx)
+            tasks.append(asyncio.create_task(worker.run(), name=f"worker:{worker_name}"))
+            stoppers.append(worker.stop)
     if "api" in wants:
         app = definition.create_app(ctx)
         config = uvicorn.Config(

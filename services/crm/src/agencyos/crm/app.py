@@ -2,6 +2,12 @@ from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.crm.client.endpoints import router as clients_router
+from agencyos.crm.contact.endpoints import router as contacts_router
+from agencyos.crm.csv_import.endpoints import router as import_export_router
+from agencyos.crm.deal.endpoints import router as deals_router
+from agencyos.crm.job.endpoints import router as jobs_router
+from agencyos.crm.pipeline.endpoints import router as pipelines_router
+from agencyos.crm.timeline.endpoints import router as timeline_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
@@ -9,5 +15,13 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS CRM",
         description="Clients, contacts, pipelines and deals.",
-        routers=[clients_router],
+        routers=[
+            import_export_router,
+            jobs_router,
+            clients_router,
+            contacts_router,
+            timeline_router,
+            pipelines_router,
+            deals_router,
+        ],
     )

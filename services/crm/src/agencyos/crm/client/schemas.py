@@ -3,10 +3,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, HttpUrl, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Tags = Annotated[list[Tag], Field(max_length=50)]
+
+
+Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Notes = Annotated[str, StringConstraints(max_length=20_000)]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+City = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class ClientStatus(StrEnum):
@@ -16,20 +27,84 @@ class ClientStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-class ClientCreate(BaseModel):
+class ClientSort(StrEnum):
+    COMPANY_NAME = "company_name"
+    COMPANY_NAME_DESC = "-company_name"
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    TOTAL_REVENUE = "total_revenue_cents"
+    TOTAL_REVENUE_DESC = "-total_revenue_cents"
+    LAST_ACTIVITY = "last_activity_at"
+    LAST_ACTIVITY_DESC = "-last_activity_at"
+
+
+class ClientFields(BaseModel):
+    """What a person may set on a client (create and update share it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    industry: Industry | None = None
+    website: HttpUrl | None = None
+    tags: Tags = Field(default_factory=list)
+    notes: Notes | None = None
+    currency: Currency | None = None
+    owner_id: uuid.UUID | None = None
+    address_line1: AddressLine | None = None
+    address_line2: AddressLine | None = None
+    city: City | None = None
+    region: City | None = None
+    postal_code: PostalCode | None = None
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    external_id: ExternalId | None = Field(
+        default=None, description="Your own id for the client (the CSV import matches on it)"
+    )
+
+
+class ClientCreate(ClientFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"company_name": "Acme Corp", "industry": "Retail", "status": "lead"}]
+            "examples": [
+                {
+                    "company_name": "Acme Corp",
+                    "industry": "Retail",
+                    "status": "lead",
+                    "tags": ["enterprise", "emea"],
+                    "website": "https://acme.example",
+                    "currency": "EUR",
+                    "city": "Berlin",
+                    "country": "DE",
+                }
+            ]
         },
     )
     company_name: CompanyName
     status: ClientStatus = ClientStatus.LEAD
-    industry: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class ClientUpdate(BaseModel):
+    """Every field optional; only the fields sent change (null clears an optional one)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "active", "tags": ["retainer"]}]},
+    )
+
+    company_name: CompanyName | None = None
+    status: ClientStatus | None = None
+    industry: Industry | None = None
     website: HttpUrl | None = None
-    notes: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    tags: Tags | None = None
+    notes: Notes | None = None
     currency: Currency | None = None
     owner_id: uuid.UUID | None = None
+    address_line1: AddressLine | None = None
+    address_line2: AddressLine | None = None
+    city: City | None = None
+    region: City | None = None
+    postal_code: PostalCode | None = None
+    country: Country | None = None
+    external_id: ExternalId | None = None
 
 
 class Client(BaseModel):
@@ -39,9 +114,27 @@ class Client(BaseModel):
     status: ClientStatus
     industry: str | None
     website: str | None
+    tags: list[str]
     notes: str | None
     currency: str | None
     owner_id: uuid.UUID | None
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    country: str | None
+    external_id: str | None
+    total_revenue_cents: int = Field(description="Paid invoices, from billing's events")
+    last_activity_at: datetime | None = Field(description="The newest timeline entry's time")
     created_by: uuid.UUID
     created_at: datetime
     updated_at: datetime
+
+
+class ClientDeletion(BaseModel):
+    outcome: str = Field(
+        description="`deleted` when the client had no history, else `archived` (kept with "
+        "status archived)"
+    )
+    client: Client | None

@@ -1,26 +1,42 @@
-"""Client rules. Services never commit: the edge owns the transaction."""
+"""Clients: create, read, list with search and filters, update, delete (or archive)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import InvalidInput, NotFound
-from agencyos.common.events import ClientCreated
+from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.events import ClientCreated, ClientDeleted, ClientUpdated
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.crm.client.repository import client_repository
-from agencyos.crm.client.schemas import ClientCreate
+from agencyos.crm.client.schemas import ClientCreate, ClientUpdate
 from agencyos.crm.members import MemberDirectory
 from agencyos.crm.models import Client
 
 SERVICE = "crm"
 
 
+def _external_id_taken(exc: IntegrityError) -> bool:
+    return "uq_clients_external_id" in str(exc.orig)
+
+
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
+
+
 class ClientService:
+    async def _ensure_owner(
+        self, principal: Principal, owner_id: uuid.UUID, members: MemberDirectory
+    ) -> None:
+        if not await members.is_active_member(principal, owner_id):
+            raise _field_error("owner_id", "owner_id is not an active member of this agency")
+
     async def create(
         self,
         session: AsyncSession,
@@ -30,24 +46,26 @@ class ClientService:
     ) -> Client:
         # An API key is not a person: its clients have no owner unless one is named.
         owner_id = data.owner_id or (None if principal.api_key_id else principal.user_id)
-        if owner_id is not None and not await members.is_active_member(principal, owner_id):
-            raise InvalidInput(
-                "owner_id is not an active member of this agency",
-                errors=[{"field": "owner_id", "message": "not an active member"}],
-            )
+        if owner_id is not None:
+            await self._ensure_owner(principal, owner_id, members)
+        fields = data.model_dump(exclude={"owner_id", "website", "status"})
         client = Client(
             tenant_id=principal.tenant_id,
             id=uuid.uuid4(),
-            company_name=data.company_name,
             status=data.status.value,
-            industry=data.industry,
             website=str(data.website) if data.website else None,
-            notes=data.notes,
-            currency=data.currency,
             owner_id=owner_id,
             created_by=principal.user_id,
+            **fields,
         )
-        await client_repository.create(session, client)
+        try:
+            async with session.begin_nested():
+                await client_repository.create(session, client)
+        except IntegrityError as exc:
+            if _external_id_taken(exc):
+                raise Conflict("another client already has this external_id") from exc
+            raise
+        await session.refresh(client)
         await publish(
             session,
             ClientCreated(
@@ -69,14 +87,104 @@ class ClientService:
         return client
 
     async def list_clients(
-        self, session: AsyncSession, params: PageParams, *, status: str | None = None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        params: PageParams,
+        *,
+        q: str | None = None,
+        tag: str | None = None,
+        industry: str | None = None,
+        status: str | None = None,
+        owner_id: uuid.UUID | None = None,
+        sort: str = "-created_at",
     ) -> tuple[Sequence[Client], int]:
-        return await client_repository.paginate(
-            session,
-            client_repository.list_query(status=status),
-            page=params.page,
-            per_page=params.per_page,
+        stmt = client_repository.filtered_query(
+            principal.tenant_id,
+            q=q,
+            tag=tag,
+            industry=industry,
+            status=status,
+            owner_id=owner_id,
+            sort=sort,
         )
+        return await client_repository.paginate(
+            session, stmt, page=params.page, per_page=params.per_page
+        )
+
+    async def update(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        client_id: uuid.UUID,
+        data: ClientUpdate,
+        members: MemberDirectory,
+    ) -> Client:
+        client = await client_repository.get_for_update(session, client_id)
+        if client is None:
+            raise NotFound("no such client")
+        sent: dict[str, Any] = data.model_dump(exclude_unset=True)
+        for required in ("company_name", "status", "tags"):
+            if required in sent and sent[required] is None:
+                raise _field_error(required, f"{required} cannot be null")
+        if "website" in sent and sent["website"] is not None:
+            sent["website"] = str(sent["website"])
+        if "status" in sent:
+            sent["status"] = str(sent["status"])
+        changes = {k: v for k, v in sent.items() if getattr(client, k) != v}
+        if not changes:
+            return client
+        if changes.get("owner_id") is not None:
+            await self._ensure_owner(principal, changes["owner_id"], members)
+        return await self._apply(session, principal, client, changes)
+
+    async def _apply(
+        self, session: AsyncSession, principal: Principal, client: Client, changes: dict[str, Any]
+    ) -> Client:
+        try:
+            async with session.begin_nested():
+                await client_repository.update(session, client, changes)
+        except IntegrityError as exc:
+            if _external_id_taken(exc):
+                raise Conflict("another client already has this external_id") from exc
+            raise
+        await session.refresh(client)
+        await publish(
+            session,
+            ClientUpdated(
+                client_id=client.id,
+                changed_fields=sorted(changes),
+                company_name=client.company_name,
+                status=client.status,
+                owner_id=client.owner_id,
+                currency=client.currency,
+                updated_by=principal.user_id,
+            ),
+            source_service=SERVICE,
+            subject=f"clients/{client.id}",
+        )
+        return client
+
+    async def delete(
+        self, session: AsyncSession, principal: Principal, client_id: uuid.UUID
+    ) -> Client | None:
+        """Delete a client with no history; archive one with deals or timeline entries (and
+        answer it). None when it was deleted."""
+        client = await client_repository.get_for_update(session, client_id)
+        if client is None:
+            raise NotFound("no such client")
+        if await client_repository.has_history(session, client):
+            if client.status != "archived":
+                await self._apply(session, principal, client, {"status": "archived"})
+            return client
+        await client_repository.delete(session, client)
+        await publish(
+            session,
+            ClientDeleted(client_id=client_id, deleted_by=principal.user_id),
+            source_service=SERVICE,
+            subject=f"clients/{client_id}",
+        )
+        return None
 
 
 client_service = ClientService()

@@ -10,13 +10,14 @@ from sqlalchemy import select
 from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput
 from agencyos.common.rpc import rpc_principal
+from agencyos.crm.deal.servicer import DealRpc
 from agencyos.crm.models import Client
-from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
+from agencyos.protos.crm.v1 import crm_pb2
 
 MAX_IDS = 500
 
 
-class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
+class CrmServicer(DealRpc):
     def __init__(self, db: Database) -> None:
         self.db = db
 

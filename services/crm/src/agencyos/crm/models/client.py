@@ -1,6 +1,8 @@
 import uuid
+from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, DateTime, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.common.db import TenantScoped, Timestamped
@@ -20,3 +22,15 @@ class Client(TenantScoped, Timestamped, Base):
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_by: Mapped[uuid.UUID]
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    address_line1: Mapped[str | None] = mapped_column(String(200), default=None)
+    address_line2: Mapped[str | None] = mapped_column(String(200), default=None)
+    city: Mapped[str | None] = mapped_column(String(100), default=None)
+    region: Mapped[str | None] = mapped_column(String(100), default=None)
+    postal_code: Mapped[str | None] = mapped_column(String(20), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)  # ISO 3166-1 alpha-2
+    # Import key: a client imported twice with the same external_id is updated, not doubled.
+    external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Read model, fed by events: paid invoices, the newest timeline entry.
+    total_revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -1,0 +1,199 @@
+"""Client search and filters, including the 100k-clients-per-agency case: the search answers
+from the trigram index (checked in the plan of the very query the service builds)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.dialects import postgresql
+
+from agencyos.common.testing.factories import AgencySession, signup_agency
+from agencyos.common.testing.http import assert_invalid_fields
+from agencyos.common.testing.platform import Platform
+from agencyos.crm.client.repository import client_repository
+
+BULK_CLIENTS = 100_000
+
+
+async def create_client(gateway: httpx.AsyncClient, who: AgencySession, **fields: Any) -> Any:
+    body = {"company_name": f"Client {uuid.uuid4().hex[:8]}", **fields}
+    response = await gateway.post("/v1/clients", json=body, headers=who.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def add_contact(
+    gateway: httpx.AsyncClient, who: AgencySession, client_id: str, **fields: Any
+) -> Any:
+    response = await gateway.post(
+        f"/v1/clients/{client_id}/contacts", json=fields, headers=who.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def search(gateway: httpx.AsyncClient, who: AgencySession, query: str) -> list[str]:
+    response = await gateway.get(f"/v1/clients?{query}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return [c["company_name"] for c in response.json()["items"]]
+
+
+class TestSearch:
+    async def test_q_finds_company_names_contact_names_and_emails_ignoring_case(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        tag = uuid.uuid4().hex[:6]
+        by_name = await create_client(gateway, agency, company_name=f"Globex {tag} GmbH")
+        by_contact = await create_client(gateway, agency, company_name=f"Initech {tag}")
+        await add_contact(gateway, agency, by_contact["id"], name=f"Peter Gibbons{tag}")
+        by_email = await create_client(gateway, agency, company_name=f"Hooli {tag}")
+        await add_contact(
+            gateway, agency, by_email["id"], name="Gavin", email=f"gavin.{tag}@hooli.example"
+        )
+
+        assert await search(gateway, agency, f"q=GLOBEX%20{tag.upper()}") == [
+            by_name["company_name"]
+        ]
+        assert await search(gateway, agency, f"q=gibbons{tag}") == [by_contact["company_name"]]
+        assert await search(gateway, agency, f"q=gavin.{tag}@HOOLI") == [by_email["company_name"]]
+
+    async def test_a_renamed_contact_is_found_by_its_new_name_only(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        tag = uuid.uuid4().hex[:6]
+        client = await create_client(gateway, agency)
+        contact = await add_contact(gateway, agency, client["id"], name=f"Old{tag}")
+
+        renamed = await gateway.patch(
+            f"/v1/clients/{client['id']}/contacts/{contact['id']}",
+            json={"name": f"New{tag}"},
+            headers=agency.headers,
+        )
+
+        assert renamed.status_code == 200, renamed.text
+        assert await search(gateway, agency, f"q=old{tag}") == []
+        assert await search(gateway, agency, f"q=new{tag}") == [client["company_name"]]
+
+    async def test_wildcards_in_q_are_taken_literally(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        await create_client(gateway, agency, company_name="Plain Name Ltd")
+
+        assert await search(gateway, agency, "q=%25") == []
+        assert await search(gateway, agency, "q=_") == []
+
+    async def test_another_agencys_clients_never_match(
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        tag = uuid.uuid4().hex[:8]
+        await create_client(gateway, other_agency, company_name=f"Secret {tag}")
+
+        assert await search(gateway, agency, f"q={tag}") == []
+
+
+class TestFiltersAndSort:
+    async def test_tag_industry_status_and_owner_filters_combine(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        owner = await signup_agency(gateway)
+        wanted = await create_client(
+            gateway,
+            owner,
+            company_name="A",
+            tags=["vip", "emea"],
+            industry="Retail",
+            status="active",
+        )
+        await create_client(gateway, owner, company_name="B", tags=["vip"], industry="Retail")
+        await create_client(gateway, owner, company_name="C", tags=["emea"], status="active")
+
+        names = await search(gateway, owner, "tag=vip&industry=retail&status=active")
+
+        assert names == [wanted["company_name"]]
+        assert await search(gateway, owner, f"owner_id={owner.user_id}&tag=emea") == ["C", "A"]
+
+    @pytest.mark.parametrize(
+        ("sort", "expected"),
+        [
+            ("company_name", ["alpha", "Bravo", "charlie"]),
+            ("-company_name", ["charlie", "Bravo", "alpha"]),
+            ("created_at", ["Bravo", "alpha", "charlie"]),
+            ("-created_at", ["charlie", "alpha", "Bravo"]),
+        ],
+    )
+    async def test_sorts(self, gateway: httpx.AsyncClient, sort: str, expected: list[str]) -> None:
+        owner = await signup_agency(gateway)
+        for name in ("Bravo", "alpha", "charlie"):
+            await create_client(gateway, owner, company_name=name)
+
+        assert await search(gateway, owner, f"sort={sort}") == expected
+
+    async def test_an_unknown_sort_is_422(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.get("/v1/clients?sort=password", headers=agency.headers)
+
+        assert_invalid_fields(response, "query.sort")
+
+
+class TestSearchAtScale:
+    async def test_with_100k_clients_the_search_uses_its_index_and_finds_the_needle(
+        self, platform: Platform, gateway: httpx.AsyncClient
+    ) -> None:
+        owner = await signup_agency(gateway)
+        needle = f"needle{uuid.uuid4().hex[:6]}"
+        conn = await platform.infra.raw(platform.database("crm"), owner=True)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('app.tenant_id', $1, true)", str(owner.agency_id)
+                )
+                await conn.execute(
+                    "INSERT INTO clients (tenant_id, id, company_name, created_by) "
+                    "SELECT $1, gen_random_uuid(), 'Bulk Company ' || n || ' ' || md5(n::text), $2 "
+                    "FROM generate_series(1, $3) AS n",
+                    owner.agency_id,
+                    owner.user_id,
+                    BULK_CLIENTS,
+                )
+            await conn.execute("ANALYZE clients")
+            await conn.execute("ANALYZE client_search")
+            stmt = client_repository.filtered_query(owner.agency_id, q=needle).limit(50)
+            sql = str(
+                stmt.compile(
+                    dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+                    compile_kwargs={"literal_binds": True},
+                )
+            ).replace("%%", "%")
+            # The search function's own query, as PostgreSQL stores it, with this pattern.
+            body = await conn.fetchval(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'crm_search_clients'"
+            )
+            inner = body.replace("p_pattern", f"'%{needle}%'")
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('app.tenant_id', $1, true)", str(owner.agency_id)
+                )
+                plan = json.dumps(json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}")))
+                inner_plan = json.dumps(
+                    json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {inner}"))
+                )
+        finally:
+            await conn.close()
+        found = await create_client(gateway, owner, company_name="Haystack Partners")
+        await add_contact(gateway, owner, found["id"], name="N", email=f"{needle}@example.com")
+
+        # The service's query asks the search function, then reads clients by primary key...
+        assert "crm_search_clients" in plan, plan
+        assert '"Relation Name": "clients"' in plan
+        assert "Seq Scan" not in plan, plan
+        # ...and the function answers from the trigram index, not by scanning.
+        assert "ix_client_search_text" in inner_plan, inner_plan
+        assert "Seq Scan" not in inner_plan, inner_plan
+        assert await search(gateway, owner, f"q={needle.upper()}") == ["Haystack Partners"]
+        total = await gateway.get("/v1/clients?per_page=1", headers=owner.headers)
+        assert total.json()["total"] == BULK_CLIENTS + 1
