@@ -132,6 +132,13 @@ class TestFiltersAndSort:
 
         assert await search(gateway, owner, f"sort={sort}") == expected
 
+    async def test_an_absurd_page_number_is_422_not_a_database_error(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.get(f"/v1/clients?page={10**15}", headers=agency.headers)
+
+        assert_invalid_fields(response, "query.page")
+
     async def test_an_unknown_sort_is_422(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:

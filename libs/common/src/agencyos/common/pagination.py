@@ -12,6 +12,8 @@ from pydantic import BaseModel
 T = TypeVar("T")
 
 MAX_PER_PAGE = 200
+# Far past any real list; keeps the OFFSET inside what PostgreSQL accepts (else a 500).
+MAX_PAGE = 1_000_000
 
 
 class Page(BaseModel, Generic[T]):
@@ -31,7 +33,7 @@ class PageParams:
 
 
 def _page_params(
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="items per page")] = 50,
 ) -> PageParams:
     return PageParams(page=page, per_page=per_page)

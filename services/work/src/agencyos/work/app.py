@@ -1,6 +1,14 @@
 from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
+from agencyos.work.board.endpoints import router as board_router
+from agencyos.work.deliverable.endpoints import router as deliverables_router
+from agencyos.work.milestone.endpoints import router as milestones_router
+from agencyos.work.project.endpoints import router as projects_router
+from agencyos.work.task.activity_endpoints import router as activity_router
+from agencyos.work.task.comment_endpoints import router as comments_router
+from agencyos.work.task.endpoints import router as tasks_router
+from agencyos.work.template.endpoints import router as templates_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
@@ -8,5 +16,14 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS work",
         description="Work: projects, templates, boards, tasks, milestones and deliverables.",
-        routers=[],
+        routers=[
+            projects_router,
+            templates_router,
+            board_router,
+            tasks_router,
+            comments_router,
+            activity_router,
+            milestones_router,
+            deliverables_router,
+        ],
     )

@@ -7,4 +7,31 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-__all__ = ["Base"]
+from agencyos.work.models.board import BoardColumn  # noqa: E402
+from agencyos.work.models.deliverable import Deliverable, DeliverableDecision  # noqa: E402
+from agencyos.work.models.milestone import Milestone  # noqa: E402
+from agencyos.work.models.project import Project, ProjectMember  # noqa: E402
+from agencyos.work.models.task import (  # noqa: E402
+    Comment,
+    Subtask,
+    Task,
+    TaskActivity,
+    TaskDependency,
+)
+from agencyos.work.models.template import ProjectTemplate  # noqa: E402
+
+__all__ = [
+    "Base",
+    "BoardColumn",
+    "Comment",
+    "Deliverable",
+    "DeliverableDecision",
+    "Milestone",
+    "Project",
+    "ProjectMember",
+    "ProjectTemplate",
+    "Subtask",
+    "Task",
+    "TaskActivity",
+    "TaskDependency",
+]

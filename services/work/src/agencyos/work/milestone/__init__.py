@@ -1,0 +1,1 @@
+"""Milestones of a project: CRUD and completion (billing invoices completed ones)."""

@@ -1,0 +1,26 @@
+from collections.abc import Sequence
+
+import grpc
+
+from agencyos.common.db import Database
+from agencyos.common.rpc import Registrar
+from agencyos.common.web import ServiceContext
+from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.work.deliverable.servicer import DeliverableRpc
+from agencyos.work.project.servicer import ProjectRpc
+from agencyos.work.task.servicer import TaskRpc
+
+
+class WorkServicer(ProjectRpc, TaskRpc, DeliverableRpc):
+    """The one WorkService servicer: each aggregate's gRPC methods are a mixin."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+def registrar(ctx: ServiceContext) -> Registrar:
+    def register(server: grpc.aio.Server) -> Sequence[str]:
+        work_pb2_grpc.add_WorkServiceServicer_to_server(WorkServicer(ctx.database()), server)
+        return [work_pb2.DESCRIPTOR.services_by_name["WorkService"].full_name]
+
+    return register

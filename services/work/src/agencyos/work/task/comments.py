@@ -1,0 +1,213 @@
+"""Task comments: markdown with @mentions of project members; edited and deleted by their
+author only. A mention is written `@[Name](user-uuid)` in the body or listed in `mentions`;
+every mentioned member other than the author gets one `work.comment.mentioned` (an edit
+notifies only the mentions it adds). Mentioning someone who is not a member of the project is
+refused (422 naming `mentions`), so a notification never leaks a task to an outsider."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.auth import Principal
+from agencyos.common.db import utcnow
+from agencyos.common.errors import NotFound, PermissionDenied
+from agencyos.common.events import CommentMentioned
+from agencyos.common.outbox import publish
+from agencyos.common.pagination import PageParams
+from agencyos.work.models import Comment, Task
+from agencyos.work.task import activity
+from agencyos.work.task.repository import comment_repository, task_repository
+from agencyos.work.task.schemas import CommentCreate, CommentUpdate
+from agencyos.work.task.service import SERVICE, field_error, task_service, unique
+
+MENTION = re.compile(
+    r"@\[[^\]\n]{0,200}\]\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})\)"
+)
+EXCERPT_LENGTH = 280
+
+
+def mentioned_in(body: str) -> list[uuid.UUID]:
+    """The user ids mentioned as `@[Name](user-uuid)` in a body, in order, once each."""
+    return unique(uuid.UUID(match) for match in MENTION.findall(body))
+
+
+def excerpt(body: str) -> str:
+    text = MENTION.sub(lambda m: "@" + m.group(0)[2 : m.group(0).index("](")], body)
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
+
+
+def _snapshot(comment: Comment) -> dict[str, Any]:
+    return {"id": str(comment.id), "excerpt": excerpt(comment.body)}
+
+
+class CommentService:
+    async def _task(self, session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Task:
+        task, _ = await task_service.visible_task(session, principal, task_id)
+        return task
+
+    async def _check_mentions(
+        self, session: AsyncSession, task: Task, user_ids: Sequence[uuid.UUID]
+    ) -> None:
+        members = await task_repository.project_members(session, task.project_id, user_ids)
+        strangers = [str(u) for u in user_ids if u not in members]
+        if strangers:
+            raise field_error(
+                "mentions",
+                f"only members of the task's project can be mentioned; not members: "
+                f"{', '.join(strangers)}",
+            )
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        task: Task,
+        comment: Comment,
+        user_ids: Iterable[uuid.UUID],
+    ) -> None:
+        for user_id in user_ids:
+            if user_id == comment.author_id:
+                continue
+            await publish(
+                session,
+                CommentMentioned(
+                    comment_id=comment.id,
+                    task_id=task.id,
+                    project_id=task.project_id,
+                    task_title=task.title,
+                    mentioned_user_id=user_id,
+                    author_id=comment.author_id,
+                    excerpt=excerpt(comment.body),
+                ),
+                source_service=SERVICE,
+                subject=f"tasks/{task.id}/comments/{comment.id}",
+            )
+
+    async def list_comments(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        task_id: uuid.UUID,
+        params: PageParams,
+    ) -> tuple[list[Comment], int]:
+        task = await self._task(session, principal, task_id)
+        rows, total = await comment_repository.paginate(
+            session, comment_repository.of_task(task.id), page=params.page, per_page=params.per_page
+        )
+        return list(rows), total
+
+    async def create(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        task_id: uuid.UUID,
+        data: CommentCreate,
+    ) -> Comment:
+        principal.require("tasks.write")
+        found = await self._task(session, principal, task_id)
+        await task_service.lock_project(session, found.project_id)
+        # Held until commit: the task cannot be deleted under the new comment.
+        task = await task_repository.share_lock(session, task_id)
+        if task is None:
+            raise NotFound("no such task")
+        mentions = unique([*mentioned_in(data.body), *data.mentions])
+        await self._check_mentions(session, task, mentions)
+        now = utcnow()
+        comment = Comment(
+            tenant_id=task.tenant_id,
+            id=uuid.uuid4(),
+            task_id=task.id,
+            author_id=principal.user_id,
+            body=data.body,
+            mentions=mentions,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(comment)
+        await session.flush()
+        await activity.record(
+            session,
+            task,
+            principal.user_id,
+            "comment_added",
+            [{"field": "comment", "old": None, "new": _snapshot(comment)}],
+        )
+        await self._notify(session, task, comment, mentions)
+        return comment
+
+    async def _own_comment(
+        self, session: AsyncSession, principal: Principal, comment_id: uuid.UUID
+    ) -> tuple[Comment, Task]:
+        principal.require("tasks.write")
+        found = await comment_repository.get(session, comment_id)
+        if found is None:
+            raise NotFound("no such comment")
+        try:
+            visible = await self._task(session, principal, found.task_id)
+        except NotFound as exc:
+            raise NotFound("no such comment") from exc
+        if found.author_id != principal.user_id:
+            raise PermissionDenied("only the author of a comment can edit or delete it")
+        await task_service.lock_project(session, visible.project_id)
+        task = await task_repository.share_lock(session, found.task_id)
+        comment = await comment_repository.lock(session, comment_id)
+        if task is None or comment is None:
+            raise NotFound("no such comment")
+        return comment, task
+
+    async def update(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        comment_id: uuid.UUID,
+        data: CommentUpdate,
+    ) -> Comment:
+        comment, task = await self._own_comment(session, principal, comment_id)
+        old_mentions = list(comment.mentions)
+        explicit = (
+            data.mentions
+            if data.mentions is not None
+            else [m for m in old_mentions if m not in set(mentioned_in(comment.body))]
+        )
+        mentions = unique([*mentioned_in(data.body), *explicit])
+        added = [m for m in mentions if m not in set(old_mentions)]
+        await self._check_mentions(session, task, added)
+        if data.body == comment.body and mentions == old_mentions:
+            return comment
+        before = _snapshot(comment)
+        comment.body = data.body
+        comment.mentions = mentions
+        comment.updated_at = utcnow()
+        await session.flush()
+        await activity.record(
+            session,
+            task,
+            principal.user_id,
+            "comment_edited",
+            [{"field": "comment", "old": before, "new": _snapshot(comment)}],
+        )
+        await self._notify(session, task, comment, added)
+        return comment
+
+    async def delete(
+        self, session: AsyncSession, principal: Principal, comment_id: uuid.UUID
+    ) -> None:
+        comment, task = await self._own_comment(session, principal, comment_id)
+        await activity.record(
+            session,
+            task,
+            principal.user_id,
+            "comment_deleted",
+            [{"field": "comment", "old": _snapshot(comment), "new": None}],
+        )
+        await session.delete(comment)
+        await session.flush()
+
+
+comment_service = CommentService()

@@ -1,0 +1,133 @@
+"""gRPC task methods for the client portal: the tasks a client may see, and a task made from
+a client's feedback.
+
+A client-role caller (its token's `cid`) reaches only projects of its own client; any other
+project answers NOT_FOUND, exactly like one that does not exist. Everyone else goes through
+the usual project visibility (members see their projects, `projects.read_all` all)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.auth import Principal
+from agencyos.common.db import Database
+from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied
+from agencyos.common.permissions import Role
+from agencyos.common.rpc import rpc_principal
+from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.work.board.repository import column_repository
+from agencyos.work.models import Project, Task
+from agencyos.work.project.access import visible_project
+from agencyos.work.project.repository import project_repository
+from agencyos.work.task.repository import TaskFilters, task_repository
+from agencyos.work.task.service import NewTask, task_service
+
+TITLE_MAX = 300
+DESCRIPTION_MAX = 50_000
+
+
+def _uuid(raw: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} must be a UUID") from exc
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def _rfc3339(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
+
+
+def task_message(task: Task) -> work_pb2.Task:
+    return work_pb2.Task(
+        id=str(task.id),
+        project_id=str(task.project_id),
+        title=task.title,
+        description=task.description or "",
+        status=task.status,
+        priority=task.priority,
+        due_date=_iso(task.due_date),
+        completed_at=_rfc3339(task.completed_at),
+        visible_to_client=task.visible_to_client,
+    )
+
+
+async def _project_for(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, write: bool
+) -> Project:
+    """The project if the caller may reach it: a client user its own client's projects;
+    anyone else a project they can see (and, to `write`, `tasks.write`)."""
+    if principal.role == Role.CLIENT:
+        if principal.client_id is None:
+            raise PermissionDenied("this client user is bound to no client")
+        project = await project_repository.get(session, project_id)
+        if project is None or project.client_id != principal.client_id:
+            raise NotFound("no such project")
+        return project
+    if write:
+        principal.require("tasks.write")
+    return await visible_project(session, principal, project_id)
+
+
+class TaskRpc(work_pb2_grpc.WorkServiceServicer):
+    """Mixed into the service's one WorkServicer, which provides `db`."""
+
+    db: Database
+
+    async def ListClientVisibleTasks(
+        self, request: work_pb2.ListClientVisibleTasksRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListTasksResponse:
+        principal = rpc_principal()
+        project_id = _uuid(request.project_id, "project_id")
+        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+            project = await _project_for(session, principal, project_id, write=False)
+            tasks = await task_repository.all_of(
+                session,
+                task_repository.filtered_query(
+                    project.id, TaskFilters(visible_to_client=True), sort="board"
+                ),
+            )
+            return work_pb2.ListTasksResponse(tasks=[task_message(t) for t in tasks])
+
+    async def CreateTaskFromFeedback(
+        self, request: work_pb2.CreateTaskFromFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Task:
+        """A task at the bottom of the project's first `todo` column (else its first column),
+        visible to the client unless `visible_to_client` says otherwise. Allowed for a client
+        user of the project's client, and for callers with `tasks.write` who see the project."""
+        principal = rpc_principal()
+        project_id = _uuid(request.project_id, "project_id")
+        title = request.title.strip()
+        if not title or len(title) > TITLE_MAX:
+            raise InvalidInput(f"title must be 1 to {TITLE_MAX} characters")
+        if len(request.description) > DESCRIPTION_MAX:
+            raise InvalidInput(f"description must be at most {DESCRIPTION_MAX} characters")
+        if "\x00" in title or "\x00" in request.description:
+            raise InvalidInput("title and description must not contain NUL characters")
+        visible = request.visible_to_client if request.HasField("visible_to_client") else True
+        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+            project = await _project_for(session, principal, project_id, write=True)
+            column = await column_repository.first_with_status(
+                session, project.id, "todo"
+            ) or await column_repository.first_with_status(session, project.id, None)
+            if column is None:
+                raise NotFound("the project's board has no columns")
+            task = await task_service.insert(
+                session,
+                project,
+                principal.user_id,
+                NewTask(
+                    title=title,
+                    column=column,
+                    description=request.description or None,
+                    visible_to_client=visible,
+                ),
+            )
+            return task_message(task)
