@@ -357,8 +357,8 @@ def downgrade() -> None:
     op.drop_index("ix_clients_tenant_owner", table_name="clients")
     op.drop_index("ix_clients_tenant_company", table_name="clients")
     op.drop_index("uq_clients_external_id", table_name="clients")
-    op.drop_constraint("ck_clients_currency_code", "clients", type_="check")
-    op.drop_constraint("ck_clients_country_code", "clients", type_="check")
+    op.drop_constraint(op.f("ck_clients_currency_code"), "clients", type_="check")
+    op.drop_constraint(op.f("ck_clients_country_code"), "clients", type_="check")
     for name in (
         "last_activity_at",
         "total_revenue_cents",
