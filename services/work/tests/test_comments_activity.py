@@ -9,38 +9,10 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, add_member
+from agencyos.common.testing.factories import AgencySession, add_member, new_project, new_task
 from agencyos.common.testing.http import assert_invalid_fields, assert_problem
 from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
-
-
-async def new_project(
-    gateway: httpx.AsyncClient, who: AgencySession, *members: AgencySession
-) -> dict[str, Any]:
-    response = await gateway.post(
-        "/v1/projects",
-        json={
-            "name": f"Project {uuid.uuid4().hex[:8]}",
-            "member_ids": [str(m.user_id) for m in members],
-        },
-        headers=who.headers,
-    )
-    assert response.status_code == 201, response.text
-    project: dict[str, Any] = response.json()
-    return project
-
-
-async def new_task(
-    gateway: httpx.AsyncClient, who: AgencySession, project_id: str, **fields: Any
-) -> dict[str, Any]:
-    body = {"title": f"Task {uuid.uuid4().hex[:6]}", **fields}
-    response = await gateway.post(
-        f"/v1/projects/{project_id}/tasks", json=body, headers=who.headers
-    )
-    assert response.status_code == 201, response.text
-    task: dict[str, Any] = response.json()
-    return task
 
 
 async def comment(

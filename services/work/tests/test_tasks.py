@@ -15,7 +15,13 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, add_member
+from agencyos.common.testing.factories import (
+    AgencySession,
+    add_member,
+    get_board,
+    new_project,
+    new_task,
+)
 from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
 from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
@@ -25,35 +31,6 @@ MIN_GAP = 1e-6
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-async def new_project(
-    gateway: httpx.AsyncClient,
-    who: AgencySession,
-    *members: AgencySession,
-    **fields: Any,
-) -> dict[str, Any]:
-    response = await gateway.post(
-        "/v1/projects",
-        json={
-            "name": f"Project {uuid.uuid4().hex[:8]}",
-            "member_ids": [str(m.user_id) for m in members],
-            **fields,
-        },
-        headers=who.headers,
-    )
-    assert response.status_code == 201, response.text
-    project: dict[str, Any] = response.json()
-    return project
-
-
-async def get_board(
-    gateway: httpx.AsyncClient, who: AgencySession, project_id: str
-) -> dict[str, Any]:
-    response = await gateway.get(f"/v1/projects/{project_id}/board", headers=who.headers)
-    assert response.status_code == 200, response.text
-    board: dict[str, Any] = response.json()
-    return board
 
 
 async def column_ids(
@@ -77,15 +54,6 @@ async def create_task(
 ) -> httpx.Response:
     body = {"title": f"Task {uuid.uuid4().hex[:6]}", **fields}
     return await gateway.post(f"/v1/projects/{project_id}/tasks", json=body, headers=who.headers)
-
-
-async def new_task(
-    gateway: httpx.AsyncClient, who: AgencySession, project_id: str, **fields: Any
-) -> dict[str, Any]:
-    response = await create_task(gateway, who, project_id, **fields)
-    assert response.status_code == 201, response.text
-    task: dict[str, Any] = response.json()
-    return task
 
 
 async def get_task(gateway: httpx.AsyncClient, who: AgencySession, task_id: str) -> dict[str, Any]:

@@ -140,3 +140,44 @@ async def refreshed(client: httpx.AsyncClient, who: AgencySession) -> AgencySess
     assert response.status_code == 200, response.text
     body = response.json()
     return replace(who, access_token=body["access_token"], refresh_token=body["refresh_token"])
+
+
+async def new_project(
+    client: httpx.AsyncClient,
+    who: AgencySession,
+    *members: AgencySession,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A project made by `who` through work's API, with `members` (the creator is one too)."""
+    response = await client.post(
+        "/v1/projects",
+        json={
+            "name": f"Project {uuid.uuid4().hex[:8]}",
+            "member_ids": [str(m.user_id) for m in members],
+            **fields,
+        },
+        headers=who.headers,
+    )
+    assert response.status_code == 201, response.text
+    project: dict[str, Any] = response.json()
+    return project
+
+
+async def new_task(
+    client: httpx.AsyncClient, who: AgencySession, project_id: str, **fields: Any
+) -> dict[str, Any]:
+    """A task on `project_id` (a generated title unless `fields` names one)."""
+    body = {"title": f"Task {uuid.uuid4().hex[:6]}", **fields}
+    response = await client.post(f"/v1/projects/{project_id}/tasks", json=body, headers=who.headers)
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def get_board(
+    client: httpx.AsyncClient, who: AgencySession, project_id: str
+) -> dict[str, Any]:
+    response = await client.get(f"/v1/projects/{project_id}/board", headers=who.headers)
+    assert response.status_code == 200, response.text
+    board: dict[str, Any] = response.json()
+    return board
