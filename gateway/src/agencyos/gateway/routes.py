@@ -33,6 +33,8 @@ ROUTES: dict[str, str] = {
     "/v1/time-entries": "time",
     "/v1/timesheets": "time",
     "/v1/reports/utilization": "time",
+    "/v1/rates": "time",
+    "/v1/capacity": "time",
     "/v1/invoices": "billing",
     "/v1/recurring-invoices": "billing",
     "/v1/expenses": "billing",

@@ -438,6 +438,68 @@ class DeliverableChangesRequested(_DeliverableEvent):
     event_type: ClassVar[str] = "work.deliverable.changes_requested"
 
 
+# --- time -----------------------------------------------------------------------------------
+
+
+@register
+class TimeEntryLogged(EventPayload):
+    """A time entry was created (by hand, from a stopped timer, or one day of a split)."""
+
+    event_type: ClassVar[str] = "time.entry.logged"
+    entry_id: uuid.UUID
+    user_id: uuid.UUID
+    project_id: uuid.UUID
+    task_id: uuid.UUID | None
+    client_id: uuid.UUID | None
+    date: date
+    duration_seconds: int
+    is_billable: bool
+
+
+@register
+class TimesheetSubmitted(EventPayload):
+    event_type: ClassVar[str] = "time.timesheet.submitted"
+    timesheet_id: uuid.UUID
+    user_id: uuid.UUID
+    week_start: date
+    total_seconds: int
+    billable_seconds: int
+
+
+@register
+class TimesheetApproved(EventPayload):
+    """A week's entries are approved; billable ones can now be invoiced."""
+
+    event_type: ClassVar[str] = "time.timesheet.approved"
+    timesheet_id: uuid.UUID
+    user_id: uuid.UUID
+    week_start: date
+    approved_by: uuid.UUID
+    entry_ids: list[uuid.UUID]
+    total_seconds: int
+    billable_seconds: int
+
+
+@register
+class TimesheetRejected(EventPayload):
+    """A week went back to its owner to fix (`reason` says why)."""
+
+    event_type: ClassVar[str] = "time.timesheet.rejected"
+    timesheet_id: uuid.UUID
+    user_id: uuid.UUID
+    week_start: date
+    rejected_by: uuid.UUID
+    reason: str
+
+
+@register
+class TimeEntriesInvoiced(EventPayload):
+    event_type: ClassVar[str] = "time.entries.invoiced"
+    invoice_id: uuid.UUID
+    entry_ids: list[uuid.UUID]
+    total_seconds: int
+
+
 # --- billing --------------------------------------------------------------------------------
 
 
@@ -465,3 +527,68 @@ class InvoicePaid(EventPayload):
     amount_cents: int
     currency: str
     paid_at: datetime
+
+
+@register
+class InvoiceVoided(EventPayload):
+    """A sent (or draft) invoice was voided; time releases its entries."""
+
+    event_type: ClassVar[str] = "billing.invoice.voided"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str | None
+    reason: str | None
+    voided_at: datetime
+
+
+@register
+class InvoiceOverdue(EventPayload):
+    event_type: ClassVar[str] = "billing.invoice.overdue"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str
+    total_cents: int
+    amount_due_cents: int
+    currency: str
+    due_date: date
+
+
+@register
+class InvoiceReminder(EventPayload):
+    """A payment reminder is due: `days_from_due` is negative before the due date
+    (-3 = three days before) and positive after it."""
+
+    event_type: ClassVar[str] = "billing.invoice.reminder"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str
+    amount_due_cents: int
+    currency: str
+    due_date: date
+    days_from_due: int
+    payment_url: str | None = None
+
+
+@register
+class PaymentRecorded(EventPayload):
+    """Money moved on an invoice: a payment (`amount_cents` > 0) or a refund (< 0), by
+    `method` (stripe, bank_transfer, cash, other); `invoice_status` is the status after it."""
+
+    event_type: ClassVar[str] = "billing.payment.recorded"
+    payment_id: uuid.UUID
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    method: str
+    invoice_status: str
+    amount_paid_cents: int
+
+
+@register
+class InvoicePaymentFailed(EventPayload):
+    event_type: ClassVar[str] = "billing.invoice.payment_failed"
+    invoice_id: uuid.UUID
+    client_id: uuid.UUID
+    number: str | None
+    reason: str | None

@@ -1,5 +1,1 @@
-"""Time: timers, time entries, timesheets and approvals, rates and capacity.
-
-Not built yet: this service starts, migrates its platform tables and answers health,
-readiness and metrics, and serves no API routes of its own.
-"""
+"""Time: timers, time entries, timesheets and approvals, rates, capacity and utilization."""

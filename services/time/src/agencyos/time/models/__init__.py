@@ -7,4 +7,18 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-__all__ = ["Base"]
+from agencyos.time.models.entry import TimeEntry, TimeEntryChange  # noqa: E402
+from agencyos.time.models.rate import Rate  # noqa: E402
+from agencyos.time.models.team_member import TeamMember  # noqa: E402
+from agencyos.time.models.timer import Timer  # noqa: E402
+from agencyos.time.models.timesheet import Timesheet  # noqa: E402
+
+__all__ = [
+    "Base",
+    "Rate",
+    "TeamMember",
+    "TimeEntry",
+    "TimeEntryChange",
+    "Timer",
+    "Timesheet",
+]

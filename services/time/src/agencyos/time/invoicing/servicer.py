@@ -1,0 +1,5 @@
+"""TimeService gRPC for billing: unbilled entries, reservation, invoiced, release."""
+
+
+class InvoicingRpc:
+    pass
