@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # AgencyOS local infrastructure without Docker: PostgreSQL 15 (apt), Redis (apt) and a
-# single-node KRaft Kafka 3.9 broker (jars from Maven Central).
+# single-node KRaft Kafka 3.9 broker (jars from Maven Central), and stripe-mock (Stripe's
+# official API mock, built with `go install` from the Go module proxy).
 #
 #   stack.sh install        install what is missing (apt packages, Kafka jars); nothing else
 #   stack.sh up             install, start whatever is not running, wait until ready,
 #                           create roles/databases/topics (idempotent; safe to re-run)
-#   stack.sh down           stop PostgreSQL, Redis and Kafka (no error if not running)
+#   stack.sh down           stop PostgreSQL, Redis, Kafka and stripe-mock (no error if not running)
 #   stack.sh kafka stop     stop only the broker and wait until the process is gone
 #   stack.sh kafka start    start only the broker (same data dir / cluster id) and wait
 #   stack.sh kafka restart  stop + start
@@ -14,11 +15,11 @@
 #   stack.sh env            print `export` lines for the AGENCYOS_* connection settings
 #
 # Ports: AGENCYOS_POSTGRES_PORT (55432), AGENCYOS_REDIS_PORT (6379), AGENCYOS_KAFKA_PORT (9092),
-# AGENCYOS_KAFKA_CONTROLLER_PORT (9093). Everything lives under <repo>/.run/ (git-ignored),
+# AGENCYOS_KAFKA_CONTROLLER_PORT (9093), AGENCYOS_STRIPE_MOCK_PORT (12111). Everything lives under <repo>/.run/ (git-ignored),
 # except PostgreSQL's data directory when running as root: the server runs as the `postgres`
 # user, which may not be able to enter the checkout, so its data lives in
 # ${TMPDIR:-/tmp}/agencyos-pg-<hash of the repo path> and .run/postgres is a symlink to it.
-# Logs: .run/logs/{postgres,redis,kafka}.log.
+# Logs: .run/logs/{postgres,redis,kafka,stripe-mock}.log.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +33,7 @@ PG_PORT="${AGENCYOS_POSTGRES_PORT:-55432}"
 REDIS_PORT="${AGENCYOS_REDIS_PORT:-6379}"
 KAFKA_PORT="${AGENCYOS_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${AGENCYOS_KAFKA_CONTROLLER_PORT:-9093}"
+STRIPE_MOCK_PORT="${AGENCYOS_STRIPE_MOCK_PORT:-12111}"
 
 PGBIN="${AGENCYOS_PGBIN:-/usr/lib/postgresql/15/bin}"
 DATABASES=(identity crm work time billing notification portal)
@@ -47,6 +49,11 @@ KAFKA_LOG4J="$HERE/kafka/log4j.properties"
 KAFKA_READY_TIMEOUT=90
 
 REDIS_DIR="$RUN/redis"
+
+STRIPE_MOCK_VERSION=v0.197.0
+STRIPE_MOCK_DIR="$RUN/stripe-mock"
+STRIPE_MOCK_BIN="$STRIPE_MOCK_DIR/bin/stripe-mock"
+STRIPE_MOCK_PIDFILE="$STRIPE_MOCK_DIR/stripe-mock.pid"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 
 UV_VERSION=0.13.9
@@ -220,6 +227,7 @@ cmd_install() {
     mkdir -p "$RUN" "$LOGS"
     install_apt_packages
     install_kafka_jars
+    install_stripe_mock
 }
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -533,6 +541,57 @@ kafka_stop() {
     say "kafka: stopped"
 }
 
+# ---------------------------------------------------------------------------- stripe-mock
+install_stripe_mock() {
+    if [[ -x "$STRIPE_MOCK_BIN" && "$(cat "$STRIPE_MOCK_DIR/version" 2>/dev/null)" == "$STRIPE_MOCK_VERSION" ]]; then
+        return 0
+    fi
+    command -v go >/dev/null || die "go not found: stripe-mock is built with 'go install'"
+    say "stripe-mock: go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+    mkdir -p "$STRIPE_MOCK_DIR/bin"
+    GOBIN="$STRIPE_MOCK_DIR/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" ||
+        die "could not build stripe-mock"
+    printf '%s\n' "$STRIPE_MOCK_VERSION" >"$STRIPE_MOCK_DIR/version"
+}
+
+stripe_mock_pid() { alive_pid "$STRIPE_MOCK_PIDFILE" stripe-mock; }
+
+stripe_mock_start() {
+    local pid i
+    if pid="$(stripe_mock_pid)"; then
+        say "stripe-mock: already running (pid $pid, $HOST:$STRIPE_MOCK_PORT)"
+        return 0
+    fi
+    if port_open "$STRIPE_MOCK_PORT"; then
+        die "port $STRIPE_MOCK_PORT is already in use; stop it or set AGENCYOS_STRIPE_MOCK_PORT"
+    fi
+    say "stripe-mock: starting on $HOST:$STRIPE_MOCK_PORT"
+    # HTTP only, loopback only (its default also opens HTTPS on every interface)
+    nohup "$STRIPE_MOCK_BIN" -http-addr "$HOST:$STRIPE_MOCK_PORT" >"$LOGS/stripe-mock.log" 2>&1 9>&- &
+    printf '%s\n' "$!" >"$STRIPE_MOCK_PIDFILE"
+    for ((i = 0; i < 100; i++)); do
+        if port_open "$STRIPE_MOCK_PORT"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    show_log_tail "$LOGS/stripe-mock.log"
+    die "stripe-mock did not start"
+}
+
+stripe_mock_stop() {
+    local pid
+    if ! pid="$(stripe_mock_pid)"; then
+        say "stripe-mock: not running"
+        rm -f "$STRIPE_MOCK_PIDFILE"
+        return 0
+    fi
+    say "stripe-mock: stopping"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 20
+    rm -f "$STRIPE_MOCK_PIDFILE"
+}
+
 # ---------------------------------------------------------------------------- commands
 take_lock() {
     mkdir -p "$RUN" "$LOGS"
@@ -549,15 +608,17 @@ cmd_up() {
     cmd_install
     pg_start
     redis_start
+    stripe_mock_start
     kafka_start_process
     pg_wait_ready
     pg_bootstrap
     kafka_wait_ready
-    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT"
+    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT · stripe-mock $HOST:$STRIPE_MOCK_PORT"
 }
 
 cmd_down() {
     kafka_stop
+    stripe_mock_stop
     redis_stop
     pg_stop
 }
@@ -623,6 +684,12 @@ cmd_status() {
         printf '%-9s stopped\n' kafka
         down=1
     fi
+    if pid="$(stripe_mock_pid)"; then
+        printf '%-9s running  pid %-7s %s:%s\n' stripe-mock "$pid" "$HOST" "$STRIPE_MOCK_PORT"
+    else
+        printf '%-9s stopped\n' stripe-mock
+        down=1
+    fi
     return $((down * 3))
 }
 
@@ -632,6 +699,7 @@ export AGENCYOS_POSTGRES_HOST=$HOST
 export AGENCYOS_POSTGRES_PORT=$PG_PORT
 export AGENCYOS_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT
 export AGENCYOS_REDIS_URL=redis://$HOST:$REDIS_PORT/0
+export AGENCYOS_STRIPE_API_BASE=http://$HOST:$STRIPE_MOCK_PORT
 EOF
 }
 

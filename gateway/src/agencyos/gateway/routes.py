@@ -40,6 +40,7 @@ ROUTES: dict[str, str] = {
     "/v1/expenses": "billing",
     "/v1/reports/profitability": "billing",
     "/v1/webhooks/stripe": "billing",
+    "/v1/billing-settings": "billing",
     "/v1/subscription": "billing",
     "/v1/notifications": "notification",
     "/v1/notification-preferences": "notification",

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from agencyos.billing.app import build_app
+from agencyos.billing.consumers import SUBSCRIPTION
 from agencyos.billing.settings import BillingSettings
 from agencyos.common.runtime import ServiceDefinition, main
 
@@ -9,6 +10,7 @@ DEFINITION = ServiceDefinition(
     settings_factory=BillingSettings,
     create_app=build_app,
     service_dir=Path(__file__).resolve().parents[3],
+    subscription=SUBSCRIPTION,
 )
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 from fastapi import FastAPI
 
+from agencyos.billing.billing_settings.endpoints import router as settings_router
+from agencyos.billing.invoice.endpoints import router as invoices_router
+from agencyos.billing.payment.endpoints import router as payments_router
 from agencyos.common.web import ServiceContext, create_app
 
 
@@ -7,6 +10,9 @@ def build_app(ctx: ServiceContext) -> FastAPI:
     return create_app(
         ctx,
         title="AgencyOS billing",
-        description="Billing: invoices, payments through Stripe, expenses and subscription plans.",
-        routers=[],
+        description=(
+            "Billing: invoices from tracked time and milestones, numbering, tax and currency, "
+            "payments (manual and through Stripe), overdue invoices and reminders."
+        ),
+        routers=[invoices_router, payments_router, settings_router],
     )

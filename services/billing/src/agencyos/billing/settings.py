@@ -4,3 +4,21 @@ from agencyos.common.settings import ServiceSettings, service_config
 class BillingSettings(ServiceSettings):
     service_name = "billing"
     model_config = service_config("billing")
+
+    # Stripe (the official SDK). Locally and in tests the API is stripe-mock
+    # (deploy/local/stack.sh starts it); in production leave stripe_api_base empty.
+    stripe_api_key: str = "sk_test_agencyos_local"
+    stripe_api_base: str = "http://127.0.0.1:12111"
+    # Verifies `Stripe-Signature` on POST /v1/webhooks/stripe
+    # (AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET); the local default is for development only.
+    stripe_webhook_secret: str = "whsec_agencyos_local_development_only"
+    stripe_webhook_tolerance_seconds: int = 300
+    stripe_timeout_seconds: float = 10.0
+    # Where Stripe Checkout sends the payer afterwards ({invoice_id} is filled in).
+    checkout_success_url: str = "http://localhost:3000/portal/invoices/{invoice_id}?paid=1"
+    checkout_cancel_url: str = "http://localhost:3000/portal/invoices/{invoice_id}"
+
+    # The overdue and reminder scheduler (worker mode): how often it looks, and the
+    # advisory-lock key that keeps one replica active at a time.
+    scheduler_interval_seconds: float = 60.0
+    scheduler_lock_key: int = 7_305_001

@@ -19,6 +19,7 @@ from agencyos.common.testing.infra import Infra, free_port
 
 SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_STRIPE_API = "http://127.0.0.1:12111"
 # The suite signs up and logs in hundreds of agencies from 127.0.0.1 through one gateway;
 # its limits are on (the code path is exercised) but out of reach. Rate-limit tests start
 # their own gateways with strict limits.
@@ -57,6 +58,12 @@ class Platform:
     redis_url: str = field(
         default_factory=lambda: os.environ.get("AGENCYOS_REDIS_URL", DEFAULT_REDIS_URL)
     )
+    # Stripe is stripe-mock (started by the local stack); the webhook secret is per run, and
+    # tests sign their webhook payloads with it.
+    stripe_api_base: str = field(
+        default_factory=lambda: os.environ.get("AGENCYOS_STRIPE_API_BASE", DEFAULT_STRIPE_API)
+    )
+    stripe_webhook_secret: str = field(default_factory=lambda: f"whsec_{uuid.uuid4().hex}")
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
 
@@ -89,6 +96,9 @@ class Platform:
                 "AGENCYOS_GATEWAY_HTTP_PORT": str(self.processes["gateway"].http_port),
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
+                "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
+                "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+                "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):
