@@ -19,6 +19,8 @@ from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 
 # work answers at most this many projects per GetProjects call
 PROJECTS_PER_CALL = 100
+# ... and at most this many tasks per GetTasks call
+TASKS_PER_CALL = 500
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class ProjectInfo:
     def billable_by_default(self) -> bool:
         """New entries on hourly projects are billable unless said otherwise."""
         return self.billing_type == "hourly"
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,45 @@ class Peers:
 
     async def project(self, principal: Principal, project_id: uuid.UUID) -> ProjectInfo | None:
         return (await self.projects(principal, [project_id])).get(project_id)
+
+    async def tasks(
+        self, principal: Principal, task_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, TaskInfo]:
+        """The tasks among `task_ids` the caller may see (members: tasks of their projects;
+        managers: all), with their project and title. Missing ids are simply absent."""
+        ids = list(dict.fromkeys(task_ids))
+        found: dict[uuid.UUID, TaskInfo] = {}
+        stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
+        for start in range(0, len(ids), TASKS_PER_CALL):
+            batch = ids[start : start + TASKS_PER_CALL]
+            response = await call(
+                stub.GetTasks,
+                work_pb2.GetTasksRequest(task_ids=[str(i) for i in batch]),
+                principal=principal,
+                timeout=self.timeout,
+            )
+            for t in response.tasks:
+                info = TaskInfo(uuid.UUID(t.id), uuid.UUID(t.project_id), t.title)
+                found[info.id] = info
+        return found
+
+    async def project_names(
+        self, principal: Principal, project_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The names of the projects among `project_ids` the caller may see."""
+        ids = list(dict.fromkeys(project_ids))
+        names: dict[uuid.UUID, str] = {}
+        stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
+        for start in range(0, len(ids), PROJECTS_PER_CALL):
+            batch = ids[start : start + PROJECTS_PER_CALL]
+            response = await call(
+                stub.GetProjects,
+                work_pb2.GetProjectsRequest(project_ids=[str(i) for i in batch]),
+                principal=principal,
+                timeout=self.timeout,
+            )
+            names.update({uuid.UUID(p.id): p.name for p in response.projects})
+        return names
 
     async def membership(
         self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID

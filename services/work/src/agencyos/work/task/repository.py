@@ -275,6 +275,35 @@ class TaskRepository(Repository[Task]):
         tie = Task.id.desc() if descending else Task.id.asc()
         return stmt.order_by(order, tie)
 
+    async def by_ids(
+        self,
+        session: AsyncSession,
+        task_ids: Sequence[uuid.UUID],
+        *,
+        visible_to: uuid.UUID | None = None,
+        client_id: uuid.UUID | None = None,
+    ) -> list[Task]:
+        """The tasks among `task_ids`. `visible_to`: only tasks of projects that user is a
+        member of; `client_id`: only client-visible tasks of that client's projects."""
+        stmt = select(Task).where(Task.id.in_(task_ids))
+        if visible_to is not None:
+            stmt = stmt.where(
+                select(ProjectMember.user_id)
+                .where(
+                    ProjectMember.project_id == Task.project_id,
+                    ProjectMember.user_id == visible_to,
+                )
+                .exists()
+            )
+        if client_id is not None:
+            stmt = stmt.where(
+                Task.visible_to_client.is_(True),
+                select(Project.id)
+                .where(Project.id == Task.project_id, Project.client_id == client_id)
+                .exists(),
+            )
+        return list((await session.execute(stmt.order_by(Task.id))).scalars())
+
     async def all_of(self, session: AsyncSession, stmt: Select[Any]) -> list[Task]:
         return list((await session.execute(stmt)).scalars())
 

@@ -21,13 +21,15 @@ from agencyos.common.rpc import rpc_principal
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
 from agencyos.work.models import Project, Task
-from agencyos.work.project.access import visible_project
+from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
 from agencyos.work.task.repository import TaskFilters, task_repository
 from agencyos.work.task.service import NewTask, task_service
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 50_000
+# GetTasks answers at most this many ids per call
+MAX_TASK_IDS = 500
 
 
 def _uuid(raw: str, field: str) -> uuid.UUID:
@@ -80,6 +82,38 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
     """Mixed into the service's one WorkServicer, which provides `db`."""
 
     db: Database
+
+    async def GetTasks(
+        self, request: work_pb2.GetTasksRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListTasksResponse:
+        """Tasks by id, as far as the caller may see them (the same visibility as
+        GetProjects): `projects.read_all` every task of the agency, `projects.read` the tasks
+        of projects they are a member of, a client user the client-visible tasks of its own
+        client's projects. The rest (unknown, unseen, another agency's) is left out, in the
+        order asked."""
+        principal = rpc_principal()
+        if len(request.task_ids) > MAX_TASK_IDS:
+            raise InvalidInput(f"at most {MAX_TASK_IDS} task ids per call")
+        ids = list(dict.fromkeys(_uuid(raw, "task_ids") for raw in request.task_ids))
+        client_id: uuid.UUID | None = None
+        visible_to: uuid.UUID | None = None
+        if principal.role == Role.CLIENT:
+            if principal.client_id is None:
+                raise PermissionDenied("this client user is bound to no client")
+            client_id = principal.client_id
+        else:
+            principal.require("projects.read")
+            if not sees_all_projects(principal):
+                visible_to = principal.user_id
+        if not ids:
+            return work_pb2.ListTasksResponse()
+        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+            tasks = await task_repository.by_ids(
+                session, ids, visible_to=visible_to, client_id=client_id
+            )
+        order = {task_id: i for i, task_id in enumerate(ids)}
+        tasks.sort(key=lambda t: order[t.id])
+        return work_pb2.ListTasksResponse(tasks=[task_message(t) for t in tasks])
 
     async def ListClientVisibleTasks(
         self, request: work_pb2.ListClientVisibleTasksRequest, context: grpc.aio.ServicerContext
