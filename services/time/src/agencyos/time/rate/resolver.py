@@ -3,7 +3,10 @@ the project's rate (time's own, else the hourly rate set on the project in work)
 person's default rate → the agency's default. Cost rates: the person's → the agency's.
 Each rate applies from its `effective_from` date until the next rate of the same scope, so
 a new rate never changes the value of time logged before it took effect (and approved
-entries keep the rate frozen on them at approval)."""
+entries keep the rate frozen on them at approval).
+
+Rates carry no currency: a billable rate is read in the currency of the project the time is
+billed on, a cost rate in the agency's own."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ SECONDS_PER_HOUR = 3600
 
 def amount_cents(duration_seconds: int, hourly_rate_cents: int) -> int:
     """duration times rate, in whole cents, rounded half up (exact integer arithmetic)."""
+    if duration_seconds < 0 or hourly_rate_cents < 0:
+        raise ValueError("durations and rates are never negative")
     return (duration_seconds * hourly_rate_cents + SECONDS_PER_HOUR // 2) // SECONDS_PER_HOUR
 
 
@@ -31,16 +36,28 @@ def amount_cents(duration_seconds: int, hourly_rate_cents: int) -> int:
 class ResolvedRate:
     hourly_rate_cents: int | None
     source: str  # project_member | project | member | agency | none
+    # the time rate that answered (None for work's project rate and for none)
+    rate_id: uuid.UUID | None = None
+    effective_from: date | None = None
 
+
+NO_RATE = ResolvedRate(None, "none")
 
 _Key = tuple[str, str, uuid.UUID | None, uuid.UUID | None]  # kind, scope, user, project
+
+
+@dataclass(frozen=True)
+class _Step:
+    effective_from: date
+    hourly_rate_cents: int
+    rate_id: uuid.UUID
 
 
 @dataclass
 class RateBook:
     """Every rate that can matter for some people and projects, loaded in one query."""
 
-    _timelines: dict[_Key, list[tuple[date, int]]] = field(default_factory=dict)
+    _timelines: dict[_Key, list[_Step]] = field(default_factory=dict)
 
     @classmethod
     async def load(
@@ -63,20 +80,29 @@ class RateBook:
                 & Rate.project_id.in_(projects)
             )
         rows = (await session.scalars(select(Rate).where(or_(*conditions)))).all()
-        timelines: dict[_Key, list[tuple[date, int]]] = defaultdict(list)
-        for rate in rows:
+        return cls.of(rows)
+
+    @classmethod
+    def of(cls, rates: Iterable[Rate]) -> RateBook:
+        timelines: dict[_Key, list[_Step]] = defaultdict(list)
+        for rate in rates:
             key = (rate.kind, rate.scope, rate.user_id, rate.project_id)
-            timelines[key].append((rate.effective_from, rate.hourly_rate_cents))
+            timelines[key].append(_Step(rate.effective_from, rate.hourly_rate_cents, rate.id))
         for timeline in timelines.values():
-            timeline.sort()
+            # one rate per scope and date (unique index), so dates alone order a timeline
+            timeline.sort(key=lambda step: step.effective_from)
         return cls(dict(timelines))
 
-    def _at(self, key: _Key, on: date) -> int | None:
+    def _at(self, key: _Key, on: date, source: str) -> ResolvedRate | None:
+        """The rate of `key` in effect on `on`: the last one that took effect on or before."""
         timeline = self._timelines.get(key)
         if not timeline:
             return None
-        index = bisect_right(timeline, (on, float("inf"))) - 1
-        return timeline[index][1] if index >= 0 else None
+        index = bisect_right(timeline, on, key=lambda step: step.effective_from) - 1
+        if index < 0:
+            return None
+        step = timeline[index]
+        return ResolvedRate(step.hourly_rate_cents, source, step.rate_id, step.effective_from)
 
     def billable(
         self,
@@ -88,28 +114,20 @@ class RateBook:
         """The billable hourly rate for `user_id`'s time on `project_id` on day `on`.
         `project_rate_cents` is the rate set on the project in work (the project level's
         fallback when time holds no project rate for that day)."""
-        candidates: list[tuple[str, int | None]] = [
-            ("project_member", self._at(("billable", "project_member", user_id, project_id), on)),
-            ("project", self._at(("billable", "project", None, project_id), on)),
-        ]
-        if candidates[1][1] is None and project_rate_cents is not None:
-            candidates[1] = ("project", project_rate_cents)
-        candidates += [
-            ("member", self._at(("billable", "member", user_id, None), on)),
-            ("agency", self._at(("billable", "agency", None, None), on)),
-        ]
-        for source, cents in candidates:
-            if cents is not None:
-                return ResolvedRate(cents, source)
-        return ResolvedRate(None, "none")
+        found = self._at(("billable", "project_member", user_id, project_id), on, "project_member")
+        if found is None:
+            found = self._at(("billable", "project", None, project_id), on, "project")
+        if found is None and project_rate_cents is not None:
+            found = ResolvedRate(project_rate_cents, "project")
+        if found is None:
+            found = self._at(("billable", "member", user_id, None), on, "member")
+        if found is None:
+            found = self._at(("billable", "agency", None, None), on, "agency")
+        return found or NO_RATE
 
     def cost(self, user_id: uuid.UUID, on: date) -> ResolvedRate:
         """What an hour of `user_id` costs the agency on day `on`."""
-        for source, key in (
-            ("member", ("cost", "member", user_id, None)),
-            ("agency", ("cost", "agency", None, None)),
-        ):
-            cents = self._at(key, on)
-            if cents is not None:
-                return ResolvedRate(cents, source)
-        return ResolvedRate(None, "none")
+        found = self._at(("cost", "member", user_id, None), on, "member")
+        if found is None:
+            found = self._at(("cost", "agency", None, None), on, "agency")
+        return found or NO_RATE
