@@ -2,6 +2,7 @@ from pathlib import Path
 
 from agencyos.billing.app import build_app
 from agencyos.billing.consumers import SUBSCRIPTION
+from agencyos.billing.scheduler.worker import scheduler_worker
 from agencyos.billing.settings import BillingSettings
 from agencyos.common.runtime import ServiceDefinition, main
 
@@ -11,6 +12,7 @@ DEFINITION = ServiceDefinition(
     create_app=build_app,
     service_dir=Path(__file__).resolve().parents[3],
     subscription=SUBSCRIPTION,
+    workers={"scheduler": scheduler_worker},
 )
 
 if __name__ == "__main__":

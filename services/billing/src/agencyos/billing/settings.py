@@ -7,7 +7,8 @@ class BillingSettings(ServiceSettings):
 
     # Stripe (the official SDK). Locally and in tests the API is stripe-mock
     # (deploy/local/stack.sh starts it); in production leave stripe_api_base empty.
-    stripe_api_key: str = "sk_test_agencyos_local"
+    # stripe-mock accepts only keys shaped like sk_test_<letters and digits> (no "_" after it)
+    stripe_api_key: str = "sk_test_agencyoslocal"
     stripe_api_base: str = "http://127.0.0.1:12111"
     # Verifies `Stripe-Signature` on POST /v1/webhooks/stripe
     # (AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET); the local default is for development only.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -237,3 +237,75 @@ async def seed_time_entry(
     finally:
         await conn.close()
     return entry_id
+
+
+async def seed_invoice(
+    platform: Platform,
+    agency: AgencySession,
+    *,
+    total_cents: int = 100_000,
+    tax_cents: int = 0,
+    status: str = "sent",
+    currency: str = "EUR",
+    due_date: date | None = None,
+    issue_date: date | None = None,
+    amount_paid_cents: int = 0,
+    client_id: uuid.UUID | None = None,
+    number: str | None = None,
+    checkout_session_id: str | None = None,
+    payment_url: str | None = None,
+) -> uuid.UUID:
+    """An invoice written straight into billing's database under the agency's tenant (a sent
+    one by default: numbered, issued today, due in 30 days), for tests of payments, Stripe
+    webhooks and the scheduler that need an invoice in a given state without the whole
+    draft-and-send flow. With `checkout_session_id`, also the `stripe_references` row that
+    sending writes, so webhooks for that session find the invoice. Tests of invoices
+    themselves go through the API."""
+    invoice_id = uuid.uuid4()
+    today = datetime.now(UTC).date()
+    issued = issue_date or today
+    due = due_date or issued + timedelta(days=30)
+    if status != "draft" and number is None:
+        number = f"TEST-{uuid.uuid4().hex[:8].upper()}"
+    conn = await platform.infra.raw(platform.database("billing"), owner=True)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('app.tenant_id', $1, true)", str(agency.agency_id)
+            )
+            await conn.execute(
+                "INSERT INTO invoices (tenant_id, id, client_id, number, status, currency, "
+                "issue_date, due_date, subtotal_cents, tax_cents, total_cents, "
+                "amount_paid_cents, payment_url, stripe_checkout_session_id, sent_at, "
+                "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+                "$14, $15, $16)",
+                agency.agency_id,
+                invoice_id,
+                client_id or uuid.uuid4(),
+                number,
+                status,
+                currency,
+                None if status == "draft" else issued,
+                due,
+                total_cents - tax_cents,
+                tax_cents,
+                total_cents,
+                amount_paid_cents,
+                payment_url,
+                checkout_session_id,
+                None
+                if status == "draft"
+                else datetime.combine(issued, datetime.min.time(), tzinfo=UTC),
+                agency.user_id,
+            )
+            if checkout_session_id is not None:
+                await conn.execute(
+                    "INSERT INTO stripe_references (stripe_id, tenant_id, invoice_id) "
+                    "VALUES ($1, $2, $3)",
+                    checkout_session_id,
+                    agency.agency_id,
+                    invoice_id,
+                )
+    finally:
+        await conn.close()
+    return invoice_id

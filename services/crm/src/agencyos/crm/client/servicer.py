@@ -6,12 +6,13 @@ import uuid
 
 import grpc
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput
 from agencyos.common.rpc import rpc_principal
 from agencyos.crm.deal.servicer import DealRpc
-from agencyos.crm.models import Client
+from agencyos.crm.models import Client, Contact
 from agencyos.protos.crm.v1 import crm_pb2
 
 MAX_IDS = 500
@@ -34,14 +35,35 @@ class CrmServicer(DealRpc):
             raise InvalidInput("client_ids must be UUIDs") from exc
         async with self.db.transaction(principal.tenant_id) as session:
             rows = (await session.execute(select(Client).where(Client.id.in_(ids)))).scalars()
-            clients = [
-                crm_pb2.Client(
-                    id=str(c.id),
-                    company_name=c.company_name,
-                    status=c.status,
-                    owner_id=str(c.owner_id or ""),
-                    currency=c.currency or "",
-                )
-                for c in rows
-            ]
+            found = list(rows)
+            primaries = await _primary_contacts(session, [c.id for c in found])
+            clients = [_client_message(c, primaries.get(c.id)) for c in found]
         return crm_pb2.GetClientsResponse(clients=clients)
+
+
+async def _primary_contacts(
+    session: AsyncSession, client_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Contact]:
+    """Each client's primary contact (a client with contacts has exactly one)."""
+    if not client_ids:
+        return {}
+    stmt = select(Contact).where(Contact.client_id.in_(client_ids), Contact.is_primary.is_(True))
+    return {c.client_id: c for c in (await session.execute(stmt)).scalars()}
+
+
+def _client_message(client: Client, primary: Contact | None) -> crm_pb2.Client:
+    return crm_pb2.Client(
+        id=str(client.id),
+        company_name=client.company_name,
+        status=client.status,
+        owner_id=str(client.owner_id or ""),
+        currency=client.currency or "",
+        address_line1=client.address_line1 or "",
+        address_line2=client.address_line2 or "",
+        city=client.city or "",
+        region=client.region or "",
+        postal_code=client.postal_code or "",
+        country=client.country or "",
+        primary_contact_name=primary.name if primary else "",
+        primary_contact_email=(primary.email or "") if primary else "",
+    )

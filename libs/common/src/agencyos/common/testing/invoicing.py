@@ -1,0 +1,177 @@
+"""Arranging invoices in tests: a client with billable projects and approved time, drafts
+made and sent through billing's API, and the rows time and billing hold about them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+import httpx
+
+from agencyos.common.testing.factories import AgencySession, new_project, seed_time_entry
+from agencyos.common.testing.platform import Platform
+from agencyos.common.testing.sql import fetch_rows
+
+DAY = date(2026, 11, 16)
+
+
+@dataclass
+class Books:
+    """One agency's client with a billable project, and what tests do with them."""
+
+    platform: Platform
+    gateway: httpx.AsyncClient
+    agency: AgencySession
+    client_id: uuid.UUID
+    project_id: uuid.UUID
+    currency: str
+
+    async def time(
+        self,
+        *durations: int,
+        rate: int = 12_345,
+        currency: str | None = None,
+        user_id: uuid.UUID | None = None,
+        project_id: uuid.UUID | None = None,
+        day: date = DAY,
+        task_id: uuid.UUID | None = None,
+    ) -> list[uuid.UUID]:
+        """Approved billable entries of these durations (seconds), their rate frozen."""
+        return [
+            await seed_time_entry(
+                self.platform,
+                self.agency,
+                user_id=user_id or self.agency.user_id,
+                project_id=project_id or self.project_id,
+                client_id=self.client_id,
+                day=day,
+                duration_seconds=seconds,
+                status="approved",
+                billable_rate_cents=rate,
+                currency=currency or self.currency,
+                task_id=task_id,
+            )
+            for seconds in durations
+        ]
+
+    async def draft(self, **body: Any) -> dict[str, Any]:
+        response = await self.create(**body)
+        assert response.status_code == 201, response.text
+        invoice: dict[str, Any] = response.json()
+        return invoice
+
+    async def create(self, who: AgencySession | None = None, **body: Any) -> httpx.Response:
+        return await self.gateway.post(
+            "/v1/invoices",
+            json={"client_id": str(self.client_id), **body},
+            headers=(who or self.agency).headers,
+        )
+
+    async def manual_draft(self, *prices: int, quantity: str = "1", **body: Any) -> dict[str, Any]:
+        """An empty draft with one manual line per price (no tax unless the agency has one)."""
+        invoice = await self.draft(include=[], **body)
+        for price in prices:
+            response = await self.gateway.post(
+                f"/v1/invoices/{invoice['id']}/lines",
+                json={
+                    "description": f"Item {price}",
+                    "quantity": quantity,
+                    "unit_price_cents": price,
+                },
+                headers=self.agency.headers,
+            )
+            assert response.status_code == 201, response.text
+            invoice = response.json()
+        return invoice
+
+    async def send(self, invoice_id: str | uuid.UUID) -> httpx.Response:
+        return await self.gateway.post(
+            f"/v1/invoices/{invoice_id}/send", headers=self.agency.headers
+        )
+
+    async def sent(self, invoice_id: str | uuid.UUID) -> dict[str, Any]:
+        response = await self.send(invoice_id)
+        assert response.status_code == 200, response.text
+        invoice: dict[str, Any] = response.json()
+        return invoice
+
+    async def time_rows(self, entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+        rows = await fetch_rows(
+            self.platform.infra,
+            self.platform.database("time"),
+            "SELECT id, invoice_id, status FROM time_entries WHERE id = ANY($1)",
+            entry_ids,
+            tenant_id=self.agency.agency_id,
+        )
+        return {r["id"]: r for r in rows}
+
+    async def billing_rows(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        return await fetch_rows(
+            self.platform.infra,
+            self.platform.database("billing"),
+            query,
+            *args,
+            tenant_id=self.agency.agency_id,
+        )
+
+
+async def new_client(
+    gateway: httpx.AsyncClient, who: AgencySession, *, currency: str = "EUR", **fields: Any
+) -> uuid.UUID:
+    response = await gateway.post(
+        "/v1/clients",
+        json={"company_name": f"Client {uuid.uuid4().hex[:8]}", "currency": currency, **fields},
+        headers=who.headers,
+    )
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+async def new_books(
+    platform: Platform,
+    gateway: httpx.AsyncClient,
+    agency: AgencySession,
+    *,
+    currency: str = "EUR",
+    **client_fields: Any,
+) -> Books:
+    client_id = await new_client(gateway, agency, currency=currency, **client_fields)
+    project = await new_project(
+        gateway,
+        agency,
+        client_id=str(client_id),
+        billing_type="hourly",
+        hourly_rate_cents=12_345,
+        currency=currency,
+    )
+    return Books(platform, gateway, agency, client_id, uuid.UUID(project["id"]), currency)
+
+
+def time_entry_ids(invoice: dict[str, Any]) -> list[uuid.UUID]:
+    """Every time entry the invoice's lines bill (with repeats, if a bug made any)."""
+    return [
+        uuid.UUID(e)
+        for line in invoice["lines"]
+        if line["source_type"] == "time"
+        for e in line["time_entry_ids"]
+    ]
+
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+
+
+def pdf_text(document: bytes) -> bytes:
+    """The PDF's content streams, inflated where they are compressed (FlateDecode), joined:
+    enough to find the text a core-font PDF shows (strings appear as written)."""
+    parts = []
+    for raw in _STREAM.findall(document):
+        try:
+            parts.append(zlib.decompress(raw))
+        except zlib.error:
+            parts.append(raw)
+    return b"\n".join(parts)

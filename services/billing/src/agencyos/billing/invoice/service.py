@@ -1,0 +1,779 @@
+"""Invoices: drafts built from reserved time and claimed milestones, manual lines, sending
+(number, payment page, events), voiding, reads.
+
+Most rules run in the request's one transaction. Four operations talk to other systems whose
+effects cannot ride in billing's transaction (time's gRPC, Stripe), so they are given
+`Transactions` and open short ones themselves, never holding a lock across a call that can be
+slow, and compensating where a later step fails:
+
+- create: time is reserved under the new invoice's id before the draft is written; when
+  anything after the reservation fails, the reservation is released.
+- delete (draft): time is released while the draft's row is locked, then the draft goes.
+- send: the Stripe customer and Checkout Session are made first (no lock held); then one
+  transaction locks the draft, has time confirm its entries, takes the agency's number counter
+  lock last, numbers the invoice and publishes `billing.invoice.sent`. A failure anywhere rolls
+  that transaction back (the number with it, so numbers stay gapless) and expires the session.
+- void: committed first (with `billing.invoice.voided`), then time is asked to release the
+  entries; time also releases them when it sees the event, so a failed call is caught up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.billing.checkout.provider import (
+    CheckoutLink,
+    CheckoutRequest,
+    CustomerDetails,
+    PaymentProvider,
+)
+from agencyos.billing.checkout.service import checkout_service
+from agencyos.billing.invoice import money
+from agencyos.billing.invoice.errors import (
+    CurrencyMismatch,
+    LineLocked,
+    NotDraft,
+    NothingToInvoice,
+    NotSendable,
+    NotVoidable,
+    UnpricedTime,
+)
+from agencyos.billing.invoice.lines import (
+    LineDraft,
+    Names,
+    manual_line,
+    milestone_lines,
+    time_lines,
+)
+from agencyos.billing.invoice.logo import load_logo
+from agencyos.billing.invoice.pdf import Document
+from agencyos.billing.invoice.repository import (
+    InvoiceFilters,
+    MilestoneSelection,
+    TotalsRow,
+    invoice_repository,
+)
+from agencyos.billing.invoice.schemas import (
+    MAX_LINES,
+    GroupBy,
+    IncludeSource,
+    InvoiceCreate,
+    InvoiceUpdate,
+    InvoiceVoid,
+    LineCreate,
+    LineUpdate,
+)
+from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
+from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
+from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
+from agencyos.common.auth import Principal
+from agencyos.common.db import utcnow
+from agencyos.common.errors import AppError, Conflict, InvalidInput, NotFound
+from agencyos.common.events import InvoiceSent, InvoiceVoided
+from agencyos.common.logs import get_logger
+from agencyos.common.outbox import publish
+from agencyos.common.pagination import PageParams
+
+log = get_logger(__name__)
+
+SERVICE = "billing"
+# far past any real invoice, and far inside BIGINT
+MAX_TOTAL_CENTS = 10**15
+# what one invoice may name in a problem before it says "and N more"
+MAX_NAMED = 50
+
+Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    invoice: Invoice
+    lines: list[InvoiceLine]
+
+
+def _field_error(field: str, message: str, kind: str = "invalid") -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message, "type": kind}])
+
+
+def _named(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list(items[:MAX_NAMED])
+
+
+def _more(items: Sequence[object]) -> str:
+    return f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+
+
+def check_time(entries: Sequence[BillableEntry], currency: str) -> None:
+    """Refuse time valued in another currency (no silent conversion) or with no rate."""
+    foreign = [e for e in entries if e.currency != currency]
+    if foreign:
+        named = [
+            {"kind": "time_entry", "id": str(e.id), "currency": e.currency or None} for e in foreign
+        ]
+        ids = ", ".join(str(n["id"]) for n in named[:MAX_NAMED])
+        raise CurrencyMismatch(
+            f"the invoice is in {currency}, but time entries {ids}{_more(foreign)} are valued "
+            "in another currency; narrow `project_ids` or pick `currency` (nothing was "
+            "reserved or converted)",
+            errors=[
+                {
+                    "field": "currency",
+                    "message": f"time in another currency than {currency}",
+                    "type": "currency_mismatch",
+                }
+            ],
+            extra={"mismatched": _named(named)},
+        )
+    unpriced = [e for e in entries if e.rate_cents <= 0]
+    if unpriced:
+        named = [{"kind": "time_entry", "id": str(e.id)} for e in unpriced]
+        ids = ", ".join(str(n["id"]) for n in named[:MAX_NAMED])
+        raise UnpricedTime(
+            f"time entries {ids}{_more(unpriced)} have no billable rate; set a rate for their "
+            "project or people, or leave them out with `project_ids` or the period",
+            errors=[
+                {
+                    "field": "include",
+                    "message": "billable time without a rate",
+                    "type": "unpriced_time",
+                }
+            ],
+            extra={"unpriced": _named(named)},
+        )
+
+
+def check_milestones(milestones: Sequence[BillableMilestone], currency: str) -> None:
+    foreign = [m for m in milestones if m.currency != currency]
+    if foreign:
+        named = [
+            {"kind": "milestone", "id": str(m.milestone_id), "currency": m.currency}
+            for m in foreign
+        ]
+        ids = ", ".join(str(n["id"]) for n in named[:MAX_NAMED])
+        raise CurrencyMismatch(
+            f"the invoice is in {currency}, but milestones {ids}{_more(foreign)} are in "
+            "another currency; narrow `project_ids` or pick `currency` (nothing was converted)",
+            errors=[
+                {
+                    "field": "currency",
+                    "message": f"milestones in another currency than {currency}",
+                    "type": "currency_mismatch",
+                }
+            ],
+            extra={"mismatched": _named(named)},
+        )
+
+
+def _apply_totals(invoice: Invoice, lines: Sequence[InvoiceLine | LineDraft]) -> None:
+    subtotal, tax, total = money.totals((line.amount_cents, line.tax_cents) for line in lines)
+    if max(abs(subtotal), abs(tax), abs(total)) > MAX_TOTAL_CENTS:
+        raise InvalidInput(
+            f"an invoice's amounts stay within {MAX_TOTAL_CENTS} minor units",
+            errors=[
+                {
+                    "field": "unit_price_cents",
+                    "message": "the total is too large",
+                    "type": "too_large",
+                }
+            ],
+        )
+    invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents = subtotal, tax, total
+
+
+def _line_row(invoice: Invoice, position: int, draft: LineDraft) -> InvoiceLine:
+    return InvoiceLine(
+        tenant_id=invoice.tenant_id,
+        id=uuid.uuid4(),
+        invoice_id=invoice.id,
+        position=position,
+        description=draft.description,
+        quantity=draft.quantity,
+        unit_price_cents=draft.unit_price_cents,
+        amount_cents=draft.amount_cents,
+        tax_rate_bps=draft.tax_rate_bps,
+        tax_cents=draft.tax_cents,
+        source_type=draft.source_type,
+        time_entry_ids=list(draft.time_entry_ids),
+        milestone_id=draft.milestone_id,
+        project_id=draft.project_id,
+    )
+
+
+def invoice_number(prefix: str, number: int) -> str:
+    """`INV-` and 42 -> `INV-0042` (at least 4 digits; more once past 9999)."""
+    return f"{prefix}{number:04d}"
+
+
+class InvoiceService:
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(
+        self, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
+    ) -> InvoiceView:
+        principal.require("invoices.read")
+        invoice = await invoice_repository.get(session, invoice_id)
+        if invoice is None:
+            raise NotFound("no such invoice")
+        return InvoiceView(invoice, await invoice_repository.lines(session, invoice.id))
+
+    async def list_invoices(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        params: PageParams,
+        filters: InvoiceFilters,
+        sort: str,
+    ) -> tuple[Sequence[Invoice], int, list[TotalsRow]]:
+        principal.require("invoices.read")
+        for low, high, field in (
+            (filters.issue_from, filters.issue_to, "issue_to"),
+            (filters.due_from, filters.due_to, "due_to"),
+        ):
+            if low is not None and high is not None and low > high:
+                raise _field_error(field, "the range ends before it starts")
+        stmt = invoice_repository.listing(filters, sort)
+        items, total = await invoice_repository.paginate(
+            session, stmt, page=params.page, per_page=params.per_page
+        )
+        return items, total, await invoice_repository.totals(session, filters)
+
+    # --- creating a draft --------------------------------------------------------------------
+
+    async def create(
+        self, tx: Transactions, principal: Principal, peers: Peers, data: InvoiceCreate
+    ) -> InvoiceView:
+        principal.require("invoices.write")
+        if data.period_from and data.period_to and data.period_from > data.period_to:
+            raise _field_error("period_to", "period_to must not be before period_from")
+        include = set(data.include)
+        agency = await peers.agency(principal)
+        client = await peers.client(principal, data.client_id)
+        if client is None:
+            raise _field_error("client_id", "no such client in your agency", "not_found")
+        project_ids = tuple(dict.fromkeys(data.project_ids))
+        await self._check_projects(principal, peers, client, project_ids)
+        currency = data.currency or client.currency or agency.currency
+        tax_rate = (
+            data.tax_rate_bps if data.tax_rate_bps is not None else agency.default_tax_rate_bps
+        )
+        milestones_wanted = MilestoneSelection(
+            client.id, project_ids, data.period_from, data.period_to, agency.timezone
+        )
+        if IncludeSource.MILESTONES in include:
+            # checked before any time is reserved, so a mismatch costs no reserve/release
+            async with tx() as session:
+                check_milestones(
+                    await invoice_repository.unbilled_milestones(session, milestones_wanted),
+                    currency,
+                )
+        selection = TimeSelection(client.id, project_ids, data.period_from, data.period_to)
+        unbilled: list[BillableEntry] = []
+        if IncludeSource.TIME in include:
+            unbilled = await peers.unbilled_entries(principal, selection)
+            check_time(unbilled, currency)
+
+        invoice_id = uuid.uuid4()
+        reserved: list[BillableEntry] = []
+        try:
+            if unbilled:
+                # Only the entries checked above; entries another run took meanwhile are
+                # simply not handed to this invoice.
+                reserved = await peers.reserve_entries(
+                    principal,
+                    invoice_id,
+                    replace(selection, currency=currency),
+                    [e.id for e in unbilled],
+                )
+                check_time(reserved, currency)
+            names = await self._names(principal, peers, reserved, data.group_by)
+            async with tx() as session:
+                return await self._write_draft(
+                    session,
+                    principal,
+                    invoice_id=invoice_id,
+                    data=data,
+                    currency=currency,
+                    tax_rate=tax_rate,
+                    project_ids=project_ids,
+                    reserved=reserved,
+                    names=names,
+                    milestones_wanted=milestones_wanted
+                    if IncludeSource.MILESTONES in include
+                    else None,
+                )
+        except BaseException:
+            if unbilled:
+                await self._release_quietly(principal, peers, invoice_id)
+            raise
+
+    async def _check_projects(
+        self,
+        principal: Principal,
+        peers: Peers,
+        client: ClientInfo,
+        project_ids: Sequence[uuid.UUID],
+    ) -> None:
+        if not project_ids:
+            return
+        projects = await peers.projects(principal, project_ids)
+        strangers = [
+            str(p) for p in project_ids if p not in projects or projects[p].client_id != client.id
+        ]
+        if strangers:
+            raise _field_error(
+                "project_ids", "not projects of this client: " + ", ".join(strangers), "not_found"
+            )
+
+    async def _names(
+        self,
+        principal: Principal,
+        peers: Peers,
+        entries: Sequence[BillableEntry],
+        group_by: GroupBy,
+    ) -> Names:
+        if not entries:
+            return Names({}, {}, {})
+        projects = await peers.projects(principal, [e.project_id for e in entries])
+        members: dict[uuid.UUID, str] = {}
+        tasks: dict[uuid.UUID, str] = {}
+        if group_by is GroupBy.MEMBER:
+            members = await peers.member_names(principal, [e.user_id for e in entries])
+        if group_by is GroupBy.TASK:
+            task_ids = [e.task_id for e in entries if e.task_id is not None]
+            tasks = await peers.task_titles(principal, task_ids) if task_ids else {}
+        return Names(members, {p.id: p.name for p in projects.values()}, tasks)
+
+    async def _write_draft(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        invoice_id: uuid.UUID,
+        data: InvoiceCreate,
+        currency: str,
+        tax_rate: int,
+        project_ids: tuple[uuid.UUID, ...],
+        reserved: Sequence[BillableEntry],
+        names: Names,
+        milestones_wanted: MilestoneSelection | None,
+    ) -> InvoiceView:
+        claimed: list[BillableMilestone] = []
+        if milestones_wanted is not None:
+            candidates = await invoice_repository.unbilled_milestones(session, milestones_wanted)
+            check_milestones(candidates, currency)
+            claimed = await invoice_repository.claim_milestones(
+                session, milestones_wanted, invoice_id, [m.milestone_id for m in candidates]
+            )
+            check_milestones(claimed, currency)
+        include = set(data.include)
+        if include and not reserved and not claimed:
+            what = " or ".join(sorted(str(i) for i in include))
+            raise NothingToInvoice(
+                f"the client has no unbilled {what} in this selection; create the draft with "
+                '`"include": []` to bill manual lines only'
+            )
+        drafts = [
+            *time_lines(reserved, data.group_by, names, tax_rate),
+            *milestone_lines(claimed, tax_rate),
+        ]
+        settings = await invoice_repository.billing_settings(session)
+        due_in_days = data.due_in_days
+        if due_in_days is None:
+            due_in_days = settings.payment_terms_days if settings else DEFAULT_PAYMENT_TERMS_DAYS
+        covered = project_ids or tuple(
+            dict.fromkeys(d.project_id for d in drafts if d.project_id is not None)
+        )
+        invoice = Invoice(
+            tenant_id=principal.tenant_id,
+            id=invoice_id,
+            client_id=data.client_id,
+            project_ids=list(covered),
+            status="draft",
+            currency=currency,
+            due_in_days=due_in_days,
+            period_from=data.period_from,
+            period_to=data.period_to,
+            notes=data.notes,
+            created_by=principal.user_id,
+            version=1,
+        )
+        _apply_totals(invoice, drafts)
+        await invoice_repository.create(session, invoice)
+        lines = [_line_row(invoice, i, d) for i, d in enumerate(drafts, start=1)]
+        session.add_all(lines)
+        await session.flush()
+        return InvoiceView(invoice, lines)
+
+    async def _release_quietly(
+        self, principal: Principal, peers: Peers, invoice_id: uuid.UUID
+    ) -> None:
+        try:
+            await peers.release_entries(principal, invoice_id)
+        except Exception:
+            log.exception(
+                "releasing time for an invoice that was not made failed", invoice_id=str(invoice_id)
+            )
+
+    # --- editing a draft ---------------------------------------------------------------------
+
+    async def _draft(
+        self, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
+    ) -> Invoice:
+        principal.require("invoices.write")
+        invoice = await invoice_repository.lock(session, invoice_id)
+        if invoice is None:
+            raise NotFound("no such invoice")
+        if invoice.status != "draft":
+            raise NotDraft(f"the invoice is {invoice.status}; only a draft can be changed")
+        return invoice
+
+    async def _retotal(self, session: AsyncSession, invoice: Invoice) -> InvoiceView:
+        lines = await invoice_repository.lines(session, invoice.id)
+        _apply_totals(invoice, lines)
+        invoice.version += 1
+        await session.flush()
+        return InvoiceView(invoice, lines)
+
+    async def update(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        invoice_id: uuid.UUID,
+        data: InvoiceUpdate,
+    ) -> InvoiceView:
+        invoice = await self._draft(session, principal, invoice_id)
+        sent = data.model_dump(exclude_unset=True)
+        if "due_in_days" in sent and sent["due_in_days"] is None:
+            raise _field_error("due_in_days", "due_in_days cannot be null")
+        changes = {k: v for k, v in sent.items() if getattr(invoice, k) != v}
+        if changes:
+            await invoice_repository.update(session, invoice, changes)
+            invoice.version += 1
+            await session.flush()
+        return InvoiceView(invoice, await invoice_repository.lines(session, invoice.id))
+
+    async def add_line(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        invoice_id: uuid.UUID,
+        data: LineCreate,
+        default_tax_rate_bps: int,
+    ) -> InvoiceView:
+        """A manual line at the end; `tax_rate_bps` defaults to `default_tax_rate_bps`."""
+        invoice = await self._draft(session, principal, invoice_id)
+        lines = await invoice_repository.lines(session, invoice.id)
+        if len(lines) >= MAX_LINES:
+            raise Conflict(f"an invoice has at most {MAX_LINES} lines")
+        tax_rate = data.tax_rate_bps if data.tax_rate_bps is not None else default_tax_rate_bps
+        draft = manual_line(data.description, data.quantity, data.unit_price_cents, tax_rate)
+        position = max((line.position for line in lines), default=0) + 1
+        session.add(_line_row(invoice, position, draft))
+        await session.flush()
+        return await self._retotal(session, invoice)
+
+    async def update_line(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        invoice_id: uuid.UUID,
+        line_id: uuid.UUID,
+        data: LineUpdate,
+    ) -> InvoiceView:
+        invoice = await self._draft(session, principal, invoice_id)
+        line = await invoice_repository.line(session, invoice.id, line_id)
+        if line is None:
+            raise NotFound("no such line on this invoice")
+        sent = data.model_dump(exclude_unset=True)
+        for required in ("description", "quantity", "unit_price_cents", "tax_rate_bps"):
+            if required in sent and sent[required] is None:
+                raise _field_error(required, f"{required} cannot be null")
+        if line.source_type != "manual" and {"quantity", "unit_price_cents"} & set(sent):
+            raise LineLocked(
+                f"this line bills {line.source_type}: its quantity and price come from what it "
+                "bills; change its description or tax rate, or delete the draft and rebuild it"
+            )
+        if "description" in sent:
+            line.description = sent["description"]
+        quantity = sent.get("quantity", line.quantity)
+        unit_price = sent.get("unit_price_cents", line.unit_price_cents)
+        if line.source_type == "manual":
+            line.quantity, line.unit_price_cents = quantity, unit_price
+            line.amount_cents = money.line_amount_cents(quantity, unit_price)
+        if "tax_rate_bps" in sent:
+            line.tax_rate_bps = sent["tax_rate_bps"]
+        line.tax_cents = money.tax_cents(line.amount_cents, line.tax_rate_bps)
+        await session.flush()
+        return await self._retotal(session, invoice)
+
+    async def delete_line(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        invoice_id: uuid.UUID,
+        line_id: uuid.UUID,
+    ) -> InvoiceView:
+        """Manual lines go; a milestone line goes and frees its milestone for a later invoice.
+        Time lines stay: time is reserved per invoice, and handing back part of it would let
+        another run take entries this draft still shows (delete the draft to release it)."""
+        invoice = await self._draft(session, principal, invoice_id)
+        line = await invoice_repository.line(session, invoice.id, line_id)
+        if line is None:
+            raise NotFound("no such line on this invoice")
+        if line.source_type == "time":
+            raise LineLocked(
+                "a time line cannot be removed from a draft: delete the draft (which releases "
+                "its time) and build it again with a narrower `project_ids` or period"
+            )
+        if line.source_type == "milestone" and line.milestone_id is not None:
+            await invoice_repository.release_milestones(session, invoice.id, [line.milestone_id])
+        await invoice_repository.delete_line(session, line)
+        return await self._retotal(session, invoice)
+
+    async def delete(
+        self, tx: Transactions, principal: Principal, peers: Peers, invoice_id: uuid.UUID
+    ) -> None:
+        """A draft goes, with its lines; its time and milestones are unbilled again. Time is
+        released while the draft is locked and before it is deleted: should the delete then
+        fail, the draft remains, and sending it notices that its time is no longer held."""
+        async with tx() as session:
+            invoice = await self._draft(session, principal, invoice_id)
+            lines = await invoice_repository.lines(session, invoice.id)
+            if any(line.time_entry_ids for line in lines):
+                await peers.release_entries(principal, invoice.id)
+            await invoice_repository.release_milestones(session, invoice.id)
+            await session.delete(invoice)
+            await session.flush()
+
+    # --- sending -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_sendable(invoice: Invoice) -> None:
+        if invoice.status != "draft":
+            raise NotSendable(f"the invoice is already {invoice.status}; it is sent once")
+        if invoice.total_cents <= 0:
+            raise NotSendable("only an invoice with a total above zero can be sent")
+
+    async def send(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        peers: Peers,
+        provider: PaymentProvider,
+        invoice_id: uuid.UUID,
+    ) -> InvoiceView:
+        principal.require("invoices.write")
+        async with tx() as session:
+            draft = await invoice_repository.get(session, invoice_id)
+            if draft is None:
+                raise NotFound("no such invoice")
+            self._check_sendable(draft)
+            seen_version = draft.version
+            customer_id = await checkout_service.stored_customer(session, draft.client_id)
+        agency = await peers.agency(principal)
+        client = await peers.client(principal, draft.client_id)
+        if client is None:
+            raise NotSendable("the invoice's client no longer exists in CRM")
+        if customer_id is None:
+            customer_id = await self._new_customer(tx, principal, provider, client)
+        link = await checkout_service.open_checkout(
+            provider,
+            CheckoutRequest(
+                tenant_id=principal.tenant_id,
+                invoice_id=draft.id,
+                customer_id=customer_id,
+                amount_cents=draft.total_cents,
+                currency=draft.currency,
+                product_name=f"Invoice from {agency.name}"[:250],
+                description=f"For {client.company_name}"[:250],
+            ),
+        )
+        try:
+            async with tx() as session:
+                return await self._issue(
+                    session, principal, peers, agency, invoice_id, seen_version, link
+                )
+        except BaseException:
+            await provider.expire_checkout(link.session_id)
+            raise
+
+    async def _new_customer(
+        self, tx: Transactions, principal: Principal, provider: PaymentProvider, client: ClientInfo
+    ) -> str:
+        created = await checkout_service.new_customer(
+            provider,
+            CustomerDetails(
+                tenant_id=principal.tenant_id,
+                client_id=client.id,
+                name=client.company_name,
+                email=client.contact_email,
+                address_lines=client.address_lines,
+            ),
+        )
+        async with tx() as session:
+            return await checkout_service.remember_customer(
+                session, principal.tenant_id, client.id, created
+            )
+
+    async def _issue(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        peers: Peers,
+        agency: AgencyInfo,
+        invoice_id: uuid.UUID,
+        seen_version: int,
+        link: CheckoutLink,
+    ) -> InvoiceView:
+        invoice = await invoice_repository.lock(session, invoice_id)
+        if invoice is None:
+            raise NotFound("no such invoice")
+        self._check_sendable(invoice)
+        if invoice.version != seen_version:
+            raise Conflict("the draft changed while it was being sent; send it again")
+        lines = await invoice_repository.lines(session, invoice.id)
+        held = sum(len(line.time_entry_ids) for line in lines)
+        if held:
+            confirmed = await peers.confirm_invoiced(principal, invoice.id)
+            if confirmed != held:
+                raise NotSendable(
+                    f"time holds {confirmed} of this draft's {held} entries for it; delete the "
+                    "draft and build it again"
+                )
+        await checkout_service.reference(session, principal.tenant_id, invoice.id, link)
+        # The counter's row lock is taken last, so concurrent sends wait on it only for the
+        # few statements below; the number is consumed only if this transaction commits.
+        number = await invoice_repository.next_number(session, principal.tenant_id)
+        issue_date = datetime.now(agency.timezone).date()
+        invoice.number = invoice_number(agency.invoice_prefix, number)
+        invoice.status = "sent"
+        invoice.issue_date = issue_date
+        invoice.due_date = issue_date + timedelta(days=invoice.due_in_days)
+        invoice.payment_url = link.url
+        invoice.stripe_checkout_session_id = link.session_id
+        invoice.sent_at = utcnow()
+        invoice.version += 1
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                f"invoice number {invoice.number} is already taken (the agency's invoice prefix "
+                "changed?); change the prefix and send again"
+            ) from exc
+        await publish(
+            session,
+            InvoiceSent(
+                invoice_id=invoice.id,
+                client_id=invoice.client_id,
+                number=invoice.number,
+                total_cents=invoice.total_cents,
+                currency=invoice.currency,
+                due_date=invoice.due_date,
+                payment_url=invoice.payment_url,
+            ),
+            source_service=SERVICE,
+            subject=f"invoices/{invoice.id}",
+        )
+        return InvoiceView(invoice, lines)
+
+    # --- voiding -----------------------------------------------------------------------------
+
+    async def void(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        peers: Peers,
+        provider: PaymentProvider,
+        invoice_id: uuid.UUID,
+        data: InvoiceVoid,
+    ) -> InvoiceView:
+        """A sent invoice nobody has paid anything on becomes void, keeping its number."""
+        principal.require("invoices.write")
+        async with tx() as session:
+            invoice = await invoice_repository.lock(session, invoice_id)
+            if invoice is None:
+                raise NotFound("no such invoice")
+            if invoice.status == "draft":
+                raise NotVoidable("a draft has no number to void: delete it instead")
+            if invoice.status in ("void", "paid"):
+                raise NotVoidable(f"the invoice is {invoice.status}")
+            if invoice.amount_paid_cents != 0:
+                raise NotVoidable(
+                    "payments are recorded on this invoice; refund them before voiding it"
+                )
+            voided_at = utcnow()
+            invoice.status = "void"
+            invoice.voided_at = voided_at
+            invoice.void_reason = data.reason or None
+            invoice.version += 1
+            await session.flush()
+            await invoice_repository.release_milestones(session, invoice.id)
+            await publish(
+                session,
+                InvoiceVoided(
+                    invoice_id=invoice.id,
+                    client_id=invoice.client_id,
+                    number=invoice.number,
+                    reason=invoice.void_reason,
+                    voided_at=voided_at,
+                ),
+                source_service=SERVICE,
+                subject=f"invoices/{invoice.id}",
+            )
+            lines = await invoice_repository.lines(session, invoice.id)
+        if any(line.time_entry_ids for line in lines):
+            try:
+                await peers.release_entries(principal, invoice.id)
+            except AppError:
+                # time releases them on billing.invoice.voided too
+                log.warning("releasing a void invoice's time failed", invoice_id=str(invoice.id))
+        if invoice.stripe_checkout_session_id:
+            await provider.expire_checkout(invoice.stripe_checkout_session_id)
+        return InvoiceView(invoice, lines)
+
+    # --- the document ------------------------------------------------------------------------
+
+    async def document(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        peers: Peers,
+        invoice_id: uuid.UUID,
+    ) -> Document:
+        """What the PDF shows: the invoice and its lines, the agency's branding and billing
+        settings, and the client as CRM has it now."""
+        view = await self.get(session, principal, invoice_id)
+        settings = await invoice_repository.billing_settings(session)
+        agency = await peers.agency(principal)
+        client = await peers.client(principal, view.invoice.client_id)
+        return Document(
+            invoice=view.invoice,
+            lines=view.lines,
+            agency_name=agency.name,
+            brand_color=agency.brand_color,
+            logo=await load_logo(agency.logo_url),
+            sender_address=settings.sender_address if settings else None,
+            tax_number=settings.tax_number if settings else None,
+            footer=settings.invoice_footer if settings else None,
+            client_name=client.company_name if client else "(client removed from CRM)",
+            client_contact=client.contact_name if client else None,
+            client_email=client.contact_email if client else None,
+            client_address=client.address_lines if client else (),
+        )
+
+    @staticmethod
+    def today(agency: AgencyInfo) -> date:
+        """The agency's date now (in its time zone)."""
+        return datetime.now(agency.timezone).date()
+
+
+invoice_service = InvoiceService()
