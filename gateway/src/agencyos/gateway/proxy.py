@@ -38,7 +38,12 @@ class Forwarder:
         self.max_body_bytes = max_body_bytes
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            # Idle upstream connections are dropped after 30 s, well before the services'
+            # servers close them (75 s, agencyos.common.runtime): a connection the server
+            # closes while the gateway reuses it would fail a request with 503.
+            limits=httpx.Limits(
+                max_connections=500, max_keepalive_connections=100, keepalive_expiry=30.0
+            ),
             follow_redirects=False,
         )
 

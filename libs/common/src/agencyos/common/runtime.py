@@ -136,6 +136,9 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            # Longer than the gateway's idle-connection expiry (30 s), so the gateway always
+            # drops an idle connection before the service does (no reuse-after-close race).
+            timeout_keep_alive=75,
         )
         server = _Server(config)
         tasks.append(asyncio.create_task(server.serve(), name="api"))

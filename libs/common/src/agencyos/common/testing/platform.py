@@ -153,7 +153,7 @@ class Platform:
         if proc.returncode != 0:
             raise RuntimeError(f"migrating {service} failed:\n{out.decode(errors='replace')}")
 
-    async def _wait_healthy(self, timeout: float = 90.0) -> None:
+    async def _wait_healthy(self, timeout: float = 180.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         pending = dict(self.processes)
         async with httpx.AsyncClient(timeout=1.0) as client:
@@ -170,6 +170,8 @@ class Platform:
                             del pending[name]
                     except httpx.HTTPError:
                         pass
+                if not pending:
+                    break
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError(f"not healthy in {timeout}s: {sorted(pending)}")
                 await asyncio.sleep(0.2)
