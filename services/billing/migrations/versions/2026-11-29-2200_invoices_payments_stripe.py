@@ -17,7 +17,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from agencyos.common.migrations import enable_tenant_rls
+from agencyos.common.migrations import (
+    enable_tenant_rls,
+    tenant_pk_columns,
+    timestamp_columns,
+    uuid_column,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -28,24 +33,6 @@ INVOICE_STATUSES = "('draft', 'sent', 'paid', 'partially_paid', 'overdue', 'void
 # the scheduler finds due invoices across agencies (read only), then acts on each under its
 # own tenant; only a transaction that sets this flag sees other agencies' rows
 SCHEDULER_SETTING = "app.billing_scheduler"
-
-
-def _uuid(name: str, *, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, UUID(as_uuid=True), nullable=nullable)
-
-
-def _tenant_pk() -> list[sa.Column]:
-    return [
-        sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),
-    ]
-
-
-def _timestamps() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-    ]
 
 
 def _money(name: str) -> sa.Column:
@@ -68,7 +55,7 @@ def upgrade() -> None:
         sa.Column("sender_address", sa.Text()),
         sa.Column("tax_number", sa.String(50)),
         sa.Column("invoice_footer", sa.Text()),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "payment_terms_days >= 0 AND payment_terms_days <= 365", name="terms_within_year"
         ),
@@ -77,8 +64,8 @@ def upgrade() -> None:
 
     op.create_table(
         "invoices",
-        *_tenant_pk(),
-        _uuid("client_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("client_id", nullable=False),
         sa.Column("project_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
         sa.Column("number", sa.String(40)),
         sa.Column("status", sa.String(20), nullable=False, server_default="draft"),
@@ -100,8 +87,8 @@ def upgrade() -> None:
         sa.Column("voided_at", sa.DateTime(timezone=True)),
         sa.Column("void_reason", sa.Text()),
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         sa.CheckConstraint(f"status IN {INVOICE_STATUSES}", name="status_known"),
         sa.CheckConstraint("total_cents = subtotal_cents + tax_cents", name="total_adds_up"),
         sa.CheckConstraint("amount_paid_cents >= 0", name="paid_not_negative"),
@@ -138,8 +125,8 @@ def upgrade() -> None:
 
     op.create_table(
         "invoice_lines",
-        *_tenant_pk(),
-        _uuid("invoice_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("invoice_id", nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("quantity", sa.Numeric(12, 4), nullable=False),
@@ -150,9 +137,9 @@ def upgrade() -> None:
         # time | milestone | manual
         sa.Column("source_type", sa.String(20), nullable=False, server_default="manual"),
         sa.Column("time_entry_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
-        _uuid("milestone_id"),
-        _uuid("project_id"),
-        *_timestamps(),
+        uuid_column("milestone_id"),
+        uuid_column("project_id"),
+        *timestamp_columns(),
         sa.ForeignKeyConstraint(
             ["tenant_id", "invoice_id"],
             ["invoices.tenant_id", "invoices.id"],
@@ -182,8 +169,8 @@ def upgrade() -> None:
 
     op.create_table(
         "payments",
-        *_tenant_pk(),
-        _uuid("invoice_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("invoice_id", nullable=False),
         # > 0 a payment, < 0 a refund
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
@@ -193,7 +180,7 @@ def upgrade() -> None:
         sa.Column("stripe_payment_intent_id", sa.String(255)),
         sa.Column("stripe_charge_id", sa.String(255)),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        _uuid("recorded_by"),
+        uuid_column("recorded_by"),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.ForeignKeyConstraint(
             ["tenant_id", "invoice_id"],
@@ -231,8 +218,8 @@ def upgrade() -> None:
         "stripe_events",
         sa.Column("id", sa.String(255), primary_key=True),
         sa.Column("type", sa.String(100), nullable=False),
-        _uuid("tenant_id"),
-        _uuid("invoice_id"),
+        uuid_column("tenant_id"),
+        uuid_column("invoice_id"),
         sa.Column("stripe_created", sa.DateTime(timezone=True)),
         # processed | ignored
         sa.Column("outcome", sa.String(20), nullable=False, server_default="processed"),
@@ -247,8 +234,8 @@ def upgrade() -> None:
     op.create_table(
         "stripe_references",
         sa.Column("stripe_id", sa.String(255), primary_key=True),
-        _uuid("tenant_id", nullable=False),
-        _uuid("invoice_id", nullable=False),
+        uuid_column("tenant_id", nullable=False),
+        uuid_column("invoice_id", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
     )
 
@@ -257,14 +244,14 @@ def upgrade() -> None:
         "billable_milestones",
         sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("milestone_id", UUID(as_uuid=True), primary_key=True),
-        _uuid("project_id", nullable=False),
-        _uuid("client_id"),
+        uuid_column("project_id", nullable=False),
+        uuid_column("client_id"),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
         # the invoice holding it (draft: reserved; sent: billed); NULL when unbilled
-        _uuid("invoice_id"),
+        uuid_column("invoice_id"),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
     )

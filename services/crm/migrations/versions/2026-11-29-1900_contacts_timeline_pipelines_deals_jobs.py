@@ -17,7 +17,12 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from agencyos.common.db import TENANT_SETTING
-from agencyos.common.migrations import TENANT_PREDICATE, enable_tenant_rls
+from agencyos.common.migrations import (
+    TENANT_PREDICATE,
+    enable_tenant_rls,
+    tenant_pk_columns,
+    timestamp_columns,
+)
 
 JOB_RUNNER_SETTING = "app.job_runner"
 
@@ -25,20 +30,6 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-
-def _tenant_pk() -> list[sa.Column]:
-    return [
-        sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),
-    ]
-
-
-def _timestamps() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-    ]
 
 
 def _client_fk(on_delete: str | None = None) -> sa.ForeignKeyConstraint:
@@ -140,14 +131,14 @@ def upgrade() -> None:
     # --- contacts ------------------------------------------------------------------------------
     op.create_table(
         "contacts",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("client_id", UUID(as_uuid=True), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("email", sa.String(320)),
         sa.Column("phone", sa.String(50)),
         sa.Column("title", sa.String(200)),
         sa.Column("is_primary", sa.Boolean(), nullable=False, server_default=sa.false()),
-        *_timestamps(),
+        *timestamp_columns(),
         _client_fk("CASCADE"),
     )
     op.create_index("ix_contacts_client", "contacts", ["tenant_id", "client_id"])
@@ -190,7 +181,7 @@ def upgrade() -> None:
     # --- timeline ------------------------------------------------------------------------------
     op.create_table(
         "timeline_entries",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("client_id", UUID(as_uuid=True), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
@@ -225,10 +216,10 @@ def upgrade() -> None:
     # --- pipelines and stages ------------------------------------------------------------------
     op.create_table(
         "pipelines",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False, server_default=sa.false()),
-        *_timestamps(),
+        *timestamp_columns(),
     )
     op.create_index(
         "uq_pipelines_one_default",
@@ -240,13 +231,13 @@ def upgrade() -> None:
     enable_tenant_rls("pipelines")
     op.create_table(
         "stages",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("pipeline_id", UUID(as_uuid=True), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("probability", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.ForeignKeyConstraint(
             ["tenant_id", "pipeline_id"],
             ["pipelines.tenant_id", "pipelines.id"],
@@ -266,7 +257,7 @@ def upgrade() -> None:
     # --- deals ---------------------------------------------------------------------------------
     op.create_table(
         "deals",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("pipeline_id", UUID(as_uuid=True), nullable=False),
         sa.Column("stage_id", UUID(as_uuid=True), nullable=False),
         sa.Column("client_id", UUID(as_uuid=True), nullable=False),
@@ -285,7 +276,7 @@ def upgrade() -> None:
         sa.Column("lost_reason", sa.Text()),
         sa.Column("closed_at", sa.DateTime(timezone=True)),
         sa.Column("created_by", UUID(as_uuid=True), nullable=False),
-        *_timestamps(),
+        *timestamp_columns(),
         _client_fk(),
         sa.ForeignKeyConstraint(["tenant_id", "stage_id"], ["stages.tenant_id", "stages.id"]),
         sa.ForeignKeyConstraint(
@@ -304,7 +295,7 @@ def upgrade() -> None:
     # --- background jobs (CSV import) ---------------------------------------------------------
     op.create_table(
         "jobs",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("status", sa.String(20), nullable=False, server_default="queued"),
         sa.Column("input", sa.Text()),  # the uploaded CSV, dropped when the job ends
@@ -317,7 +308,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("started_at", sa.DateTime(timezone=True)),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "status IN ('queued', 'running', 'completed', 'failed')", name="status_known"
         ),

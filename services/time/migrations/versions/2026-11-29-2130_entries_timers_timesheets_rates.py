@@ -16,7 +16,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from agencyos.common.migrations import enable_tenant_rls
+from agencyos.common.migrations import (
+    enable_tenant_rls,
+    tenant_pk_columns,
+    timestamp_columns,
+    uuid_column,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -27,37 +32,19 @@ ENTRY_STATUSES = "('draft', 'submitted', 'approved', 'rejected', 'invoiced')"
 MAX_ENTRY_SECONDS = 12 * 3600
 
 
-def _uuid(name: str, *, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, UUID(as_uuid=True), nullable=nullable)
-
-
-def _tenant_pk() -> list[sa.Column]:
-    return [
-        sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),
-    ]
-
-
-def _timestamps() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-    ]
-
-
 def upgrade() -> None:
     # btree_gist is a trusted extension: the database owner may create it.
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
 
     op.create_table(
         "time_entries",
-        *_tenant_pk(),
-        _uuid("user_id", nullable=False),
-        _uuid("project_id", nullable=False),
-        _uuid("task_id"),
+        *tenant_pk_columns(),
+        uuid_column("user_id", nullable=False),
+        uuid_column("project_id", nullable=False),
+        uuid_column("task_id"),
         # the project's client when the entry was made (work's project), for client filters
         # and per-client invoicing
-        _uuid("client_id"),
+        uuid_column("client_id"),
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True)),
         sa.Column("ended_at", sa.DateTime(timezone=True)),
@@ -66,15 +53,15 @@ def upgrade() -> None:
         sa.Column("is_billable", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False, server_default="draft"),
         # set while an invoice holds the entry (reserved) and after it is invoiced
-        _uuid("invoice_id"),
+        uuid_column("invoice_id"),
         sa.Column("reserved_at", sa.DateTime(timezone=True)),
         # frozen when the entry is approved, so a later rate change never rewrites its value
         sa.Column("billable_rate_cents", sa.BigInteger()),
         sa.Column("cost_rate_cents", sa.BigInteger()),
         sa.Column("currency", sa.String(3)),
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         sa.CheckConstraint(f"status IN {ENTRY_STATUSES}", name="status_known"),
         sa.CheckConstraint(
             f"duration_seconds > 0 AND duration_seconds <= {MAX_ENTRY_SECONDS}",
@@ -118,29 +105,29 @@ def upgrade() -> None:
         sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
         # one running timer per person
         sa.Column("user_id", UUID(as_uuid=True), primary_key=True),
-        _uuid("id", nullable=False),
-        _uuid("project_id", nullable=False),
-        _uuid("task_id"),
-        _uuid("client_id"),
+        uuid_column("id", nullable=False),
+        uuid_column("project_id", nullable=False),
+        uuid_column("task_id"),
+        uuid_column("client_id"),
         sa.Column("description", sa.Text(), nullable=False, server_default=""),
         sa.Column("is_billable", sa.Boolean(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        *_timestamps(),
+        *timestamp_columns(),
     )
     enable_tenant_rls("timers")
 
     op.create_table(
         "timesheets",
-        *_tenant_pk(),
-        _uuid("user_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("user_id", nullable=False),
         sa.Column("week_start", sa.Date(), nullable=False),  # the ISO week's Monday
         sa.Column("status", sa.String(20), nullable=False, server_default="open"),
         sa.Column("submitted_at", sa.DateTime(timezone=True)),
-        _uuid("submitted_by"),
+        uuid_column("submitted_by"),
         sa.Column("decided_at", sa.DateTime(timezone=True)),
-        _uuid("decided_by"),
+        uuid_column("decided_by"),
         sa.Column("rejection_reason", sa.Text()),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "status IN ('open', 'submitted', 'approved', 'rejected')", name="status_known"
         ),
@@ -152,9 +139,9 @@ def upgrade() -> None:
     # every change to an entry: who, when, what (old/new per field)
     op.create_table(
         "time_entry_changes",
-        *_tenant_pk(),
-        _uuid("entry_id", nullable=False),  # no foreign key: the trail outlives a deletion
-        _uuid("actor_id"),
+        *tenant_pk_columns(),
+        uuid_column("entry_id", nullable=False),  # no foreign key: the trail outlives a deletion
+        uuid_column("actor_id"),
         sa.Column("action", sa.String(20), nullable=False),
         # {"field": {"old": ..., "new": ...}}
         sa.Column("changes", JSONB, nullable=False, server_default="{}"),
@@ -167,15 +154,15 @@ def upgrade() -> None:
 
     op.create_table(
         "rates",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("kind", sa.String(10), nullable=False),  # billable | cost
         # agency | member | project | project_member
         sa.Column("scope", sa.String(20), nullable=False),
-        _uuid("user_id"),
-        _uuid("project_id"),
+        uuid_column("user_id"),
+        uuid_column("project_id"),
         sa.Column("hourly_rate_cents", sa.BigInteger(), nullable=False),
         sa.Column("effective_from", sa.Date(), nullable=False),
-        _uuid("created_by"),
+        uuid_column("created_by"),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.CheckConstraint("kind IN ('billable', 'cost')", name="kind_known"),
         sa.CheckConstraint(
@@ -209,7 +196,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(20), nullable=False, server_default="member"),
         sa.Column("status", sa.String(20), nullable=False, server_default="active"),
         sa.Column("weekly_capacity_hours", sa.Numeric(5, 2), nullable=False, server_default="40"),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "weekly_capacity_hours >= 0 AND weekly_capacity_hours <= 168",
             name="capacity_within_week",

@@ -15,7 +15,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from agencyos.common.migrations import enable_tenant_rls
+from agencyos.common.migrations import (
+    enable_tenant_rls,
+    tenant_pk_columns,
+    timestamp_columns,
+    uuid_column,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -23,24 +28,6 @@ branch_labels = None
 depends_on = None
 
 TASK_STATUSES = "('todo', 'in_progress', 'review', 'done')"
-
-
-def _uuid(name: str, *, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, UUID(as_uuid=True), nullable=nullable)
-
-
-def _tenant_pk() -> list[sa.Column]:
-    return [
-        sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),
-    ]
-
-
-def _timestamps() -> list[sa.Column]:
-    return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
-    ]
 
 
 def _project_fk(column: str = "project_id") -> sa.ForeignKeyConstraint:
@@ -52,7 +39,7 @@ def _project_fk(column: str = "project_id") -> sa.ForeignKeyConstraint:
 def upgrade() -> None:
     op.create_table(
         "project_templates",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text()),
         sa.Column("is_default", sa.Boolean(), nullable=False, server_default=sa.false()),
@@ -64,8 +51,8 @@ def upgrade() -> None:
         sa.Column("tasks", JSONB, nullable=False, server_default="[]"),
         # [{"name", "due_offset_days", "amount_cents"}]
         sa.Column("milestones", JSONB, nullable=False, server_default="[]"),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "billing_type IN ('hourly', 'fixed', 'retainer')", name="billing_type_known"
         ),
@@ -81,12 +68,12 @@ def upgrade() -> None:
 
     op.create_table(
         "projects",
-        *_tenant_pk(),
+        *tenant_pk_columns(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text()),
-        _uuid("client_id"),
-        _uuid("deal_id"),
-        _uuid("template_id"),
+        uuid_column("client_id"),
+        uuid_column("deal_id"),
+        uuid_column("template_id"),
         sa.Column("status", sa.String(20), nullable=False, server_default="planning"),
         sa.Column("billing_type", sa.String(20), nullable=False, server_default="hourly"),
         sa.Column("hourly_rate_cents", sa.BigInteger()),
@@ -95,8 +82,8 @@ def upgrade() -> None:
         sa.Column("budget_hours", sa.Numeric(10, 2)),
         sa.Column("start_date", sa.Date()),
         sa.Column("deadline", sa.Date()),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         sa.CheckConstraint(
             "status IN ('planning', 'active', 'on_hold', 'completed', 'archived')",
             name="status_known",
@@ -139,13 +126,13 @@ def upgrade() -> None:
 
     op.create_table(
         "board_columns",
-        *_tenant_pk(),
-        _uuid("project_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("project_id", nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("color", sa.String(7), nullable=False, server_default="#9CA3AF"),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        *_timestamps(),
+        *timestamp_columns(),
         _project_fk(),
         sa.UniqueConstraint("tenant_id", "project_id", "id", name="uq_board_columns_project_id"),
         sa.CheckConstraint(f"status IN {TASK_STATUSES}", name="status_known"),
@@ -156,14 +143,14 @@ def upgrade() -> None:
 
     op.create_table(
         "milestones",
-        *_tenant_pk(),
-        _uuid("project_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("project_id", nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("due_date", sa.Date()),
         sa.Column("amount_cents", sa.BigInteger()),
         sa.Column("status", sa.String(20), nullable=False, server_default="open"),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        *_timestamps(),
+        *timestamp_columns(),
         _project_fk(),
         sa.UniqueConstraint("tenant_id", "project_id", "id", name="uq_milestones_project_id"),
         sa.CheckConstraint("status IN ('open', 'completed')", name="status_known"),
@@ -174,9 +161,9 @@ def upgrade() -> None:
 
     op.create_table(
         "tasks",
-        *_tenant_pk(),
-        _uuid("project_id", nullable=False),
-        _uuid("column_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("project_id", nullable=False),
+        uuid_column("column_id", nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("description", sa.Text()),
         sa.Column("status", sa.String(20), nullable=False),
@@ -185,15 +172,15 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date()),
         sa.Column("estimate_hours", sa.Numeric(8, 2)),
         sa.Column("labels", ARRAY(sa.Text()), nullable=False, server_default="{}"),
-        _uuid("milestone_id"),
+        uuid_column("milestone_id"),
         sa.Column("visible_to_client", sa.Boolean(), nullable=False, server_default=sa.false()),
         # Order within the column: fractional, so a move writes one row.
         sa.Column("position", sa.Float(precision=53), nullable=False),
         # Optimistic concurrency: every write bumps it; If-Match compares it.
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         _project_fk(),
         sa.UniqueConstraint("tenant_id", "project_id", "id", name="uq_tasks_project_id"),
         sa.ForeignKeyConstraint(
@@ -218,12 +205,12 @@ def upgrade() -> None:
 
     op.create_table(
         "subtasks",
-        *_tenant_pk(),
-        _uuid("task_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("task_id", nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("done", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("position", sa.Integer(), nullable=False),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.ForeignKeyConstraint(
             ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
         ),
@@ -237,7 +224,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("task_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("blocked_by_id", UUID(as_uuid=True), primary_key=True),
-        _uuid("project_id", nullable=False),
+        uuid_column("project_id", nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id", "project_id", "task_id"],
             ["tasks.tenant_id", "tasks.project_id", "tasks.id"],
@@ -257,12 +244,12 @@ def upgrade() -> None:
 
     op.create_table(
         "comments",
-        *_tenant_pk(),
-        _uuid("task_id", nullable=False),
-        _uuid("author_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("task_id", nullable=False),
+        uuid_column("author_id", nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("mentions", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
-        *_timestamps(),
+        *timestamp_columns(),
         sa.ForeignKeyConstraint(
             ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
         ),
@@ -273,10 +260,10 @@ def upgrade() -> None:
 
     op.create_table(
         "task_activity",
-        *_tenant_pk(),
-        _uuid("project_id", nullable=False),
-        _uuid("task_id", nullable=False),
-        _uuid("actor_id"),
+        *tenant_pk_columns(),
+        uuid_column("project_id", nullable=False),
+        uuid_column("task_id", nullable=False),
+        uuid_column("actor_id"),
         sa.Column("action", sa.String(30), nullable=False),
         # [{"field", "old", "new"}]
         sa.Column("changes", JSONB, nullable=False, server_default="[]"),
@@ -293,8 +280,8 @@ def upgrade() -> None:
 
     op.create_table(
         "deliverables",
-        *_tenant_pk(),
-        _uuid("project_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("project_id", nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("description", sa.Text()),
         sa.Column("link_url", sa.String(2048)),
@@ -302,8 +289,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False, server_default="draft"),
         sa.Column("submitted_at", sa.DateTime(timezone=True)),
         sa.Column("decided_at", sa.DateTime(timezone=True)),
-        _uuid("created_by"),
-        *_timestamps(),
+        uuid_column("created_by"),
+        *timestamp_columns(),
         _project_fk(),
         sa.CheckConstraint(
             "status IN ('draft', 'submitted', 'approved', 'changes_requested')",
@@ -315,11 +302,11 @@ def upgrade() -> None:
 
     op.create_table(
         "deliverable_decisions",
-        *_tenant_pk(),
-        _uuid("deliverable_id", nullable=False),
+        *tenant_pk_columns(),
+        uuid_column("deliverable_id", nullable=False),
         sa.Column("decision", sa.String(20), nullable=False),
         sa.Column("comment", sa.Text()),
-        _uuid("actor_id"),
+        uuid_column("actor_id"),
         sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.ForeignKeyConstraint(
             ["tenant_id", "deliverable_id"],

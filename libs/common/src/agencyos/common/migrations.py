@@ -25,6 +25,29 @@ APP_ROLE_OPTION = "agencyos_app_role"
 TENANT_PREDICATE = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
 
 
+# --- column shapes every service's tables share ---------------------------------------------
+
+
+def uuid_column(name: str, *, nullable: bool = True) -> sa.Column:
+    return sa.Column(name, UUID(as_uuid=True), nullable=nullable)
+
+
+def tenant_pk_columns() -> list[sa.Column]:
+    """`(tenant_id, id)`: the composite primary key of a tenant-owned table."""
+    return [
+        sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    ]
+
+
+def timestamp_columns() -> list[sa.Column]:
+    """`created_at` and `updated_at`, both defaulting to now()."""
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+    ]
+
+
 def enable_tenant_rls(table: str, *, extra_using: str | None = None) -> None:
     """Enable and FORCE row-level security on `table` with the standard tenant policy.
 

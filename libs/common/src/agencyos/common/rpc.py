@@ -152,3 +152,31 @@ async def call(
         return await method(request, metadata=metadata, timeout=timeout)
     except grpc.aio.AioRpcError as exc:
         raise error_from_grpc(exc.code(), exc.details()) from exc
+
+
+# Every AgencyOS "get these ids" method takes at most this many ids per call.
+IDS_PER_CALL = 500
+
+
+async def call_for_ids(
+    method: Callable[..., Any],
+    ids: Sequence[Any],
+    request: Callable[[list[str]], Any],
+    *,
+    principal: Principal,
+    timeout: float = 5.0,
+    per_call: int = IDS_PER_CALL,
+) -> list[Any]:
+    """Ask a peer about `ids` (duplicates dropped, order kept) in as many calls as its
+    per-call limit needs; `request` builds one request from a batch of string ids. The
+    answers come back in call order; no ids, no call."""
+    unique = [str(i) for i in dict.fromkeys(ids)]
+    return [
+        await call(
+            method,
+            request(unique[start : start + per_call]),
+            principal=principal,
+            timeout=timeout,
+        )
+        for start in range(0, len(unique), per_call)
+    ]

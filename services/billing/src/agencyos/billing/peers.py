@@ -14,16 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Request
 
 from agencyos.common.auth import Principal
-from agencyos.common.rpc import call, channel
+from agencyos.common.rpc import call, call_for_ids, channel
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
-
-# what the peers accept per call
-PROJECTS_PER_CALL = 100
-TASKS_PER_CALL = 500
-MEMBERS_PER_CALL = 100
 
 
 @dataclass(frozen=True)
@@ -169,19 +164,19 @@ class Peers:
     async def member_names(
         self, principal: Principal, user_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
-        ids = list(dict.fromkeys(user_ids))
-        names: dict[uuid.UUID, str] = {}
         stub = identity_pb2_grpc.IdentityServiceStub(channel(self.identity_target))
-        for start in range(0, len(ids), MEMBERS_PER_CALL):
-            batch = ids[start : start + MEMBERS_PER_CALL]
-            response = await call(
-                stub.GetMembers,
-                identity_pb2.GetMembersRequest(user_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
-            )
-            names.update({uuid.UUID(m.user_id): m.name or m.email for m in response.members})
-        return names
+        responses = await call_for_ids(
+            stub.GetMembers,
+            user_ids,
+            lambda batch: identity_pb2.GetMembersRequest(user_ids=batch),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return {
+            uuid.UUID(m.user_id): m.name or m.email
+            for response in responses
+            for m in response.members
+        }
 
     # --- crm -------------------------------------------------------------------------------
 
@@ -212,43 +207,37 @@ class Peers:
         self, principal: Principal, project_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, ProjectInfo]:
         """The projects among `project_ids` the caller may see; the rest are absent."""
-        ids = list(dict.fromkeys(project_ids))
-        found: dict[uuid.UUID, ProjectInfo] = {}
         stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
-        for start in range(0, len(ids), PROJECTS_PER_CALL):
-            batch = ids[start : start + PROJECTS_PER_CALL]
-            response = await call(
-                stub.GetProjects,
-                work_pb2.GetProjectsRequest(project_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
+        responses = await call_for_ids(
+            stub.GetProjects,
+            project_ids,
+            lambda batch: work_pb2.GetProjectsRequest(project_ids=batch),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return {
+            uuid.UUID(p.id): ProjectInfo(
+                id=uuid.UUID(p.id),
+                name=p.name,
+                client_id=uuid.UUID(p.client_id) if p.client_id else None,
+                currency=p.currency,
             )
-            for p in response.projects:
-                info = ProjectInfo(
-                    id=uuid.UUID(p.id),
-                    name=p.name,
-                    client_id=uuid.UUID(p.client_id) if p.client_id else None,
-                    currency=p.currency,
-                )
-                found[info.id] = info
-        return found
+            for response in responses
+            for p in response.projects
+        }
 
     async def task_titles(
         self, principal: Principal, task_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
-        ids = list(dict.fromkeys(task_ids))
-        titles: dict[uuid.UUID, str] = {}
         stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
-        for start in range(0, len(ids), TASKS_PER_CALL):
-            batch = ids[start : start + TASKS_PER_CALL]
-            response = await call(
-                stub.GetTasks,
-                work_pb2.GetTasksRequest(task_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
-            )
-            titles.update({uuid.UUID(t.id): t.title for t in response.tasks})
-        return titles
+        responses = await call_for_ids(
+            stub.GetTasks,
+            task_ids,
+            lambda batch: work_pb2.GetTasksRequest(task_ids=batch),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return {uuid.UUID(t.id): t.title for response in responses for t in response.tasks}
 
     # --- time ------------------------------------------------------------------------------
 

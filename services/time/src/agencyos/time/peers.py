@@ -13,14 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Request
 
 from agencyos.common.auth import Principal
-from agencyos.common.rpc import call, channel
+from agencyos.common.rpc import call, call_for_ids, channel
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
-
-# work answers at most this many projects per GetProjects call
-PROJECTS_PER_CALL = 100
-# ... and at most this many tasks per GetTasks call
-TASKS_PER_CALL = 500
 
 
 @dataclass(frozen=True)
@@ -92,29 +87,32 @@ class Peers:
     ) -> dict[uuid.UUID, ProjectInfo]:
         """The projects among `project_ids` the caller may see (members: their own; managers:
         all). Missing ids are simply absent."""
-        ids = list(dict.fromkeys(project_ids))
         found: dict[uuid.UUID, ProjectInfo] = {}
-        stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
-        for start in range(0, len(ids), PROJECTS_PER_CALL):
-            batch = ids[start : start + PROJECTS_PER_CALL]
-            response = await call(
-                stub.GetProjects,
-                work_pb2.GetProjectsRequest(project_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
+        for p in await self._projects(principal, project_ids):
+            info = ProjectInfo(
+                id=uuid.UUID(p.id),
+                client_id=uuid.UUID(p.client_id) if p.client_id else None,
+                status=p.status,
+                billing_type=p.billing_type,
+                hourly_rate_cents=p.hourly_rate_cents or None,
+                currency=p.currency,
+                member_ids=frozenset(uuid.UUID(m) for m in p.member_ids),
             )
-            for p in response.projects:
-                info = ProjectInfo(
-                    id=uuid.UUID(p.id),
-                    client_id=uuid.UUID(p.client_id) if p.client_id else None,
-                    status=p.status,
-                    billing_type=p.billing_type,
-                    hourly_rate_cents=p.hourly_rate_cents or None,
-                    currency=p.currency,
-                    member_ids=frozenset(uuid.UUID(m) for m in p.member_ids),
-                )
-                found[info.id] = info
+            found[info.id] = info
         return found
+
+    async def _projects(
+        self, principal: Principal, project_ids: Sequence[uuid.UUID]
+    ) -> list[work_pb2.Project]:
+        stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
+        responses = await call_for_ids(
+            stub.GetProjects,
+            project_ids,
+            lambda batch: work_pb2.GetProjectsRequest(project_ids=batch),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [p for response in responses for p in response.projects]
 
     async def project(self, principal: Principal, project_id: uuid.UUID) -> ProjectInfo | None:
         return (await self.projects(principal, [project_id])).get(project_id)
@@ -124,17 +122,16 @@ class Peers:
     ) -> dict[uuid.UUID, TaskInfo]:
         """The tasks among `task_ids` the caller may see (members: tasks of their projects;
         managers: all), with their project and title. Missing ids are simply absent."""
-        ids = list(dict.fromkeys(task_ids))
-        found: dict[uuid.UUID, TaskInfo] = {}
         stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
-        for start in range(0, len(ids), TASKS_PER_CALL):
-            batch = ids[start : start + TASKS_PER_CALL]
-            response = await call(
-                stub.GetTasks,
-                work_pb2.GetTasksRequest(task_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
-            )
+        responses = await call_for_ids(
+            stub.GetTasks,
+            task_ids,
+            lambda batch: work_pb2.GetTasksRequest(task_ids=batch),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        found: dict[uuid.UUID, TaskInfo] = {}
+        for response in responses:
             for t in response.tasks:
                 info = TaskInfo(uuid.UUID(t.id), uuid.UUID(t.project_id), t.title)
                 found[info.id] = info
@@ -144,19 +141,7 @@ class Peers:
         self, principal: Principal, project_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
         """The names of the projects among `project_ids` the caller may see."""
-        ids = list(dict.fromkeys(project_ids))
-        names: dict[uuid.UUID, str] = {}
-        stub = work_pb2_grpc.WorkServiceStub(channel(self.work_target))
-        for start in range(0, len(ids), PROJECTS_PER_CALL):
-            batch = ids[start : start + PROJECTS_PER_CALL]
-            response = await call(
-                stub.GetProjects,
-                work_pb2.GetProjectsRequest(project_ids=[str(i) for i in batch]),
-                principal=principal,
-                timeout=self.timeout,
-            )
-            names.update({uuid.UUID(p.id): p.name for p in response.projects})
-        return names
+        return {uuid.UUID(p.id): p.name for p in await self._projects(principal, project_ids)}
 
     async def membership(
         self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID
@@ -198,17 +183,16 @@ class Peers:
         self, principal: Principal, user_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, PersonInfo]:
         """Identity's view of these people in the caller's agency (absent when unknown)."""
-        ids = list(dict.fromkeys(user_ids))
-        if not ids:
-            return {}
         stub = identity_pb2_grpc.IdentityServiceStub(channel(self.identity_target))
-        response = await call(
+        responses = await call_for_ids(
             stub.GetMembers,
-            identity_pb2.GetMembersRequest(user_ids=[str(i) for i in ids]),
+            user_ids,
+            lambda batch: identity_pb2.GetMembersRequest(user_ids=batch),
             principal=principal,
             timeout=self.timeout,
         )
         return {
             uuid.UUID(m.user_id): PersonInfo(uuid.UUID(m.user_id), m.name, m.role, m.status)
+            for response in responses
             for m in response.members
         }
