@@ -8,6 +8,7 @@ on every tenant table.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,11 +29,11 @@ TENANT_PREDICATE = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true
 # --- column shapes every service's tables share ---------------------------------------------
 
 
-def uuid_column(name: str, *, nullable: bool = True) -> sa.Column:
+def uuid_column(name: str, *, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, UUID(as_uuid=True), nullable=nullable)
 
 
-def tenant_pk_columns() -> list[sa.Column]:
+def tenant_pk_columns() -> list[sa.Column[Any]]:
     """`(tenant_id, id)`: the composite primary key of a tenant-owned table."""
     return [
         sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
@@ -40,7 +41,7 @@ def tenant_pk_columns() -> list[sa.Column]:
     ]
 
 
-def timestamp_columns() -> list[sa.Column]:
+def timestamp_columns() -> list[sa.Column[Any]]:
     """`created_at` and `updated_at`, both defaulting to now()."""
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),

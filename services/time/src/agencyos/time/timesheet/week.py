@@ -8,6 +8,7 @@ entries stay as they are."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -50,3 +51,35 @@ async def lock_week(
     query = query.with_for_update() if for_update else query.with_for_update(read=True)
     sheet = (await session.scalars(query.execution_options(populate_existing=True))).one()
     return sheet
+
+
+# ISO weeks as the API names them: `2026-W47`. Years outside this range are refused as bad
+# input rather than turned into timesheet rows nobody meant to create.
+ISO_WEEK_PATTERN = r"^(\d{4})-W(\d{2})$"
+MIN_YEAR = 1970
+MAX_YEAR = 2999
+
+
+def parse_iso_week(text: str) -> date:
+    """The Monday of ISO week `text` (`YYYY-Www`); ValueError for anything else, including a
+    week the year does not have (`2025-W53`, `2026-W54`)."""
+    found = re.fullmatch(ISO_WEEK_PATTERN, text)
+    if found is None:
+        raise ValueError("a week is written YYYY-Www, e.g. 2026-W47")
+    year, week = int(found.group(1)), int(found.group(2))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    try:
+        return date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise ValueError(f"{year} has no ISO week {week}") from None
+
+
+def iso_week_label(monday: date) -> str:
+    """`2026-W47` for the week starting `monday`."""
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_days(monday: date) -> list[date]:
+    return [monday + timedelta(days=offset) for offset in range(7)]
