@@ -61,6 +61,10 @@ def upgrade() -> None:
         ),
     )
     enable_tenant_rls("billing_settings")
+    op.execute(
+        f"CREATE POLICY billing_settings_scheduler ON billing_settings FOR SELECT "
+        f"USING (current_setting('{SCHEDULER_SETTING}', true) = 'on')"
+    )
 
     op.create_table(
         "invoices",
@@ -278,6 +282,10 @@ def upgrade() -> None:
         ),
     )
     enable_tenant_rls("invoice_reminders")
+    op.execute(
+        f"CREATE POLICY invoice_reminders_scheduler ON invoice_reminders FOR SELECT "
+        f"USING (current_setting('{SCHEDULER_SETTING}', true) = 'on')"
+    )
 
 
 def downgrade() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,23 +27,46 @@ class DueInvoice:
 
 class SchedulerRepository:
     async def candidates(
-        self, session: AsyncSession, *, due_by: date, overdue_since: date
+        self,
+        session: AsyncSession,
+        *,
+        today: date,
+        catch_up_days: int,
+        default_offsets: Sequence[int],
     ) -> list[DueInvoice]:
-        """Open invoices of every agency that may need a notice: not yet overdue and due by
-        `due_by` (the earliest reminder offset ahead), or overdue but due on or after
-        `overdue_since` (older ones have nothing left to send). Needs a transaction with the
-        scheduler flag, which lets it read every agency's invoices (read only)."""
+        """Open invoices of every agency that may need a notice today: past due and not yet
+        marked (or not yet announced) overdue, or with a reminder day of the agency's offsets
+        within the last `catch_up_days` that has not gone out. A superset of what
+        `plan_for` sends, narrow enough that invoices far from their due date cost nothing
+        per tick. Needs a transaction with the scheduler flag, which lets it read every
+        agency's invoices, settings and sent notices (read only)."""
         rows = (
             await session.execute(
                 text(
-                    "SELECT tenant_id, id, status, due_date, "
-                    "COALESCE((sent_at AT TIME ZONE 'UTC')::date, issue_date) AS sent_on "
-                    "FROM invoices WHERE due_date IS NOT NULL AND ("
-                    "(status IN ('sent', 'partially_paid') AND due_date <= :due_by) "
-                    "OR (status = 'overdue' AND due_date >= :overdue_since)) "
-                    "ORDER BY tenant_id, due_date"
+                    "SELECT i.tenant_id, i.id, i.status, i.due_date, "
+                    "COALESCE((i.sent_at AT TIME ZONE 'UTC')::date, i.issue_date) AS sent_on "
+                    "FROM invoices i "
+                    "LEFT JOIN billing_settings s ON s.tenant_id = i.tenant_id "
+                    "WHERE i.due_date IS NOT NULL "
+                    "AND i.status IN ('sent', 'partially_paid', 'overdue') AND ("
+                    "(i.status <> 'overdue' AND i.due_date < :today) "
+                    "OR (i.status = 'overdue' AND NOT EXISTS (SELECT 1 FROM invoice_reminders r "
+                    "WHERE r.tenant_id = i.tenant_id AND r.invoice_id = i.id "
+                    "AND r.kind = 'overdue')) "
+                    "OR EXISTS (SELECT 1 FROM unnest(COALESCE(s.reminder_offsets_days, "
+                    "CAST(:default_offsets AS integer[]))) AS o(days) "
+                    "WHERE i.due_date + o.days <= :today "
+                    "AND i.due_date + o.days >= :window_start "
+                    "AND NOT EXISTS (SELECT 1 FROM invoice_reminders r "
+                    "WHERE r.tenant_id = i.tenant_id AND r.invoice_id = i.id "
+                    "AND r.kind = 'reminder:' || o.days))) "
+                    "ORDER BY i.tenant_id, i.due_date"
                 ),
-                {"due_by": due_by, "overdue_since": overdue_since},
+                {
+                    "today": today,
+                    "window_start": today - timedelta(days=catch_up_days),
+                    "default_offsets": list(default_offsets),
+                },
             )
         ).all()
         return [DueInvoice(r.tenant_id, r.id, r.status, r.due_date, r.sent_on) for r in rows]

@@ -31,10 +31,10 @@ from itertools import groupby
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.billing.billing_settings.schemas import MAX_REMINDER_OFFSET, MIN_REMINDER_OFFSET
 from agencyos.billing.billing_settings.service import billing_settings_service
 from agencyos.billing.models import Invoice
 from agencyos.billing.models.invoice import OPEN_STATUSES, SCHEDULER_SETTING
+from agencyos.billing.models.settings import DEFAULT_REMINDER_OFFSETS_DAYS
 from agencyos.billing.payment.repository import payment_repository
 from agencyos.billing.payment.service import SERVICE, invoice_subject
 from agencyos.billing.scheduler.repository import DueInvoice, scheduler_repository
@@ -112,8 +112,9 @@ class SchedulerService:
         async with self.db.transaction(None, settings={SCHEDULER_SETTING: "on"}) as session:
             candidates = await scheduler_repository.candidates(
                 session,
-                due_by=today - timedelta(days=MIN_REMINDER_OFFSET),
-                overdue_since=today - timedelta(days=MAX_REMINDER_OFFSET + CATCH_UP_DAYS),
+                today=today,
+                catch_up_days=CATCH_UP_DAYS,
+                default_offsets=DEFAULT_REMINDER_OFFSETS_DAYS,
             )
         for tenant_id, group in groupby(candidates, key=lambda c: c.tenant_id):
             try:
