@@ -40,6 +40,10 @@ class Team:
 
 @pytest.fixture
 async def team(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Team:
+    # Midday in the agency's zone, so the minutes and hours a test backdates a timer by never
+    # cross the agency's midnight (which would split the entry) whenever the suite runs; the
+    # midnight test picks its own zone.
+    await set_timezone(gateway, agency, zone_where_it_is(12))
     member = await add_member(platform, gateway, agency, "member")
     project = await new_project(gateway, agency, member, billing_type="hourly", status="active")
     return Team(agency, member, project)
