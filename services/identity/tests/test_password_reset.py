@@ -22,6 +22,7 @@ from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_rows, fetch_value
 from agencyos.identity.passwords import hash_password
+from agencyos.identity.settings import IdentitySettings
 
 NEW_PASSWORD = "a brand new passphrase"
 GENERIC_DETAIL = "the password reset token is not valid; request a new one"
@@ -157,7 +158,7 @@ class TestRequest:
             "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Orphan', $3)",
             uuid.uuid4(),
             email,
-            hash_password(PASSWORD),
+            await hash_password(IdentitySettings(), PASSWORD),
             owner=True,
         )
 

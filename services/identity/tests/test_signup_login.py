@@ -31,6 +31,8 @@ from agencyos.common.testing.http import (
 from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_rows, fetch_value
+from agencyos.identity.passwords import hash_password
+from agencyos.identity.settings import IdentitySettings
 
 ISSUER = "agencyos"
 AUDIENCE = "agencyos-api"
@@ -488,6 +490,43 @@ class TestSecretsAtRest:
 
         assert stored.startswith("$argon2id$")
         assert PASSWORD not in stored
+        # the cost the platform was configured with (the test platform's floor)
+        assert "$m=1024,t=1,p=1$" in stored
+
+    async def test_a_hash_made_under_another_cost_still_logs_in(
+        self, platform: Platform, identity: httpx.AsyncClient
+    ) -> None:
+        owner = await signup_agency(identity)
+        # as if hashed before the cost changed: the production default cost
+        default_cost = IdentitySettings.model_fields
+        production = await hash_password(
+            IdentitySettings(
+                password_hash_time_cost=default_cost["password_hash_time_cost"].default,
+                password_hash_memory_kib=default_cost["password_hash_memory_kib"].default,
+                password_hash_parallelism=default_cost["password_hash_parallelism"].default,
+            ),
+            "an older password of theirs",
+        )
+        assert "$m=65536,t=3,p=4$" in production
+        await fetch_value(
+            platform.infra,
+            platform.database("identity"),
+            "UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id",
+            production,
+            owner.user_id,
+            owner=True,
+        )
+
+        right = await identity.post(
+            "/v1/auth/login",
+            json={"email": owner.email, "password": "an older password of theirs"},
+        )
+        wrong = await identity.post(
+            "/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+        )
+
+        assert right.status_code == 200, right.text
+        assert wrong.status_code == 401, wrong.text
 
 
 class TestSignupEvents:

@@ -1,19 +1,57 @@
-"""Password hashing with argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id.
+
+The cost defaults to argon2-cffi's (RFC 9106's low-memory profile: 3 passes over 64 MiB, 4
+lanes) and is configurable (`AGENCYOS_IDENTITY_PASSWORD_HASH_*`); a stored hash carries its
+own parameters, so hashes made under another cost still verify. Hashing and verifying run in
+a worker thread (argon2 releases the GIL): a hash takes tens to hundreds of milliseconds of
+CPU, which would otherwise stall every other request on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# Verified when the email is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("agencyos-timing-equaliser")
+from agencyos.identity.settings import IdentitySettings
+
+_DUMMY_PASSWORD = "agencyos-timing-equaliser"
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+@functools.cache
+def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> tuple[PasswordHasher, str]:
+    """The hasher for one cost, with a hash of a throwaway password under that same cost:
+    it is verified when the email is unknown, so a miss costs as much as a wrong password."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher, hasher.hash(_DUMMY_PASSWORD)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+def _for(settings: IdentitySettings) -> tuple[PasswordHasher, str]:
+    return _hasher(
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
+    )
+
+
+async def hash_password(settings: IdentitySettings, password: str) -> str:
+    hasher, _ = await asyncio.to_thread(_for, settings)
+    return await asyncio.to_thread(hasher.hash, password)
+
+
+async def verify_password(
+    settings: IdentitySettings, password_hash: str | None, password: str
+) -> bool:
+    """False for a wrong password, a malformed hash, or no hash (an unknown email), after the
+    same work in each case."""
+    hasher, dummy = await asyncio.to_thread(_for, settings)
+
+    def verify() -> bool:
+        try:
+            return hasher.verify(password_hash or dummy, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from agencyos.common.settings import ServiceSettings, service_config
 
 
@@ -6,6 +8,11 @@ class IdentitySettings(ServiceSettings):
     model_config = service_config("identity")
 
     access_token_ttl_seconds: int = 15 * 60
+    # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106's low-memory
+    # profile). Stored hashes keep the cost they were made with and still verify.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     signing_key_bits: int = 2048
     # A superseded signing key stays in the JWKS this long past the access-token lifetime

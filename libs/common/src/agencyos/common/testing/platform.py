@@ -99,6 +99,11 @@ class Platform:
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
+                # argon2id at its floor: a test run signs up thousands of accounts, and the
+                # production cost (64 MiB, 3 passes) is most of each signup's time there.
+                "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
+                "AGENCYOS_IDENTITY_PASSWORD_HASH_MEMORY_KIB": "1024",
+                "AGENCYOS_IDENTITY_PASSWORD_HASH_PARALLELISM": "1",
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):

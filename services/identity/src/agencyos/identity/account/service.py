@@ -61,7 +61,12 @@ class AccountService:
             raise Conflict("an account with this email already exists; log in instead")
         agency_id = uuid.uuid4()
         await set_local(session, {TENANT_SETTING: str(agency_id)})
-        user = User(id=uuid.uuid4(), email=email, name=name, password_hash=hash_password(password))
+        user = User(
+            id=uuid.uuid4(),
+            email=email,
+            name=name,
+            password_hash=await hash_password(settings, password),
+        )
         session.add(user)
         try:
             async with session.begin_nested():
@@ -129,7 +134,8 @@ class AccountService:
     ) -> SessionGrant:
         """Errors never tell whether the email exists."""
         user = await account_repository.user_by_email(session, email)
-        if not verify_password(user.password_hash if user else None, password) or user is None:
+        known = await verify_password(settings, user.password_hash if user else None, password)
+        if not known or user is None:
             raise Unauthenticated(_INVALID_LOGIN)
         await set_local(session, {USER_SETTING: str(user.id)})
         memberships = [

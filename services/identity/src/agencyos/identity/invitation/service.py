@@ -217,7 +217,7 @@ class InvitationService:
             raise InvitationRevoked("this invitation was revoked; ask for a new one")
         if state == "expired":
             raise InvitationExpired("this invitation has expired; ask for a new one")
-        user = await self._joining_user(session, invitation, principal, name, password)
+        user = await self._joining_user(session, invitation, settings, principal, name, password)
         if await account_repository.membership(session, invitation.tenant_id, user.id):
             raise Conflict("you are already a member of this agency")
         membership = Membership(
@@ -252,6 +252,7 @@ class InvitationService:
         self,
         session: AsyncSession,
         invitation: Invitation,
+        settings: IdentitySettings,
         principal: Principal | None,
         name: str | None,
         password: str | None,
@@ -266,7 +267,9 @@ class InvitationService:
         existing = await account_repository.user_by_email(session, invitation.email)
         if existing is not None:
             # Proving the account is the invited person's: its password, as at login.
-            if not password or not verify_password(existing.password_hash, password):
+            if not password or not await verify_password(
+                settings, existing.password_hash, password
+            ):
                 raise Unauthenticated(
                     "this email already has an account: give its password, or accept the "
                     "invitation while logged in"
@@ -282,7 +285,7 @@ class InvitationService:
             id=uuid.uuid4(),
             email=invitation.email,
             name=name,
-            password_hash=hash_password(password),
+            password_hash=await hash_password(settings, password),
         )
         try:
             async with session.begin_nested():

@@ -41,6 +41,11 @@ async def request_password_reset(
     ),
     responses={400: {"description": "The token is unknown, used, superseded or expired"}},
 )
-async def confirm_password_reset(body: PasswordResetConfirm, session: PublicSession) -> Response:
-    await password_reset_service.confirm(session, token=body.token, new_password=body.new_password)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: PublicSession, request: Request
+) -> Response:
+    settings: IdentitySettings = request.app.state.ctx.settings
+    await password_reset_service.confirm(
+        session, settings, token=body.token, new_password=body.new_password
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

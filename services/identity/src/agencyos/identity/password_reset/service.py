@@ -76,11 +76,13 @@ class PasswordResetService:
             subject=f"users/{user.id}",
         )
 
-    async def confirm(self, session: AsyncSession, *, token: str, new_password: str) -> None:
+    async def confirm(
+        self, session: AsyncSession, settings: IdentitySettings, *, token: str, new_password: str
+    ) -> None:
         """Spend the token, set the password and revoke the user's refresh tokens in every
         agency they belong to (each under that agency's tenant, as RLS requires)."""
         # Hashed first, so a refused token costs the same as an accepted one.
-        password_hash = hash_password(new_password)
+        password_hash = await hash_password(settings, new_password)
         user_id = await password_reset_repository.spend(session, hash_reset_token(token))
         if user_id is None:
             raise BadRequest(INVALID_TOKEN)
