@@ -17,12 +17,18 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
 	  python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set (as on our CI
+# machines) Python never caches it itself, and every process (each service, migration and
+# worker a test starts) would compile every imported module again: seconds per process.
 .venv/.synced: uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml) | uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
+
+SOURCES := libs/common/src libs/protos/src gateway/src $(wildcard services/*/src)
 
 .PHONY: install
 install: .venv/.synced protos ## install Python dependencies and generate gRPC stubs
+	@$(PY) -m compileall -q -j 0 $(SOURCES)
 
 .PHONY: protos
 protos: .venv/.synced ## generate gRPC stubs from protos/ into the agencyos-protos package
