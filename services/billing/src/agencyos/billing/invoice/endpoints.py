@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.billing.checkout.provider import payment_provider
+from agencyos.billing.invoice.issuing import issuing_service
 from agencyos.billing.invoice.pdf import render
 from agencyos.billing.invoice.permissions import InvoicesRead, InvoicesWrite
 from agencyos.billing.invoice.repository import InvoiceFilters
@@ -330,7 +331,7 @@ async def delete_line(
 async def send_invoice(
     invoice_id: uuid.UUID, principal: InvoicesWrite, request: Request
 ) -> Invoice:
-    view = await invoice_service.send(
+    view = await issuing_service.send(
         _transactions(request, principal),
         principal,
         Peers.of(request),
@@ -359,7 +360,7 @@ async def void_invoice(
     request: Request,
     body: InvoiceVoid | None = None,
 ) -> Invoice:
-    view = await invoice_service.void(
+    view = await issuing_service.void(
         _transactions(request, principal),
         principal,
         Peers.of(request),

@@ -1,20 +1,14 @@
-"""Invoices: drafts built from reserved time and claimed milestones, manual lines, sending
-(number, payment page, events), voiding, reads.
+"""Invoices: drafts built from reserved time and claimed milestones, manual lines, reads,
+and the PDF's content. Sending and voiding live in `issuing`.
 
-Most rules run in the request's one transaction. Four operations talk to other systems whose
-effects cannot ride in billing's transaction (time's gRPC, Stripe), so they are given
-`Transactions` and open short ones themselves, never holding a lock across a call that can be
-slow, and compensating where a later step fails:
+Most rules run in the request's one transaction. Two operations here talk to time's gRPC,
+whose effects cannot ride in billing's transaction, so they are given `Transactions` and open
+short ones themselves, never holding a lock across a call that can be slow, and compensating
+where a later step fails:
 
 - create: time is reserved under the new invoice's id before the draft is written; when
   anything after the reservation fails, the reservation is released.
 - delete (draft): time is released while the draft's row is locked, then the draft goes.
-- send: the Stripe customer and Checkout Session are made first (no lock held); then one
-  transaction locks the draft, has time confirm its entries, takes the agency's number counter
-  lock last, numbers the invoice and publishes `billing.invoice.sent`. A failure anywhere rolls
-  that transaction back (the number with it, so numbers stay gapless) and expires the session.
-- void: committed first (with `billing.invoice.voided`), then time is asked to release the
-  entries; time also releases them when it sees the event, so a failed call is caught up.
 """
 
 from __future__ import annotations
@@ -23,27 +17,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.billing.checkout.provider import (
-    CheckoutLink,
-    CheckoutRequest,
-    CustomerDetails,
-    PaymentProvider,
-)
-from agencyos.billing.checkout.service import checkout_service
 from agencyos.billing.invoice import money
 from agencyos.billing.invoice.errors import (
     CurrencyMismatch,
     LineLocked,
     NotDraft,
     NothingToInvoice,
-    NotSendable,
-    NotVoidable,
     UnpricedTime,
 )
 from agencyos.billing.invoice.lines import (
@@ -67,7 +51,6 @@ from agencyos.billing.invoice.schemas import (
     IncludeSource,
     InvoiceCreate,
     InvoiceUpdate,
-    InvoiceVoid,
     LineCreate,
     LineUpdate,
 )
@@ -75,11 +58,8 @@ from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
 from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
 from agencyos.common.auth import Principal
-from agencyos.common.db import utcnow
-from agencyos.common.errors import AppError, Conflict, InvalidInput, NotFound
-from agencyos.common.events import InvoiceSent, InvoiceVoided
+from agencyos.common.errors import Conflict, InvalidInput, NotFound
 from agencyos.common.logs import get_logger
-from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 
 log = get_logger(__name__)
@@ -205,11 +185,6 @@ def _line_row(invoice: Invoice, position: int, draft: LineDraft) -> InvoiceLine:
         milestone_id=draft.milestone_id,
         project_id=draft.project_id,
     )
-
-
-def invoice_number(prefix: str, number: int) -> str:
-    """`INV-` and 42 -> `INV-0042` (at least 4 digits; more once past 9999)."""
-    return f"{prefix}{number:04d}"
 
 
 class InvoiceService:
@@ -552,193 +527,6 @@ class InvoiceService:
             await invoice_repository.release_milestones(session, invoice.id)
             await session.delete(invoice)
             await session.flush()
-
-    # --- sending -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_sendable(invoice: Invoice) -> None:
-        if invoice.status != "draft":
-            raise NotSendable(f"the invoice is already {invoice.status}; it is sent once")
-        if invoice.total_cents <= 0:
-            raise NotSendable("only an invoice with a total above zero can be sent")
-
-    async def send(
-        self,
-        tx: Transactions,
-        principal: Principal,
-        peers: Peers,
-        provider: PaymentProvider,
-        invoice_id: uuid.UUID,
-    ) -> InvoiceView:
-        principal.require("invoices.write")
-        async with tx() as session:
-            draft = await invoice_repository.get(session, invoice_id)
-            if draft is None:
-                raise NotFound("no such invoice")
-            self._check_sendable(draft)
-            seen_version = draft.version
-            customer_id = await checkout_service.stored_customer(session, draft.client_id)
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, draft.client_id)
-        if client is None:
-            raise NotSendable("the invoice's client no longer exists in CRM")
-        if customer_id is None:
-            customer_id = await self._new_customer(tx, principal, provider, client)
-        link = await checkout_service.open_checkout(
-            provider,
-            CheckoutRequest(
-                tenant_id=principal.tenant_id,
-                invoice_id=draft.id,
-                customer_id=customer_id,
-                amount_cents=draft.total_cents,
-                currency=draft.currency,
-                product_name=f"Invoice from {agency.name}"[:250],
-                description=f"For {client.company_name}"[:250],
-            ),
-        )
-        try:
-            async with tx() as session:
-                return await self._issue(
-                    session, principal, peers, agency, invoice_id, seen_version, link
-                )
-        except BaseException:
-            await provider.expire_checkout(link.session_id)
-            raise
-
-    async def _new_customer(
-        self, tx: Transactions, principal: Principal, provider: PaymentProvider, client: ClientInfo
-    ) -> str:
-        created = await checkout_service.new_customer(
-            provider,
-            CustomerDetails(
-                tenant_id=principal.tenant_id,
-                client_id=client.id,
-                name=client.company_name,
-                email=client.contact_email,
-                address_lines=client.address_lines,
-            ),
-        )
-        async with tx() as session:
-            return await checkout_service.remember_customer(
-                session, principal.tenant_id, client.id, created
-            )
-
-    async def _issue(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        peers: Peers,
-        agency: AgencyInfo,
-        invoice_id: uuid.UUID,
-        seen_version: int,
-        link: CheckoutLink,
-    ) -> InvoiceView:
-        invoice = await invoice_repository.lock(session, invoice_id)
-        if invoice is None:
-            raise NotFound("no such invoice")
-        self._check_sendable(invoice)
-        if invoice.version != seen_version:
-            raise Conflict("the draft changed while it was being sent; send it again")
-        lines = await invoice_repository.lines(session, invoice.id)
-        held = sum(len(line.time_entry_ids) for line in lines)
-        if held:
-            confirmed = await peers.confirm_invoiced(principal, invoice.id)
-            if confirmed != held:
-                raise NotSendable(
-                    f"time holds {confirmed} of this draft's {held} entries for it; delete the "
-                    "draft and build it again"
-                )
-        await checkout_service.reference(session, principal.tenant_id, invoice.id, link)
-        # The counter's row lock is taken last, so concurrent sends wait on it only for the
-        # few statements below; the number is consumed only if this transaction commits.
-        number = await invoice_repository.next_number(session, principal.tenant_id)
-        issue_date = datetime.now(agency.timezone).date()
-        invoice.number = invoice_number(agency.invoice_prefix, number)
-        invoice.status = "sent"
-        invoice.issue_date = issue_date
-        invoice.due_date = issue_date + timedelta(days=invoice.due_in_days)
-        invoice.payment_url = link.url
-        invoice.stripe_checkout_session_id = link.session_id
-        invoice.sent_at = utcnow()
-        invoice.version += 1
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError as exc:
-            raise Conflict(
-                f"invoice number {invoice.number} is already taken (the agency's invoice prefix "
-                "changed?); change the prefix and send again"
-            ) from exc
-        await publish(
-            session,
-            InvoiceSent(
-                invoice_id=invoice.id,
-                client_id=invoice.client_id,
-                number=invoice.number,
-                total_cents=invoice.total_cents,
-                currency=invoice.currency,
-                due_date=invoice.due_date,
-                payment_url=invoice.payment_url,
-            ),
-            source_service=SERVICE,
-            subject=f"invoices/{invoice.id}",
-        )
-        return InvoiceView(invoice, lines)
-
-    # --- voiding -----------------------------------------------------------------------------
-
-    async def void(
-        self,
-        tx: Transactions,
-        principal: Principal,
-        peers: Peers,
-        provider: PaymentProvider,
-        invoice_id: uuid.UUID,
-        data: InvoiceVoid,
-    ) -> InvoiceView:
-        """A sent invoice nobody has paid anything on becomes void, keeping its number."""
-        principal.require("invoices.write")
-        async with tx() as session:
-            invoice = await invoice_repository.lock(session, invoice_id)
-            if invoice is None:
-                raise NotFound("no such invoice")
-            if invoice.status == "draft":
-                raise NotVoidable("a draft has no number to void: delete it instead")
-            if invoice.status in ("void", "paid"):
-                raise NotVoidable(f"the invoice is {invoice.status}")
-            if invoice.amount_paid_cents != 0:
-                raise NotVoidable(
-                    "payments are recorded on this invoice; refund them before voiding it"
-                )
-            voided_at = utcnow()
-            invoice.status = "void"
-            invoice.voided_at = voided_at
-            invoice.void_reason = data.reason or None
-            invoice.version += 1
-            await session.flush()
-            await invoice_repository.release_milestones(session, invoice.id)
-            await publish(
-                session,
-                InvoiceVoided(
-                    invoice_id=invoice.id,
-                    client_id=invoice.client_id,
-                    number=invoice.number,
-                    reason=invoice.void_reason,
-                    voided_at=voided_at,
-                ),
-                source_service=SERVICE,
-                subject=f"invoices/{invoice.id}",
-            )
-            lines = await invoice_repository.lines(session, invoice.id)
-        if any(line.time_entry_ids for line in lines):
-            try:
-                await peers.release_entries(principal, invoice.id)
-            except AppError:
-                # time releases them on billing.invoice.voided too
-                log.warning("releasing a void invoice's time failed", invoice_id=str(invoice.id))
-        if invoice.stripe_checkout_session_id:
-            await provider.expire_checkout(invoice.stripe_checkout_session_id)
-        return InvoiceView(invoice, lines)
 
     # --- the document ------------------------------------------------------------------------
 
