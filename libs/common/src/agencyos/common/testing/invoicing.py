@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 
 from agencyos.common.testing.factories import AgencySession, new_project, seed_time_entry
+from agencyos.common.testing.infra import wait_for
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_rows
 
@@ -160,6 +161,53 @@ def time_entry_ids(invoice: dict[str, Any]) -> list[uuid.UUID]:
         if line["source_type"] == "time"
         for e in line["time_entry_ids"]
     ]
+
+
+def line_figures(invoice: dict[str, Any]) -> list[tuple[str, str, int, int, int, int]]:
+    """Each line as (source, quantity, unit price, amount, tax rate, tax)."""
+    return [
+        (
+            line["source_type"],
+            line["quantity"],
+            line["unit_price_cents"],
+            line["amount_cents"],
+            line["tax_rate_bps"],
+            line["tax_cents"],
+        )
+        for line in invoice["lines"]
+    ]
+
+
+def totals_of(invoice: dict[str, Any]) -> tuple[int, int, int]:
+    return invoice["subtotal_cents"], invoice["tax_cents"], invoice["total_cents"]
+
+
+async def completed_milestone(
+    books: Books, *, amount_cents: int = 250_000, project_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """A milestone of the books' project (or `project_id`), completed in work, once billing
+    has it as billable."""
+    project = project_id or books.project_id
+    created = await books.gateway.post(
+        f"/v1/projects/{project}/milestones",
+        json={"name": f"Design approved {uuid.uuid4().hex[:4]}", "amount_cents": amount_cents},
+        headers=books.agency.headers,
+    )
+    assert created.status_code == 201, created.text
+    milestone_id = uuid.UUID(created.json()["id"])
+    done = await books.gateway.post(
+        f"/v1/milestones/{milestone_id}/complete", headers=books.agency.headers
+    )
+    assert done.status_code == 200, done.text
+
+    async def arrived() -> bool:
+        rows = await books.billing_rows(
+            "SELECT 1 FROM billable_milestones WHERE milestone_id = $1", milestone_id
+        )
+        return bool(rows)
+
+    await wait_for(arrived, timeout=30)
+    return milestone_id
 
 
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
