@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from agencyos.common.events import AgencyCreated, CloudEvent, build_event
 from agencyos.common.testing.factories import AgencySession, add_member, create_crm_client
 from agencyos.common.testing.http import assert_invalid_fields, assert_problem
 from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.kafka import TopicWriter, topic_writer
+from agencyos.common.testing.kafka import TopicWriter
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_rows, fetch_value
 
@@ -27,12 +26,6 @@ DEFAULT_STAGES = [
     ("won", "won", 100),
     ("lost", "lost", 0),
 ]
-
-
-@pytest.fixture
-async def writer(platform: Platform) -> AsyncIterator[TopicWriter]:
-    async with topic_writer(platform.infra.kafka_bootstrap) as started:
-        yield started
 
 
 async def pipelines_of(gateway: httpx.AsyncClient, who: AgencySession) -> list[dict[str, Any]]:
