@@ -14,7 +14,7 @@ import pytest
 from agencyos.common.events import InvoicePaid, InvoiceSent, build_event
 from agencyos.common.testing.factories import AgencySession, add_member
 from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic, topic_writer
+from agencyos.common.testing.kafka import events_where, read_to_end, read_topic, topic_writer
 from agencyos.common.testing.platform import Platform
 
 
@@ -397,3 +397,47 @@ class TestInvoiceEvents:
         assert any("EUR 1,234.56" in e["title"] for e in page["items"])
         stored = await gateway.get(f"/v1/clients/{client['id']}", headers=agency.headers)
         assert stored.json()["total_revenue_cents"] == 123_456
+
+    async def test_an_invoice_for_a_client_crm_does_not_have_is_skipped_not_dead_lettered(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        other_agency: AgencySession,
+    ) -> None:
+        mine = await create_client(gateway, agency, currency="EUR")
+        theirs = await create_client(gateway, other_agency, currency="EUR")
+
+        def sent(client_id: str, number: str) -> Any:
+            return build_event(
+                InvoiceSent(
+                    invoice_id=uuid.uuid4(),
+                    client_id=uuid.UUID(client_id),
+                    number=number,
+                    total_cents=5_000,
+                    currency="EUR",
+                    due_date=datetime.now(UTC).date(),
+                ),
+                tenant_id=agency.agency_id,
+                source_service="billing",
+            )
+
+        gone = sent(str(uuid.uuid4()), "INV-0001")  # a client since deleted, say
+        foreign = sent(theirs["id"], "INV-0002")  # another agency's client, under this agency
+        later = sent(mine["id"], "INV-0003")
+        topic = f"{platform.topic_prefix}billing.events"
+        async with topic_writer(platform.infra.kafka_bootstrap) as writer:
+            for event in (gone, foreign, later):
+                await writer.send_event(topic, event)  # one tenant: one partition, in order
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while (await timeline(gateway, agency, mine["id"]))["total"] < 1:
+            assert asyncio.get_running_loop().time() < deadline, "the later event never arrived"
+            await asyncio.sleep(0.2)
+
+        dead = await read_to_end(platform.infra.kafka_bootstrap, f"{topic}.dlq")
+        dead_ids = {e["id"] for e in events_where(dead)}
+        assert {str(gone.id), str(foreign.id)} & dead_ids == set()
+        assert (await timeline(gateway, other_agency, theirs["id"]))["total"] == 0
+        stored = await gateway.get(f"/v1/clients/{theirs['id']}", headers=other_agency.headers)
+        assert stored.json()["total_revenue_cents"] == 0

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from agencyos.common.events import CloudEvent
 
@@ -47,6 +47,29 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_to_end(bootstrap: str, topic: str) -> list[Record]:
+    """Every record `topic` holds now: each partition read from its first offset up to its
+    end offset at the call (for asserting what is not there)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata that names the partitions
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise AssertionError(f"{topic}: no such topic")
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Record] = []
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batches = await consumer.getmany(tp, timeout_ms=1000)
+                records.extend(r for r in batches.get(tp, []) if r.offset < ends[tp])
+        return records
+    finally:
+        await consumer.stop()
 
 
 def event_of(record: Record) -> dict[str, Any] | None:
