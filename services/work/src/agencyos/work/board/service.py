@@ -19,14 +19,9 @@ from agencyos.work.models import BoardColumn, Project
 from agencyos.work.project.access import visible_project
 from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.task import activity
+from agencyos.work.task.placement import place, placement_action, publish_placement
 from agencyos.work.task.repository import TaskFilters, TaskView, task_repository
-from agencyos.work.task.service import (
-    field_error,
-    place,
-    placement_action,
-    publish_placement,
-    task_service,
-)
+from agencyos.work.task.service import field_error, task_service
 
 MAX_COLUMNS = 30
 

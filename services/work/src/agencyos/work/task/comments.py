@@ -21,9 +21,10 @@ from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.work.models import Comment, Task
 from agencyos.work.task import activity
+from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import comment_repository, task_repository
 from agencyos.work.task.schemas import CommentCreate, CommentUpdate
-from agencyos.work.task.service import SERVICE, field_error, task_service, unique
+from agencyos.work.task.service import field_error, task_service, unique
 
 MENTION = re.compile(
     r"@\[[^\]\n]{0,200}\]\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"

@@ -26,6 +26,7 @@ from agencyos.work.task.schemas import (
     task_summary,
 )
 from agencyos.work.task.service import task_service
+from agencyos.work.task.subtasks import subtask_service
 
 router = APIRouter(tags=["tasks"])
 
@@ -277,7 +278,7 @@ async def add_subtask(
     session: TenantSession,
     response: Response,
 ) -> Subtask:
-    subtask, task = await task_service.add_subtask(session, principal, task_id, body)
+    subtask, task = await subtask_service.add_subtask(session, principal, task_id, body)
     set_etag(response, task)
     return Subtask.model_validate(subtask)
 
@@ -300,7 +301,7 @@ async def update_subtask(
     session: TenantSession,
     response: Response,
 ) -> Subtask:
-    subtask, task = await task_service.update_subtask(session, principal, subtask_id, body)
+    subtask, task = await subtask_service.update_subtask(session, principal, subtask_id, body)
     set_etag(response, task)
     return Subtask.model_validate(subtask)
 
@@ -314,5 +315,5 @@ async def update_subtask(
 async def delete_subtask(
     subtask_id: uuid.UUID, principal: TasksWrite, session: TenantSession
 ) -> Response:
-    task = await task_service.delete_subtask(session, principal, subtask_id)
+    task = await subtask_service.delete_subtask(session, principal, subtask_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"ETag": f'"{task.version}"'})

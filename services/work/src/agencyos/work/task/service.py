@@ -1,6 +1,7 @@
-"""Tasks: create, read, list, edit, delete; subtasks; dependencies (cycles refused); moves on
+"""Tasks: create, read, list, edit, delete; dependencies (cycles refused); moves on
 the board with fractional ordering; optimistic concurrency. Services never commit: the edge
 owns the transaction, so a change, its activity entries and its events commit together.
+Subtasks: `subtasks`.
 
 Concurrency. Every task has an integer `version`, bumped by every write of the task (PATCH,
 move, subtask changes). A write may name the version it was based on (`expected_version`,
@@ -31,25 +32,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound
-from agencyos.common.events import TaskCompleted, TaskCreated, TaskMoved, TaskUpdated
-from agencyos.common.outbox import publish
+from agencyos.common.events import TaskCompleted, TaskCreated, TaskUpdated
 from agencyos.common.pagination import PageParams
 from agencyos.work.board.repository import column_repository
 from agencyos.work.models import BoardColumn, Project, Subtask, Task
 from agencyos.work.project.access import visible_project
 from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.task import activity
+from agencyos.work.task.placement import (
+    DONE,
+    event_fields,
+    place,
+    placement_action,
+    publish_placement,
+    publish_task_event,
+)
 from agencyos.work.task.repository import TaskFilters, TaskView, task_repository
 from agencyos.work.task.schemas import (
     SubtaskCreate,
-    SubtaskUpdate,
     TaskCreate,
     TaskMove,
     TaskUpdate,
 )
 
-SERVICE = "work"
-DONE = "done"
 # Neighbours closer than this: the column is rebalanced before the task goes between them.
 MIN_GAP = 1e-6
 
@@ -72,24 +77,6 @@ def check_version(task: Task, expected: int | None) -> None:
         )
 
 
-def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
-    return {
-        "task_id": task.id,
-        "project_id": task.project_id,
-        "title": task.title,
-        "status": task.status,
-        "column_id": task.column_id,
-        "assignee_ids": list(task.assignee_ids),
-        "visible_to_client": task.visible_to_client,
-        "task_version": task.version,
-        "actor_id": actor_id,
-    }
-
-
-async def publish_task_event(session: AsyncSession, payload: Any, task: Task) -> None:
-    await publish(session, payload, source_service=SERVICE, subject=f"tasks/{task.id}")
-
-
 @dataclass
 class NewTask:
     """A task to insert, already validated against its project."""
@@ -106,86 +93,6 @@ class NewTask:
     visible_to_client: bool = False
     subtasks: list[SubtaskCreate] = field(default_factory=list)
     blocked_by: list[uuid.UUID] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Placement:
-    """What placing a task in a column changed."""
-
-    changes: list[dict[str, Any]]
-    completed: bool
-    reopened: bool
-    column_changed: bool
-
-
-def place(task: Task, column: BoardColumn, position: float) -> Placement:
-    """Put the task in `column` at `position`: its status becomes the column's; entering a
-    done column completes it (now), leaving one clears `completed_at`."""
-    before = {
-        "column_id": task.column_id,
-        "status": task.status,
-        "position": task.position,
-        "completed_at": task.completed_at,
-    }
-    was_done = task.status == DONE
-    task.column_id = column.id
-    task.status = column.status
-    task.position = position
-    completed = False
-    if column.status == DONE:
-        if task.completed_at is None:
-            task.completed_at = utcnow()
-            completed = True
-    else:
-        task.completed_at = None
-    after = {
-        "column_id": task.column_id,
-        "status": task.status,
-        "position": task.position,
-        "completed_at": task.completed_at,
-    }
-    return Placement(
-        changes=activity.diff(before, after),
-        completed=completed,
-        reopened=was_done and column.status != DONE,
-        column_changed=before["column_id"] != column.id,
-    )
-
-
-def placement_action(placement: Placement, default: str) -> str:
-    if placement.completed:
-        return "completed"
-    if placement.reopened:
-        return "reopened"
-    return default
-
-
-async def publish_placement(
-    session: AsyncSession,
-    task: Task,
-    placement: Placement,
-    actor_id: uuid.UUID | None,
-    *,
-    from_column_id: uuid.UUID,
-    moved: bool,
-) -> None:
-    """work.task.moved (a move) or work.task.updated (a status change in place), and
-    work.task.completed when the task was completed."""
-    fields = event_fields(task, actor_id)
-    if moved:
-        await publish_task_event(
-            session,
-            TaskMoved(**fields, from_column_id=from_column_id, position=task.position),
-            task,
-        )
-    else:
-        changed = [c["field"] for c in placement.changes]
-        await publish_task_event(session, TaskUpdated(**fields, changed_fields=changed), task)
-    if placement.completed:
-        assert task.completed_at is not None
-        await publish_task_event(
-            session, TaskCompleted(**fields, completed_at=task.completed_at), task
-        )
 
 
 class TaskService:
@@ -638,110 +545,6 @@ class TaskService:
             session, task, placement, principal.user_id, from_column_id=from_column_id, moved=True
         )
         return await self.detail(session, task)
-
-    # --- subtasks ------------------------------------------------------------------------------
-
-    async def _subtask_changed(
-        self,
-        session: AsyncSession,
-        task: Task,
-        actor_id: uuid.UUID,
-        action: str,
-        old: Subtask | dict[str, Any] | None,
-        new: Subtask | None,
-    ) -> None:
-        """Bump the task's version, log the change and publish work.task.updated."""
-
-        def snapshot(s: Subtask | dict[str, Any] | None) -> dict[str, Any] | None:
-            if s is None or isinstance(s, dict):
-                return s
-            return {"id": str(s.id), "title": s.title, "done": s.done}
-
-        task.version += 1
-        await session.flush()
-        await activity.record(
-            session,
-            task,
-            actor_id,
-            action,
-            [{"field": "subtask", "old": snapshot(old), "new": snapshot(new)}],
-        )
-        await publish_task_event(
-            session,
-            TaskUpdated(**event_fields(task, actor_id), changed_fields=["subtasks"]),
-            task,
-        )
-
-    async def add_subtask(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        task_id: uuid.UUID,
-        data: SubtaskCreate,
-    ) -> tuple[Subtask, Task]:
-        principal.require("tasks.write")
-        task = await self.locked_task(session, principal, task_id, None)
-        subtask = Subtask(
-            tenant_id=task.tenant_id,
-            id=uuid.uuid4(),
-            task_id=task.id,
-            title=data.title,
-            done=data.done,
-            position=await task_repository.next_subtask_position(session, task.id),
-        )
-        session.add(subtask)
-        await session.flush()
-        await self._subtask_changed(
-            session, task, principal.user_id, "subtask_added", None, subtask
-        )
-        return subtask, task
-
-    async def _locked_subtask(
-        self, session: AsyncSession, principal: Principal, subtask_id: uuid.UUID
-    ) -> tuple[Subtask, Task]:
-        subtask = await task_repository.get_subtask(session, subtask_id)
-        if subtask is None:
-            raise NotFound("no such subtask")
-        try:
-            task = await self.locked_task(session, principal, subtask.task_id, None)
-        except NotFound as exc:
-            raise NotFound("no such subtask") from exc
-        await session.refresh(subtask)
-        return subtask, task
-
-    async def update_subtask(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        subtask_id: uuid.UUID,
-        data: SubtaskUpdate,
-    ) -> tuple[Subtask, Task]:
-        principal.require("tasks.write")
-        subtask, task = await self._locked_subtask(session, principal, subtask_id)
-        before = {"id": str(subtask.id), "title": subtask.title, "done": subtask.done}
-        sent = data.model_dump(exclude_unset=True)
-        if all(getattr(subtask, k) == v for k, v in sent.items()):
-            return subtask, task
-        for name, value in sent.items():
-            setattr(subtask, name, value)
-        await session.flush()
-        await self._subtask_changed(
-            session, task, principal.user_id, "subtask_updated", before, subtask
-        )
-        return subtask, task
-
-    async def delete_subtask(
-        self, session: AsyncSession, principal: Principal, subtask_id: uuid.UUID
-    ) -> Task:
-        principal.require("tasks.write")
-        subtask, task = await self._locked_subtask(session, principal, subtask_id)
-        before = {"id": str(subtask.id), "title": subtask.title, "done": subtask.done}
-        await session.delete(subtask)
-        await session.flush()
-        await self._subtask_changed(
-            session, task, principal.user_id, "subtask_removed", before, None
-        )
-        return task
 
 
 task_service = TaskService()
