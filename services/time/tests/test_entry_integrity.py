@@ -30,6 +30,7 @@ from agencyos.common.testing.http import assert_invalid_fields, assert_problem
 from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_value
+from agencyos.common.testing.timezones import set_timezone, zone_where_it_is
 
 HOUR = 3600
 TWELVE_HOURS = 12 * HOUR
@@ -39,17 +40,6 @@ LAST_WEEK = YESTERDAY - timedelta(days=7)
 
 def at(day: date, hour: int, minute: int = 0, second: int = 0, zone: str = "UTC") -> datetime:
     return datetime.combine(day, time(hour, minute, second), tzinfo=ZoneInfo(zone))
-
-
-def zone_where_it_is(hour: int) -> str:
-    """A fixed-offset zone (`Etc/GMT…`) whose local time is now `hour` o'clock."""
-    offset = (hour - datetime.now(UTC).hour) % 24
-    if offset > 14:
-        offset -= 24
-    if offset == 0:
-        return "Etc/GMT"
-    # POSIX-style names: Etc/GMT-5 is five hours ahead of UTC
-    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 @dataclass(frozen=True)
@@ -64,11 +54,6 @@ async def team(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySes
     member = await add_member(platform, gateway, agency, "member")
     project = await new_project(gateway, agency, member, billing_type="hourly", status="active")
     return Team(agency, member, project)
-
-
-async def set_timezone(gateway: httpx.AsyncClient, owner: AgencySession, name: str) -> None:
-    response = await gateway.patch("/v1/agency", json={"timezone": name}, headers=owner.headers)
-    assert response.status_code == 200, response.text
 
 
 async def log(gateway: httpx.AsyncClient, who: AgencySession, **body: Any) -> httpx.Response:

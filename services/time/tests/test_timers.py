@@ -27,6 +27,7 @@ from agencyos.common.testing.http import assert_invalid_fields, assert_problem
 from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.sql import fetch_rows, fetch_value
+from agencyos.common.testing.timezones import set_timezone, zone_where_it_is
 
 HOUR = 3600
 
@@ -80,21 +81,6 @@ async def backdate(platform: Platform, who: AgencySession, started_at: datetime)
         tenant_id=who.agency_id,
         owner=True,
     )
-
-
-async def set_timezone(gateway: httpx.AsyncClient, owner: AgencySession, name: str) -> None:
-    response = await gateway.patch("/v1/agency", json={"timezone": name}, headers=owner.headers)
-    assert response.status_code == 200, response.text
-
-
-def zone_where_it_is(hour: int) -> str:
-    """A fixed-offset zone (`Etc/GMT…`) whose local time is now `hour` o'clock."""
-    offset = (hour - datetime.now(UTC).hour) % 24
-    if offset > 14:
-        offset -= 24
-    if offset == 0:
-        return "Etc/GMT"
-    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 def close_to(value: int, expected: int, slack: int = 30) -> bool:
