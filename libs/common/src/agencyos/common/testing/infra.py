@@ -17,6 +17,24 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
+async def _drop_database(conn: asyncpg.Connection, name: str, attempts: int = 10) -> None:
+    """DROP DATABASE … WITH (FORCE), which ends the sessions still on it. FORCE cannot end an
+    autovacuum worker on it (the worker runs as no role, so only a superuser may signal it)
+    and fails with a privilege error; a plain DROP DATABASE stops autovacuum workers itself
+    (and waits a few seconds for other sessions), so that is the next try."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except asyncpg.ObjectInUseError:
+                if attempt == attempts:
+                    raise
+
+
 @dataclass(frozen=True)
 class Infra:
     pg_host: str
@@ -52,7 +70,7 @@ class Infra:
             self.dsn("postgres", owner=True, driver="").replace("postgresql://", "postgres://")
         )
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _drop_database(conn, name)
             await conn.execute(f'CREATE DATABASE "{name}" OWNER "{self.owner_user}"')
         finally:
             await conn.close()
@@ -62,7 +80,7 @@ class Infra:
             self.dsn("postgres", owner=True, driver="").replace("postgresql://", "postgres://")
         )
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _drop_database(conn, name)
         finally:
             await conn.close()
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from agencyos.common.events import CloudEvent
 
@@ -52,13 +53,18 @@ async def read_topic(
 async def read_to_end(bootstrap: str, topic: str) -> list[Record]:
     """Every record `topic` holds now: each partition read from its first offset up to its
     end offset at the call (for asserting what is not there)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    if not partitions:
+        raise AssertionError(f"{topic}: no such topic")
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the metadata that names the partitions
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            raise AssertionError(f"{topic}: no such topic")
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
