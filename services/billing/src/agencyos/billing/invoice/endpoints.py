@@ -342,6 +342,38 @@ async def send_invoice(
 
 
 @router.post(
+    "/{invoice_id}/payment-link",
+    response_model=Invoice,
+    summary="Renew the invoice's payment page",
+    description=(
+        "A Stripe Checkout page lives at most 24 hours; an invoice waits for its money for "
+        "weeks. This makes a new page for what is still owed (the total less payments "
+        "recorded, so a partly paid invoice asks only for the rest), puts its URL on the "
+        "invoice as `payment_url` and closes the previous page. Only a `sent`, `overdue` or "
+        "`partially_paid` invoice has one (else 409 `invoice-not-payable`). Needs "
+        "`invoices.write`."
+    ),
+    responses={
+        **_403,
+        **_404,
+        409: {"description": "Not payable (draft, paid, void), or changed meanwhile"},
+        **_503,
+    },
+)
+async def renew_payment_link(
+    invoice_id: uuid.UUID, principal: InvoicesWrite, request: Request
+) -> Invoice:
+    view = await issuing_service.renew_payment_link(
+        _transactions(request, principal),
+        principal,
+        Peers.of(request),
+        payment_provider(request),
+        invoice_id,
+    )
+    return _out(view)
+
+
+@router.post(
     "/{invoice_id}/void",
     response_model=Invoice,
     summary="Void a sent invoice",

@@ -29,3 +29,7 @@ class NotVoidable(Conflict):
 
 class LineLocked(Conflict):
     slug, title = "line-not-editable", "The line cannot be changed this way"
+
+
+class NotPayable(Conflict):
+    slug, title = "invoice-not-payable", "The invoice takes no payment"

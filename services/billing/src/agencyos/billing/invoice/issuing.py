@@ -9,6 +9,10 @@ across a call that can be slow:
   transaction locks the draft, has time confirm its entries, takes the agency's number counter
   lock last, numbers the invoice and publishes `billing.invoice.sent`. A failure anywhere rolls
   that transaction back (the number with it, so numbers stay gapless) and expires the session.
+- renew the payment page: a Checkout Session lives at most 24 hours, an invoice weeks. A new
+  one is made for what is still owed (no lock held), then one transaction checks the invoice
+  still owes exactly that, records the session and puts its URL on the invoice; the old
+  session is expired after the commit (a failure expires the new one instead).
 - void: committed first (with `billing.invoice.voided`), then time is asked to release the
   entries; time also releases them when it sees the event, so a failed call is caught up.
 """
@@ -28,7 +32,7 @@ from agencyos.billing.checkout.provider import (
     PaymentProvider,
 )
 from agencyos.billing.checkout.service import checkout_service
-from agencyos.billing.invoice.errors import NotSendable, NotVoidable
+from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView, Transactions
@@ -42,6 +46,9 @@ from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
 
 log = get_logger(__name__)
+
+# statuses in which an invoice takes payments
+PAYABLE = frozenset({"sent", "overdue", "partially_paid"})
 
 
 def invoice_number(prefix: str, number: int) -> str:
@@ -232,6 +239,78 @@ class IssuingService:
         if invoice.stripe_checkout_session_id:
             await provider.expire_checkout(invoice.stripe_checkout_session_id)
         return InvoiceView(invoice, lines)
+
+    @staticmethod
+    def _check_payable(invoice: Invoice) -> int:
+        """What is still owed on an invoice that takes payments."""
+        if invoice.status not in PAYABLE:
+            raise NotPayable(
+                f"the invoice is {invoice.status}; only a sent, overdue or partly paid invoice "
+                "has a payment page"
+            )
+        owed = invoice.total_cents - invoice.amount_paid_cents
+        if owed <= 0:
+            raise NotPayable("nothing is owed on this invoice")
+        return owed
+
+    async def renew_payment_link(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        peers: Peers,
+        provider: PaymentProvider,
+        invoice_id: uuid.UUID,
+    ) -> InvoiceView:
+        """A new payment page for what is still owed, replacing the invoice's current one."""
+        principal.require("invoices.write")
+        async with tx() as session:
+            invoice = await invoice_repository.get(session, invoice_id)
+            if invoice is None:
+                raise NotFound("no such invoice")
+            owed = self._check_payable(invoice)
+            seen_version = invoice.version
+            customer_id = await checkout_service.stored_customer(session, invoice.client_id)
+        agency = await peers.agency(principal)
+        client = await peers.client(principal, invoice.client_id)
+        if client is None:
+            raise NotPayable("the invoice's client no longer exists in CRM")
+        if customer_id is None:
+            customer_id = await self._new_customer(tx, principal, provider, client)
+        link = await checkout_service.open_checkout(
+            provider,
+            CheckoutRequest(
+                tenant_id=principal.tenant_id,
+                invoice_id=invoice.id,
+                customer_id=customer_id,
+                amount_cents=owed,
+                currency=invoice.currency,
+                product_name=f"Invoice {invoice.number} from {agency.name}"[:250],
+                description=f"For {client.company_name}"[:250],
+            ),
+        )
+        try:
+            async with tx() as session:
+                locked = await invoice_repository.lock(session, invoice_id)
+                if locked is None:
+                    raise NotFound("no such invoice")
+                if locked.version != seen_version or self._check_payable(locked) != owed:
+                    raise Conflict(
+                        "the invoice changed while its payment page was being made; try again"
+                    )
+                replaced = locked.stripe_checkout_session_id
+                await checkout_service.reference(session, principal.tenant_id, locked.id, link)
+                locked.payment_url = link.url
+                locked.stripe_checkout_session_id = link.session_id
+                locked.version += 1
+                await session.flush()
+                view = InvoiceView(locked, await invoice_repository.lines(session, locked.id))
+        except BaseException:
+            await provider.expire_checkout(link.session_id)
+            raise
+        if replaced:
+            # paying on the old page after this would collect the old amount
+            await provider.expire_checkout(replaced)
+        return view
 
 
 issuing_service = IssuingService()
