@@ -80,23 +80,16 @@ class IssuingService:
             self._check_sendable(draft)
             seen_version = draft.version
             customer_id = await checkout_service.stored_customer(session, draft.client_id)
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, draft.client_id)
-        if client is None:
-            raise NotSendable("the invoice's client no longer exists in CRM")
-        if customer_id is None:
-            customer_id = await self._new_customer(tx, principal, provider, client)
-        link = await checkout_service.open_checkout(
+        agency, link = await self._open_page(
+            tx,
+            principal,
+            peers,
             provider,
-            CheckoutRequest(
-                tenant_id=principal.tenant_id,
-                invoice_id=draft.id,
-                customer_id=customer_id,
-                amount_cents=draft.total_cents,
-                currency=draft.currency,
-                product_name=f"Invoice from {agency.name}"[:250],
-                description=f"For {client.company_name}"[:250],
-            ),
+            draft,
+            customer_id,
+            amount_cents=draft.total_cents,
+            title="Invoice",
+            refusal=NotSendable,
         )
         try:
             async with tx() as session:
@@ -106,6 +99,41 @@ class IssuingService:
         except BaseException:
             await provider.expire_checkout(link.session_id)
             raise
+
+    async def _open_page(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        peers: Peers,
+        provider: PaymentProvider,
+        invoice: Invoice,
+        customer_id: str | None,
+        *,
+        amount_cents: int,
+        title: str,
+        refusal: type[Conflict],
+    ) -> tuple[AgencyInfo, CheckoutLink]:
+        """A Checkout Session for `amount_cents` of the invoice, for the client's Stripe
+        customer (made now if the client has none); no lock is held meanwhile."""
+        agency = await peers.agency(principal)
+        client = await peers.client(principal, invoice.client_id)
+        if client is None:
+            raise refusal("the invoice's client no longer exists in CRM")
+        if customer_id is None:
+            customer_id = await self._new_customer(tx, principal, provider, client)
+        link = await checkout_service.open_checkout(
+            provider,
+            CheckoutRequest(
+                tenant_id=principal.tenant_id,
+                invoice_id=invoice.id,
+                customer_id=customer_id,
+                amount_cents=amount_cents,
+                currency=invoice.currency,
+                product_name=f"{title} from {agency.name}"[:250],
+                description=f"For {client.company_name}"[:250],
+            ),
+        )
+        return agency, link
 
     async def _new_customer(
         self, tx: Transactions, principal: Principal, provider: PaymentProvider, client: ClientInfo
@@ -270,23 +298,16 @@ class IssuingService:
             owed = self._check_payable(invoice)
             seen_version = invoice.version
             customer_id = await checkout_service.stored_customer(session, invoice.client_id)
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, invoice.client_id)
-        if client is None:
-            raise NotPayable("the invoice's client no longer exists in CRM")
-        if customer_id is None:
-            customer_id = await self._new_customer(tx, principal, provider, client)
-        link = await checkout_service.open_checkout(
+        _, link = await self._open_page(
+            tx,
+            principal,
+            peers,
             provider,
-            CheckoutRequest(
-                tenant_id=principal.tenant_id,
-                invoice_id=invoice.id,
-                customer_id=customer_id,
-                amount_cents=owed,
-                currency=invoice.currency,
-                product_name=f"Invoice {invoice.number} from {agency.name}"[:250],
-                description=f"For {client.company_name}"[:250],
-            ),
+            invoice,
+            customer_id,
+            amount_cents=owed,
+            title=f"Invoice {invoice.number}",
+            refusal=NotPayable,
         )
         try:
             async with tx() as session:
