@@ -149,9 +149,11 @@ class TestSend:
         assert sorted(time_entry_ids(invoice)) == sorted(entries)
 
         [row] = await books.billing_rows(
-            "SELECT stripe_checkout_session_id FROM invoices WHERE id = $1",
+            "SELECT stripe_checkout_session_id, timezone FROM invoices WHERE id = $1",
             uuid.UUID(invoice["id"]),
         )
+        # the zone its dates are days in, which the scheduler judges "past due" by
+        assert row["timezone"] == "Pacific/Kiritimati"
         session_id = row["stripe_checkout_session_id"]
         assert session_id.startswith("cs_")
         [reference] = await books.billing_rows(

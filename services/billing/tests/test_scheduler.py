@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -346,6 +347,32 @@ class TestOverdueAndReminders:
 
         assert await notices(records, invoice_id) == {"overdue": [], "reminders": []}
         assert (await invoice_row(platform, agency, invoice_id))["status"] == "paid"
+
+    async def test_past_due_is_judged_on_the_agencys_own_day(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        # 26 hours apart: whatever the hour in UTC, at least one of these agencies' days
+        # differs from the UTC day, so judging in UTC gets one of the two wrong
+        west, east = "Etc/GMT+12", "Etc/GMT-14"  # UTC-12 and UTC+14 (POSIX signs)
+        now = datetime.now(UTC)
+        west_today = now.astimezone(ZoneInfo(west)).date()
+        east_today = now.astimezone(ZoneInfo(east)).date()
+        month_ago = today() - days(30)
+        due_today_in_the_west = await seed_invoice(
+            platform, agency, due_date=west_today, issue_date=month_ago, timezone=west
+        )
+        due_yesterday_in_the_east = await seed_invoice(
+            platform, agency, due_date=east_today - days(1), issue_date=month_ago, timezone=east
+        )
+
+        await wait_for_invoice_event(platform, OVERDUE, due_yesterday_in_the_east, timeout=60)
+        records = await settled(platform, agency)
+
+        assert (await notices(records, due_today_in_the_west))["overdue"] == []
+        assert (await invoice_row(platform, agency, due_today_in_the_west))["status"] == "sent"
+        assert (await invoice_row(platform, agency, due_yesterday_in_the_east))[
+            "status"
+        ] == "overdue"
 
 
 class TestOneActiveScheduler:

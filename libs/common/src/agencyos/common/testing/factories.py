@@ -254,6 +254,7 @@ async def seed_invoice(
     number: str | None = None,
     checkout_session_id: str | None = None,
     payment_url: str | None = None,
+    timezone: str | None = None,
 ) -> uuid.UUID:
     """An invoice written straight into billing's database under the agency's tenant (a sent
     one by default: numbered, issued today, due in 30 days), for tests of payments, Stripe
@@ -277,8 +278,8 @@ async def seed_invoice(
                 "INSERT INTO invoices (tenant_id, id, client_id, number, status, currency, "
                 "issue_date, due_date, subtotal_cents, tax_cents, total_cents, "
                 "amount_paid_cents, payment_url, stripe_checkout_session_id, sent_at, "
-                "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-                "$14, $15, $16)",
+                "created_by, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                "$12, $13, $14, $15, $16, $17)",
                 agency.agency_id,
                 invoice_id,
                 client_id or uuid.uuid4(),
@@ -297,6 +298,7 @@ async def seed_invoice(
                 if status == "draft"
                 else datetime.combine(issued, datetime.min.time(), tzinfo=UTC),
                 agency.user_id,
+                timezone,
             )
             if checkout_session_id is not None:
                 await conn.execute(

@@ -186,6 +186,7 @@ class IssuingService:
         invoice.number = invoice_number(agency.invoice_prefix, number)
         invoice.status = "sent"
         invoice.issue_date = issue_date
+        invoice.timezone = agency.timezone.key
         invoice.due_date = issue_date + timedelta(days=invoice.due_in_days)
         invoice.payment_url = link.url
         invoice.stripe_checkout_session_id = link.session_id

@@ -29,6 +29,8 @@ class Invoice(TenantScoped, Timestamped, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     currency: Mapped[str] = mapped_column(String(3))
     issue_date: Mapped[date | None] = mapped_column(Date, default=None)
+    # the agency's IANA time zone when sent: its dates (issue, due) are days there
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     due_date: Mapped[date | None] = mapped_column(Date, default=None)
     due_in_days: Mapped[int] = mapped_column(Integer, default=30)
     period_from: Mapped[date | None] = mapped_column(Date, default=None)

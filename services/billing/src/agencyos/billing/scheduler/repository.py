@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +21,10 @@ class DueInvoice:
     id: uuid.UUID
     status: str
     due_date: date
-    # the day it went out (reminders never fall on or before it); None when unknown
-    sent_on: date | None
+    sent_at: datetime | None
+    issue_date: date | None
+    # the agency's time zone when it was sent (None: sent before invoices kept it; UTC)
+    timezone: str | None
 
 
 class SchedulerRepository:
@@ -38,13 +40,15 @@ class SchedulerRepository:
         marked (or not yet announced) overdue, or with a reminder day of the agency's offsets
         within the last `catch_up_days` that has not gone out. A superset of what
         `plan_for` sends, narrow enough that invoices far from their due date cost nothing
-        per tick. Needs a transaction with the scheduler flag, which lets it read every
-        agency's invoices, settings and sent notices (read only)."""
+        per tick: `today` is the UTC day, and since an invoice's own day (in its agency's
+        zone) is at most one day either side of it, the window is a day wider each way.
+        Needs a transaction with the scheduler flag, which lets it read every agency's
+        invoices, settings and sent notices (read only)."""
         rows = (
             await session.execute(
                 text(
-                    "SELECT i.tenant_id, i.id, i.status, i.due_date, "
-                    "COALESCE((i.sent_at AT TIME ZONE 'UTC')::date, i.issue_date) AS sent_on "
+                    "SELECT i.tenant_id, i.id, i.status, i.due_date, i.sent_at, i.issue_date, "
+                    "i.timezone "
                     "FROM invoices i "
                     "LEFT JOIN billing_settings s ON s.tenant_id = i.tenant_id "
                     "WHERE i.due_date IS NOT NULL "
@@ -63,13 +67,16 @@ class SchedulerRepository:
                     "ORDER BY i.tenant_id, i.due_date"
                 ),
                 {
-                    "today": today,
-                    "window_start": today - timedelta(days=catch_up_days),
+                    "today": today + timedelta(days=1),
+                    "window_start": today - timedelta(days=catch_up_days + 1),
                     "default_offsets": list(default_offsets),
                 },
             )
         ).all()
-        return [DueInvoice(r.tenant_id, r.id, r.status, r.due_date, r.sent_on) for r in rows]
+        return [
+            DueInvoice(r.tenant_id, r.id, r.status, r.due_date, r.sent_at, r.issue_date, r.timezone)
+            for r in rows
+        ]
 
     async def notices_sent(
         self, session: AsyncSession, invoice_ids: Sequence[uuid.UUID]

@@ -3,10 +3,9 @@
 (`billing.invoice.reminder`) at the agency's offsets from the due date, once per invoice and
 offset.
 
-Days are UTC days: an invoice due on D is overdue from D+1 (UTC). Billing keeps no copy of
-each agency's timezone, and the scheduler has no caller whose token could ask identity for
-it; a due date is a whole day anyway, so at worst a notice goes out some hours early or late
-for agencies far from UTC.
+Days are the agency's days: an invoice keeps its agency's time zone from when it was sent
+(its issue and due dates are days there), and one due on D is overdue from the start of D+1
+in that zone. An invoice sent before invoices kept their zone is judged in UTC.
 
 Reminder rules (decided here):
 - A reminder goes out on or after its day (due date + offset) while the invoice is still
@@ -26,8 +25,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,10 +90,24 @@ def plan_for(
     return Plan(mark_overdue, reminder)
 
 
-def sent_day(invoice: Invoice) -> date | None:
-    if invoice.sent_at is not None:
-        return invoice.sent_at.astimezone(UTC).date()
-    return invoice.issue_date
+def zone_of(name: str | None) -> ZoneInfo:
+    """The invoice's zone; UTC when it has none or one this machine does not know."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone on an invoice; judged in UTC", timezone=name)
+        return ZoneInfo("UTC")
+
+
+def local_day(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
+
+
+def sent_day(sent_at: datetime | None, issue_date: date | None, zone: ZoneInfo) -> date | None:
+    """The day it went out (reminders never fall on or before it); None when unknown."""
+    if sent_at is not None:
+        return local_day(sent_at, zone)
+    return issue_date
 
 
 @dataclass
@@ -106,19 +120,19 @@ class SchedulerService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def tick(self, today: date) -> TickResult:
-        """One pass over every agency's open invoices."""
+    async def tick(self, now: datetime) -> TickResult:
+        """One pass over every agency's open invoices, each judged on its own day at `now`."""
         result = TickResult()
         async with self.db.transaction(None, settings={SCHEDULER_SETTING: "on"}) as session:
             candidates = await scheduler_repository.candidates(
                 session,
-                today=today,
+                today=local_day(now, ZoneInfo("UTC")),
                 catch_up_days=CATCH_UP_DAYS,
                 default_offsets=DEFAULT_REMINDER_OFFSETS_DAYS,
             )
         for tenant_id, group in groupby(candidates, key=lambda c: c.tenant_id):
             try:
-                await self._tick_agency(tenant_id, list(group), today, result)
+                await self._tick_agency(tenant_id, list(group), now, result)
             except Exception:
                 # one agency's trouble must not starve the others; the next tick retries
                 log.exception("scheduler failed for an agency", tenant_id=str(tenant_id))
@@ -127,18 +141,19 @@ class SchedulerService:
         return result
 
     async def _tick_agency(
-        self, tenant_id: uuid.UUID, invoices: list[DueInvoice], today: date, result: TickResult
+        self, tenant_id: uuid.UUID, invoices: list[DueInvoice], now: datetime, result: TickResult
     ) -> None:
         async with self.db.transaction(tenant_id) as session:
             settings = await billing_settings_service.effective_settings(session)
             sent = await scheduler_repository.notices_sent(session, [i.id for i in invoices])
         offsets = settings.reminder_offsets_days
         for candidate in invoices:
+            zone = zone_of(candidate.timezone)
             plan = plan_for(
                 status=candidate.status,
                 due_date=candidate.due_date,
-                sent_on=candidate.sent_on,
-                today=today,
+                sent_on=sent_day(candidate.sent_at, candidate.issue_date, zone),
+                today=local_day(now, zone),
                 offsets=offsets,
                 already_sent=sent.get(candidate.id, set()),
             )
@@ -147,13 +162,13 @@ class SchedulerService:
             # Each invoice in its own transaction under its agency: decided again on the
             # locked row, so a payment that just landed wins and nothing goes out twice.
             async with self.db.transaction(tenant_id) as session:
-                await self._act(session, candidate.id, today, offsets, result)
+                await self._act(session, candidate.id, now, offsets, result)
 
     async def _act(
         self,
         session: AsyncSession,
         invoice_id: uuid.UUID,
-        today: date,
+        now: datetime,
         offsets: Sequence[int],
         result: TickResult,
     ) -> None:
@@ -166,8 +181,8 @@ class SchedulerService:
         plan = plan_for(
             status=invoice.status,
             due_date=invoice.due_date,
-            sent_on=sent_day(invoice),
-            today=today,
+            sent_on=sent_day(invoice.sent_at, invoice.issue_date, zone_of(invoice.timezone)),
+            today=local_day(now, zone_of(invoice.timezone)),
             offsets=offsets,
             already_sent=sent,
         )

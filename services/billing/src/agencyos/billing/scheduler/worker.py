@@ -63,7 +63,7 @@ class SchedulerWorker:
             while not self._stopping.is_set():
                 try:
                     if await self._lead():
-                        await self.service.tick(datetime.now(UTC).date())
+                        await self.service.tick(datetime.now(UTC))
                 except Exception:
                     log.exception("scheduler tick failed")
                 await self._wait(self.interval_seconds)
