@@ -10,7 +10,6 @@ import uuid
 from datetime import date
 
 import httpx
-import pytest
 
 from agencyos.common.testing.factories import (
     AgencySession,
@@ -30,11 +29,6 @@ from agencyos.common.testing.invoicing import (
     totals_of,
 )
 from agencyos.common.testing.platform import Platform
-
-
-@pytest.fixture
-async def books(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Books:
-    return await new_books(platform, gateway, agency)
 
 
 async def set_default_tax(gateway: httpx.AsyncClient, who: AgencySession, bps: int) -> None:

@@ -8,7 +8,6 @@ import uuid
 from datetime import date, timedelta
 
 import httpx
-import pytest
 
 from agencyos.common.testing.billing import invoice_events, invoice_row, wait_for_invoice_event
 from agencyos.common.testing.factories import (
@@ -28,12 +27,6 @@ from agencyos.common.testing.invoicing import (
     totals_of,
 )
 from agencyos.common.testing.platform import Platform
-
-
-@pytest.fixture
-async def books(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Books:
-    return await new_books(platform, gateway, agency)
-
 
 # --- editing, deleting, voiding --------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from agencyos.billing.models import Invoice
 from agencyos.common.testing.billing import invoice_row
 from agencyos.common.testing.factories import AgencySession, add_member
 from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.invoicing import Books, new_books
+from agencyos.common.testing.invoicing import Books
 from agencyos.common.testing.platform import Platform
 from agencyos.common.testing.stripe_webhooks import (
     signed_request,
@@ -24,11 +24,6 @@ from agencyos.common.testing.stripe_webhooks import (
     stripe_id,
     stripe_object,
 )
-
-
-@pytest.fixture
-async def books(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Books:
-    return await new_books(platform, gateway, agency)
 
 
 async def renew(books: Books, invoice_id: str, who: AgencySession | None = None) -> httpx.Response:

@@ -1,0 +1,16 @@
+"""Fixtures of the billing tests."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from agencyos.common.testing.factories import AgencySession
+from agencyos.common.testing.invoicing import Books, new_books
+from agencyos.common.testing.platform import Platform
+
+
+@pytest.fixture
+async def books(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Books:
+    """The agency's client with a billable project, to invoice."""
+    return await new_books(platform, gateway, agency)
