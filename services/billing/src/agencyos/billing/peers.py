@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
 from agencyos.common.auth import Principal
 from agencyos.common.rpc import call, call_for_ids, channel
+from agencyos.common.zones import zone_or_utc
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
@@ -107,13 +108,6 @@ def _address(client: crm_pb2.Client) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 class Peers:
     def __init__(
         self,
@@ -154,7 +148,7 @@ class Peers:
         return AgencyInfo(
             name=agency.name,
             currency=agency.currency,
-            timezone=_zone(agency.timezone),
+            timezone=zone_or_utc(agency.timezone),
             logo_url=agency.logo_url or None,
             brand_color=agency.brand_color or None,
             invoice_prefix=agency.invoice_prefix,

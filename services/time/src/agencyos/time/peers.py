@@ -8,12 +8,13 @@ import time as clock
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
 from agencyos.common.auth import Principal
 from agencyos.common.rpc import call, call_for_ids, channel
+from agencyos.common.zones import zone_or_utc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 
@@ -172,10 +173,7 @@ class Peers:
             principal=principal,
             timeout=self.timeout,
         )
-        try:
-            zone = ZoneInfo(agency.timezone or "UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
+        zone = zone_or_utc(agency.timezone)
         _timezones[principal.tenant_id] = (now, zone)
         return zone
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,7 @@ from agencyos.common.db import Database
 from agencyos.common.events import InvoiceOverdue, InvoiceReminder
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
+from agencyos.common.zones import UTC_ZONE, zone_or_utc
 
 log = get_logger(__name__)
 
@@ -90,15 +91,6 @@ def plan_for(
     return Plan(mark_overdue, reminder)
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    """The invoice's zone; UTC when it has none or one this machine does not know."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone on an invoice; judged in UTC", timezone=name)
-        return ZoneInfo("UTC")
-
-
 def local_day(now: datetime, zone: ZoneInfo) -> date:
     return now.astimezone(zone).date()
 
@@ -126,7 +118,7 @@ class SchedulerService:
         async with self.db.transaction(None, settings={SCHEDULER_SETTING: "on"}) as session:
             candidates = await scheduler_repository.candidates(
                 session,
-                today=local_day(now, ZoneInfo("UTC")),
+                today=local_day(now, UTC_ZONE),
                 catch_up_days=CATCH_UP_DAYS,
                 default_offsets=DEFAULT_REMINDER_OFFSETS_DAYS,
             )
@@ -148,7 +140,7 @@ class SchedulerService:
             sent = await scheduler_repository.notices_sent(session, [i.id for i in invoices])
         offsets = settings.reminder_offsets_days
         for candidate in invoices:
-            zone = zone_of(candidate.timezone)
+            zone = zone_or_utc(candidate.timezone)
             plan = plan_for(
                 status=candidate.status,
                 due_date=candidate.due_date,
@@ -181,8 +173,8 @@ class SchedulerService:
         plan = plan_for(
             status=invoice.status,
             due_date=invoice.due_date,
-            sent_on=sent_day(invoice.sent_at, invoice.issue_date, zone_of(invoice.timezone)),
-            today=local_day(now, zone_of(invoice.timezone)),
+            sent_on=sent_day(invoice.sent_at, invoice.issue_date, zone_or_utc(invoice.timezone)),
+            today=local_day(now, zone_or_utc(invoice.timezone)),
             offsets=offsets,
             already_sent=sent,
         )
