@@ -27,6 +27,7 @@ from agencyos.common.errors import Conflict, NotFound, ServiceUnavailable
 from agencyos.common.migrations import create_platform_tables, enable_tenant_rls, grant_app_role
 from agencyos.common.settings import ServiceSettings, service_config
 from agencyos.common.testing.infra import Infra
+from agencyos.common.testing.kafka import read_to_end
 from agencyos.common.testing.keys import TestKeys
 from agencyos.common.web import (
     CurrentPrincipal,
@@ -137,21 +138,8 @@ class KafkaProbe:
             await consumer.stop()
 
     async def read_all(self, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-        """Every record in `topic` up to its current end (the run's topics have one partition)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            records: list[ConsumerRecord[bytes, bytes]] = []
-            while await consumer.position(tp) < end:
-                batches = await consumer.getmany(tp, timeout_ms=1000)
-                records.extend(batches.get(tp, []))
-            return records
-        finally:
-            await consumer.stop()
+        """Every record in `topic` up to its current end."""
+        return await read_to_end(self.bootstrap, topic)
 
 
 @pytest.fixture(scope="session")

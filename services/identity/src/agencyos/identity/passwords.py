@@ -37,8 +37,11 @@ def _for(settings: IdentitySettings) -> tuple[PasswordHasher, str]:
 
 
 async def hash_password(settings: IdentitySettings, password: str) -> str:
-    hasher, _ = await asyncio.to_thread(_for, settings)
-    return await asyncio.to_thread(hasher.hash, password)
+    def hash_it() -> str:
+        hasher, _ = _for(settings)
+        return hasher.hash(password)
+
+    return await asyncio.to_thread(hash_it)
 
 
 async def verify_password(
@@ -46,9 +49,9 @@ async def verify_password(
 ) -> bool:
     """False for a wrong password, a malformed hash, or no hash (an unknown email), after the
     same work in each case."""
-    hasher, dummy = await asyncio.to_thread(_for, settings)
 
     def verify() -> bool:
+        hasher, dummy = _for(settings)
         try:
             return hasher.verify(password_hash or dummy, password) and bool(password_hash)
         except (VerificationError, InvalidHashError):
