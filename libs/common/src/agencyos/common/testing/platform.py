@@ -19,6 +19,13 @@ from agencyos.common.testing.infra import Infra, free_port
 
 SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """The local stack's Redis (`AGENCYOS_REDIS_URL` when set)."""
+    return os.environ.get("AGENCYOS_REDIS_URL", DEFAULT_REDIS_URL)
+
+
 DEFAULT_STRIPE_API = "http://127.0.0.1:12111"
 # The suite signs up and logs in hundreds of agencies from 127.0.0.1 through one gateway;
 # its limits are on (the code path is exercised) but out of reach. Rate-limit tests start
@@ -55,9 +62,7 @@ class Platform:
     db_prefix: str = field(default_factory=lambda: f"agencyos_test_{uuid.uuid4().hex[:6]}_")
     # Per run too, so concurrent runs sharing one Redis never share rate-limit counters.
     rate_limit_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
-    redis_url: str = field(
-        default_factory=lambda: os.environ.get("AGENCYOS_REDIS_URL", DEFAULT_REDIS_URL)
-    )
+    redis_url: str = field(default_factory=lambda: redis_url())
     # Stripe is stripe-mock (started by the local stack); the webhook secret is per run, and
     # tests sign their webhook payloads with it.
     stripe_api_base: str = field(
