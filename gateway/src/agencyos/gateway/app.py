@@ -19,6 +19,7 @@ from agencyos.common.web import (
     RequestContextMiddleware,
     health_router,
     install_error_handlers,
+    metrics_router,
 )
 from agencyos.gateway.apikeys import ApiKeyResolver
 from agencyos.gateway.clientip import client_ip, parse_networks
@@ -83,7 +84,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         response = await forwarder.client.get(settings.jwks_url, timeout=2.0)
         response.raise_for_status()
 
-    app.include_router(health_router({"jwks": jwks_reachable}))
+    # Probes stay on the public port; /metrics is on the metrics port (build_metrics_app).
+    app.include_router(health_router({"jwks": jwks_reachable}, metrics=False))
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -163,6 +165,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware, service="gateway")
     app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def build_metrics_app() -> FastAPI:
+    """Prometheus /metrics, served on the metrics port only."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(metrics_router())
     return app
 
 
