@@ -138,7 +138,8 @@ class TestInternalEndpoints:
 
         assert status in (400, 404), body
         assert b"agencyos_http_requests_total" not in body
-        assert b'"checks"' not in body and b'"openapi"' not in body
+        assert b'"checks"' not in body
+        assert b'"openapi"' not in body
 
     async def test_a_control_character_in_a_segment_is_a_4xx(
         self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
