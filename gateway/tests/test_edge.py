@@ -134,6 +134,9 @@ TRAVERSALS = {
     "encoded newline": "{a}/{b}%0a",
     "zero-width space": "{a}/{b}%e2%80%8b",
     "path parameter": "{a}/{b};x",
+    # The gateway would read the path only up to these; the service would read all of it.
+    "encoded question mark": "{a}/{b}%3F/x",
+    "encoded hash": "{a}/{b}%23/x",
     "encoded path parameter": "{a}/{b}%3Bx",
     "malformed percent": "{a}/{b}%2",
     "invalid utf-8": "{a}/{b}%ff",

@@ -27,8 +27,9 @@ _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 _PERCENT_ANY = re.compile(rb"%(.{0,2})", re.S)
 # A `%XX` still present after the one decoding: the path was encoded twice.
 _ENCODED_AGAIN = re.compile(r"%[0-9A-Fa-f]{2}")
-# Never legitimate in an API path once decoded.
-_FORBIDDEN_DECODED = frozenset("/\\;")
+# Never legitimate in an API path once decoded. `?` and `#` because a URL parser reading the
+# decoded path would end it there, while the service reads on.
+_FORBIDDEN_DECODED = frozenset("/\\;?#")
 
 # Served by every service for the cluster only; never forwarded, under any prefix.
 INTERNAL_ENDPOINTS = frozenset({"metrics", "healthz", "readyz", "openapi.json", "docs", "redoc"})
@@ -70,7 +71,7 @@ def _check_segment(raw_segment: bytes) -> None:
         if form.strip(".") == "":
             raise InvalidPath("the path has a '.' or '..' segment")
         if _FORBIDDEN_DECODED & set(form):
-            raise InvalidPath("the path has an encoded '/', a '\\' or a ';'")
+            raise InvalidPath("the path has an encoded '/', '?' or '#', a '\\' or a ';'")
 
 
 def check_forwardable(path: str) -> None:
