@@ -9,6 +9,7 @@ relies on (probes, resources, non-root, image tags, migration hooks, ports from 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -38,6 +39,14 @@ def _service_ports() -> dict[str, tuple[int, int | None]]:
 
 PORTS = _service_ports()
 SERVICES = sorted(name for name in PORTS if name != "gateway")
+# The gateway's Prometheus port (its public port never serves /metrics), from SERVICES.md.
+GATEWAY_METRICS_PORT = int(
+    re.findall(
+        r"^\| `AGENCYOS_GATEWAY_METRICS_PORT` \| (\d+) \|",
+        (REPO / "deploy/SERVICES.md").read_text(),
+        re.M,
+    )[0]
+)
 
 
 def _helm() -> str:
@@ -217,13 +226,19 @@ class TestDeployments:
             http, grpc = PORTS[name]
             container = _container(obj)
             ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-            assert ports == ({"http": http} if grpc is None else {"http": http, "grpc": grpc})
+            expected = {"http": http} if grpc is None else {"http": http, "grpc": grpc}
+            scraped = http
+            if name == "gateway":
+                expected["metrics"] = scraped = GATEWAY_METRICS_PORT
+            assert ports == expected
             env = _env(container)
             assert env[f"AGENCYOS_{name.upper()}_HTTP_HOST"] == "0.0.0.0"
             assert env[f"AGENCYOS_{name.upper()}_HTTP_PORT"] == str(http)
+            if name == "gateway":
+                assert env["AGENCYOS_GATEWAY_METRICS_PORT"] == str(GATEWAY_METRICS_PORT)
             annotations = obj["spec"]["template"]["metadata"]["annotations"]
             assert annotations["prometheus.io/scrape"] == "true"
-            assert annotations["prometheus.io/port"] == str(http)
+            assert annotations["prometheus.io/port"] == str(scraped)
         for obj in _of_kind(values, "Service"):
             http, grpc = PORTS[_component(obj)]
             ports = {port["name"]: port["port"] for port in obj["spec"]["ports"]}
@@ -336,7 +351,23 @@ class TestNetworkPolicies:
             assert rules[1]["from"][0]["namespaceSelector"]["matchLabels"] == {
                 "kubernetes.io/metadata.name": "monitoring"
             }
+            # Prometheus reaches the gateway's metrics port only, not its public one.
+            scrape_port = "metrics" if _component(policy) == "gateway" else "http"
+            assert rules[1]["ports"] == [{"port": scrape_port, "protocol": "TCP"}]
             assert all("ipBlock" not in peer for rule in rules for peer in rule["from"])
+
+    @ci_values
+    def test_the_gateway_gets_its_cors_settings_from_values(self, values: Path) -> None:
+        cors = _values(values)["gateway"]["cors"]
+        for obj in _of_kind(values, "Deployment"):
+            env = _env(_container(obj))
+            if _component(obj) != "gateway":
+                assert "AGENCYOS_GATEWAY_CORS_ORIGINS" not in env
+                continue
+            assert json.loads(env["AGENCYOS_GATEWAY_CORS_ORIGINS"]) == cors["origins"]
+            allow_credentials = env["AGENCYOS_GATEWAY_CORS_ALLOW_CREDENTIALS"]
+            assert allow_credentials == str(cors["allowCredentials"]).lower()
+            assert env["AGENCYOS_GATEWAY_CORS_MAX_AGE_SECONDS"] == str(cors["maxAgeSeconds"])
 
     @ci_values
     def test_egress_allows_dns_and_the_backends_each_service_uses(self, values: Path) -> None:
@@ -359,6 +390,8 @@ BAD_VALUES = {
     "unknown-service": "services:\n  payments:\n    enabled: true\n",
     "misspelt-key": "services:\n  crm:\n    replica: 3\n",
     "env-value-not-a-string": "services:\n  crm:\n    env:\n      AGENCYOS_CRM_X: 5\n",
+    "cors-origin-with-a-path": "gateway:\n  cors:\n    origins: [https://app.example.com/x]\n",
+    "cors-origins-not-a-list": "gateway:\n  cors:\n    origins: https://app.example.com\n",
 }
 
 

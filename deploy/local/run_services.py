@@ -49,6 +49,7 @@ SERVICES: dict[str, int] = {
 }
 GATEWAY = "gateway"
 GATEWAY_PORT = 8080
+GATEWAY_METRICS_PORT = 9080
 ALL_NAMES: tuple[str, ...] = (*SERVICES, GATEWAY)
 
 STOP_GRACE_S = 15.0
@@ -273,6 +274,9 @@ def banner(children: Sequence[Child]) -> None:
     print(paint(line, 32), flush=True)
     if gateway is not None:
         say(paint(f"AgencyOS is up: {gateway.url}", 1))
+        # The gateway's /metrics is on its own port, never on the public one.
+        metrics_port = os.environ.get("AGENCYOS_GATEWAY_METRICS_PORT", str(GATEWAY_METRICS_PORT))
+        say(f"metrics:  http://127.0.0.1:{metrics_port}/metrics (gateway)")
     else:
         say(paint("AgencyOS services are up (no gateway selected)", 1))
     services = "  ".join(f"{c.name} :{c.port}" for c in children if c.name != GATEWAY)

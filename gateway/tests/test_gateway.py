@@ -104,6 +104,13 @@ async def forger(platform: Platform, gateway: httpx.AsyncClient, agency: AgencyS
 
 
 @pytest.fixture
+async def gateway_metrics(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's metrics port (never its public one)."""
+    async with httpx.AsyncClient(base_url=platform.gateway_metrics_url, timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture
 async def crm(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.url("crm"), timeout=30.0) as client:
         yield client
@@ -458,16 +465,32 @@ class TestOperations:
                 assert response.status_code == 200, (name, response.text)
 
     async def test_metrics_count_requests_by_route_prefix(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self,
+        gateway: httpx.AsyncClient,
+        gateway_metrics: httpx.AsyncClient,
+        agency: AgencySession,
     ) -> None:
         labels = {"service": "gateway", "method": "GET", "route": "/v1/clients"}
-        before = await counter(gateway, "agencyos_http_requests_total", **labels)
+        total = "agencyos_http_requests_total"
+        before = await counter(gateway_metrics, total, **labels)
 
         await gateway.get("/v1/clients", headers=agency.headers)
         await gateway.get(f"/v1/clients/{uuid.uuid4()}", headers=agency.headers)
         await gateway.get("/v1/clients")
 
-        assert await counter(gateway, "agencyos_http_requests_total", **labels) == before + 3
-        assert await counter(gateway, "agencyos_http_requests_total", status="401", **labels) >= 1
-        routes = await label_values(gateway, "agencyos_http_requests_total", "route")
+        assert await counter(gateway_metrics, total, **labels) == before + 3
+        assert await counter(gateway_metrics, total, status="401", **labels) >= 1
+        routes = await label_values(gateway_metrics, total, "route")
         assert not [r for r in routes if r.startswith("/v1/clients/")]  # no per-id series
+
+    async def test_metrics_are_served_on_the_metrics_port_only(
+        self, gateway: httpx.AsyncClient, gateway_metrics: httpx.AsyncClient
+    ) -> None:
+        public = await gateway.get("/metrics")
+        private = await gateway_metrics.get("/metrics")
+
+        assert_problem(public, 404)
+        assert "agencyos_http_requests_total" not in public.text
+        assert private.status_code == 200
+        assert "agencyos_http_requests_total" in private.text
+        assert (await gateway.get("/healthz")).status_code == 200  # probes stay public

@@ -118,7 +118,7 @@ spec:
         {{- include "agencyos.labels" . | nindent 8 }}
       annotations:
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ $svc.ports.http | quote }}
+        prometheus.io/port: {{ $svc.ports.metrics | default $svc.ports.http | quote }}
         prometheus.io/path: /metrics
         checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
         {{- with $svc.podAnnotations }}
@@ -168,6 +168,11 @@ spec:
               containerPort: {{ $svc.ports.grpc }}
               protocol: TCP
             {{- end }}
+            {{- if $svc.ports.metrics }}
+            - name: metrics
+              containerPort: {{ $svc.ports.metrics }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "agencyos.configName" .root }}
@@ -184,6 +189,18 @@ spec:
             {{- if $svc.ports.grpc }}
             - name: AGENCYOS_{{ $envName }}_GRPC_PORT
               value: {{ $svc.ports.grpc | quote }}
+            {{- end }}
+            {{- if $svc.ports.metrics }}
+            - name: AGENCYOS_{{ $envName }}_METRICS_PORT
+              value: {{ $svc.ports.metrics | quote }}
+            {{- end }}
+            {{- with $svc.cors }}
+            - name: AGENCYOS_{{ $envName }}_CORS_ORIGINS
+              value: {{ .origins | default list | toJson | quote }}
+            - name: AGENCYOS_{{ $envName }}_CORS_ALLOW_CREDENTIALS
+              value: {{ .allowCredentials | quote }}
+            - name: AGENCYOS_{{ $envName }}_CORS_MAX_AGE_SECONDS
+              value: {{ .maxAgeSeconds | quote }}
             {{- end }}
             {{- if .withDatabase }}
             - name: AGENCYOS_{{ $envName }}_DATABASE_URL
@@ -271,13 +288,13 @@ spec:
         - podSelector:
             matchLabels:
               {{- include "agencyos.releaseLabels" .root | nindent 14 }}
-    # Prometheus scrapes /metrics.
+    # Prometheus scrapes /metrics (on the metrics port where the pod has one).
     - from:
         - namespaceSelector:
             matchLabels:
               kubernetes.io/metadata.name: {{ $policy.monitoringNamespace }}
       ports:
-        - {port: http, protocol: TCP}
+        - {port: {{ ternary "metrics" "http" (not (empty $svc.ports.metrics)) }}, protocol: TCP}
     {{- with $svc.networkPolicy.extraIngressFrom }}
     - from:
         {{- toYaml . | nindent 8 }}

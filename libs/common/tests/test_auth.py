@@ -218,6 +218,43 @@ class TestClaimChecks:
         assert rejected.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+class TestRejectionDetails:
+    """A rejection says what is wrong in plain words; the library's exception stays in the
+    chain for the logs and is never named to the caller."""
+
+    async def test_an_expired_token_is_said_to_have_expired(
+        self, verifier: JwksVerifier, test_keys: TestKeys
+    ) -> None:
+        now = int(time.time())
+
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(test_keys.mint(iat=now - 7200, exp=now - 3600))
+
+        assert rejected.value.detail == "the token has expired"
+        assert rejected.value.__cause__ is not None
+
+    async def test_a_bad_signature_is_said_to_be_not_valid_without_naming_the_library(
+        self, verifier: JwksVerifier, test_keys: TestKeys
+    ) -> None:
+        impostor = RSAKey.generate_key(2048, parameters={"kid": test_keys.current.kid})
+
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(test_keys.mint(impostor))
+
+        assert rejected.value.detail == "the token is not valid"
+        assert type(rejected.value.__cause__).__name__ not in str(rejected.value.problem())
+
+    @pytest.mark.parametrize("claims", [{"aud": "another-api"}, {"iss": "someone-else"}])
+    async def test_a_failed_claim_check_is_said_to_be_not_valid(
+        self, verifier: JwksVerifier, test_keys: TestKeys, claims: dict[str, Any]
+    ) -> None:
+        with pytest.raises(Unauthenticated) as rejected:
+            await verifier.verify(test_keys.mint(**claims))
+
+        assert rejected.value.detail == "the token is not valid"
+        assert "Error" not in json.dumps(rejected.value.problem())
+
+
 class TestKeyRotation:
     async def test_a_token_signed_by_a_key_published_after_caching_is_accepted(
         self, verifier: JwksVerifier, test_keys: TestKeys

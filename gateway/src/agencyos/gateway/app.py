@@ -7,19 +7,26 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
 from agencyos.common.auth import JwksVerifier, bearer_token
-from agencyos.common.errors import AppError, NotFound, Unauthenticated
+from agencyos.common.errors import AppError, BadRequest, NotFound, Unauthenticated
 from agencyos.common.logs import bind
 from agencyos.common.rpc import close_channels
-from agencyos.common.web import RequestContextMiddleware, health_router, install_error_handlers
+from agencyos.common.web import (
+    RequestContextMiddleware,
+    health_router,
+    install_error_handlers,
+    metrics_router,
+)
 from agencyos.gateway.apikeys import ApiKeyResolver
 from agencyos.gateway.clientip import client_ip, parse_networks
+from agencyos.gateway.cors import CorsMiddleware
+from agencyos.gateway.headers import SecurityHeadersMiddleware
 from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
+from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.routes import is_public, resolve
@@ -27,7 +34,6 @@ from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-RATE_LIMIT_HEADERS = ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]
 API_KEY_PREFIX = "ak_"
 
 
@@ -78,7 +84,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         response = await forwarder.client.get(settings.jwks_url, timeout=2.0)
         response.raise_for_status()
 
-    app.include_router(health_router({"jwks": jwks_reachable}))
+    # Probes stay on the public port; /metrics is on the metrics port (build_metrics_app).
+    app.include_router(health_router({"jwks": jwks_reachable}, metrics=False))
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -90,9 +97,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
+        # request.url.path is the one canonical decoding of the raw path (paths.py).
         route = resolve(request.url.path)
         if route is None:
             raise NotFound("no such route")
+        check_forwardable(request.url.path)
+        if len(request.headers.getlist("authorization")) > 1:
+            raise BadRequest("send one Authorization header, not several")
         request.scope["agencyos.route"] = route.prefix
         body: bytes | None = None
         limit_headers: dict[str, str] = {}
@@ -142,21 +153,25 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         response.headers.update(limit_headers)
         return response
 
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=PROXY_METHODS,
-            allow_headers=[
-                "authorization",
-                "content-type",
-                "idempotency-key",
-                "if-match",
-                "x-request-id",
-            ],
-            expose_headers=["x-request-id", "location", "retry-after", *RATE_LIMIT_HEADERS],
-        )
+    # Outermost last: headers on everything, request ids, CORS (preflights answered before
+    # auth and rate limits, errors readable cross-origin), then the path check.
+    app.add_middleware(CanonicalPathMiddleware)
+    app.add_middleware(
+        CorsMiddleware,
+        origins=settings.cors_origins,
+        methods=PROXY_METHODS,
+        allow_credentials=settings.cors_allow_credentials,
+        max_age_seconds=settings.cors_max_age_seconds,
+    )
     app.add_middleware(RequestContextMiddleware, service="gateway")
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def build_metrics_app() -> FastAPI:
+    """Prometheus /metrics, served on the metrics port only."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(metrics_router())
     return app
 
 

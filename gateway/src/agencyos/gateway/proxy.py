@@ -73,9 +73,13 @@ class Forwarder:
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_host}" if prior else client_host
         headers.update(inject_headers())
+        # The raw path, byte for byte as the gateway checked it (paths.py): a string URL would
+        # be re-encoded and have its dot segments resolved by httpx.
+        url = httpx.URL(base_url)
+        url = url.copy_with(raw_path=url.raw_path.rstrip(b"/") + request.scope["raw_path"])
         upstream = self.client.build_request(
             request.method,
-            base_url + request.url.path,
+            url,
             params=request.url.query,
             headers=headers,
             content=body,

@@ -1,6 +1,12 @@
 from typing import Literal
 
-from agencyos.common.settings import GATEWAY_PORT, SERVICE_PORTS, ServiceSettings, service_config
+from agencyos.common.settings import (
+    GATEWAY_METRICS_PORT,
+    GATEWAY_PORT,
+    SERVICE_PORTS,
+    ServiceSettings,
+    service_config,
+)
 
 
 def _url(service: str) -> str:
@@ -12,6 +18,8 @@ class GatewaySettings(ServiceSettings):
     model_config = service_config("gateway")
 
     http_port: int = GATEWAY_PORT
+    # Prometheus /metrics, on its own port so the public one never serves it.
+    metrics_port: int = GATEWAY_METRICS_PORT
     identity_url: str = _url("identity")
     crm_url: str = _url("crm")
     work_url: str = _url("work")
@@ -28,7 +36,12 @@ class GatewaySettings(ServiceSettings):
     # before identity is asked again. A revoked key keeps working at most this long; a token
     # is never reused past its own expiry. Refusals are remembered for 2 s at most.
     api_key_cache_seconds: float = 5.0
+    # Browser origins allowed to call the API (exact `scheme://host[:port]`; `*` = any origin,
+    # never with credentials). Empty: every preflight is refused.
     cors_origins: list[str] = []
+    # Access-Control-Allow-Credentials for the origins listed by name (never for `*`).
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = 600
 
     # Rate limits (see ratelimit.py). `redis` shares the counters between replicas; `memory`
     # is the fallback for a single replica (each replica would count on its own).

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
 from agencyos.common.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
@@ -152,8 +152,11 @@ class JwksVerifier:
         try:
             decoded = jwt.decode(token, keys, algorithms=[ALGORITHM])
             self.claims_registry.validate(decoded.claims)
+        except ExpiredTokenError as exc:
+            raise Unauthenticated("the token has expired") from exc
         except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"the token is not valid ({exc.__class__.__name__})") from exc
+            # Plain words only: the library's exception (kept in the chain) is for the logs.
+            raise Unauthenticated("the token is not valid") from exc
         return principal_from_claims(decoded.claims, token)
 
 

@@ -58,6 +58,13 @@ class BadRequest(AppError):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class InvalidPath(BadRequest):
+    """A request path that is not canonical (dot segments, encoded '/', control characters):
+    refused at the edge rather than interpreted."""
+
+    slug, title = "invalid-path", "Invalid path"
+
+
 class Unauthenticated(AppError):
     status, slug, title = 401, "unauthenticated", "Authentication required"
     grpc_code = grpc.StatusCode.UNAUTHENTICATED

@@ -135,6 +135,8 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            # No `Server: uvicorn` on any answer.
+            server_header=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             # Longer than the gateway's idle-connection expiry (30 s), so the gateway always
             # drops an idle connection before the service does (no reuse-after-close race).

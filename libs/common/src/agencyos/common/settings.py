@@ -28,6 +28,7 @@ SERVICE_PORTS: dict[str, tuple[int, int]] = {
     "portal": (8107, 9107),
 }
 GATEWAY_PORT = 8080
+GATEWAY_METRICS_PORT = 9080
 
 
 class ServiceSettings(BaseSettings):

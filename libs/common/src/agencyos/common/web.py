@@ -246,7 +246,8 @@ async def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> None:
     await writer.wait_closed()
 
 
-def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+def health_router(checks: dict[str, ReadinessCheck], *, metrics: bool = True) -> APIRouter:
+    """/healthz, /readyz and (unless `metrics` is false, e.g. on a public port) /metrics."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -267,6 +268,14 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
             {"status": "ready" if ready else "not ready", "checks": results},
             status_code=200 if ready else 503,
         )
+
+    if metrics:
+        router.include_router(metrics_router())
+    return router
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
 
     @router.get("/metrics")
     async def metrics() -> Response:

@@ -71,6 +71,8 @@ class Platform:
     stripe_webhook_secret: str = field(default_factory=lambda: f"whsec_{uuid.uuid4().hex}")
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
+    # The gateway serves Prometheus metrics on a port of its own, never the public one.
+    gateway_metrics_port: int = 0
 
     def database(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
@@ -78,6 +80,10 @@ class Platform:
     @property
     def gateway_url(self) -> str:
         return self.processes["gateway"].url
+
+    @property
+    def gateway_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_metrics_port}"
 
     def url(self, service: str) -> str:
         return self.processes[service].url
@@ -99,6 +105,7 @@ class Platform:
                 "AGENCYOS_CONSUMER_RETRY_BACKOFF_SECONDS": "0.05",
                 "AGENCYOS_SHUTDOWN_GRACE_SECONDS": "3",
                 "AGENCYOS_GATEWAY_HTTP_PORT": str(self.processes["gateway"].http_port),
+                "AGENCYOS_GATEWAY_METRICS_PORT": str(self.gateway_metrics_port),
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
@@ -127,6 +134,7 @@ class Platform:
         for name in (*SERVICES, "gateway"):
             self.processes[name] = Process(name, free_port(), self.log_dir / f"{name}.log")
         self.grpc_ports = {s: free_port() for s in SERVICES}
+        self.gateway_metrics_port = free_port()
         env = self.environment()
         await self.infra.create_topics(
             [f"{self.topic_prefix}{s}.events" for s in SERVICES]
