@@ -25,3 +25,9 @@ class IdentitySettings(ServiceSettings):
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key
     # far more often than this; see the gateway's api_key_cache_seconds).
     api_key_token_ttl_seconds: int = 5 * 60
+
+    @property
+    def revocation_ttl_seconds(self) -> int:
+        """How long a revocation entry lives: past the longest token lifetime, the
+        verifiers' leeway (30 s) and a margin for clock skew."""
+        return max(self.access_token_ttl_seconds, self.api_key_token_ttl_seconds) + 30 + 60
