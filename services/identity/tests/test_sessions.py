@@ -418,7 +418,7 @@ class TestLogout:
         self, identity: httpx.AsyncClient
     ) -> None:
         # Logout records the session as revoked; every verifier checks that (identity too).
-        # tests/test_revocation.py has the same through the gateway and at other services.
+        # test_revocation.py has the same through the gateway and at other services.
         owner = await signup_agency(identity)
         assert (await identity.post("/v1/auth/logout", headers=owner.headers)).status_code == 204
 
