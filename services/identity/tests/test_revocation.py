@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -24,7 +23,6 @@ from agencyos.common.testing.factories import (
     add_member,
     add_membership,
     refreshed,
-    signup_agency,
 )
 from agencyos.common.testing.http import assert_problem, unverified_jwt
 from agencyos.common.testing.platform import Platform
@@ -327,22 +325,3 @@ class TestApiKeys:
         assert_revoked(await refused_within(lambda: create_client(gateway, leaked["key"])))
         assert_revoked(await refused_within(lambda: create_client(crm, minted.access_token)))
         assert (await create_client(gateway, kept["key"])).status_code == 201
-
-
-class TestTheRightTokensKeepWorking:
-    async def test_a_fresh_login_after_removal_from_one_agency_works_in_the_other(
-        self,
-        platform: Platform,
-        gateway: httpx.AsyncClient,
-        crm: httpx.AsyncClient,
-        agency: AgencySession,
-    ) -> None:
-        other = await signup_agency(gateway)
-        member = await add_member(platform, gateway, agency, "manager")
-        await add_membership(platform, other, member.user_id, "manager")
-
-        response = await gateway.delete(f"/v1/members/{member.user_id}", headers=agency.headers)
-        assert response.status_code == 204, response.text
-
-        body = await login(gateway, replace(member, slug=other.slug))
-        await assert_works(gateway, crm, str(body["access_token"]))
