@@ -3,6 +3,8 @@ from fastapi import APIRouter, Request, status
 from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
 from agencyos.identity.account.schemas import (
     AgencyOut,
+    AnyMeResponse,
+    ApiKeyMeResponse,
     LoginRequest,
     LoginResponse,
     MembershipOut,
@@ -13,6 +15,7 @@ from agencyos.identity.account.schemas import (
     UserOut,
 )
 from agencyos.identity.account.service import SessionGrant, account_service
+from agencyos.identity.api_key.schemas import ApiKey
 from agencyos.identity.session.endpoints import client_info
 from agencyos.identity.settings import IdentitySettings
 
@@ -95,8 +98,24 @@ async def switch_agency(
     return LoginResponse.model_validate(grant_body(grant))
 
 
-@router.get("/v1/me", response_model=MeResponse, summary="The caller, their agency and role")
-async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse:
+@router.get(
+    "/v1/me",
+    response_model=AnyMeResponse,
+    summary="The caller, their agency and role",
+    description=(
+        "`kind` says what the caller is: `user` (a person: their account and memberships) or "
+        "`api_key` (the key: its id, name, role, expiry and permissions)."
+    ),
+)
+async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse | ApiKeyMeResponse:
+    if principal.api_key_id is not None:
+        api_key, key_agency = await account_service.me_as_key(session, principal)
+        return ApiKeyMeResponse(
+            api_key=ApiKey.model_validate(api_key),
+            agency=AgencyOut.model_validate(key_agency, from_attributes=True),
+            role=principal.role.value,
+            permissions=sorted(principal.permissions),
+        )
     user, agency, memberships = await account_service.me(session, principal)
     return MeResponse(
         user=UserOut.model_validate(user, from_attributes=True),

@@ -18,7 +18,8 @@ from agencyos.common.events import AgencyCreated, MemberAdded
 from agencyos.common.outbox import publish
 from agencyos.common.permissions import Role
 from agencyos.identity.account.repository import account_repository
-from agencyos.identity.models import Agency, Membership, User
+from agencyos.identity.api_key.repository import api_key_repository
+from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
@@ -184,6 +185,15 @@ class AccountService:
             raise NotFound("your membership in this agency no longer exists")
         memberships = list(await account_repository.memberships_of(session, principal.user_id))
         return found[1], agency, memberships
+
+    async def me_as_key(self, session: AsyncSession, principal: Principal) -> tuple[ApiKey, Agency]:
+        """The API key the caller is (`principal.api_key_id` is set) and its agency."""
+        assert principal.api_key_id is not None
+        api_key = await api_key_repository.unrevoked(session, principal.api_key_id)
+        agency = await account_repository.agency(session, principal.tenant_id)
+        if api_key is None or agency is None:
+            raise NotFound("this API key no longer exists")
+        return api_key, agency
 
 
 account_service = AccountService()
