@@ -113,6 +113,10 @@ class Platform:
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_MEMORY_KIB": "1024",
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_PARALLELISM": "1",
+                # The sign-in lockout as in production (5 failures), but a 2 s first window,
+                # long enough for a test to watch it hold on a loaded machine.
+                "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_BASE_SECONDS": "2",
+                "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_NAMESPACE": self.revocation_namespace,
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request, status
 
 from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
+from agencyos.identity.account.lockout import Lockout
 from agencyos.identity.account.schemas import (
     AgencyOut,
     AnyMeResponse,
@@ -61,15 +62,27 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
     "/v1/auth/login",
     response_model=LoginResponse,
     summary="Exchange email and password for tokens",
-    responses={401: {"description": "The email or password is not correct"}},
+    description=(
+        "After 5 failed attempts in a row for one email (known or not), further attempts "
+        "are refused with 429 and `Retry-After` for a window that doubles with each further "
+        "failure (1 s, 2 s, 4 s, ... up to 15 minutes by default), whatever the password. A "
+        "successful sign-in starts the count again."
+    ),
+    responses={
+        401: {"description": "The email or password is not correct"},
+        429: {"description": "Too many failed attempts for this email; see Retry-After"},
+    },
 )
-async def login(body: LoginRequest, session: PublicSession, request: Request) -> LoginResponse:
+async def login(
+    body: LoginRequest, session: PublicSession, request: Request, lockout: Lockout
+) -> LoginResponse:
     grant = await account_service.login(
         session,
         _settings(request),
         email=str(body.email),
         password=body.password,
         agency_slug=body.agency_slug,
+        lockout=lockout,
         client=client_info(request),
     )
     return LoginResponse.model_validate(grant_body(grant))

@@ -17,6 +17,7 @@ from agencyos.common.errors import Conflict, NotFound, PermissionDenied, Unauthe
 from agencyos.common.events import AgencyCreated, MemberAdded
 from agencyos.common.outbox import publish
 from agencyos.common.permissions import Role
+from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.api_key.repository import api_key_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, User
@@ -131,13 +132,16 @@ class AccountService:
         email: str,
         password: str,
         agency_slug: str | None,
+        lockout: LoginLockout,
         client: ClientInfo | None = None,
     ) -> SessionGrant:
-        """Errors never tell whether the email exists."""
+        """Errors never tell whether the email exists (an unknown one locks out the same)."""
+        await lockout.begin(email)
         user = await account_repository.user_by_email(session, email)
         known = await verify_password(settings, user.password_hash if user else None, password)
         if not known or user is None:
             raise Unauthenticated(_INVALID_LOGIN)
+        await lockout.succeeded(email)
         await set_local(session, {USER_SETTING: str(user.id)})
         memberships = [
             (m, a)
