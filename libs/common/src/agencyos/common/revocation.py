@@ -95,7 +95,7 @@ class RevocationStore:
         *,
         namespace: str = "",
         service: str = "",
-        timeout_seconds: float = 0.25,
+        timeout_seconds: float = 0.5,
         retry_seconds: float = 1.0,
         remember_seconds: float = 16 * 60,
         max_remembered: int = 100_000,

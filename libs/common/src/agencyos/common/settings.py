@@ -82,7 +82,7 @@ class ServiceSettings(BaseSettings):
     # runs sharing one Redis never see each other's revocations. Must be the same for identity,
     # the services and the gateway of one deployment: set the shared AGENCYOS_REVOCATION_NAMESPACE.
     revocation_namespace: str = ""
-    revocation_redis_timeout_seconds: float = 0.25
+    revocation_redis_timeout_seconds: float = 0.5
     # When Redis cannot be reached: a service refuses writes (503) whose token it cannot check
     # (True), or admits them (False); reads are always admitted. Either way the outage is
     # counted in agencyos_revocation_store_errors_total and recent revocations still apply.
