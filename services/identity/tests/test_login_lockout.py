@@ -94,6 +94,9 @@ class TestLockout:
         await fail(identity, owner.email, THRESHOLD - 1)
 
         assert (await login(identity, owner.email, PASSWORD)).status_code == 200
+        # Counted from the last success: 5 in a row now lock.
+        await fail(identity, owner.email, THRESHOLD)
+        assert_locked(await login(identity, owner.email, PASSWORD))
 
     async def test_an_unknown_email_locks_exactly_like_a_known_one(
         self, identity: httpx.AsyncClient

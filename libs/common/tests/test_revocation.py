@@ -1,0 +1,176 @@
+"""The revocation store's rules, against the real Redis of the test run (and, for outages, a
+port nothing listens on): which tokens each kind of entry refuses, namespaces, TTLs, and
+what a check does when Redis cannot be reached."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from redis.asyncio import Redis
+
+from agencyos.common.auth import Principal
+from agencyos.common.errors import ServiceUnavailable, Unauthenticated
+from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
+from agencyos.common.revocation import RevocationStore
+from agencyos.common.testing.infra import free_port
+from agencyos.common.testing.platform import redis_url
+
+TTL = 60
+
+
+def principal(**overrides: object) -> Principal:
+    base = Principal(
+        user_id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        role=Role.MANAGER,
+        permissions=DEFAULT_ROLE_PERMISSIONS[Role.MANAGER],
+        token="",
+        session_id=str(uuid.uuid4()),
+        issued_at_ms=int(time.time() * 1000) - 1000,
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[RevocationStore]:
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    revocations = RevocationStore(redis_url(), namespace=namespace, service="test")
+    yield revocations
+    keys = [k async for k in revocations.client.scan_iter(match=f"agencyos:rv:{namespace}:*")]
+    if keys:
+        await revocations.client.delete(*keys)
+    await revocations.close()
+
+
+async def refused(store: RevocationStore, who: Principal) -> bool:
+    try:
+        await store.check(who, fail_open=False)
+    except Unauthenticated:
+        return True
+    return False
+
+
+class TestEntries:
+    async def test_a_revoked_session_refuses_its_tokens_only(self, store: RevocationStore) -> None:
+        mine, other = principal(), principal()
+
+        await store.revoke_sessions([uuid.UUID(str(mine.session_id))], ttl_seconds=TTL)
+
+        assert await refused(store, mine)
+        assert not await refused(store, other)
+
+    async def test_a_user_not_before_refuses_older_tokens_in_that_agency_only(
+        self, store: RevocationStore
+    ) -> None:
+        old = principal()
+        elsewhere = replace(old, tenant_id=uuid.uuid4())
+
+        await store.revoke_user(old.tenant_id, old.user_id, ttl_seconds=TTL)
+        fresh = replace(old, issued_at_ms=int(time.time() * 1000) + 1)
+
+        assert await refused(store, old)
+        assert not await refused(store, fresh)
+        assert not await refused(store, elsewhere)
+
+    async def test_a_role_not_before_refuses_that_roles_user_tokens_not_api_keys(
+        self, store: RevocationStore
+    ) -> None:
+        manager = principal()
+        admin = replace(manager, user_id=uuid.uuid4(), role=Role.ADMIN)
+        key = replace(manager, user_id=uuid.uuid4(), api_key_id=uuid.uuid4(), session_id=None)
+
+        await store.revoke_role(manager.tenant_id, "manager", ttl_seconds=TTL)
+
+        assert await refused(store, manager)
+        assert not await refused(store, admin)
+        # A key's token is re-minted by the gateway every few seconds with the tuned role.
+        assert not await refused(store, key)
+
+    async def test_a_revoked_api_key_refuses_its_tokens_whenever_issued(
+        self, store: RevocationStore
+    ) -> None:
+        key_id = uuid.uuid4()
+        key = principal(user_id=key_id, api_key_id=key_id, session_id=None)
+
+        await store.revoke_api_key(key_id, ttl_seconds=TTL)
+
+        assert await refused(store, replace(key, issued_at_ms=int(time.time() * 1000) + 60_000))
+
+    async def test_a_token_without_an_issue_time_is_refused_by_a_not_before(
+        self, store: RevocationStore
+    ) -> None:
+        who = principal(issued_at_ms=None)
+
+        await store.revoke_user(who.tenant_id, who.user_id, ttl_seconds=TTL)
+
+        assert await refused(store, who)
+
+    async def test_entries_expire_after_their_ttl_and_a_later_one_never_moves_back(
+        self, store: RevocationStore
+    ) -> None:
+        who = principal()
+        key = store.user_key(who.tenant_id, who.user_id)
+
+        await store.revoke_user(who.tenant_id, who.user_id, ttl_seconds=TTL)
+        first = int(await store.client.get(key))
+        await store.revoke_user(who.tenant_id, who.user_id, ttl_seconds=5)
+
+        assert int(await store.client.get(key)) >= first
+        assert TTL - 5 <= await store.client.ttl(key) <= TTL
+
+    async def test_namespaces_do_not_see_each_others_entries(self, store: RevocationStore) -> None:
+        who = principal()
+        await store.revoke_user(who.tenant_id, who.user_id, ttl_seconds=TTL)
+        neighbour = RevocationStore(redis_url(), namespace=f"other-{uuid.uuid4().hex[:8]}")
+        try:
+            assert not await refused(neighbour, who)
+        finally:
+            await neighbour.close()
+
+
+class TestRedisUnreachable:
+    @pytest.fixture
+    async def down(self) -> AsyncIterator[RevocationStore]:
+        revocations = RevocationStore(
+            f"redis://127.0.0.1:{free_port()}/0", service="test", timeout_seconds=0.2
+        )
+        yield revocations
+        await revocations.close()
+
+    async def test_a_check_fails_open_or_closed_as_asked(self, down: RevocationStore) -> None:
+        who = principal()
+
+        await down.check(who, fail_open=True)
+        with pytest.raises(ServiceUnavailable):
+            await down.check(who, fail_open=False)
+
+    async def test_a_revocation_that_cannot_be_recorded_fails_the_request(
+        self, down: RevocationStore
+    ) -> None:
+        with pytest.raises(ServiceUnavailable):
+            await down.revoke_user(uuid.uuid4(), uuid.uuid4(), ttl_seconds=TTL)
+
+    async def test_revocations_seen_before_the_outage_still_refuse(self) -> None:
+        revocations = RevocationStore(
+            redis_url(), namespace=f"test-{uuid.uuid4().hex[:8]}", timeout_seconds=0.2
+        )
+        who = principal()
+        try:
+            await revocations.revoke_sessions([uuid.UUID(str(who.session_id))], ttl_seconds=TTL)
+            assert await refused(revocations, who)
+            await revocations.client.delete(revocations.session_key(str(who.session_id)))
+            # The outage: the store's client now talks to a port nothing listens on.
+            await revocations.client.aclose()
+            revocations.client = Redis.from_url(
+                f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2
+            )
+
+            with pytest.raises(Unauthenticated):
+                await revocations.check(who, fail_open=True)
+            await revocations.check(principal(), fail_open=True)
+        finally:
+            await revocations.close()
