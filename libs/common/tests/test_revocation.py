@@ -8,18 +8,29 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import APIRouter
 from redis.asyncio import Redis
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import ServiceUnavailable, Unauthenticated
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
-from agencyos.common.revocation import RevocationStore
+from agencyos.common.revocation import REVOKED_DETAIL, RevocationStore
+from agencyos.common.settings import ServiceSettings, service_config
 from agencyos.common.testing.infra import free_port
+from agencyos.common.testing.keys import TestKeys
 from agencyos.common.testing.platform import redis_url
+from agencyos.common.web import CurrentPrincipal, ServiceContext, create_app
 
 TTL = 60
+
+
+class WidgetSettings(ServiceSettings):
+    service_name = "widgets"
+    model_config = service_config("widgets")
 
 
 def principal(**overrides: object) -> Principal:
@@ -174,3 +185,73 @@ class TestRedisUnreachable:
             await revocations.check(principal(), fail_open=True)
         finally:
             await revocations.close()
+
+
+class TestTheServiceEdge:
+    """`current_principal` checks every token: revoked is 401; with Redis unreachable, reads
+    are admitted and writes refused (503) unless the service is configured to admit them."""
+
+    @staticmethod
+    async def call(
+        settings: WidgetSettings, test_keys: TestKeys, method: str, **claims: Any
+    ) -> httpx.Response:
+        router = APIRouter()
+
+        @router.get("/probe")
+        @router.post("/probe")
+        async def probe(principal: CurrentPrincipal) -> dict[str, str]:
+            return {"user": str(principal.user_id)}
+
+        ctx = ServiceContext("widgets", settings, with_db=False)
+        app = create_app(ctx, title="widgets", description="probe", routers=[router])
+        token = test_keys.mint(
+            tid=str(uuid.uuid4()), sub=str(uuid.uuid4()), role="member", **claims
+        )
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://widgets.test") as c:
+                return await c.request(
+                    method, "/probe", headers={"Authorization": f"Bearer {token}"}
+                )
+        finally:
+            await ctx.close()
+
+    async def test_a_revoked_sessions_token_is_refused(
+        self, jwks_url: str, test_keys: TestKeys
+    ) -> None:
+        namespace = f"test-{uuid.uuid4().hex[:8]}"
+        settings = WidgetSettings(
+            jwks_url=jwks_url, redis_url=redis_url(), revocation_namespace=namespace
+        )
+        session_id = uuid.uuid4()
+        writer = RevocationStore(redis_url(), namespace=namespace)
+        try:
+            await writer.revoke_sessions([session_id], ttl_seconds=TTL)
+        finally:
+            await writer.close()
+
+        refused_read = await self.call(settings, test_keys, "GET", sid=str(session_id))
+        other = await self.call(settings, test_keys, "GET", sid=str(uuid.uuid4()))
+
+        assert refused_read.status_code == 401
+        assert refused_read.json()["detail"] == REVOKED_DETAIL
+        assert other.status_code == 200
+
+    async def test_with_redis_down_reads_pass_and_writes_are_503_unless_configured(
+        self, jwks_url: str, test_keys: TestKeys
+    ) -> None:
+        down = WidgetSettings(
+            jwks_url=jwks_url,
+            redis_url=f"redis://127.0.0.1:{free_port()}/0",
+            revocation_redis_timeout_seconds=0.2,
+        )
+        lenient = down.model_copy(update={"revocation_fail_closed_writes": False})
+
+        read = await self.call(down, test_keys, "GET")
+        write = await self.call(down, test_keys, "POST")
+        lenient_write = await self.call(lenient, test_keys, "POST")
+
+        assert read.status_code == 200
+        assert write.status_code == 503
+        assert write.headers["content-type"].startswith("application/problem+json")
+        assert lenient_write.status_code == 200
