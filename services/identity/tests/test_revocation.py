@@ -25,6 +25,7 @@ from agencyos.common.testing.factories import (
     refreshed,
 )
 from agencyos.common.testing.http import assert_problem, unverified_jwt
+from agencyos.common.testing.kafka import events_where, read_topic
 from agencyos.common.testing.platform import Platform
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 
@@ -294,6 +295,48 @@ class TestMembershipChanges:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await identity_stub.GetMember(request, metadata=metadata)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    async def test_a_password_reset_refuses_the_users_tokens_in_every_agency(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        crm: httpx.AsyncClient,
+        agency: AgencySession,
+        other_agency: AgencySession,
+    ) -> None:
+        await add_membership(platform, other_agency, agency.user_id, "manager")
+        elsewhere = await in_agency(gateway, agency, other_agency)
+        bystander = await add_member(platform, gateway, agency, "manager")
+        assert (
+            await gateway.post("/v1/auth/password-reset", json={"email": agency.email})
+        ).status_code == 202
+        token = await reset_token(platform, agency)
+
+        response = await gateway.post(
+            "/v1/auth/password-reset/confirm",
+            json={"token": token, "new_password": "a brand new passphrase"},
+        )
+
+        assert response.status_code == 204, response.text
+        await assert_refused_everywhere(gateway, crm, agency.access_token)
+        await assert_refused_everywhere(gateway, crm, elsewhere)
+        await assert_works(gateway, crm, bystander.access_token)
+
+
+async def reset_token(platform: Platform, who: AgencySession) -> str:
+    """The password reset token identity published for `who` (the email's content)."""
+    topic = f"{platform.topic_prefix}identity.events"
+
+    def mine(records: list[Any]) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in events_where(records, type="identity.password_reset.requested")
+            if e["data"]["user_id"] == str(who.user_id)
+        ]
+
+    records = await read_topic(platform.infra.kafka_bootstrap, topic, lambda rs: bool(mine(rs)))
+    token: str = mine(records)[-1]["data"]["token"]
+    return token
 
 
 class TestApiKeys:
