@@ -172,8 +172,12 @@ class TestRedisUnreachable:
         who = principal()
         try:
             await revocations.revoke_sessions([uuid.UUID(str(who.session_id))], ttl_seconds=TTL)
+            await revocations.revoke_user(who.tenant_id, who.user_id, ttl_seconds=TTL)
             assert await refused(revocations, who)
-            await revocations.client.delete(revocations.session_key(str(who.session_id)))
+            await revocations.client.delete(
+                revocations.session_key(str(who.session_id)),
+                revocations.user_key(who.tenant_id, who.user_id),
+            )
             # The outage: the store's client now talks to a port nothing listens on.
             await revocations.client.aclose()
             revocations.client = Redis.from_url(
@@ -183,6 +187,14 @@ class TestRedisUnreachable:
             with pytest.raises(Unauthenticated):
                 await revocations.check(who, fail_open=True)
             await revocations.check(principal(), fail_open=True)
+            # Memory refuses; it never vouches: a token it does not refuse (the user's new
+            # session, issued after the remembered not-before) is still unchecked.
+            newer = replace(
+                who, session_id=str(uuid.uuid4()), issued_at_ms=int(time.time() * 1000) + 1000
+            )
+            await revocations.check(newer, fail_open=True)
+            with pytest.raises(ServiceUnavailable):
+                await revocations.check(newer, fail_open=False)
         finally:
             await revocations.close()
 

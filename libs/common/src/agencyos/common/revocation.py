@@ -51,8 +51,9 @@ KEY_PREFIX = "agencyos:rv:"
 STORE_ERRORS = Counter(
     "agencyos_revocation_store_errors_total",
     "Token-revocation store operations that could not reach Redis, by what was done instead "
-    "(fail_open: admitted unchecked; fail_closed: answered 503; write_failed: the revoking "
-    "transaction was rolled back)",
+    "(fail_open: admitted unchecked; fail_closed: answered 503; remembered: refused from "
+    "this process's memory of recent revocations; write_failed: the revoking transaction "
+    "was rolled back)",
     ["service", "outcome"],
 )
 REFUSED = Counter(
@@ -197,13 +198,25 @@ class RevocationStore:
         """Raise Unauthenticated if the token of `principal` has been revoked; when Redis
         cannot be asked, ServiceUnavailable unless `fail_open` (see the module docstring)."""
         entries = self.entries_for(principal)
-        values = await self._fetch([key for _, key in entries], fail_open=fail_open)
-        reason = self._refusal(principal, [kind for kind, _ in entries], values)
+        values = await self._fetch([key for _, key in entries])
+        reason = self._refusal(
+            principal, [kind for kind, _ in entries], values or self._recall(entries)
+        )
+        if values is None:
+            outcome = "remembered" if reason else "fail_open" if fail_open else "fail_closed"
+            STORE_ERRORS.labels(self.service, outcome).inc()
         if reason is not None:
             REFUSED.labels(self.service, reason).inc()
             raise Unauthenticated(REVOKED_DETAIL)
+        if values is None and not fail_open:
+            # Not refused by what this process remembers, but Redis could not say.
+            raise ServiceUnavailable("the token cannot be checked right now; retry shortly")
 
-    async def _fetch(self, keys: list[str], *, fail_open: bool) -> list[int | None]:
+    def _recall(self, entries: list[tuple[str, str]]) -> list[int | None]:
+        return [self._recalled(key) for _, key in entries]
+
+    async def _fetch(self, keys: list[str]) -> list[int | None] | None:
+        """The entries' values from Redis, or None when it cannot be reached."""
         if self.clock() >= self._down_until:
             try:
                 raw = cast("list[Any]", await self.client.mget(keys))
@@ -224,11 +237,7 @@ class RevocationStore:
                     if value is not None:
                         self._remember(key, value)
                 return values
-        remembered = [self._recalled(k) for k in keys]
-        STORE_ERRORS.labels(self.service, "fail_open" if fail_open else "fail_closed").inc()
-        if not fail_open and not any(v is not None for v in remembered):
-            raise ServiceUnavailable("the token cannot be checked right now; retry shortly")
-        return remembered
+        return None
 
     @staticmethod
     def _refusal(principal: Principal, kinds: list[str], values: list[int | None]) -> str | None:
