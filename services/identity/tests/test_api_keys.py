@@ -342,6 +342,31 @@ class TestListingKeys:
 
 
 class TestUsingAKey:
+    async def test_me_with_a_key_describes_the_key(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await new_key(
+            gateway, agency, name="BI export", role="manager", expires_in_days=90
+        )
+
+        response = await gateway.get("/v1/me", headers=bearer(created["key"]))
+
+        assert response.status_code == 200, response.text
+        me = response.json()
+        assert set(me) == {"kind", "api_key", "agency", "role", "permissions"}
+        assert me["kind"] == "api_key"
+        key = me["api_key"]
+        assert (key["id"], key["name"], key["role"]) == (created["id"], "BI export", "manager")
+        assert key["expires_at"] == created["expires_at"] is not None
+        assert key["prefix"] == created["prefix"]
+        assert "key" not in key
+        assert "key_hash" not in key
+        assert me["agency"]["id"] == str(agency.agency_id)
+        assert me["role"] == "manager"
+        assert "clients.write" in me["permissions"]
+        assert "roles.write" not in me["permissions"]
+        assert me["permissions"] == sorted(me["permissions"])
+
     async def test_the_key_answers_for_its_own_agency(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:

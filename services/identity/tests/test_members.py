@@ -127,7 +127,7 @@ class TestChangingRoles:
 
         assert response.status_code == 200, response.text
         assert response.json()["role"] == "manager"
-        # The token issued before the change keeps its role until it expires...
+        # The token issued before the change names the old role (and is refused from now)...
         assert unverified_jwt(member.access_token)[1]["role"] == "member"
         # ...and the next one carries the new role and its permissions.
         claims = unverified_jwt((await refreshed(gateway, member)).access_token)[1]
@@ -164,11 +164,12 @@ class TestChangingRoles:
         member = await add_member(platform, gateway, agency, "member")
         assert (await set_role(gateway, agency, admin, "member")).status_code == 200
 
-        # Still an admin token (not yet expired), but identity checks the role it has now.
-        response = await set_role(gateway, admin, member, "admin")
-
-        assert_problem(response, 403)
-        suspended = await gateway.post(f"{member_url(member)}/suspend", headers=admin.headers)
+        # The admin token from before the change is refused outright (revoked)...
+        assert_problem(await set_role(gateway, admin, member, "admin"), 401)
+        # ...and the one they get now is a member's.
+        demoted = await refreshed(gateway, admin)
+        assert_problem(await set_role(gateway, demoted, member, "admin"), 403)
+        suspended = await gateway.post(f"{member_url(member)}/suspend", headers=demoted.headers)
         assert_problem(suspended, 403)
 
     async def test_a_client_role_needs_a_client_of_this_agency(
@@ -247,7 +248,7 @@ class TestTheLastOwner:
     ) -> None:
         second = await add_member(platform, gateway, agency, "owner")
         await set_role(gateway, agency, second, "admin")
-        admin = second
+        admin = await refreshed(gateway, second)  # the owner's token is revoked by the change
 
         response = await gateway.post(f"{member_url(agency)}/suspend", headers=admin.headers)
 
@@ -356,8 +357,12 @@ class TestOwnershipTransfer:
         assert response.status_code == 200, response.text
         body = response.json()
         assert (body["new_owner"]["role"], body["previous_owner"]["role"]) == ("owner", "admin")
-        roles = {m["user_id"]: m["role"] for m in await members(gateway, agency)}
+        roles = {m["user_id"]: m["role"] for m in await members(gateway, admin)}
         assert roles == {str(admin.user_id): "owner", str(agency.user_id): "admin"}
+        # The former owner's token said "owner": it stops; the next one says "admin".
+        assert_problem(await gateway.get("/v1/members", headers=agency.headers), 401)
+        claims = unverified_jwt((await refreshed(gateway, agency)).access_token)[1]
+        assert claims["role"] == "admin"
 
     async def test_only_an_owner_transfers_ownership(
         self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession

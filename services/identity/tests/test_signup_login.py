@@ -393,6 +393,8 @@ class TestMe:
 
         assert response.status_code == 200, response.text
         me = response.json()
+        assert set(me) == {"kind", "user", "agency", "role", "permissions", "memberships"}
+        assert me["kind"] == "user"
         assert me["user"] == {
             "id": str(owner.user_id),
             "email": owner.email,

@@ -2,7 +2,9 @@
 (`ResolveApiKey` over gRPC) and forwards that token instead, so a key never reaches a service.
 
 Answers are cached by the key's SHA-256 (never the key in clear) for a few seconds, so a busy
-key costs identity one call per few seconds, and a revoked key stops working within that time.
+key costs identity one call per few seconds. A revoked key stops at once all the same: the
+gateway checks every request's token against the revocation store (gateway/revocation.py),
+which refuses the tokens minted for a revoked key and drops the key's entry here (`forget`).
 A token is never cached past its expiry (minus a margin). Refusals are cached too, briefly, so
 a client retrying a bad key in a loop does not hammer identity. Concurrent requests with the
 same uncached key share one call.
@@ -73,6 +75,10 @@ class ApiKeyResolver:
             raise type(refusal)(refusal.detail, headers=dict(refusal.headers))
         assert entry.access_token is not None
         return entry.access_token
+
+    def forget(self, api_key: str) -> None:
+        """Drop what is cached for `api_key`: the next request asks identity again."""
+        self._cache.pop(hashlib.sha256(api_key.encode()).hexdigest(), None)
 
     def _cached(self, digest: str) -> _Entry | None:
         entry = self._cache.get(digest)

@@ -29,6 +29,7 @@ from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
 from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
+from agencyos.gateway.revocation import RevocationGate
 from agencyos.gateway.routes import is_public, resolve
 from agencyos.gateway.settings import GatewaySettings
 
@@ -60,6 +61,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         timeout_seconds=settings.grpc_timeout_seconds,
     )
     limits = build_limits(settings)
+    revocations = RevocationGate.from_settings(settings, api_keys)
     trusted_proxies = parse_networks(settings.trusted_proxies)
 
     @asynccontextmanager
@@ -68,6 +70,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         await forwarder.close()
         await verifier.close()
         await limits.close()
+        await revocations.close()
         await close_channels()
 
     app = FastAPI(
@@ -122,6 +125,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         else:
             token = bearer_token(request.headers.get("authorization"))
             is_api_key = token.startswith(API_KEY_PREFIX)
+            api_key = token if is_api_key else None
             if is_api_key:
                 # Counted by a hash of the key before it is checked: the quota belongs to the
                 # key, and a key guessed in a loop is refused at the limit without asking identity.
@@ -135,6 +139,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 if is_api_key and principal.api_key_id is None:
                     # Defence in depth: what a key resolves to must be a key's token.
                     raise Unauthenticated("the API key is not valid")
+                await revocations.admit(principal, api_key=api_key)
             except AppError as exc:
                 exc.headers.update(limit_headers)
                 raise

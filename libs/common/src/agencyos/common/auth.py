@@ -37,6 +37,9 @@ class Principal:
     session_id: str | None = None
     # Set when the caller is an API key (`akid`); `user_id` is then the key's id too.
     api_key_id: uuid.UUID | None = None
+    # When the token was issued, in milliseconds since the epoch: identity's `iat_ms` claim,
+    # else `iat` (whole seconds). Revocation "not before" times are compared with it.
+    issued_at_ms: int | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -66,9 +69,19 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             token_id=claims.get("jti"),
             session_id=str(claims["sid"]) if claims.get("sid") else None,
             api_key_id=uuid.UUID(str(claims["akid"])) if claims.get("akid") else None,
+            issued_at_ms=_issued_at_ms(claims),
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc
+
+
+def _issued_at_ms(claims: dict[str, Any]) -> int | None:
+    precise, whole = claims.get("iat_ms"), claims.get("iat")
+    if isinstance(precise, int) and not isinstance(precise, bool):
+        return precise
+    if isinstance(whole, int | float) and not isinstance(whole, bool):
+        return int(whole * 1000)
+    return None
 
 
 class JwksVerifier:

@@ -18,6 +18,7 @@ from agencyos.common.auth import JwksVerifier, Principal, bearer_token
 from agencyos.common.errors import AppError, Unauthenticated, error_from_grpc
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
+from agencyos.common.revocation import RevocationStore
 from agencyos.common.tracing import extract_context, inject_headers, tracer
 
 log = get_logger(__name__)
@@ -38,9 +39,12 @@ def rpc_principal() -> Principal:
 class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Wraps every unary call of our own services (not health or reflection)."""
 
-    def __init__(self, service: str, verifier: JwksVerifier) -> None:
+    def __init__(
+        self, service: str, verifier: JwksVerifier, revocations: RevocationStore | None = None
+    ) -> None:
         self.service = service
         self.verifier = verifier
+        self.revocations = revocations
 
     async def intercept_service(
         self,
@@ -52,7 +56,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
             return handler
         inner = handler.unary_unary
-        service, verifier = self.service, self.verifier
+        service, verifier, revocations = self.service, self.verifier, self.revocations
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = {
@@ -67,6 +71,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     principal = None
                     if "authorization" in metadata:
                         principal = await verifier.verify(bearer_token(metadata["authorization"]))
+                        if revocations is not None:
+                            # Fail open: gRPC is internal (NetworkPolicy), and the caller's own
+                            # edge already checked this token, closed for writes.
+                            await revocations.check(principal, fail_open=True)
                         bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
                     reset = _principal.set(principal)
                     try:
@@ -101,11 +109,18 @@ Registrar = Callable[[grpc.aio.Server], Sequence[str]]
 
 
 async def start_grpc_server(
-    service: str, verifier: JwksVerifier, register: Registrar, host: str, port: int
+    service: str,
+    verifier: JwksVerifier,
+    register: Registrar,
+    host: str,
+    port: int,
+    *,
+    revocations: RevocationStore | None = None,
 ) -> grpc.aio.Server:
     """Start a server with our interceptor, the servicers `register` adds (it returns their
-    full service names), the health checking protocol and reflection."""
-    server = grpc.aio.server(interceptors=[ServerInterceptor(service, verifier)])
+    full service names), the health checking protocol and reflection. With `revocations`,
+    every call's token is also checked for revocation."""
+    server = grpc.aio.server(interceptors=[ServerInterceptor(service, verifier, revocations)])
     names = list(register(server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -96,7 +96,12 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
         # servicers of its own, so probes and tooling treat all services alike.
         registrar = definition.grpc_registrar(ctx) if definition.grpc_registrar else _no_servicers
         grpc_server = await start_grpc_server(
-            definition.name, ctx.verifier, registrar, settings.http_host, settings.grpc_port
+            definition.name,
+            ctx.verifier,
+            registrar,
+            settings.http_host,
+            settings.grpc_port,
+            revocations=ctx.revocations,
         )
         log.info("grpc serving", port=settings.grpc_port)
     if "relay" in wants and definition.has_outbox:

@@ -76,6 +76,19 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "agencyos-api"
     jwks_cache_seconds: float = 300.0
 
+    # Redis: revoked tokens (agencyos.common.revocation; identity writes, every verifier
+    # reads). AGENCYOS_<SERVICE>_REDIS_URL, else the shared AGENCYOS_REDIS_URL.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Inserted into every revocation key (agencyos:rv:<namespace>:...), so environments or test
+    # runs sharing one Redis never see each other's revocations. Must be the same for identity,
+    # the services and the gateway of one deployment: set the shared AGENCYOS_REVOCATION_NAMESPACE.
+    revocation_namespace: str = ""
+    revocation_redis_timeout_seconds: float = 0.5
+    # When Redis cannot be reached: a service refuses writes (503) whose token it cannot check
+    # (True), or admits them (False); reads are always admitted. Either way the outage is
+    # counted in agencyos_revocation_store_errors_total and recent revocations still apply.
+    revocation_fail_closed_writes: bool = True
+
     # telemetry
     otlp_endpoint: str = ""
 

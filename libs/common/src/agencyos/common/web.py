@@ -31,6 +31,7 @@ from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
+from agencyos.common.revocation import RevocationStore
 from agencyos.common.settings import ServiceSettings
 from agencyos.common.tracing import current_trace_id, extract_context, tracer
 
@@ -38,6 +39,7 @@ log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -59,6 +61,7 @@ class ServiceContext:
             audience=settings.jwt_audience,
             cache_seconds=settings.jwks_cache_seconds,
         )
+        self.revocations = revocation_store(service, settings)
 
     def database(self) -> Database:
         if self.db is None:
@@ -67,8 +70,18 @@ class ServiceContext:
 
     async def close(self) -> None:
         await self.verifier.close()
+        await self.revocations.close()
         if self.db is not None:
             await self.db.dispose()
+
+
+def revocation_store(service: str, settings: ServiceSettings) -> RevocationStore:
+    return RevocationStore(
+        settings.redis_url,
+        namespace=settings.revocation_namespace,
+        service=service,
+        timeout_seconds=settings.revocation_redis_timeout_seconds,
+    )
 
 
 def problem_response(error: AppError, instance: str | None = None) -> JSONResponse:
@@ -196,7 +209,12 @@ def service_context(request: Request) -> ServiceContext:
 
 async def current_principal(request: Request) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
-    principal = await service_context(request).verifier.verify(token)
+    ctx = service_context(request)
+    principal = await ctx.verifier.verify(token)
+    # A write whose token cannot be checked for revocation is refused (unless configured
+    # otherwise); a read is admitted (see agencyos.common.revocation).
+    fail_open = request.method in SAFE_METHODS or not ctx.settings.revocation_fail_closed_writes
+    await ctx.revocations.check(principal, fail_open=fail_open)
     bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
     request.state.principal = principal
     return principal

@@ -2,6 +2,7 @@ from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.identity.account.endpoints import router as account_router
+from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.agency.endpoints import router as agency_router
 from agencyos.identity.api_key.endpoints import router as api_key_router
 from agencyos.identity.invitation.endpoints import router as invitation_router
@@ -9,11 +10,13 @@ from agencyos.identity.member.endpoints import router as member_router
 from agencyos.identity.password_reset.endpoints import router as password_reset_router
 from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
+from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.endpoints import router as tokens_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
-    return create_app(
+    assert isinstance(ctx.settings, IdentitySettings)
+    app = create_app(
         ctx,
         title="AgencyOS identity",
         description="Agencies, users, memberships and roles, tokens and signing keys.",
@@ -29,3 +32,6 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             tokens_router,
         ],
     )
+    # On the revocation store's connection pool (closed with the context).
+    app.state.login_lockout = LoginLockout(ctx.revocations.client, ctx.settings)
+    return app

@@ -25,3 +25,19 @@ class IdentitySettings(ServiceSettings):
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key
     # far more often than this; see the gateway's api_key_cache_seconds).
     api_key_token_ttl_seconds: int = 5 * 60
+
+    # Sign-in lockout per account (account/lockout.py): after `threshold` consecutive failed
+    # attempts (0 turns it off) the account is locked for `base` seconds, doubling with each
+    # further failure up to `max`; failures are forgotten `forget` seconds after the last one.
+    login_lockout_threshold: int = Field(default=5, ge=0)
+    login_lockout_base_seconds: float = Field(default=1.0, gt=0)
+    login_lockout_max_seconds: float = Field(default=15 * 60, gt=0)
+    login_lockout_forget_seconds: float = Field(default=60 * 60, gt=0)
+    # Inserted into every lockout key (agencyos:login:<namespace>:...), like the revocations'.
+    login_lockout_namespace: str = ""
+
+    @property
+    def revocation_ttl_seconds(self) -> int:
+        """How long a revocation entry lives: past the longest token lifetime, the
+        verifiers' leeway (30 s) and a margin for clock skew."""
+        return max(self.access_token_ttl_seconds, self.api_key_token_ttl_seconds) + 30 + 60

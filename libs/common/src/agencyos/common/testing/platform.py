@@ -62,6 +62,9 @@ class Platform:
     db_prefix: str = field(default_factory=lambda: f"agencyos_test_{uuid.uuid4().hex[:6]}_")
     # Per run too, so concurrent runs sharing one Redis never share rate-limit counters.
     rate_limit_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
+    # And revoked tokens: one namespace for identity (which writes), the services and the
+    # gateway (which check), never shared with another run.
+    revocation_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
     redis_url: str = field(default_factory=lambda: redis_url())
     # Stripe is stripe-mock (started by the local stack); the webhook secret is per run, and
     # tests sign their webhook payloads with it.
@@ -108,6 +111,7 @@ class Platform:
                 "AGENCYOS_GATEWAY_METRICS_PORT": str(self.gateway_metrics_port),
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
+                "AGENCYOS_REVOCATION_NAMESPACE": self.revocation_namespace,
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
@@ -116,6 +120,10 @@ class Platform:
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_MEMORY_KIB": "1024",
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_PARALLELISM": "1",
+                # The sign-in lockout as in production (5 failures), but a 2 s first window,
+                # long enough for a test to watch it hold on a loaded machine.
+                "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_BASE_SECONDS": "2",
+                "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_NAMESPACE": self.revocation_namespace,
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):

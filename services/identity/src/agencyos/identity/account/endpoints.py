@@ -1,8 +1,11 @@
 from fastapi import APIRouter, Request, status
 
 from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
+from agencyos.identity.account.lockout import Lockout
 from agencyos.identity.account.schemas import (
     AgencyOut,
+    AnyMeResponse,
+    ApiKeyMeResponse,
     LoginRequest,
     LoginResponse,
     MembershipOut,
@@ -13,6 +16,7 @@ from agencyos.identity.account.schemas import (
     UserOut,
 )
 from agencyos.identity.account.service import SessionGrant, account_service
+from agencyos.identity.api_key.schemas import ApiKey
 from agencyos.identity.session.endpoints import client_info
 from agencyos.identity.settings import IdentitySettings
 
@@ -58,15 +62,27 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
     "/v1/auth/login",
     response_model=LoginResponse,
     summary="Exchange email and password for tokens",
-    responses={401: {"description": "The email or password is not correct"}},
+    description=(
+        "After 5 failed attempts in a row for one email (known or not), further attempts "
+        "are refused with 429 and `Retry-After` for a window that doubles with each further "
+        "failure (1 s, 2 s, 4 s, ... up to 15 minutes by default), whatever the password. A "
+        "successful sign-in starts the count again."
+    ),
+    responses={
+        401: {"description": "The email or password is not correct"},
+        429: {"description": "Too many failed attempts for this email; see Retry-After"},
+    },
 )
-async def login(body: LoginRequest, session: PublicSession, request: Request) -> LoginResponse:
+async def login(
+    body: LoginRequest, session: PublicSession, request: Request, lockout: Lockout
+) -> LoginResponse:
     grant = await account_service.login(
         session,
         _settings(request),
         email=str(body.email),
         password=body.password,
         agency_slug=body.agency_slug,
+        lockout=lockout,
         client=client_info(request),
     )
     return LoginResponse.model_validate(grant_body(grant))
@@ -95,8 +111,24 @@ async def switch_agency(
     return LoginResponse.model_validate(grant_body(grant))
 
 
-@router.get("/v1/me", response_model=MeResponse, summary="The caller, their agency and role")
-async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse:
+@router.get(
+    "/v1/me",
+    response_model=AnyMeResponse,
+    summary="The caller, their agency and role",
+    description=(
+        "`kind` says what the caller is: `user` (a person: their account and memberships) or "
+        "`api_key` (the key: its id, name, role, expiry and permissions)."
+    ),
+)
+async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse | ApiKeyMeResponse:
+    if principal.api_key_id is not None:
+        api_key, key_agency = await account_service.me_as_key(session, principal)
+        return ApiKeyMeResponse(
+            api_key=ApiKey.model_validate(api_key),
+            agency=AgencyOut.model_validate(key_agency, from_attributes=True),
+            role=principal.role.value,
+            permissions=sorted(principal.permissions),
+        )
     user, agency, memberships = await account_service.me(session, principal)
     return MeResponse(
         user=UserOut.model_validate(user, from_attributes=True),

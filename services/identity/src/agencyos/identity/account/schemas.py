@@ -1,7 +1,9 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from agencyos.identity.api_key.schemas import ApiKey
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
@@ -84,8 +86,24 @@ class MembershipOut(BaseModel):
 
 
 class MeResponse(BaseModel):
+    """The caller is a person: who they are, here and in their other agencies."""
+
+    kind: Literal["user"] = "user"
     user: UserOut
     agency: AgencyOut
     role: str
     permissions: list[str]
     memberships: list[MembershipOut]
+
+
+class ApiKeyMeResponse(BaseModel):
+    """The caller is an API key: which key, its agency, role and what it may do."""
+
+    kind: Literal["api_key"] = "api_key"
+    api_key: ApiKey
+    agency: AgencyOut
+    role: str
+    permissions: list[str]
+
+
+AnyMeResponse = Annotated[MeResponse | ApiKeyMeResponse, Field(discriminator="kind")]

@@ -17,8 +17,10 @@ from agencyos.common.errors import Conflict, NotFound, PermissionDenied, Unauthe
 from agencyos.common.events import AgencyCreated, MemberAdded
 from agencyos.common.outbox import publish
 from agencyos.common.permissions import Role
+from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.account.repository import account_repository
-from agencyos.identity.models import Agency, Membership, User
+from agencyos.identity.api_key.repository import api_key_repository
+from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
@@ -130,13 +132,16 @@ class AccountService:
         email: str,
         password: str,
         agency_slug: str | None,
+        lockout: LoginLockout,
         client: ClientInfo | None = None,
     ) -> SessionGrant:
-        """Errors never tell whether the email exists."""
+        """Errors never tell whether the email exists (an unknown one locks out the same)."""
+        await lockout.begin(email)
         user = await account_repository.user_by_email(session, email)
         known = await verify_password(settings, user.password_hash if user else None, password)
         if not known or user is None:
             raise Unauthenticated(_INVALID_LOGIN)
+        await lockout.succeeded(email)
         await set_local(session, {USER_SETTING: str(user.id)})
         memberships = [
             (m, a)
@@ -184,6 +189,15 @@ class AccountService:
             raise NotFound("your membership in this agency no longer exists")
         memberships = list(await account_repository.memberships_of(session, principal.user_id))
         return found[1], agency, memberships
+
+    async def me_as_key(self, session: AsyncSession, principal: Principal) -> tuple[ApiKey, Agency]:
+        """The API key the caller is (`principal.api_key_id` is set) and its agency."""
+        assert principal.api_key_id is not None
+        api_key = await api_key_repository.unrevoked(session, principal.api_key_id)
+        agency = await account_repository.agency(session, principal.tenant_id)
+        if api_key is None or agency is None:
+            raise NotFound("this API key no longer exists")
+        return api_key, agency
 
 
 account_service = AccountService()

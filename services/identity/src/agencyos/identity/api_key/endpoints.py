@@ -8,6 +8,7 @@ from agencyos.common.web import TenantSession
 from agencyos.identity.api_key.permissions import ApiKeysWrite
 from agencyos.identity.api_key.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from agencyos.identity.api_key.service import api_key_service
+from agencyos.identity.revocations import IdentityRevoker
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 
@@ -79,8 +80,8 @@ async def list_api_keys(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API key",
     description=(
-        "The key stops working within seconds (the gateway caches a resolved key briefly). "
-        "An unknown, already revoked or another agency's key answers 404."
+        "The key stops working at once (within a second or two at the gateway and every "
+        "service). An unknown, already revoked or another agency's key answers 404."
     ),
     responses={
         403: {"description": "The caller lacks `api_keys.write` or may not give the key's role"},
@@ -88,7 +89,7 @@ async def list_api_keys(
     },
 )
 async def revoke_api_key(
-    api_key_id: uuid.UUID, principal: ApiKeysWrite, session: TenantSession
+    api_key_id: uuid.UUID, principal: ApiKeysWrite, session: TenantSession, revoker: IdentityRevoker
 ) -> Response:
-    await api_key_service.revoke(session, principal, api_key_id)
+    await api_key_service.revoke(session, principal, api_key_id, revoker=revoker)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -26,6 +26,7 @@ from agencyos.common.errors import NotFound, PermissionDenied
 from agencyos.identity.api_key.repository import api_key_repository
 from agencyos.identity.api_key.schemas import ApiKeyCreate
 from agencyos.identity.models import ApiKey
+from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.service import ensure_may_assign, with_current_role
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import issue_api_key_token
@@ -110,7 +111,9 @@ class ApiKeyService:
             session, include_revoked=include_revoked, page=page, per_page=per_page
         )
 
-    async def revoke(self, session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    async def revoke(
+        self, session: AsyncSession, principal: Principal, key_id: uuid.UUID, *, revoker: Revoker
+    ) -> None:
         """Revoke a live key. Unknown, another agency's and already revoked keys are all 404.
         Revoking needs the same rank as creating: a key of a role the caller may not give
         is not theirs to take away either."""
@@ -120,6 +123,8 @@ class ApiKeyService:
         principal = await with_current_role(session, principal, "api_keys.write")
         ensure_may_assign(principal, api_key.role)
         await api_key_repository.revoke(session, api_key)
+        # The tokens the gateway minted for the key (and caches) stop too.
+        await revoker.api_key(api_key.id)
 
     async def resolve(
         self, session: AsyncSession, settings: IdentitySettings, key: str

@@ -14,13 +14,14 @@ from agencyos.identity.member.schemas import (
     PermissionOverrides,
 )
 from agencyos.identity.member.service import MemberView, member_service
+from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.settings import IdentitySettings
 
 router = APIRouter(tags=["members"])
 
 _TOKEN_LIFETIME = (
-    " The member's next access token carries the change; tokens already issued keep the old "
-    "role until they expire (the access-token lifetime, 15 minutes by default)."
+    " The member's access tokens issued before the change stop working in this agency at "
+    "once (within a second or two everywhere); the next one they get carries the change."
 )
 _LAST_OWNER: dict[int | str, dict[str, Any]] = {
     409: {"description": "It would leave the agency without an active owner"}
@@ -87,6 +88,7 @@ async def change_role(
     principal: MembersWrite,
     session: TenantSession,
     request: Request,
+    revoker: IdentityRevoker,
 ) -> Member:
     settings: IdentitySettings = request.app.state.ctx.settings
     view = await member_service.change_role(
@@ -96,6 +98,7 @@ async def change_role(
         role=body.role,
         client_id=body.client_id,
         crm_target=settings.crm_grpc_target,
+        revoker=revoker,
     )
     return member_out(view)
 
@@ -111,9 +114,9 @@ async def change_role(
     responses=_LAST_OWNER,
 )
 async def suspend_member(
-    user_id: uuid.UUID, principal: MembersWrite, session: TenantSession
+    user_id: uuid.UUID, principal: MembersWrite, session: TenantSession, revoker: IdentityRevoker
 ) -> Member:
-    return member_out(await member_service.suspend(session, principal, user_id))
+    return member_out(await member_service.suspend(session, principal, user_id, revoker=revoker))
 
 
 @router.post(
@@ -133,9 +136,12 @@ async def reactivate_member(
     responses=_LAST_OWNER,
 )
 async def remove_member(
-    user_id: uuid.UUID, principal: CurrentPrincipal, session: TenantSession
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: TenantSession,
+    revoker: IdentityRevoker,
 ) -> Response:
-    await member_service.remove(session, principal, user_id)
+    await member_service.remove(session, principal, user_id, revoker=revoker)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,9 +152,14 @@ async def remove_member(
     responses={403: {"description": "Only an owner transfers ownership"}},
 )
 async def transfer_ownership(
-    user_id: uuid.UUID, principal: CurrentPrincipal, session: TenantSession
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: TenantSession,
+    revoker: IdentityRevoker,
 ) -> OwnershipTransfer:
-    new_owner, previous = await member_service.transfer_ownership(session, principal, user_id)
+    new_owner, previous = await member_service.transfer_ownership(
+        session, principal, user_id, revoker=revoker
+    )
     return OwnershipTransfer(new_owner=member_out(new_owner), previous_owner=member_out(previous))
 
 
@@ -166,8 +177,9 @@ async def set_permission_overrides(
     body: PermissionOverrides,
     principal: MemberOverridesWrite,
     session: TenantSession,
+    revoker: IdentityRevoker,
 ) -> Member:
     view = await member_service.set_overrides(
-        session, principal, user_id, granted=body.granted, revoked=body.revoked
+        session, principal, user_id, granted=body.granted, revoked=body.revoked, revoker=revoker
     )
     return member_out(view)

@@ -28,6 +28,7 @@ from agencyos.common.permissions import Role
 from agencyos.identity.crm_clients import ensure_client_exists
 from agencyos.identity.member.repository import member_repository
 from agencyos.identity.models import Membership, User
+from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.service import (
     ensure_may_assign,
     role_service,
@@ -117,6 +118,7 @@ class MemberService:
         role: Role,
         client_id: uuid.UUID | None,
         crm_target: str,
+        revoker: Revoker,
     ) -> MemberView:
         owners, membership, user = await self._target(session, principal, user_id)
         principal = await with_current_role(session, principal, "members.write")
@@ -136,6 +138,8 @@ class MemberService:
         membership.client_id = client_id
         membership.updated_at = utcnow()
         await session.flush()
+        # Up or down, the tokens they hold name a role (and permissions) they no longer have.
+        await revoker.member(membership.tenant_id, membership.user_id)
         await self._publish_role_change(session, principal, membership, old_role)
         return await self._view(session, membership, user)
 
@@ -157,7 +161,7 @@ class MemberService:
         )
 
     async def suspend(
-        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, revoker: Revoker
     ) -> MemberView:
         if user_id == principal.user_id:
             raise Conflict("you cannot suspend yourself")
@@ -170,8 +174,9 @@ class MemberService:
         membership.status = "suspended"
         membership.updated_at = utcnow()
         await session.flush()
-        # Their refresh tokens here stop at once; access tokens run out within their lifetime.
+        # Their refresh tokens and access tokens here stop at once.
         await session_repository.revoke_users_families(session, user_id, sparing=None)
+        await revoker.member(principal.tenant_id, user_id)
         await publish(
             session,
             MemberSuspended(
@@ -203,7 +208,9 @@ class MemberService:
         )
         return await self._view(session, membership, user)
 
-    async def remove(self, session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+    async def remove(
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, revoker: Revoker
+    ) -> None:
         """Anyone may leave; removing someone else needs `members.write` and a role the
         caller may manage."""
         leaving = user_id == principal.user_id
@@ -216,6 +223,7 @@ class MemberService:
         self._ensure_not_last_owner(owners, membership)
         await member_repository.delete(session, membership)
         await session_repository.revoke_users_families(session, user_id, sparing=None)
+        await revoker.member(principal.tenant_id, user_id)
         await publish(
             session,
             MemberRemoved(
@@ -229,7 +237,7 @@ class MemberService:
         )
 
     async def transfer_ownership(
-        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID
+        self, session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, revoker: Revoker
     ) -> tuple[MemberView, MemberView]:
         """The target becomes an owner and the caller (an owner) becomes an admin, at once."""
         if principal.api_key_id is not None:
@@ -251,6 +259,8 @@ class MemberService:
         mine.role = Role.ADMIN.value
         target.updated_at = mine.updated_at = utcnow()
         await session.flush()
+        # The former owner's tokens say owner; they are an admin now.
+        await revoker.member(principal.tenant_id, principal.user_id)
         if target_old != Role.OWNER.value:
             await self._publish_role_change(session, principal, target, target_old)
         await self._publish_role_change(session, principal, mine, Role.OWNER.value)
@@ -267,6 +277,7 @@ class MemberService:
         *,
         granted: Sequence[str],
         revoked: Sequence[str],
+        revoker: Revoker,
     ) -> MemberView:
         granted = validate_permissions(granted, "granted")
         revoked = validate_permissions(revoked, "revoked")
@@ -277,11 +288,16 @@ class MemberService:
         await with_current_role(session, principal, "roles.write")
         if membership.role == Role.OWNER.value:
             raise _field_error("user_id", "owners hold every permission and take no overrides")
+        before = await role_service.effective_permissions(session, membership)
         membership.granted_permissions = list(granted)
         membership.revoked_permissions = list(revoked)
         membership.updated_at = utcnow()
         await session.flush()
-        return await self._view(session, membership, user)
+        view = await self._view(session, membership, user)
+        if not before <= view.permissions:
+            # Their tokens carry permissions they no longer hold (gains wait for a refresh).
+            await revoker.member(membership.tenant_id, membership.user_id)
+        return view
 
 
 member_service = MemberService()

@@ -7,6 +7,7 @@ from agencyos.identity.password_reset.schemas import (
     PasswordResetRequest,
 )
 from agencyos.identity.password_reset.service import password_reset_service
+from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.settings import IdentitySettings
 
 router = APIRouter(tags=["auth"])
@@ -36,16 +37,16 @@ async def request_password_reset(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Set a new password with an emailed token",
     description=(
-        "Ends every session of the user in every agency (their refresh tokens stop working; "
-        "access tokens already issued live until they expire)."
+        "Ends every session of the user in every agency: their refresh tokens and the access "
+        "tokens already issued stop working at once."
     ),
     responses={400: {"description": "The token is unknown, used, superseded or expired"}},
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, session: PublicSession, request: Request
+    body: PasswordResetConfirm, session: PublicSession, request: Request, revoker: IdentityRevoker
 ) -> Response:
     settings: IdentitySettings = request.app.state.ctx.settings
     await password_reset_service.confirm(
-        session, settings, token=body.token, new_password=body.new_password
+        session, settings, token=body.token, new_password=body.new_password, revoker=revoker
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ from agencyos.common.outbox import publish
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.password_reset.repository import password_reset_repository
 from agencyos.identity.passwords import hash_password
+from agencyos.identity.revocations import Revoker
 from agencyos.identity.session.repository import session_repository
 from agencyos.identity.settings import IdentitySettings
 
@@ -77,7 +78,13 @@ class PasswordResetService:
         )
 
     async def confirm(
-        self, session: AsyncSession, settings: IdentitySettings, *, token: str, new_password: str
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        *,
+        token: str,
+        new_password: str,
+        revoker: Revoker,
     ) -> None:
         """Spend the token, set the password and revoke the user's refresh tokens in every
         agency they belong to (each under that agency's tenant, as RLS requires)."""
@@ -93,6 +100,7 @@ class PasswordResetService:
         for membership, _ in await account_repository.memberships_of(session, user_id):
             await set_local(session, {TENANT_SETTING: str(membership.tenant_id)})
             await session_repository.revoke_users_families(session, user_id, sparing=None)
+            await revoker.member(membership.tenant_id, user_id)
 
 
 password_reset_service = PasswordResetService()

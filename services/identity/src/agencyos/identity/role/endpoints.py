@@ -2,6 +2,7 @@ from fastapi import APIRouter
 
 from agencyos.common.permissions import ALL_PERMISSIONS, Role
 from agencyos.common.web import TenantSession
+from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.role.permissions import RolesRead, RolesWrite
 from agencyos.identity.role.schemas import RoleOut, RolePermissionsUpdate, RolesResponse
 from agencyos.identity.role.service import RoleView, role_service
@@ -35,14 +36,21 @@ async def list_roles(principal: RolesRead, session: TenantSession) -> RolesRespo
     summary="Tune a role's permissions for this agency (owners)",
     description=(
         "Replaces the role's permission set in this agency. Members with the role get it on "
-        "their next access token (within the token lifetime). The owner role cannot be tuned."
+        "their next access token; when the role loses a permission, their tokens issued "
+        "before stop working at once. The owner role cannot be tuned."
     ),
     responses={403: {"description": "Only owners (`roles.write`) tune roles"}},
 )
 async def tune_role(
-    role: Role, body: RolePermissionsUpdate, principal: RolesWrite, session: TenantSession
+    role: Role,
+    body: RolePermissionsUpdate,
+    principal: RolesWrite,
+    session: TenantSession,
+    revoker: IdentityRevoker,
 ) -> RoleOut:
-    return _out(await role_service.tune(session, principal, role, body.permissions))
+    return _out(
+        await role_service.tune(session, principal, role, body.permissions, revoker=revoker)
+    )
 
 
 @router.post(
@@ -50,5 +58,7 @@ async def tune_role(
     response_model=RoleOut,
     summary="Put a role back to the platform's default permissions (owners)",
 )
-async def reset_role(role: Role, principal: RolesWrite, session: TenantSession) -> RoleOut:
-    return _out(await role_service.reset(session, principal, role))
+async def reset_role(
+    role: Role, principal: RolesWrite, session: TenantSession, revoker: IdentityRevoker
+) -> RoleOut:
+    return _out(await role_service.reset(session, principal, role, revoker=revoker))

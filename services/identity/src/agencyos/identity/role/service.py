@@ -20,6 +20,7 @@ from agencyos.common.errors import InvalidInput, PermissionDenied
 from agencyos.common.permissions import ALL_PERMISSIONS, DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.models import Membership
+from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.repository import role_repository
 
 # Higher outranks lower. Who may give (or take away) which role is decided from this.
@@ -123,6 +124,8 @@ class RoleService:
         principal: Principal,
         role: Role,
         permissions: Sequence[str],
+        *,
+        revoker: Revoker,
     ) -> RoleView:
         if role is Role.OWNER:
             raise InvalidInput(
@@ -132,15 +135,35 @@ class RoleService:
         names = validate_permissions(permissions, "permissions")
         principal = await with_current_role(session, principal, "roles.write")
         updated_by = None if principal.api_key_id else principal.user_id
+        before = await self.role_set(session, principal.tenant_id, role)
         await role_repository.save(session, principal.tenant_id, role.value, names, updated_by)
+        await self._revoke_if_narrowed(principal.tenant_id, role, before, frozenset(names), revoker)
         return self._view(role, frozenset(names))
 
-    async def reset(self, session: AsyncSession, principal: Principal, role: Role) -> RoleView:
+    async def reset(
+        self, session: AsyncSession, principal: Principal, role: Role, *, revoker: Revoker
+    ) -> RoleView:
         if role is Role.OWNER:
             return self._view(role, ALL_PERMISSIONS)
         await with_current_role(session, principal, "roles.write")
+        before = await self.role_set(session, principal.tenant_id, role)
         await role_repository.reset(session, principal.tenant_id, role.value)
-        return self._view(role, DEFAULT_ROLE_PERMISSIONS[role])
+        after = DEFAULT_ROLE_PERMISSIONS[role]
+        await self._revoke_if_narrowed(principal.tenant_id, role, before, after, revoker)
+        return self._view(role, after)
+
+    @staticmethod
+    async def _revoke_if_narrowed(
+        tenant_id: uuid.UUID,
+        role: Role,
+        before: frozenset[str],
+        after: frozenset[str],
+        revoker: Revoker,
+    ) -> None:
+        """Members' tokens list the role's permissions: one it lost must stop working now
+        (a permission it gained arrives with their next token)."""
+        if not before <= after:
+            await revoker.role(tenant_id, role)
 
     def _view(self, role: Role, permissions: frozenset[str]) -> RoleView:
         default = ALL_PERMISSIONS if role is Role.OWNER else DEFAULT_ROLE_PERMISSIONS[role]

@@ -8,6 +8,7 @@ from agencyos.common.logs import get_logger
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.web import CurrentPrincipal, TenantSession, service_context
 from agencyos.identity.account.schemas import TokenResponse
+from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.session.schemas import LogoutRequest, RefreshRequest, Session
 from agencyos.identity.session.service import RefreshRefusal, session_service
 from agencyos.identity.settings import IdentitySettings
@@ -20,9 +21,9 @@ router = APIRouter(tags=["sessions"])
 # One answer for every refused refresh, so a caller learns nothing about why.
 _REFRESH_REFUSED = "the refresh token is not valid; log in again"
 
-_ACCESS_TOKENS_OUTLIVE = (
-    " Access tokens already issued stay valid until they expire (at most the access-token "
-    "lifetime, 15 minutes by default); revoking stops the session's refresh token at once."
+_ACCESS_TOKENS_STOP = (
+    " The session's refresh token and the access tokens already issued in it stop working "
+    "at once (within a second or two at the gateway and every service)."
 )
 
 
@@ -45,7 +46,9 @@ def client_info(request: Request) -> ClientInfo:
     ),
     responses={401: {"description": "The refresh token is unknown, spent, expired or revoked"}},
 )
-async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
+async def refresh(
+    body: RefreshRequest, request: Request, revoker: IdentityRevoker
+) -> TokenResponse:
     tenant_id = refresh_token_tenant(body.refresh_token)
     if tenant_id is None:
         raise Unauthenticated(_REFRESH_REFUSED)
@@ -54,7 +57,11 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
     # policy finds the row. It commits before a refusal is raised: reuse revocation sticks.
     async with service_context(request).database().transaction(tenant_id) as session:
         outcome = await session_service.refresh(
-            session, settings, refresh_token=body.refresh_token, client=client_info(request)
+            session,
+            settings,
+            refresh_token=body.refresh_token,
+            client=client_info(request),
+            revoker=revoker,
         )
     if isinstance(outcome, RefreshRefusal):
         level = log.warning if outcome is RefreshRefusal.REUSED else log.info
@@ -74,14 +81,17 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
     summary="End the current session",
     description=(
         "Revokes the session the access token belongs to, and the one the optional "
-        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_OUTLIVE
+        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_STOP
     ),
 )
 async def logout(
-    principal: CurrentPrincipal, session: TenantSession, body: LogoutRequest | None = None
+    principal: CurrentPrincipal,
+    session: TenantSession,
+    revoker: IdentityRevoker,
+    body: LogoutRequest | None = None,
 ) -> Response:
     await session_service.logout(
-        session, principal, refresh_token=body.refresh_token if body else None
+        session, principal, refresh_token=body.refresh_token if body else None, revoker=revoker
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -106,14 +116,16 @@ async def list_sessions(
     "/v1/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke one of the caller's sessions",
-    description="Another user's or another agency's session id answers 404."
-    + _ACCESS_TOKENS_OUTLIVE,
+    description="Another user's or another agency's session id answers 404." + _ACCESS_TOKENS_STOP,
     responses={404: {"description": "No such active session of the caller's"}},
 )
 async def revoke_session(
-    session_id: uuid.UUID, principal: CurrentPrincipal, session: TenantSession
+    session_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: TenantSession,
+    revoker: IdentityRevoker,
 ) -> Response:
-    await session_service.revoke(session, principal, session_id)
+    await session_service.revoke(session, principal, session_id, revoker=revoker)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -121,14 +133,17 @@ async def revoke_session(
     "/v1/sessions/revoke-all",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke all the caller's sessions in this agency (but the current one)",
-    description="Keeps the calling session unless `include_current=true`." + _ACCESS_TOKENS_OUTLIVE,
+    description="Keeps the calling session unless `include_current=true`." + _ACCESS_TOKENS_STOP,
 )
 async def revoke_all_sessions(
     principal: CurrentPrincipal,
     session: TenantSession,
+    revoker: IdentityRevoker,
     include_current: Annotated[
         bool, Query(description="Also end the session making this call")
     ] = False,
 ) -> Response:
-    await session_service.revoke_all(session, principal, include_current=include_current)
+    await session_service.revoke_all(
+        session, principal, include_current=include_current, revoker=revoker
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

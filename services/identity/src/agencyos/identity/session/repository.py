@@ -49,13 +49,18 @@ class SessionRepository:
 
     async def revoke_users_families(
         self, session: AsyncSession, user_id: uuid.UUID, *, sparing: uuid.UUID | None
-    ) -> None:
+    ) -> list[uuid.UUID]:
+        """Revoke the user's sessions in the transaction's agency (but `sparing`); the ids of
+        the sessions that were still unrevoked."""
         stmt = update(RefreshToken).where(
             RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
         )
         if sparing is not None:
             stmt = stmt.where(RefreshToken.family_id != sparing)
-        await session.execute(stmt.values(revoked_at=func.now()))
+        rows = await session.execute(
+            stmt.values(revoked_at=func.now()).returning(RefreshToken.family_id)
+        )
+        return sorted(set(rows.scalars()))
 
     def _live(self, user_id: uuid.UUID) -> ColumnElement[bool]:
         """The user's tokens that can still be refreshed: one per live session."""

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound
 from agencyos.identity.account.repository import account_repository
+from agencyos.identity.revocations import Revoker
 from agencyos.identity.session.repository import session_repository
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, hash_refresh_token, issue_tokens
@@ -53,6 +54,7 @@ class SessionService:
         *,
         refresh_token: str,
         client: ClientInfo,
+        revoker: Revoker,
     ) -> TokenPair | RefreshRefusal:
         """Trade a refresh token for the next pair of its family.
 
@@ -71,6 +73,7 @@ class SessionService:
             # A used token came back: it was stolen, or a client raced itself. Either way
             # nobody can tell the holders apart, so the whole session ends.
             await session_repository.revoke_families(session, [token.family_id], token.user_id)
+            await revoker.sessions([token.family_id])
             return RefreshRefusal.REUSED
         if token.expires_at <= datetime.now(UTC):
             return RefreshRefusal.EXPIRED
@@ -84,7 +87,12 @@ class SessionService:
         )
 
     async def logout(
-        self, session: AsyncSession, principal: Principal, *, refresh_token: str | None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        refresh_token: str | None,
+        revoker: Revoker,
     ) -> None:
         """End the caller's current session, and the one `refresh_token` belongs to if it is
         the caller's own (a token issued before sessions had ids is found this way)."""
@@ -100,6 +108,7 @@ class SessionService:
                 families.append(token.family_id)
         if families:
             await session_repository.revoke_families(session, families, principal.user_id)
+            await revoker.sessions(families)
 
     async def list_sessions(
         self, session: AsyncSession, principal: Principal, *, page: int, per_page: int
@@ -122,17 +131,31 @@ class SessionService:
         return views, total
 
     async def revoke(
-        self, session: AsyncSession, principal: Principal, session_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        session_id: uuid.UUID,
+        *,
+        revoker: Revoker,
     ) -> None:
         if not await session_repository.is_active(session, session_id, principal.user_id):
             raise NotFound("no such session")
         await session_repository.revoke_families(session, [session_id], principal.user_id)
+        await revoker.sessions([session_id])
 
     async def revoke_all(
-        self, session: AsyncSession, principal: Principal, *, include_current: bool
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        include_current: bool,
+        revoker: Revoker,
     ) -> None:
         sparing = None if include_current else _session_id(principal)
-        await session_repository.revoke_users_families(session, principal.user_id, sparing=sparing)
+        ended = await session_repository.revoke_users_families(
+            session, principal.user_id, sparing=sparing
+        )
+        await revoker.sessions(ended)
 
 
 session_service = SessionService()

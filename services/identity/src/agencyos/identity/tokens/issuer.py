@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from joserfc import jwt
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.errors import Unauthenticated
 from agencyos.common.permissions import Role
 from agencyos.identity.models import ApiKey, Membership, RefreshToken
 from agencyos.identity.role.service import role_service
@@ -65,6 +67,7 @@ async def issue_tokens(
     client: ClientInfo | None = None,
 ) -> TokenPair:
     """A new access token and the next refresh token of `family_id` (a new session if None)."""
+    membership = await _committed_membership(session, membership)
     family_id = family_id or uuid.uuid4()
     claims: dict[str, object] = {
         "sub": str(membership.user_id),
@@ -96,6 +99,22 @@ async def issue_tokens(
     return TokenPair(access, refresh, settings.access_token_ttl_seconds, family_id)
 
 
+async def _committed_membership(session: AsyncSession, membership: Membership) -> Membership:
+    """The membership re-read under a share lock. A role change, suspension or removal holds
+    the row FOR UPDATE until it commits, after stamping its revocation "not before"; waiting
+    for it here means no token is ever issued after that stamp from the state it replaced."""
+    stmt = (
+        select(Membership)
+        .where(Membership.tenant_id == membership.tenant_id, Membership.id == membership.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    current = (await session.execute(stmt)).scalar_one_or_none()
+    if current is None or current.status != "active":
+        raise Unauthenticated("your membership in this agency is not active")
+    return current
+
+
 async def issue_api_key_token(
     session: AsyncSession, settings: IdentitySettings, api_key: ApiKey
 ) -> tuple[str, int]:
@@ -117,11 +136,15 @@ async def _sign(
     session: AsyncSession, settings: IdentitySettings, claims: dict[str, object], ttl: int
 ) -> str:
     kid, key = await active_key(session, settings.signing_key_bits)
-    now = int(time.time())
+    issued_ms = int(time.time() * 1000)
+    now = issued_ms // 1000
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
+        # `iat` to the millisecond: a revocation "not before" (agencyos.common.revocation)
+        # must tell a token issued just before it from one issued just after, in one second.
+        "iat_ms": issued_ms,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
         **claims,
