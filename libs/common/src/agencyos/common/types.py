@@ -4,12 +4,12 @@ parameter (ARCHITECTURE.md §6: bad input is a 4xx naming the field, never a 500
 Strings. PostgreSQL refuses NUL in text, so no input string may carry one; anything else a
 database or a PDF would choke on is refused where it has no business either:
 
-- `SafeStr`: any text without NUL (passwords, tokens, opaque values).
-- `Text`: multi-line prose (descriptions, comments, notes): keeps tab, line feed and carriage
-  return, refuses every other control character (C0 and DEL).
-- `Name`: one line (names, titles, search terms, labels): refuses every control character,
-  tab included: a tab or line break in a name is a paste accident that breaks CSV exports
-  and one-line displays.
+- `SafeStr` (marker `NoNul`): any text without NUL (passwords, tokens, opaque values).
+- `Text` (marker `MultiLine`): multi-line prose (descriptions, comments, notes): keeps tab,
+  line feed and carriage return, refuses every other control character (C0 and DEL).
+- `Name` (marker `SingleLine`): one line (names, titles, search terms, labels): refuses
+  every control character, tab included: a tab or line break in a name is a paste accident
+  that breaks CSV exports and one-line displays.
 
 Integers. Every integer has bounds its column can hold (`Int32`, `Int64`) or tighter domain
 bounds (`Position`, `Percent`, `BasisPoints`, `Cents`, `Seconds`, ...). Amounts, durations
@@ -67,9 +67,15 @@ def reject_controls(value: str) -> str:
     return value
 
 
-SafeStr = Annotated[str, AfterValidator(reject_nul)]
-Text = Annotated[str, AfterValidator(reject_controls_but_line_breaks)]
-Name = Annotated[str, AfterValidator(reject_controls)]
+# Markers to put after a field's own StringConstraints (so whitespace is stripped first):
+# `Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SingleLine]`.
+NoNul = AfterValidator(reject_nul)
+MultiLine = AfterValidator(reject_controls_but_line_breaks)
+SingleLine = AfterValidator(reject_controls)
+
+SafeStr = Annotated[str, NoNul]
+Text = Annotated[str, MultiLine]
+Name = Annotated[str, SingleLine]
 
 # --- integers -----------------------------------------------------------------------------
 

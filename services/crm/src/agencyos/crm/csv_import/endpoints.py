@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import PayloadTooLarge
+from agencyos.common.types import Name
 from agencyos.common.web import TenantSession, require, service_context
 from agencyos.crm.client.schemas import ClientSort, ClientStatus
 from agencyos.crm.csv_import.rows import (
@@ -108,9 +109,9 @@ async def import_clients(
 async def export_clients(
     principal: ClientsRead,
     request: Request,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Name | None, Query(max_length=200)] = None,
+    tag: Annotated[Name | None, Query(max_length=50)] = None,
+    industry: Annotated[Name | None, Query(max_length=100)] = None,
     status_filter: Annotated[ClientStatus | None, Query(alias="status")] = None,
     owner_id: uuid.UUID | None = None,
     sort: ClientSort = ClientSort.CREATED_AT_DESC,

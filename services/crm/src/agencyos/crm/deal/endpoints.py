@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput
 from agencyos.common.pagination import MAX_PER_PAGE, Page, Pagination
+from agencyos.common.types import IsoDate, Name
 from agencyos.common.web import TenantSession, require
 from agencyos.crm.deal.repository import DealFilters, DealRow
 from agencyos.crm.deal.schemas import (
@@ -126,15 +127,15 @@ async def list_deals(
     principal: DealsRead,
     session: TenantSession,
     pagination: Pagination,
-    stage: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    stage: Annotated[Name | None, Query(min_length=1, max_length=100)] = None,
     pipeline_id: uuid.UUID | None = None,
     assigned_to: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
     status_filter: Annotated[DealStatus | None, Query(alias="status")] = None,
     date_field: DateField = DateField.CREATED_AT,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    q: Annotated[Name | None, Query(min_length=1, max_length=200)] = None,
     sort: DealSort = DealSort.CREATED_AT_DESC,
 ) -> Page[Deal]:
     _date_range(date_from, date_to)
@@ -179,8 +180,8 @@ async def forecast(
     session: TenantSession,
     group_by: ForecastGroupBy,
     pipeline_id: uuid.UUID | None = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Forecast:
     _date_range(date_from, date_to)
     view = await deal_service.forecast(

@@ -3,8 +3,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Password = Annotated[str, Field(min_length=10, max_length=256)]
+from agencyos.common.types import NoNul, SingleLine
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+Password = Annotated[str, Field(min_length=10, max_length=256), NoNul]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 
 
@@ -36,7 +40,7 @@ class LoginRequest(BaseModel):
         },
     )
     email: EmailStr
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    password: Annotated[str, Field(min_length=1, max_length=256), NoNul]
     agency_slug: Slug | None = None
 
 
