@@ -25,6 +25,8 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 ClientsRead = Annotated[Principal, require("clients.read")]
 ClientsWrite = Annotated[Principal, require("clients.write")]
+# The whole book at once (contacts, revenue): its own permission, on top of reading clients.
+ClientsExport = Annotated[Principal, require("clients.export")]
 
 _MB = MAX_FILE_BYTES // (1024 * 1024)
 IMPORT_FORMAT = f"""
@@ -103,11 +105,13 @@ async def import_clients(
     "/export",
     response_class=StreamingResponse,
     summary="Export clients as CSV",
-    description=EXPORT_FORMAT,
+    description=EXPORT_FORMAT
+    + "\n\nNeeds `clients.export` (managers, admins and owners by default; an owner may "
+    "grant it to a member) as well as `clients.read`.",
     responses={200: {"content": {"text/csv": {}}, "description": "The clients, as CSV"}},
 )
 async def export_clients(
-    principal: ClientsRead,
+    principal: ClientsExport,
     request: Request,
     q: Annotated[Name | None, Query(max_length=200)] = None,
     tag: Annotated[Name | None, Query(max_length=50)] = None,
@@ -116,6 +120,7 @@ async def export_clients(
     owner_id: uuid.UUID | None = None,
     sort: ClientSort = ClientSort.CREATED_AT_DESC,
 ) -> StreamingResponse:
+    principal.require("clients.read")
     filters = ExportFilters(
         q=q.strip() or None if q else None,
         tag=tag,
