@@ -29,6 +29,7 @@ from agencyos.crm.deal.schemas import (
 )
 from agencyos.crm.deal.service import ROUNDING, deal_service, weighted
 from agencyos.crm.members import MemberDirectory
+from agencyos.crm.templates import ProjectTemplates
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
@@ -41,6 +42,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such dea
 def member_directory(request: Request) -> MemberDirectory:
     settings = request.app.state.ctx.settings
     return MemberDirectory(settings.identity_grpc_target, settings.grpc_timeout_seconds)
+
+
+def project_templates(request: Request) -> ProjectTemplates:
+    settings = request.app.state.ctx.settings
+    return ProjectTemplates(settings.work_grpc_target, settings.grpc_timeout_seconds)
 
 
 def deal_out(row: DealRow) -> Deal:
@@ -106,7 +112,9 @@ async def create_deal(
     request: Request,
     response: Response,
 ) -> Deal:
-    row = await deal_service.create(session, principal, body, member_directory(request))
+    row = await deal_service.create(
+        session, principal, body, member_directory(request), project_templates(request)
+    )
     response.headers["Location"] = f"/v1/deals/{row.deal.id}"
     return deal_out(row)
 
@@ -273,7 +281,9 @@ async def update_deal(
     session: TenantSession,
     request: Request,
 ) -> Deal:
-    row = await deal_service.update(session, principal, deal_id, body, member_directory(request))
+    row = await deal_service.update(
+        session, principal, deal_id, body, member_directory(request), project_templates(request)
+    )
     return deal_out(row)
 
 
