@@ -191,6 +191,35 @@ def _set(body: Any, where: tuple[str | int, ...], value: Any, schemas: Schemas, 
     return body
 
 
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def _plausible_body(schemas: Schemas, schema: dict[str, Any], seeds: dict[str, str]) -> Any:
+    """The schema's first documented example where it has one (so e.g. a stage move names a
+    real stage and the hostile field is what the route meets), its ids swapped for the seeded
+    resources' (ids nothing seeded are left out unless required); else the required fields."""
+    body = schemas.sample(schema)
+    resolved = schemas.resolve(schema)
+    examples = resolved.get("examples") or []
+    if not isinstance(body, dict) or not examples or not isinstance(examples[0], dict):
+        return body
+    required = set(resolved.get("required", []))
+    for key, value in examples[0].items():
+        if _is_uuid(value):
+            if key in seeds:
+                body[key] = seeds[key]
+            elif key not in required:
+                body.pop(key, None)
+        else:
+            body[key] = copy.deepcopy(value)
+    return body
+
+
 def _operation_probes(
     schemas: Schemas,
     path: str,
@@ -221,7 +250,7 @@ def _operation_probes(
     content = op.get("requestBody", {}).get("content", {})
     json_schema = content.get("application/json", {}).get("schema")
     multipart = content.get("multipart/form-data", {}).get("schema")
-    body = schemas.sample(json_schema) if json_schema is not None else None
+    body = _plausible_body(schemas, json_schema, seeds) if json_schema is not None else None
     verb = method.upper()
     found: list[Probe] = []
 
