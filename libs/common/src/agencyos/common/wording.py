@@ -8,5 +8,5 @@ def with_article(word: str) -> str:
 
     By the first letter, which suits the role, status and scope names messages are built
     from (none starts with a silent consonant or a "you" sound)."""
-    article = "an" if word[:1].lower() in "aeiou" else "a"
+    article = "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
     return f"{article} {word}"
