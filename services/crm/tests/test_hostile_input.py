@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.deals import create_deal, get_deal, move
+from agencyos.common.testing.deals import create_deal, create_template, get_deal, move
 from agencyos.common.testing.factories import AgencySession, add_member, refreshed
 from agencyos.common.testing.http import assert_invalid_fields, assert_problem
 from agencyos.common.testing.platform import Platform
@@ -25,17 +25,6 @@ async def post_raw(
         content=json.dumps(body).encode(),
         headers={**who.headers, "content-type": "application/json"},
     )
-
-
-async def new_template(gateway: httpx.AsyncClient, who: AgencySession) -> dict[str, Any]:
-    response = await gateway.post(
-        "/v1/project-templates",
-        json={"name": f"Template {uuid.uuid4().hex[:6]}", "billing_type": "fixed"},
-        headers=who.headers,
-    )
-    assert response.status_code == 201, response.text
-    template: dict[str, Any] = response.json()
-    return template
 
 
 class TestStrings:
@@ -163,29 +152,29 @@ class TestDealTemplate:
         other_agency: AgencySession,
         client: dict[str, Any],
     ) -> None:
-        theirs = await new_template(gateway, other_agency)
-        ours = await new_template(gateway, agency)
+        theirs = await create_template(gateway, other_agency)
+        ours = await create_template(gateway, agency)
 
         refused = await gateway.post(
             "/v1/deals",
-            json={"title": "D", "client_id": client["id"], "template_id": theirs["id"]},
+            json={"title": "D", "client_id": client["id"], "template_id": theirs},
             headers=agency.headers,
         )
-        deal = await create_deal(gateway, agency, client, template_id=ours["id"])
+        deal = await create_deal(gateway, agency, client, template_id=ours)
         changed = await gateway.patch(
-            f"/v1/deals/{deal['id']}", json={"template_id": theirs["id"]}, headers=agency.headers
+            f"/v1/deals/{deal['id']}", json={"template_id": theirs}, headers=agency.headers
         )
 
         assert_invalid_fields(refused, "template_id")
-        assert deal["template_id"] == ours["id"]
+        assert deal["template_id"] == ours
         assert_invalid_fields(changed, "template_id")
-        assert (await get_deal(gateway, agency, deal["id"]))["template_id"] == ours["id"]
+        assert (await get_deal(gateway, agency, deal["id"]))["template_id"] == ours
 
     async def test_an_unknown_template_is_refused_and_null_clears_it(
         self, gateway: httpx.AsyncClient, agency: AgencySession, client: dict[str, Any]
     ) -> None:
         deal = await create_deal(
-            gateway, agency, client, template_id=(await new_template(gateway, agency))["id"]
+            gateway, agency, client, template_id=await create_template(gateway, agency)
         )
 
         unknown = await gateway.patch(
