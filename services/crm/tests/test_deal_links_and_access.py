@@ -16,6 +16,7 @@ from agencyos.common.testing.deals import (
     board,
     create_client,
     create_deal,
+    create_template,
     default_pipeline,
     get_deal,
     list_deals,
@@ -360,7 +361,7 @@ class TestGrpcGetDeal:
         agency: AgencySession,
         client: dict[str, Any],
     ) -> None:
-        template_id = str(uuid.uuid4())
+        template_id = await create_template(gateway, agency)
         deal = await create_deal(
             gateway, agency, client, value_cents=12_345_678_901, template_id=template_id
         )

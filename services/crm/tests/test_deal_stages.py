@@ -5,7 +5,6 @@ losing (with a reason), reopening, concurrent moves, and the events each move pu
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ import httpx
 from agencyos.common.testing.deals import (
     about,
     create_deal,
+    create_template,
     crm_events,
     default_pipeline,
     get_deal,
@@ -76,7 +76,7 @@ class TestStageChanges:
         agency: AgencySession,
         client: dict[str, Any],
     ) -> None:
-        template_id = str(uuid.uuid4())
+        template_id = await create_template(gateway, agency)
         deal = await create_deal(
             gateway,
             agency,

@@ -15,6 +15,7 @@ import pytest
 from agencyos.common.testing.deals import (
     create_client,
     create_deal,
+    create_template,
     crm_events,
     default_pipeline,
     get_deal,
@@ -372,7 +373,7 @@ class TestEditAndDelete:
     ) -> None:
         member = await add_member(platform, gateway, agency, "member")
         deal = await create_deal(gateway, agency, client, description="keep me")
-        template_id = str(uuid.uuid4())
+        template_id = await create_template(gateway, agency)
 
         response = await gateway.patch(
             f"/v1/deals/{deal['id']}",

@@ -798,15 +798,21 @@ class TestExport:
         client = await client_by_name(gateway, agency, "=Round Trip")
         assert len(await contacts_of(gateway, agency, client["id"])) == 1
 
-    async def test_a_member_can_export_but_another_agency_sees_none_of_it(
-        self, gateway: httpx.AsyncClient, platform: Platform, agency: AgencySession
+    async def test_a_manager_can_export_but_another_agency_sees_none_of_it(
+        self,
+        gateway: httpx.AsyncClient,
+        platform: Platform,
+        agency: AgencySession,
+        other_agency: AgencySession,
     ) -> None:
-        member = await add_member(platform, gateway, agency, "member")
+        manager = await add_member(platform, gateway, agency, "manager")
         await run_import(gateway, agency, csv_file([{"company_name": "Visible"}]))
 
-        rows = read_csv((await export(gateway, member)).text)
+        rows = read_csv((await export(gateway, manager)).text)
+        theirs = read_csv((await export(gateway, other_agency)).text)
 
         assert [r["company_name"] for r in rows] == ["Visible"]
+        assert theirs == []
 
     async def test_an_unknown_sort_or_status_is_422(
         self, gateway: httpx.AsyncClient, agency: AgencySession

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import text
@@ -21,6 +22,8 @@ from agencyos.common.auth import Principal, bearer_token
 from agencyos.common.errors import AppError, Conflict, InvalidInput, PayloadTooLarge
 
 MAX_KEY_LENGTH = 255
+# Visible ASCII only: the key is stored as text (PostgreSQL refuses NUL) and shown in logs.
+_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _REPLAYED_HEADERS = ("content-type", "location")
 
@@ -41,8 +44,18 @@ class IdempotencyMiddleware:
             return
         ctx = scope["app"].state.ctx
         try:
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+            if not _KEY.match(key):
+                raise InvalidInput(
+                    f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters",
+                    errors=[
+                        {
+                            "field": "Idempotency-Key",
+                            "message": "1 to 255 visible ASCII characters (no spaces or "
+                            "control characters)",
+                            "type": "header_format",
+                        }
+                    ],
+                )
             body = await _read_body(receive)
             principal: Principal = await ctx.verifier.verify(
                 bearer_token(headers.get("authorization"))

@@ -28,6 +28,7 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
         "api_keys.write",
         "clients.read",
         "clients.write",
+        "clients.export",
         "deals.read",
         "deals.write",
         "projects.read",
@@ -56,9 +57,12 @@ _MEMBER = {
     "time.write",
     "notifications.read",
 }
+# Exporting the whole client list (contacts, revenue) at once is its own permission: members
+# read clients one screen at a time but do not carry the book off.
 _MANAGER = _MEMBER | {
     "members.invite",
     "clients.write",
+    "clients.export",
     "deals.write",
     "projects.write",
     "projects.read_all",

@@ -9,9 +9,10 @@ from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.deliverable.servicer import DeliverableRpc
 from agencyos.work.project.servicer import ProjectRpc
 from agencyos.work.task.servicer import TaskRpc
+from agencyos.work.template.servicer import TemplateRpc
 
 
-class WorkServicer(ProjectRpc, TaskRpc, DeliverableRpc):
+class WorkServicer(ProjectRpc, TaskRpc, DeliverableRpc, TemplateRpc):
     """The one WorkService servicer: each aggregate's gRPC methods are a mixin."""
 
     def __init__(self, db: Database) -> None:

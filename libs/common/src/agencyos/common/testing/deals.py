@@ -37,6 +37,17 @@ async def create_deal(
     return created
 
 
+async def create_template(gateway: httpx.AsyncClient, who: AgencySession) -> str:
+    """The id of a new project template of `who`'s agency (a deal may name only its own)."""
+    response = await gateway.post(
+        "/v1/project-templates",
+        json={"name": f"Template {uuid.uuid4().hex[:6]}", "billing_type": "fixed"},
+        headers=who.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def get_deal(gateway: httpx.AsyncClient, who: AgencySession, deal_id: str) -> dict[str, Any]:
     response = await gateway.get(f"/v1/deals/{deal_id}", headers=who.headers)
     assert response.status_code == 200, response.text

@@ -5,15 +5,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from agencyos.common.types import MultiLine, SingleLine
+
 MIN_REMINDER_OFFSET = -60
 MAX_REMINDER_OFFSET = 180
 MAX_REMINDERS = 10
 
 PaymentTermsDays = Annotated[int, Field(strict=True, ge=0, le=365)]
 ReminderOffset = Annotated[int, Field(strict=True, ge=MIN_REMINDER_OFFSET, le=MAX_REMINDER_OFFSET)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-TaxNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
-Footer = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), MultiLine]
+TaxNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), SingleLine]
+Footer = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MultiLine]
 
 _OFFSETS_DOC = (
     "Days relative to the due date at which a payment reminder goes out "

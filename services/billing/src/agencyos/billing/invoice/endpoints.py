@@ -4,7 +4,6 @@ payment page), voiding, lists with totals, and the PDF."""
 import asyncio
 import re
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -32,6 +31,7 @@ from agencyos.billing.invoice.service import InvoiceView, Transactions, invoice_
 from agencyos.billing.peers import Peers
 from agencyos.common.auth import Principal
 from agencyos.common.pagination import Pagination
+from agencyos.common.types import IsoDate
 from agencyos.common.web import TenantSession
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -137,10 +137,10 @@ async def list_invoices(
     status_filter: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
     client_id: uuid.UUID | None = None,
     project_id: uuid.UUID | None = None,
-    issue_from: date | None = None,
-    issue_to: date | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    issue_from: IsoDate | None = None,
+    issue_to: IsoDate | None = None,
+    due_from: IsoDate | None = None,
+    due_to: IsoDate | None = None,
     overdue: bool | None = None,
     sort: InvoiceSort = InvoiceSort.CREATED_AT_DESC,
 ) -> InvoiceList:

@@ -4,28 +4,25 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from agencyos.billing.invoice.money import QUANTITY_STEP
 from agencyos.billing.models import Invoice as InvoiceRow
 from agencyos.billing.models import InvoiceLine as InvoiceLineRow
+from agencyos.common.types import BasisPoints, IsoDate, MultiLine, SignedCents
 
-# PostgreSQL text cannot hold NUL characters: refused as bad input, never a 500.
-NO_NUL = r"^[^\x00]*$"
 MAX_PRICE_CENTS = 10**10
 MAX_LINES = 500
 
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MultiLine
 ]
-Notes = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=NO_NUL)]
+Notes = Annotated[str, StringConstraints(max_length=5000), MultiLine]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), MultiLine]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-TaxRateBps = Annotated[
-    int, Field(strict=True, ge=0, le=10_000, description="Tax rate in basis points (1900 = 19 %)")
-]
+TaxRateBps = Annotated[BasisPoints, Field(description="Tax rate in basis points (1900 = 19 %)")]
 DueInDays = Annotated[
-    int, Field(strict=True, ge=0, le=365, description="Days from the issue date to the due date")
+    int, Strict(), Field(ge=0, le=365, description="Days from the issue date to the due date")
 ]
 Quantity = Annotated[
     Decimal,
@@ -38,12 +35,14 @@ Quantity = Annotated[
     ),
 ]
 UnitPriceCents = Annotated[
-    int,
+    SignedCents,
     Field(
-        strict=True,
         ge=-MAX_PRICE_CENTS,
         le=MAX_PRICE_CENTS,
-        description="Price per unit in minor units; negative for a discount line",
+        description="Price per unit in minor units (a JSON integer). Negative prices are "
+        "allowed: a discount or credit line lowers the invoice's total. The invoice as a whole "
+        "must still total above zero to be sent (a draft at zero or below is refused, 409); "
+        "credit notes are not issued.",
     ),
 ]
 
@@ -109,8 +108,10 @@ class InvoiceCreate(BaseModel):
         max_length=100,
         description="Only these projects of the client (all of its projects when empty)",
     )
-    period_from: date | None = Field(default=None, description="Time logged on or after")
-    period_to: date | None = Field(default=None, description="Time logged on or before (inclusive)")
+    period_from: IsoDate | None = Field(default=None, description="Time logged on or after")
+    period_to: IsoDate | None = Field(
+        default=None, description="Time logged on or before (inclusive)"
+    )
     include: list[IncludeSource] = Field(
         default_factory=lambda: [IncludeSource.TIME, IncludeSource.MILESTONES],
         max_length=2,

@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from agencyos.common.types import SingleLine, Timestamp
 
 # Stripe payments arrive only through the signed webhook, never through this API.
 ManualMethod = Literal["bank_transfer", "cash", "other"]
@@ -37,10 +39,10 @@ class PaymentCreate(BaseModel):
         "the amount still due (`total_cents - amount_paid_cents`)",
     )
     method: ManualMethod = Field(description="bank_transfer, cash or other")
-    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = (
-        Field(default=None, description="The bank's reference, a receipt number, ...")
-    )
-    received_at: AwareDatetime | None = Field(
+    reference: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), SingleLine] | None
+    ) = Field(default=None, description="The bank's reference, a receipt number, ...")
+    received_at: Timestamp | None = Field(
         default=None,
         description="When the money arrived (RFC 3339 with an offset); default now. Not in "
         "the future.",

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import Name
 from agencyos.common.web import TenantSession, require
 from agencyos.crm.client.schemas import (
     Client,
@@ -68,9 +69,9 @@ async def list_clients(
     principal: ClientsRead,
     session: TenantSession,
     pagination: Pagination,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Name | None, Query(max_length=200)] = None,
+    tag: Annotated[Name | None, Query(max_length=50)] = None,
+    industry: Annotated[Name | None, Query(max_length=100)] = None,
     status_filter: Annotated[ClientStatus | None, Query(alias="status")] = None,
     owner_id: uuid.UUID | None = None,
     sort: ClientSort = ClientSort.CREATED_AT_DESC,

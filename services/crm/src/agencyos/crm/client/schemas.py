@@ -5,19 +5,27 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
-CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from agencyos.common.types import MultiLine, SingleLine
+
+CompanyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), SingleLine
+]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 
 
-Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Notes = Annotated[str, StringConstraints(max_length=20_000)]
-AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-City = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), SingleLine]
+Notes = Annotated[str, StringConstraints(max_length=20_000), MultiLine]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SingleLine]
+City = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), SingleLine]
+PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), SingleLine]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
 
 
 class ClientStatus(StrEnum):

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import PayloadTooLarge
+from agencyos.common.types import Name
 from agencyos.common.web import TenantSession, require, service_context
 from agencyos.crm.client.schemas import ClientSort, ClientStatus
 from agencyos.crm.csv_import.rows import (
@@ -24,6 +25,8 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 ClientsRead = Annotated[Principal, require("clients.read")]
 ClientsWrite = Annotated[Principal, require("clients.write")]
+# The whole book at once (contacts, revenue): its own permission, on top of reading clients.
+ClientsExport = Annotated[Principal, require("clients.export")]
 
 _MB = MAX_FILE_BYTES // (1024 * 1024)
 IMPORT_FORMAT = f"""
@@ -102,19 +105,22 @@ async def import_clients(
     "/export",
     response_class=StreamingResponse,
     summary="Export clients as CSV",
-    description=EXPORT_FORMAT,
+    description=EXPORT_FORMAT
+    + "\n\nNeeds `clients.export` (managers, admins and owners by default; an owner may "
+    "grant it to a member) as well as `clients.read`.",
     responses={200: {"content": {"text/csv": {}}, "description": "The clients, as CSV"}},
 )
 async def export_clients(
-    principal: ClientsRead,
+    principal: ClientsExport,
     request: Request,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Name | None, Query(max_length=200)] = None,
+    tag: Annotated[Name | None, Query(max_length=50)] = None,
+    industry: Annotated[Name | None, Query(max_length=100)] = None,
     status_filter: Annotated[ClientStatus | None, Query(alias="status")] = None,
     owner_id: uuid.UUID | None = None,
     sort: ClientSort = ClientSort.CREATED_AT_DESC,
 ) -> StreamingResponse:
+    principal.require("clients.read")
     filters = ExportFilters(
         q=q.strip() or None if q else None,
         tag=tag,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput
 from agencyos.common.pagination import MAX_PER_PAGE, Page, Pagination
+from agencyos.common.types import IsoDate, Name
 from agencyos.common.web import TenantSession, require
 from agencyos.crm.deal.repository import DealFilters, DealRow
 from agencyos.crm.deal.schemas import (
@@ -28,6 +29,7 @@ from agencyos.crm.deal.schemas import (
 )
 from agencyos.crm.deal.service import ROUNDING, deal_service, weighted
 from agencyos.crm.members import MemberDirectory
+from agencyos.crm.templates import ProjectTemplates
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
@@ -40,6 +42,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such dea
 def member_directory(request: Request) -> MemberDirectory:
     settings = request.app.state.ctx.settings
     return MemberDirectory(settings.identity_grpc_target, settings.grpc_timeout_seconds)
+
+
+def project_templates(request: Request) -> ProjectTemplates:
+    settings = request.app.state.ctx.settings
+    return ProjectTemplates(settings.work_grpc_target, settings.grpc_timeout_seconds)
 
 
 def deal_out(row: DealRow) -> Deal:
@@ -105,7 +112,9 @@ async def create_deal(
     request: Request,
     response: Response,
 ) -> Deal:
-    row = await deal_service.create(session, principal, body, member_directory(request))
+    row = await deal_service.create(
+        session, principal, body, member_directory(request), project_templates(request)
+    )
     response.headers["Location"] = f"/v1/deals/{row.deal.id}"
     return deal_out(row)
 
@@ -126,15 +135,15 @@ async def list_deals(
     principal: DealsRead,
     session: TenantSession,
     pagination: Pagination,
-    stage: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    stage: Annotated[Name | None, Query(min_length=1, max_length=100)] = None,
     pipeline_id: uuid.UUID | None = None,
     assigned_to: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
     status_filter: Annotated[DealStatus | None, Query(alias="status")] = None,
     date_field: DateField = DateField.CREATED_AT,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
+    q: Annotated[Name | None, Query(min_length=1, max_length=200)] = None,
     sort: DealSort = DealSort.CREATED_AT_DESC,
 ) -> Page[Deal]:
     _date_range(date_from, date_to)
@@ -179,8 +188,8 @@ async def forecast(
     session: TenantSession,
     group_by: ForecastGroupBy,
     pipeline_id: uuid.UUID | None = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Forecast:
     _date_range(date_from, date_to)
     view = await deal_service.forecast(
@@ -272,7 +281,9 @@ async def update_deal(
     session: TenantSession,
     request: Request,
 ) -> Deal:
-    row = await deal_service.update(session, principal, deal_id, body, member_directory(request))
+    row = await deal_service.update(
+        session, principal, deal_id, body, member_directory(request), project_templates(request)
+    )
     return deal_out(row)
 
 

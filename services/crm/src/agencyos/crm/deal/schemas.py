@@ -5,20 +5,26 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.types import Cents, IsoDate, MultiLine, Percent, Position, SingleLine
 from agencyos.crm.client.schemas import ClientCreate
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Fits a PostgreSQL bigint with room for probability arithmetic (value x 100).
-ValueCents = Annotated[int, Field(ge=0, le=10**15, description="Deal value in minor units")]
-Probability = Annotated[int, Field(ge=0, le=100, description="Win probability in percent")]
-Description = Annotated[str, StringConstraints(max_length=20_000)]
+ValueCents = Annotated[Cents, Field(description="Deal value in minor units")]
+Probability = Annotated[Percent, Field(description="Win probability in percent")]
+Description = Annotated[str, StringConstraints(max_length=20_000), MultiLine]
 StageRef = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(description="A stage id, or a stage name of the deal's pipeline (case-insensitive)"),
+    SingleLine,
 ]
-LostReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+LostReason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MultiLine
+]
 
 
 class DealStatus(StrEnum):
@@ -97,7 +103,7 @@ class DealCreate(BaseModel):
     probability: Probability | None = Field(
         default=None, description="Overrides the stage's probability while the deal is open"
     )
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     assigned_to: uuid.UUID | None = Field(
         default=None,
         description="A member of the agency; default: the creator (none for API keys)",
@@ -120,7 +126,7 @@ class DealUpdate(BaseModel):
     value_cents: ValueCents | None = None
     currency: Currency | None = None
     probability: Probability | None = None
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     assigned_to: uuid.UUID | None = None
     description: Description | None = None
     template_id: uuid.UUID | None = None
@@ -138,7 +144,7 @@ class DealMove(BaseModel):
         },
     )
     stage: StageRef
-    position: Annotated[int, Field(ge=0)] | None = Field(
+    position: Position | None = Field(
         default=None, description="0-based place in the stage's column (0 = top)"
     )
     before_id: uuid.UUID | None = Field(

@@ -39,6 +39,7 @@ from agencyos.crm.members import MemberDirectory
 from agencyos.crm.models import Client, Deal, Pipeline, Stage
 from agencyos.crm.pipeline.repository import stage_repository
 from agencyos.crm.pipeline.service import field_error, pipeline_service
+from agencyos.crm.templates import ProjectTemplates
 from agencyos.crm.timeline.repository import timeline_repository
 
 SERVICE = "crm"
@@ -172,6 +173,14 @@ class DealService:
         if not await members.is_active_member(principal, user_id):
             raise field_error("assigned_to", "assigned_to is not an active member of this agency")
 
+    async def _ensure_template(
+        self, principal: Principal, template_id: uuid.UUID, templates: ProjectTemplates
+    ) -> None:
+        if not await templates.exists(principal, template_id):
+            raise field_error(
+                "template_id", "template_id is not a project template of this agency", "not_found"
+            )
+
     async def _new_client(
         self,
         session: AsyncSession,
@@ -194,6 +203,7 @@ class DealService:
         principal: Principal,
         data: DealCreate,
         members: MemberDirectory,
+        templates: ProjectTemplates,
     ) -> DealRow:
         if (data.client_id is None) == (data.client is None):
             message = "send exactly one of client_id (an existing client) or client (a new one)"
@@ -243,6 +253,8 @@ class DealService:
             assigned_to = None if principal.api_key_id else principal.user_id
         if assigned_to is not None:
             await self._ensure_assignee(principal, assigned_to, members)
+        if data.template_id is not None:
+            await self._ensure_template(principal, data.template_id, templates)
         if client is None:
             client = await self._new_client(session, principal, data, members)
 
@@ -299,6 +311,7 @@ class DealService:
         deal_id: uuid.UUID,
         data: DealUpdate,
         members: MemberDirectory,
+        templates: ProjectTemplates,
     ) -> DealRow:
         deal = await deal_repository.lock(session, deal_id)
         if deal is None:
@@ -309,6 +322,8 @@ class DealService:
                 raise field_error(required, f"{required} cannot be null")
         if sent.get("assigned_to") is not None and sent["assigned_to"] != deal.assigned_to:
             await self._ensure_assignee(principal, sent["assigned_to"], members)
+        if sent.get("template_id") is not None and sent["template_id"] != deal.template_id:
+            await self._ensure_template(principal, sent["template_id"], templates)
         changes = {k: v for k, v in sent.items() if getattr(deal, k) != v}
         if changes:
             await deal_repository.update(session, deal, changes)

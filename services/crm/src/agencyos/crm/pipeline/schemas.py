@@ -5,14 +5,18 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.types import Percent, Position, SingleLine
+
 # A pipeline holds at most this many stages (a board wider than this is not a board).
 MAX_STAGES = 30
 
 PipelineName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
 ]
-StageName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Probability = Annotated[int, Field(ge=0, le=100, description="Win probability in percent")]
+StageName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
+]
+Probability = Annotated[Percent, Field(description="Win probability in percent")]
 
 
 class StageKind(StrEnum):
@@ -32,7 +36,7 @@ class StageCreate(BaseModel):
         default=None,
         description="Required for open stages; won stages default to 100, lost ones to 0",
     )
-    position: Annotated[int, Field(ge=0)] | None = Field(
+    position: Position | None = Field(
         default=None,
         description="0-based place among the pipeline's stages (adding a stage only); "
         "default: last",

@@ -2,7 +2,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from agencyos.common.types import MultiLine, SingleLine, Timestamp
 
 ManualKind = Literal["note", "call", "email", "meeting"]
 
@@ -23,9 +25,11 @@ class TimelineEntryCreate(BaseModel):
     )
 
     kind: ManualKind
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    body: Annotated[str, StringConstraints(max_length=20_000)] | None = None
-    occurred_at: AwareDatetime | None = Field(
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), SingleLine
+    ]
+    body: Annotated[str, StringConstraints(max_length=20_000), MultiLine] | None = None
+    occurred_at: Timestamp | None = Field(
         default=None, description="When it happened (not in the future); default now"
     )
 

@@ -3,10 +3,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from agencyos.common.types import NoNul, SingleLine
 from agencyos.identity.api_key.schemas import ApiKey
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Password = Annotated[str, Field(min_length=10, max_length=256)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+Password = Annotated[str, Field(min_length=10, max_length=256), NoNul]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 
 
@@ -38,7 +41,7 @@ class LoginRequest(BaseModel):
         },
     )
     email: EmailStr
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    password: Annotated[str, Field(min_length=1, max_length=256), NoNul]
     agency_slug: Slug | None = None
 
 

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.types import SingleLine
 from agencyos.identity.account.schemas import Name, Slug
 from agencyos.identity.agency.currencies import ACTIVE_CURRENCIES
 
@@ -46,8 +47,12 @@ def _https_url(url: str) -> str:
 
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
-Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_timezone)]
-LogoUrl = Annotated[str, StringConstraints(max_length=_URL_MAX), AfterValidator(_https_url)]
+Timezone = Annotated[
+    str, StringConstraints(max_length=64), AfterValidator(_known_timezone), SingleLine
+]
+LogoUrl = Annotated[
+    str, StringConstraints(max_length=_URL_MAX), AfterValidator(_https_url), SingleLine
+]
 BrandColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 InvoicePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,20}$")]
 # Integer basis points: 1 bp = 0.01 %, so 2000 is 20 % and 10000 is 100 %.

@@ -4,9 +4,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.types import SingleLine
+
 # A key acts for the agency, never as its owner and never as a client user.
 ApiKeyRole = Literal["admin", "manager", "member"]
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+KeyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
 
 
 class ApiKeyCreate(BaseModel):

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from agencyos.common.permissions import Role
+from agencyos.common.types import NoNul
 from agencyos.identity.account.schemas import Name
 
 
@@ -62,7 +63,7 @@ class InvitationAccept(BaseModel):
     )
 
     name: Name | None = Field(default=None, description="For a new account")
-    password: Annotated[str, Field(min_length=1, max_length=256)] | None = Field(
+    password: Annotated[str, Field(min_length=1, max_length=256), NoNul] | None = Field(
         default=None,
         description=(
             "A new account's password (10 characters or more), or the existing account's "

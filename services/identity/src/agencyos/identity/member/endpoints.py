@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.permissions import Role
+from agencyos.common.types import Name
 from agencyos.common.web import CurrentPrincipal, TenantSession
 from agencyos.identity.member.permissions import MemberOverridesWrite, MembersRead, MembersWrite
 from agencyos.identity.member.schemas import (
@@ -50,7 +51,7 @@ async def list_members(
     principal: MembersRead,
     session: TenantSession,
     pagination: Pagination,
-    q: Annotated[str | None, Query(max_length=200, description="Name or email contains")] = None,
+    q: Annotated[Name | None, Query(max_length=200, description="Name or email contains")] = None,
     role: Role | None = None,
     status: Literal["active", "suspended"] | None = None,
 ) -> Page[Member]:

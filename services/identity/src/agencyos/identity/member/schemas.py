@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agencyos.common.permissions import Role
+from agencyos.common.types import Name
 
 
 class Member(BaseModel):
@@ -44,8 +45,8 @@ class PermissionOverrides(BaseModel):
         json_schema_extra={"examples": [{"granted": ["invoices.read"], "revoked": ["deals.read"]}]},
     )
 
-    granted: list[str] = Field(default_factory=list, max_length=200)
-    revoked: list[str] = Field(default_factory=list, max_length=200)
+    granted: list[Name] = Field(default_factory=list, max_length=200)
+    revoked: list[Name] = Field(default_factory=list, max_length=200)
 
 
 class OwnershipTransfer(BaseModel):

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from agencyos.common.types import NoNul
 from agencyos.identity.account.schemas import Password
 
 
@@ -26,5 +27,5 @@ class PasswordResetConfirm(BaseModel):
             "examples": [{"token": "pr_Jx0T2u9Qm4YwV8r1…", "new_password": "a new long passphrase"}]
         },
     )
-    token: Annotated[str, Field(min_length=1, max_length=256)]
+    token: Annotated[str, Field(min_length=1, max_length=256), NoNul]
     new_password: Password

@@ -1,6 +1,7 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from agencyos.common.permissions import Role
+from agencyos.common.types import Name
 
 
 class RoleOut(BaseModel):
@@ -24,4 +25,4 @@ class RolePermissionsUpdate(BaseModel):
         },
     )
 
-    permissions: list[str] = Field(max_length=200)
+    permissions: list[Name] = Field(max_length=200)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, PermissionDenied
 from agencyos.common.permissions import ALL_PERMISSIONS, DEFAULT_ROLE_PERMISSIONS, Role
+from agencyos.common.wording import with_article
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.models import Membership
 from agencyos.identity.revocations import Revoker
@@ -62,7 +63,7 @@ def ensure_may_assign(principal: Principal, *roles: str) -> None:
     for role in roles:
         if Role(role) not in allowed:
             raise PermissionDenied(
-                f"a {principal.role.value} cannot give or manage the {role} role"
+                f"{with_article(principal.role.value)} cannot give or manage the {role} role"
             )
 
 

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RefreshTokenText = Annotated[str, Field(min_length=1, max_length=256)]
+from agencyos.common.types import NoNul
+
+RefreshTokenText = Annotated[str, Field(min_length=1, max_length=256), NoNul]
 
 
 class RefreshRequest(BaseModel):

@@ -1,11 +1,12 @@
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import IsoDate
 from agencyos.common.web import TenantSession, service_context
 from agencyos.time.entry.export import export_csv
 from agencyos.time.entry.permissions import TimeRead, TimeWrite
@@ -70,8 +71,8 @@ def entry_filters(
     project_id: uuid.UUID | None = None,
     task_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
-    date_from: Annotated[date | None, Query(description="Inclusive")] = None,
-    date_to: Annotated[date | None, Query(description="Inclusive")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="Inclusive")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="Inclusive")] = None,
     is_billable: bool | None = None,
     status_filter: Annotated[EntryStatus | None, Query(alias="status")] = None,
 ) -> EntryFilters:

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,16 +12,10 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.types import IsoDate, MultiLine, Seconds, Timestamp
 from agencyos.time.entry.rules import EARLIEST_DAY, MAX_ENTRY_SECONDS
 from agencyos.time.models import TimeEntry as TimeEntryRow
 from agencyos.time.models import TimeEntryChange
-
-
-def no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL characters: refuse them as bad input, not a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
 
 
 def not_before_earliest_day(value: Any) -> Any:
@@ -32,12 +25,10 @@ def not_before_earliest_day(value: Any) -> Any:
     return value
 
 
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=5_000), AfterValidator(no_nul)
-]
-Moment = Annotated[AwareDatetime, AfterValidator(not_before_earliest_day)]
-Day = Annotated[date, AfterValidator(not_before_earliest_day)]
-DurationSeconds = Annotated[int, Field(ge=1, le=MAX_ENTRY_SECONDS)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5_000), MultiLine]
+Moment = Annotated[Timestamp, AfterValidator(not_before_earliest_day)]
+Day = Annotated[IsoDate, AfterValidator(not_before_earliest_day)]
+DurationSeconds = Annotated[Seconds, Field(ge=1, le=MAX_ENTRY_SECONDS)]
 
 
 class EntryStatus(StrEnum):

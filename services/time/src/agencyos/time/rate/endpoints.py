@@ -1,12 +1,12 @@
 """/v1/rates: billable and cost rates with effective dates, and how they resolve."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import IsoDate
 from agencyos.common.web import TenantSession
 from agencyos.time.peers import Peers
 from agencyos.time.rate.permissions import RatesRead, RatesWrite
@@ -134,7 +134,7 @@ async def resolve_rates(
     user_id: Annotated[uuid.UUID, Query(description="The person who logs the time")],
     project_id: Annotated[uuid.UUID, Query(description="The project the time is on")],
     on: Annotated[
-        date | None,
+        IsoDate | None,
         Query(alias="date", description="ISO date; default today in the agency's timezone"),
     ] = None,
 ) -> RateResolution:

@@ -9,11 +9,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agencyos.common.types import Cents, IsoDate
 from agencyos.time.rate.resolver import ResolvedRate
 
 # Fits a PostgreSQL bigint with room for duration x rate arithmetic.
-HourlyCents = Annotated[int, Field(ge=0, le=10**12)]
-RateDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
+HourlyCents = Annotated[Cents, Field(ge=0, le=10**12)]
+RateDate = Annotated[IsoDate, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
 
 
 class RateKind(StrEnum):

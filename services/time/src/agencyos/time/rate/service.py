@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, InvalidInput, NotFound
 from agencyos.common.permissions import Role
+from agencyos.common.wording import with_article
 from agencyos.time.models import Rate
 from agencyos.time.peers import Peers
 from agencyos.time.rate.repository import rate_repository
@@ -44,9 +45,13 @@ def _check_shape(data: RateCreate) -> None:
         ("project_id", needs_project, data.project_id),
     ):
         if needed and value is None:
-            errors.append(_field_error(field, f"a {data.scope.value} rate needs {field}"))
+            errors.append(
+                _field_error(field, f"{with_article(data.scope.value)} rate needs {field}")
+            )
         elif not needed and value is not None:
-            errors.append(_field_error(field, f"a {data.scope.value} rate takes no {field}"))
+            errors.append(
+                _field_error(field, f"{with_article(data.scope.value)} rate takes no {field}")
+            )
     if data.kind == RateKind.COST and data.scope not in (RateScope.AGENCY, RateScope.MEMBER):
         errors.append(_field_error("scope", "cost rates are agency-wide or per member only"))
     if errors:

@@ -1,9 +1,9 @@
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from agencyos.common.types import IsoDate
 from agencyos.common.web import CurrentPrincipal, TenantSession
 from agencyos.time.peers import Peers
 from agencyos.time.report.schemas import (
@@ -49,8 +49,8 @@ async def utilization_report(
     principal: CurrentPrincipal,
     session: TenantSession,
     request: Request,
-    from_: Annotated[date, Query(alias="from", description="First day (ISO date)")],
-    to: Annotated[date, Query(description="Last day, included (ISO date)")],
+    from_: Annotated[IsoDate, Query(alias="from", description="First day (ISO date)")],
+    to: Annotated[IsoDate, Query(description="Last day, included (ISO date)")],
     group_by: UtilizationGroup = UtilizationGroup.MEMBER,
     user_id: Annotated[
         uuid.UUID | None, Query(description="Only this person (yours without an approver role)")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.types import MultiLine
 from agencyos.time.models import TimeEntry
 from agencyos.time.models import Timesheet as TimesheetRow
 from agencyos.time.timesheet.week import (
@@ -58,9 +59,8 @@ class TimesheetRejection(BaseModel):
     )
     reason: Annotated[
         str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=2000, pattern=r"^[^\x00]*$"
-        ),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+        MultiLine,
     ] = Field(description="What the owner should fix (sent back to them)")
 
 

@@ -3,10 +3,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from agencyos.work.task.schemas import NoNul, TaskStatus, TaskSummary
+from agencyos.common.types import SingleLine
+from agencyos.work.task.schemas import TaskStatus, TaskSummary
 
 ColumnName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
 ]
 Color = Annotated[
     str,

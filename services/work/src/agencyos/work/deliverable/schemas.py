@@ -14,11 +14,10 @@ from pydantic import (
     ValidationError,
 )
 
+from agencyos.common.types import MultiLine, SingleLine
 from agencyos.work.models import Deliverable as DeliverableRow
 from agencyos.work.models import DeliverableDecision as DecisionRow
 
-# PostgreSQL text cannot hold NUL characters: refused as bad input, never a 500.
-NO_NUL = r"^[^\x00]*$"
 TITLE_MAX = 300
 DESCRIPTION_MAX = 50_000
 COMMENT_MAX = 10_000
@@ -26,18 +25,17 @@ LINK_MAX = 2048
 FILE_REF_MAX = 1024
 
 Title = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX, pattern=NO_NUL),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), SingleLine
 ]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), MultiLine]
 FileRef = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=FILE_REF_MAX, pattern=NO_NUL),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=FILE_REF_MAX),
     Field(description="A reference to a stored file (e.g. an object-storage key)"),
+    SingleLine,
 ]
 Comment = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX, pattern=NO_NUL),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX), MultiLine
 ]
 
 
@@ -59,12 +57,13 @@ def _https_only(value: str) -> str:
 
 LinkUrl = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=LINK_MAX, pattern=NO_NUL),
+    StringConstraints(strip_whitespace=True, max_length=LINK_MAX),
     AfterValidator(_https_only),
     Field(
         description="Where the client sees the work: an https URL",
         json_schema_extra={"format": "uri"},
     ),
+    SingleLine,
 ]
 
 

@@ -35,6 +35,7 @@ from agencyos.common.events import (
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.common.permissions import Role
+from agencyos.common.wording import with_article
 from agencyos.work.deliverable.repository import decision_repository, deliverable_repository
 from agencyos.work.deliverable.schemas import DeliverableCreate, DeliverableUpdate
 from agencyos.work.models import Deliverable, DeliverableDecision, Project
@@ -265,9 +266,9 @@ class DeliverableService:
         if "title" in sent and sent["title"] is None:
             raise _field_error("title", "title cannot be null")
         if deliverable.status not in EDITABLE:
+            status = with_article(deliverable.status.replace("_", " "))
             raise DeliverableStateConflict(
-                f"a {deliverable.status.replace('_', ' ')} deliverable cannot be edited "
-                "(only while draft or changes requested)",
+                f"{status} deliverable cannot be edited (only while draft or changes requested)",
                 extra={"current_status": deliverable.status},
             )
         changes = {k: v for k, v in sent.items() if getattr(deliverable, k) != v}
@@ -282,9 +283,9 @@ class DeliverableService:
         view = await self._visible(session, principal, deliverable_id, lock=True, for_delete=True)
         deliverable = view.deliverable
         if deliverable.status not in EDITABLE:
+            status = with_article(deliverable.status.replace("_", " "))
             raise DeliverableStateConflict(
-                f"a {deliverable.status.replace('_', ' ')} deliverable cannot be deleted "
-                "(only while draft or changes requested)",
+                f"{status} deliverable cannot be deleted (only while draft or changes requested)",
                 extra={"current_status": deliverable.status},
             )
         await session.delete(deliverable)

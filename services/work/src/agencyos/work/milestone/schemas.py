@@ -5,19 +5,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.types import Cents, IsoDate, SingleLine
 from agencyos.work.models import Milestone as MilestoneRow
 from agencyos.work.models import Project
 
-# PostgreSQL text cannot hold NUL characters: refused as bad input, never a 500.
-NO_NUL = r"^[^\x00]*$"
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
 AmountCents = Annotated[
-    int,
+    Cents,
     Field(
-        ge=0,
-        le=10**15,
         description="What completing it bills, in the project's currency's minor units",
     ),
 ]
@@ -48,7 +45,7 @@ class MilestoneCreate(BaseModel):
         },
     )
     name: Name
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     amount_cents: AmountCents | None = Field(
         default=None, description="Billed on completion (minor units); none: not billed"
     )
@@ -66,7 +63,7 @@ class MilestoneUpdate(BaseModel):
         },
     )
     name: Name | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     amount_cents: AmountCents | None = None
     status: MilestoneStatus | None = None
 

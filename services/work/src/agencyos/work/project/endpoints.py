@@ -4,6 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import Name
 from agencyos.common.web import TenantSession
 from agencyos.work.project.peers import Peers
 from agencyos.work.project.permissions import ProjectsRead, ProjectsWrite
@@ -88,7 +89,7 @@ async def list_projects(
     deal_id: Annotated[uuid.UUID | None, Query(description="The won deal it came from")] = None,
     status_filter: Annotated[ProjectStatus | None, Query(alias="status")] = None,
     member: Annotated[uuid.UUID | None, Query(description="A user id")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[Name | None, Query(max_length=200)] = None,
     sort: ProjectSort = ProjectSort.CREATED_AT_DESC,
 ) -> Page[Project]:
     views, total = await project_service.list_projects(

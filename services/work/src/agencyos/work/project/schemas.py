@@ -13,19 +13,20 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.types import Cents, IsoDate, MultiLine, SingleLine
 from agencyos.work.project.repository import ProjectView
 
-ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=20_000)]
+ProjectName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+Description = Annotated[str, StringConstraints(max_length=20_000), MultiLine]
 Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code")
 ]
-# Fits a PostgreSQL bigint with room for arithmetic.
-Cents = Annotated[int, Field(ge=0, le=10**15)]
 BudgetHours = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 MemberIds = Annotated[list[uuid.UUID], Field(max_length=100)]
 # Bounded so a template's due offsets can always be added to the start date.
-ProjectDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
+ProjectDate = Annotated[IsoDate, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
 
 
 class ProjectStatus(StrEnum):

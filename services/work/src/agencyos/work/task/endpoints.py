@@ -1,5 +1,4 @@
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -7,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from agencyos.common.auth import Principal
 from agencyos.common.errors import BadRequest
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import INT32_MAX, IsoDate, Name
 from agencyos.common.web import TenantSession, require
 from agencyos.work.models import Task as TaskRow
 from agencyos.work.task.repository import TaskFilters
@@ -39,7 +39,6 @@ IF_MATCH_DESCRIPTION = (
     "Without it the write applies to whatever version is current."
 )
 # Query text PostgreSQL can hold (no NUL characters).
-NO_NUL = r"^[^\x00]*$"
 IfMatch = Annotated[str | None, Header(alias="If-Match", description=IF_MATCH_DESCRIPTION)]
 
 _TASK_404: dict[int | str, dict[str, Any]] = {
@@ -66,7 +65,8 @@ def expected_version(if_match: str | None) -> int | None:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip().strip('"')
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit also takes "²"), and no more than a version can be.
+    if not (value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= INT32_MAX):
         raise BadRequest('If-Match must be a task version as its ETag gives it, e.g. "3"')
     return int(value)
 
@@ -127,13 +127,13 @@ async def list_tasks(
     assignee: uuid.UUID | None = None,
     status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
-    label: Annotated[str | None, Query(min_length=1, max_length=50, pattern=NO_NUL)] = None,
+    due_before: IsoDate | None = None,
+    due_after: IsoDate | None = None,
+    label: Annotated[Name | None, Query(min_length=1, max_length=50)] = None,
     milestone_id: uuid.UUID | None = None,
     column_id: uuid.UUID | None = None,
     visible_to_client: bool | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL)] = None,
+    q: Annotated[Name | None, Query(min_length=1, max_length=200)] = None,
     sort: TaskSort = TaskSort.BOARD,
 ) -> Page[TaskSummary]:
     filters = TaskFilters(

@@ -5,7 +5,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,24 +12,18 @@ from pydantic import (
     model_validator,
 )
 
+from agencyos.common.types import IsoDate, MultiLine, SingleLine
 from agencyos.work.models import Comment as CommentRow
 from agencyos.work.models import TaskActivity
 from agencyos.work.task.repository import TaskView
 
-
-def no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL characters: refuse them as bad input, not a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(no_nul)
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), SingleLine
 ]
-Markdown = Annotated[str, StringConstraints(max_length=50_000), NoNul]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NoNul]
+Markdown = Annotated[str, StringConstraints(max_length=50_000), MultiLine]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), SingleLine
+]
 EstimateHours = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)]
 Ids = Annotated[list[uuid.UUID], Field(max_length=100)]
 
@@ -151,7 +144,7 @@ class TaskCreate(BaseModel):
     )
     priority: Priority = Priority.MEDIUM
     assignee_ids: Ids = Field(default_factory=list, description="Members of the project")
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     estimate_hours: EstimateHours | None = Field(default=None, description="Hours, ≥ 0")
     labels: Annotated[list[Label], Field(max_length=50)] = Field(default_factory=list)
     milestone_id: uuid.UUID | None = Field(
@@ -186,7 +179,7 @@ class TaskUpdate(BaseModel):
     description: Markdown | None = None
     priority: Priority | None = None
     assignee_ids: Ids | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     estimate_hours: EstimateHours | None = None
     labels: Annotated[list[Label], Field(max_length=50)] | None = None
     milestone_id: uuid.UUID | None = None
@@ -276,7 +269,7 @@ COMMENT_BODY_DESCRIPTION = (
 )
 
 CommentBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), MultiLine
 ]
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.types import Name
 from agencyos.common.web import TenantSession
 from agencyos.work.project.permissions import ProjectsRead, ProjectsWrite
 from agencyos.work.template.schemas import (
@@ -56,7 +57,7 @@ async def list_templates(
     principal: ProjectsRead,
     session: TenantSession,
     pagination: Pagination,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[Name | None, Query(max_length=200)] = None,
     sort: TemplateSort = TemplateSort.NAME,
 ) -> Page[Template]:
     items, total = await template_service.list_templates(

@@ -3,30 +3,37 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
+from agencyos.common.types import Cents, MultiLine, SingleLine
 from agencyos.work.project.defaults import DEFAULT_COLUMNS
 from agencyos.work.project.schemas import BillingType
 
 TemplateName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
-Description = Annotated[str, StringConstraints(max_length=20_000)]
-ColumnName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=20_000), MultiLine]
+ColumnName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
+]
 Color = Annotated[
     str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$"), Field(description="`#RRGGBB`")
 ]
-TaskTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-MilestoneName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+TaskTitle = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), SingleLine
 ]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+MilestoneName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), SingleLine
+]
 DueOffset = Annotated[
     int,
+    Strict(),
     Field(ge=0, le=3650, description="Days after the project's start date (today without one)"),
 ]
 EstimateHours = Annotated[float, Field(ge=0, le=999_999.99)]
-Cents = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class TaskStatus(StrEnum):

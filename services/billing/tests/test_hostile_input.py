@@ -1,0 +1,95 @@
+"""Billing against hostile input, through the gateway: NUL in settings text, strict money and
+date fields, and negative (credit) line prices, which the API allows and documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from agencyos.common.testing.factories import AgencySession
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem
+from agencyos.common.testing.invoicing import new_books
+from agencyos.common.testing.platform import Platform
+
+
+async def send_raw(
+    gateway: httpx.AsyncClient, who: AgencySession, method: str, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await gateway.request(
+        method,
+        path,
+        content=json.dumps(body).encode(),
+        headers={**who.headers, "content-type": "application/json"},
+    )
+
+
+class TestSettingsText:
+    async def test_a_nul_in_the_footer_address_or_tax_number_is_422_naming_it(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        for field in ("invoice_footer", "sender_address", "tax_number"):
+            response = await send_raw(
+                gateway, agency, "PUT", "/v1/billing-settings", {field: "x\x00y"}
+            )
+            assert_invalid_fields(response, field)
+
+    async def test_an_address_keeps_its_lines_but_a_tax_number_is_one_line(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        address = "Northwind Studio\nMain St 1\n10115 Berlin"
+        kept = await send_raw(
+            gateway, agency, "PUT", "/v1/billing-settings", {"sender_address": address}
+        )
+        refused = await send_raw(
+            gateway, agency, "PUT", "/v1/billing-settings", {"tax_number": "DE 123\n456"}
+        )
+
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["sender_address"] == address
+        assert_invalid_fields(refused, "tax_number")
+
+
+class TestLines:
+    async def test_a_negative_line_is_a_credit_that_lowers_the_total_and_the_api_says_so(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        books = await new_books(platform, gateway, agency)
+        invoice = await books.manual_draft(10_000, -2_500)
+        spec = (await gateway.get("/openapi.json")).json()
+        line_schema = spec["components"]["schemas"]["LineCreate"]["properties"]["unit_price_cents"]
+
+        credited_to_zero = await books.manual_draft(1_000, -1_000)
+
+        assert [line["amount_cents"] for line in invoice["lines"]] == [10_000, -2_500]
+        assert invoice["subtotal_cents"] == 7_500
+        assert "Negative prices are allowed" in json.dumps(line_schema)
+        assert "credit" in json.dumps(line_schema)
+        # a credit may not take the invoice to zero or below: such a draft is never sent
+        assert credited_to_zero["total_cents"] == 0
+        assert_problem(await books.send(credited_to_zero["id"]), 409, "invoice-not-sendable")
+        for price in ("12", True, 12.5, 2**64, -(2**64)):
+            response = await send_raw(
+                gateway,
+                agency,
+                "POST",
+                f"/v1/invoices/{invoice['id']}/lines",
+                {"description": "Item", "quantity": "1", "unit_price_cents": price},
+            )
+            assert_invalid_fields(response, "unit_price_cents")
+
+
+class TestDates:
+    async def test_a_period_that_is_not_an_iso_date_is_422(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        books = await new_books(platform, gateway, agency)
+
+        for value in ("0", 0, "20260101"):
+            response = await books.create(include=[], period_from=value)
+            assert_invalid_fields(response, "period_from")
+        listed = await gateway.get(
+            "/v1/invoices", params={"issue_from": "0"}, headers=agency.headers
+        )
+        assert_invalid_fields(listed, "query.issue_from")

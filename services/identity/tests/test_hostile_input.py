@@ -1,0 +1,112 @@
+"""Identity against hostile input and its wording: NUL in names at signup and in agency and
+key names, NUL in query parameters, the `clients.export` permission in roles and overrides,
+and messages that put the right article before a role."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+
+from agencyos.common.testing.factories import PASSWORD, AgencySession, add_member, refreshed
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem
+from agencyos.common.testing.platform import Platform
+
+
+async def send_raw(
+    gateway: httpx.AsyncClient, method: str, path: str, body: dict[str, Any], **headers: str
+) -> httpx.Response:
+    return await gateway.request(
+        method,
+        path,
+        content=json.dumps(body).encode(),
+        headers={**headers, "content-type": "application/json"},
+    )
+
+
+class TestNul:
+    async def test_a_nul_in_the_agency_or_owner_name_at_signup_is_422_naming_it(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        tag = uuid.uuid4().hex[:8]
+        body = {
+            "agency_name": "Northwind",
+            "email": f"nul-{tag}@example.com",
+            "password": PASSWORD,
+            "name": "Ada",
+        }
+
+        for field in ("agency_name", "name"):
+            response = await send_raw(gateway, "POST", "/v1/auth/signup", {**body, field: "a\x00"})
+            assert_invalid_fields(response, field)
+
+    async def test_a_nul_in_agency_and_api_key_names_is_422(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        renamed = await send_raw(
+            gateway, "PATCH", "/v1/agency", {"name": "x\x00y"}, **agency.headers
+        )
+        key = await send_raw(
+            gateway, "POST", "/v1/api-keys", {"name": "ci\x00", "role": "member"}, **agency.headers
+        )
+
+        assert_invalid_fields(renamed, "name")
+        assert_invalid_fields(key, "name")
+
+    async def test_a_nul_in_the_member_search_is_422(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.get("/v1/members", params={"q": "a\x00"}, headers=agency.headers)
+
+        assert_invalid_fields(response, "query.q")
+
+
+class TestExportPermission:
+    async def test_clients_export_is_a_permission_of_managers_and_up_but_not_members(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        response = await gateway.get("/v1/roles", headers=agency.headers)
+        assert response.status_code == 200, response.text
+        listed = {item["role"]: item for item in response.json()["items"]}
+
+        assert "clients.export" in response.json()["all_permissions"]
+        for role in ("owner", "admin", "manager"):
+            assert "clients.export" in listed[role]["permissions"], role
+        for role in ("member", "client"):
+            assert "clients.export" not in listed[role]["permissions"], role
+
+    async def test_an_owner_can_give_the_member_role_the_export(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        member = await add_member(platform, gateway, agency, "member")
+        listed = await gateway.get("/v1/roles", headers=agency.headers)
+        member_role = {i["role"]: i for i in listed.json()["items"]}["member"]
+
+        tuned = await gateway.put(
+            "/v1/roles/member",
+            json={"permissions": [*member_role["permissions"], "clients.export"]},
+            headers=agency.headers,
+        )
+        member = await refreshed(gateway, member)
+        export = await gateway.get("/v1/clients/export", headers=member.headers)
+
+        assert tuned.status_code == 200, tuned.text
+        assert "clients.export" in tuned.json()["permissions"]
+        assert export.status_code == 200, export.text
+
+
+class TestWording:
+    async def test_an_admin_is_told_an_admin_cannot_make_owners(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        admin = await add_member(platform, gateway, agency, "admin")
+        member = await add_member(platform, gateway, agency, "member")
+
+        response = await gateway.patch(
+            f"/v1/members/{member.user_id}", json={"role": "owner"}, headers=admin.headers
+        )
+
+        body = assert_problem(response, 403)
+        assert body["detail"].startswith("an admin cannot"), body
