@@ -476,3 +476,24 @@ class TestCors:
 
         assert_problem(response, 403)
         assert "access-control-allow-origin" not in response.headers
+
+
+class TestHeaderValues:
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [("if-match", "²"), ("x-note", "café"), ("idempotency-key", "ключ")],
+    )
+    async def test_a_header_value_outside_ascii_is_forwarded_or_refused_never_a_500(
+        self, gateway_app: FastAPI, upstream: Upstream, token: str, name: str, value: str
+    ) -> None:
+        response = await send_raw(
+            gateway_app,
+            "GET",
+            b"/v1/clients",
+            headers=[("authorization", f"Bearer {token}"), (name, value)],
+        )
+
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert_problem(response, 400, "bad-request")
+            assert upstream.received == []

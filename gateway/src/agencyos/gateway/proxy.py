@@ -73,6 +73,9 @@ class Forwarder:
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_host}" if prior else client_host
         headers.update(inject_headers())
+        # Header values go on as the bytes that arrived (Starlette decodes them as Latin-1):
+        # httpx would refuse a str value outside ASCII, and a service parses them itself.
+        raw_headers = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
         # The raw path, byte for byte as the gateway checked it (paths.py): a string URL would
         # be re-encoded and have its dot segments resolved by httpx.
         url = httpx.URL(base_url)
@@ -81,7 +84,7 @@ class Forwarder:
             request.method,
             url,
             params=request.url.query,
-            headers=headers,
+            headers=raw_headers,
             content=body,
         )
         try:
