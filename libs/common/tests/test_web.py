@@ -392,3 +392,79 @@ async def get_from_fresh_app(settings: Any, path: str) -> httpx.Response:
             return await c.get(path)
     finally:
         await ctx.close()
+
+
+class TestMethodNotAllowed:
+    async def test_allow_names_every_method_of_the_path_not_only_the_first_routes(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # GET comes from /widgets/{widget_id}, declared before POST /widgets/conflicting.
+        response = await client.put("/widgets/conflicting")
+
+        body = problem(response, 405)
+        assert body["type"] == PROBLEMS + "http-405"
+        assert response.headers["allow"] == "GET, POST"
+
+    async def test_allow_of_a_single_method_path_is_that_method(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.delete("/healthz")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+
+class TestOpenApiErrors:
+    @pytest.fixture
+    def document(self, widget_app: tuple[FastAPI, Any]) -> dict[str, Any]:
+        return widget_app[0].openapi()
+
+    def test_every_error_answer_is_a_problem_with_the_shared_schema(
+        self, document: dict[str, Any]
+    ) -> None:
+        errors = [
+            response
+            for item in document["paths"].values()
+            for operation in item.values()
+            for status, response in operation["responses"].items()
+            if status >= "400"
+        ]
+
+        assert errors
+        for response in errors:
+            assert response["content"] == {
+                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+        schemas = document["components"]["schemas"]
+        assert "HTTPValidationError" not in schemas
+        assert set(schemas["Problem"]["properties"]) == {
+            "type",
+            "title",
+            "status",
+            "detail",
+            "instance",
+            "errors",
+            "trace_id",
+        }
+        assert set(schemas["ProblemFieldError"]["properties"]) == {"field", "message", "type"}
+
+    def test_a_route_with_a_caller_documents_401(self, document: dict[str, Any]) -> None:
+        responses = document["paths"]["/widgets"]["post"]["responses"]
+
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+
+    def test_a_route_with_a_permission_documents_403(self, document: dict[str, Any]) -> None:
+        assert "403" in document["paths"]["/reports/secret"]["get"]["responses"]
+        assert "403" not in document["paths"]["/widgets"]["post"]["responses"]
+
+    def test_a_route_with_a_path_id_documents_404(self, document: dict[str, Any]) -> None:
+        assert "404" in document["paths"]["/widgets/{widget_id}"]["get"]["responses"]
+        assert "404" not in document["paths"]["/widgets"]["post"]["responses"]
+
+    def test_a_post_documents_the_idempotency_key_and_its_answers(
+        self, document: dict[str, Any]
+    ) -> None:
+        operation = document["paths"]["/widgets"]["post"]
+
+        assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
+        assert {"409", "422"} <= set(operation["responses"])

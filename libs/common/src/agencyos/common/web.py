@@ -17,11 +17,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
@@ -31,6 +33,7 @@ from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
+from agencyos.common.openapi import document_errors
 from agencyos.common.settings import ServiceSettings
 from agencyos.common.tracing import current_trace_id, extract_context, tracer
 
@@ -116,6 +119,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error.slug = f"http-{exc.status_code}"
             error.title = str(exc.detail)
         error.headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            error.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return problem_response(error, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -126,6 +131,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of `app` serves at the scope's path. Starlette's 405 names only
+    the first route whose path matched: a path with GET and POST routes would answer a PUT with
+    `Allow: GET`."""
+    methods: set[str] = set()
+    # Route contexts, not `app.router.routes`: an included router is one opaque entry there.
+    for route in iter_route_contexts(app.routes):
+        match, _ = route.matches({**scope, "type": "http"})
+        if match != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 class RequestContextMiddleware:
@@ -303,5 +321,6 @@ def create_app(
         app.include_router(router)
     if ctx.db is not None:
         app.add_middleware(IdempotencyMiddleware)
+    document_errors(app, idempotent_posts=ctx.db is not None)
     app.add_middleware(RequestContextMiddleware, service=ctx.service)
     return app
