@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from agencyos.common.testing.infra import Infra, free_port
@@ -394,16 +395,71 @@ async def get_from_fresh_app(settings: Any, path: str) -> httpx.Response:
         await ctx.close()
 
 
+def things_router() -> APIRouter:
+    """One path served by two routes, and a literal path beside a parameter one."""
+    router = APIRouter()
+
+    @router.get("/things")
+    async def list_things() -> list[str]:
+        return []
+
+    @router.post("/things", status_code=201)
+    async def create_thing() -> dict[str, str]:
+        return {}
+
+    @router.get("/things/search")
+    async def search_things() -> list[str]:
+        return []
+
+    @router.get("/things/{thing_id}")
+    async def get_thing(thing_id: uuid.UUID) -> dict[str, str]:
+        return {"id": str(thing_id)}
+
+    @router.delete("/things/{thing_id}", status_code=204)
+    async def delete_thing(thing_id: uuid.UUID) -> None:
+        return None
+
+    return router
+
+
 class TestMethodNotAllowed:
+    @pytest.fixture
+    async def things(self, widget_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        ctx = ServiceContext("things", widget_settings, with_db=False)
+        app = create_app(ctx, title="things", description="test", routers=[things_router()])
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://things.test") as c:
+            yield c
+        await ctx.close()
+
     async def test_allow_names_every_method_of_the_path_not_only_the_first_routes(
-        self, client: httpx.AsyncClient
+        self, things: httpx.AsyncClient
     ) -> None:
-        # GET comes from /widgets/{widget_id}, declared before POST /widgets/conflicting.
-        response = await client.put("/widgets/conflicting")
+        response = await things.put("/things")
 
         body = problem(response, 405)
         assert body["type"] == PROBLEMS + "http-405"
         assert response.headers["allow"] == "GET, POST"
+
+    async def test_allow_of_a_path_with_an_id_names_the_methods_of_its_routes(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.put(f"/things/{uuid.uuid4()}")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "DELETE, GET"
+
+    async def test_a_literal_path_beside_an_id_path_answers_405_for_the_id_routes_methods(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        # DELETE /things/{thing_id} matches, and "search" is no id; the path is /things/search.
+        response = await things.delete("/things/search")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+    async def test_a_malformed_id_is_still_invalid_input(self, things: httpx.AsyncClient) -> None:
+        problem(await things.delete("/things/not-an-id"), 422)
 
     async def test_allow_of_a_single_method_path_is_that_method(
         self, client: httpx.AsyncClient
@@ -468,3 +524,9 @@ class TestOpenApiErrors:
 
         assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
         assert {"409", "422"} <= set(operation["responses"])
+
+    def test_a_route_with_a_body_documents_400_for_an_unparseable_one(
+        self, document: dict[str, Any]
+    ) -> None:
+        assert "400" in document["paths"]["/widgets"]["post"]["responses"]
+        assert "400" not in document["paths"]["/widgets/{widget_id}"]["get"]["responses"]

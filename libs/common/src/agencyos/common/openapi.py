@@ -7,9 +7,10 @@ generator with one that post-processes its document:
 - every 4xx/5xx answer, declared by hand or derived, is `application/problem+json` with the one
   shared `Problem` schema (FastAPI's `HTTPValidationError` is gone);
 - what a route's construction implies is documented on it: a caller dependency (a token) → 401,
-  a permission dependency (`web.require`) → 403, a path id → 404, any parameter or body → 422,
-  a mutating POST behind the idempotency middleware → the `Idempotency-Key` header with its
-  409 (still in progress) and 422 (reused with another request).
+  a permission dependency (`web.require`) → 403, a path id → 404, a body → 400 (unparseable),
+  any parameter or body → 422, a mutating POST behind the idempotency middleware → the
+  `Idempotency-Key` header with its 409 (still in progress) and 422 (reused with another
+  request).
 
 Descriptions a route declares itself (`responses=`) are kept; only the content is filled in.
 The gateway adds what it answers itself (401/429/413/503/504) when it merges the documents.
@@ -78,6 +79,7 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
 }
 
 _DERIVED_DESCRIPTIONS = {
+    400: "The body could not be parsed (e.g. malformed JSON)",
     401: "Missing, expired or invalid access token",
     403: "The caller's role lacks the permission this operation needs",
     404: "No such resource in your agency (another agency's id answers the same)",
@@ -167,6 +169,8 @@ def _document_route(
         add_error_response(operation, 403, _DERIVED_DESCRIPTIONS[403])
     if route.dependant.path_params:
         add_error_response(operation, 404, _DERIVED_DESCRIPTIONS[404])
+    if operation.get("requestBody"):
+        add_error_response(operation, 400, _DERIVED_DESCRIPTIONS[400])
     if operation.get("parameters") or operation.get("requestBody"):
         add_error_response(operation, 422, _DERIVED_DESCRIPTIONS[422])
     if idempotent_posts and authenticated and "POST" in (route.methods or ()):

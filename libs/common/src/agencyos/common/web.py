@@ -98,6 +98,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if exc.errors() and all(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # `DELETE /rates/resolve` matched `DELETE /rates/{rate_id}` only because no route
+            # named `/rates/resolve` serves DELETE: the path is that route's, so 405.
+            allowed = more_literal_route_methods(request.app, request.scope)
+            if allowed:
+                error = AppError("method not allowed", headers={"Allow": ", ".join(allowed)})
+                error.status, error.slug, error.title = 405, "http-405", "Method Not Allowed"
+                return problem_response(error, request.url.path)
         errors = [
             {
                 "field": _field_name(e.get("loc", ())),
@@ -134,16 +142,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
-    """Every method some route of `app` serves at the scope's path. Starlette's 405 names only
-    the first route whose path matched: a path with GET and POST routes would answer a PUT with
-    `Allow: GET`."""
-    methods: set[str] = set()
+    """Every method the scope's path is served with. Starlette's 405 names only the first
+    route whose path matched: a path with GET and POST routes would answer a PUT with
+    `Allow: GET`. Where routes with literal segments and routes with parameters both match
+    (`/rates/resolve`, `/rates/{rate_id}`), the path is the most literal routes'."""
+    by_literalness: dict[int, set[str]] = {}
     # Route contexts, not `app.router.routes`: an included router is one opaque entry there.
     for route in iter_route_contexts(app.routes):
         match, _ = route.matches({**scope, "type": "http"})
         if match != Match.NONE:
-            methods |= route.methods or set()
-    return sorted(methods)
+            parameters = (route.path_format or "").count("{")
+            by_literalness.setdefault(parameters, set()).update(route.methods or set())
+    return sorted(by_literalness[min(by_literalness)]) if by_literalness else []
+
+
+def more_literal_route_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """`allowed_methods` when a route names the scope's path more literally than the route
+    that matched it (`DELETE /rates/resolve` matched `DELETE /rates/{rate_id}`), else none."""
+    matched = getattr(scope.get("route"), "path_format", None) or ""
+    methods = allowed_methods(app, scope)
+    return methods if scope["method"] not in methods and "{" in matched else []
 
 
 class RequestContextMiddleware:
