@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from agencyos.common.fields import Omittable
+
 MIN_REMINDER_OFFSET = -60
 MAX_REMINDER_OFFSET = 180
 MAX_REMINDERS = 10
@@ -58,10 +60,10 @@ class BillingSettingsUpdate(BaseModel):
         },
     )
 
-    payment_terms_days: PaymentTermsDays | None = Field(
+    payment_terms_days: Omittable[PaymentTermsDays] = Field(
         default=None, description="Days from issue to due date for new invoices (0-365)"
     )
-    reminder_offsets_days: list[ReminderOffset] | None = Field(
+    reminder_offsets_days: Omittable[list[ReminderOffset]] = Field(
         default=None, max_length=MAX_REMINDERS, description=_OFFSETS_DOC
     )
     sender_address: Address | None = None

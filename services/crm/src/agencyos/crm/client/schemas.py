@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
+from agencyos.common.fields import Omittable
+
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -90,11 +92,11 @@ class ClientUpdate(BaseModel):
         json_schema_extra={"examples": [{"status": "active", "tags": ["retainer"]}]},
     )
 
-    company_name: CompanyName | None = None
-    status: ClientStatus | None = None
+    company_name: Omittable[CompanyName] = None
+    status: Omittable[ClientStatus] = None
     industry: Industry | None = None
     website: HttpUrl | None = None
-    tags: Tags | None = None
+    tags: Omittable[Tags] = None
     notes: Notes | None = None
     currency: Currency | None = None
     owner_id: uuid.UUID | None = None

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.crm.client.schemas import ClientCreate
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -116,9 +117,9 @@ class DealUpdate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"value_cents": 1_500_000, "probability": 60}]},
     )
-    title: Title | None = None
-    value_cents: ValueCents | None = None
-    currency: Currency | None = None
+    title: Omittable[Title] = None
+    value_cents: Omittable[ValueCents] = None
+    currency: Omittable[Currency] = None
     probability: Probability | None = None
     expected_close_date: date | None = None
     assigned_to: uuid.UUID | None = None

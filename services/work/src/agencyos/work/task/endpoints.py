@@ -52,7 +52,7 @@ _VERSION_409: dict[int | str, dict[str, Any]] = {
     400: {"description": "`If-Match` is not a version as the task's `ETag` gives it"},
     409: {
         "description": ("`If-Match` names a stale version: the problem carries `current_version`")
-    }
+    },
 }
 _ETAG = {"ETag": {"description": "The task's version, quoted (use it in `If-Match`)"}}
 
