@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 
 from agencyos.common.testing.infra import Infra, free_port
 from agencyos.common.web import ServiceContext, create_app
@@ -395,6 +396,10 @@ async def get_from_fresh_app(settings: Any, path: str) -> httpx.Response:
         await ctx.close()
 
 
+class ThingRename(BaseModel):
+    name: str
+
+
 def things_router() -> APIRouter:
     """One path served by two routes, and a literal path beside a parameter one."""
     router = APIRouter()
@@ -418,6 +423,10 @@ def things_router() -> APIRouter:
     @router.delete("/things/{thing_id}", status_code=204)
     async def delete_thing(thing_id: uuid.UUID) -> None:
         return None
+
+    @router.patch("/things/{thing_id}")
+    async def rename_thing(thing_id: uuid.UUID, body: ThingRename) -> dict[str, str]:
+        return {"id": str(thing_id), "name": body.name}
 
     return router
 
@@ -447,13 +456,21 @@ class TestMethodNotAllowed:
         response = await things.put(f"/things/{uuid.uuid4()}")
 
         problem(response, 405)
-        assert response.headers["allow"] == "DELETE, GET"
+        assert response.headers["allow"] == "DELETE, GET, PATCH"
 
     async def test_a_literal_path_beside_an_id_path_answers_405_for_the_id_routes_methods(
         self, things: httpx.AsyncClient
     ) -> None:
         # DELETE /things/{thing_id} matches, and "search" is no id; the path is /things/search.
         response = await things.delete("/things/search")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+    async def test_so_does_a_method_whose_id_route_takes_a_body_sent_without_one(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.patch("/things/search")
 
         problem(response, 405)
         assert response.headers["allow"] == "GET"

@@ -98,7 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        if exc.errors() and all(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
             # `DELETE /rates/resolve` matched `DELETE /rates/{rate_id}` only because no route
             # named `/rates/resolve` serves DELETE: the path is that route's, so 405.
             allowed = more_literal_route_methods(request.app, request.scope)
