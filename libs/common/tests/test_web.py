@@ -486,6 +486,14 @@ class TestMethodNotAllowed:
         problem(response, 405)
         assert response.headers["allow"] == "GET"
 
+    async def test_a_trailing_slash_is_not_redirected_to_an_address_of_the_service(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.get("/things/")
+
+        problem(response, 404)
+        assert "location" not in response.headers
+
 
 class TestOpenApiErrors:
     @pytest.fixture

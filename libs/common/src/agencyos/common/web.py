@@ -326,7 +326,15 @@ def create_app(
         yield
         await ctx.close()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # No redirect from `/clients/` to `/clients`: behind the gateway its Location would name
+    # the service's own address, and the redirect is documented nowhere; it is a 404.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.ctx = ctx
     install_error_handlers(app)
     checks: dict[str, ReadinessCheck] = {}
