@@ -74,14 +74,24 @@ def schemathesis_command(
 
 
 def failing_operations(junit: Path) -> dict[str, list[str]]:
-    """Operation label → the first line of each failure schemathesis reported for it."""
+    """Operation label → one line per failing case schemathesis reported for it: the checks
+    that failed, the status received, and the URL requested."""
     failures: dict[str, list[str]] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         for problem in [*case.iter("failure"), *case.iter("error")]:
-            text = (problem.get("message") or problem.text or "").strip()
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            summary = next((line for line in lines if not line.startswith("-")), "failed")
-            failures.setdefault(case.get("name", "?"), []).append(summary[:200])
+            text = problem.text or problem.get("message") or "failed"
+            for block in re.split(r"^\d+\. Test Case ID: \S+$", text, flags=re.MULTILINE):
+                lines = [line.strip() for line in block.splitlines() if line.strip()]
+                checks = [line[2:] for line in lines if line.startswith("- ")]
+                received = [line for line in lines if line.startswith("Received:")]
+                curl = [line for line in lines if line.startswith("curl ")]
+                # The URL ends the curl line; the body before it may be long.
+                urls = [line.rsplit(" ", 1)[-1] for line in curl[:1]]
+                if checks or received:
+                    summary = "; ".join([", ".join(checks), *received, *urls])
+                    failures.setdefault(case.get("name", "?"), []).append(summary[:400])
+            if case.get("name") not in failures:
+                failures[case.get("name", "?")] = [text.strip()[:400]]
     return failures
 
 
