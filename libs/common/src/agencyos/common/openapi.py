@@ -173,6 +173,8 @@ def _document_route(
         add_error_response(operation, 400, _DERIVED_DESCRIPTIONS[400])
     if operation.get("parameters") or operation.get("requestBody"):
         add_error_response(operation, 422, _DERIVED_DESCRIPTIONS[422])
+        if operation["responses"]["422"].get("description") == "Validation Error":
+            operation["responses"]["422"]["description"] = _DERIVED_DESCRIPTIONS[422]
     if idempotent_posts and authenticated and "POST" in (route.methods or ()):
         if "idempotency-key" not in _header_names(route.dependant):
             operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
