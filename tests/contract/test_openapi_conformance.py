@@ -107,6 +107,7 @@ class TestOpenApiConformance:
             *command,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,  # schemathesis keeps a cache of failures in .schemathesis/ there
         )
         output, _ = await process.communicate()
 
