@@ -100,7 +100,7 @@ NOT_NULLABLE = [
 
 
 @pytest.mark.parametrize(("service", "model_name", "field"), NOT_NULLABLE)
-def test_a_field_null_means_nothing_for_is_refused_and_not_advertised_as_nullable(
+def test_a_field_where_null_means_nothing_refuses_it_and_is_not_advertised_nullable(
     service: str, model_name: str, field: str
 ) -> None:
     app = service_app(service)
