@@ -84,8 +84,8 @@ def test_every_request_field_is_nullable_exactly_when_it_accepts_null(service: s
     assert not found, f"{service}: " + "; ".join(found)
 
 
-# Fields found advertising null and refusing it (in the service code, after validation): they
-# are refused by validation now, and the document no longer says nullable.
+# Fields found advertising null and refusing it in the service code, after validation (or
+# ignoring it): validation refuses them now, and the document no longer says nullable.
 NOT_NULLABLE = [
     ("work", "ColumnUpdate", "name"),
     ("work", "ColumnUpdate", "status"),
@@ -96,6 +96,8 @@ NOT_NULLABLE = [
     ("work", "ProjectUpdate", "status"),
     ("work", "TaskUpdate", "blocked_by"),
     ("time", "TimeEntryUpdate", "is_billable"),
+    # Was accepted and silently ignored.
+    ("crm", "ContactUpdate", "name"),
 ]
 
 

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
+from agencyos.common.fields import Omittable
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=50, pattern=r"^[0-9+()./ -]*$")
@@ -39,11 +41,11 @@ class ContactUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"is_primary": True}]}
     )
 
-    name: Name | None = None
+    name: Omittable[Name] = None
     email: EmailStr | None = None
     phone: Phone | None = None
     title: Title | None = None
-    is_primary: bool | None = None
+    is_primary: Omittable[bool] = None
 
 
 class Contact(BaseModel):
