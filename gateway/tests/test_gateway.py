@@ -400,6 +400,20 @@ class TestBodyLimit:
         assert "notes" in response.json()["detail"]
 
 
+def operations_of(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def is_problem(response: dict[str, Any] | None) -> bool:
+    return response is not None and response.get("content") == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
 class TestOpenApi:
     @pytest.fixture
     async def document(self, gateway: httpx.AsyncClient) -> dict[str, Any]:
@@ -441,6 +455,63 @@ class TestOpenApi:
 
         assert refs
         assert set(refs) <= set(document["components"]["schemas"])
+
+    def test_every_authenticated_operation_documents_401_and_429_as_problems(
+        self, document: dict[str, Any]
+    ) -> None:
+        missing = [
+            f"{method.upper()} {path}: {status}"
+            for path, method, operation in operations_of(document)
+            if "security" in operation
+            for status in ("401", "429")
+            if not is_problem(operation["responses"].get(status))
+        ]
+
+        assert not missing
+
+    def test_429_documents_retry_after_and_the_rate_limit_headers(
+        self, document: dict[str, Any]
+    ) -> None:
+        for operation in (
+            document["paths"]["/v1/clients"]["get"],
+            document["paths"]["/v1/auth/login"]["post"],
+        ):
+            assert set(operation["responses"]["429"]["headers"]) == {
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            }
+        assert "429" not in document["paths"]["/v1/webhooks/stripe"]["post"]["responses"]
+
+    def test_every_error_answer_is_a_problem_and_fastapis_422_shape_is_gone(
+        self, document: dict[str, Any]
+    ) -> None:
+        not_problems = [
+            f"{method.upper()} {path}: {status}"
+            for path, method, operation in operations_of(document)
+            for status, response in operation["responses"].items()
+            if status >= "400" and not is_problem(response)
+        ]
+
+        assert not not_problems
+        assert "HTTPValidationError" not in document["components"]["schemas"]
+        assert "errors" in document["components"]["schemas"]["Problem"]["properties"]
+
+    def test_every_operation_with_a_path_id_documents_404(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method.upper()} {path}"
+            for path, method, operation in operations_of(document)
+            if "{" in path and "404" not in operation["responses"]
+        ]
+
+        assert not missing
+
+    def test_gateway_answers_are_documented(self, document: dict[str, Any]) -> None:
+        for path, method, operation in operations_of(document):
+            assert {"503", "504"} <= set(operation["responses"]), (method, path)
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)
 
     async def test_the_docs_page_points_at_the_merged_document(
         self, gateway: httpx.AsyncClient

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 
 from agencyos.common.testing.infra import Infra, free_port
 from agencyos.common.web import ServiceContext, create_app
@@ -392,3 +394,164 @@ async def get_from_fresh_app(settings: Any, path: str) -> httpx.Response:
             return await c.get(path)
     finally:
         await ctx.close()
+
+
+class ThingRename(BaseModel):
+    name: str
+
+
+def things_router() -> APIRouter:
+    """One path served by two routes, and a literal path beside a parameter one."""
+    router = APIRouter()
+
+    @router.get("/things")
+    async def list_things() -> list[str]:
+        return []
+
+    @router.post("/things", status_code=201)
+    async def create_thing() -> dict[str, str]:
+        return {}
+
+    @router.get("/things/search")
+    async def search_things() -> list[str]:
+        return []
+
+    @router.get("/things/{thing_id}")
+    async def get_thing(thing_id: uuid.UUID) -> dict[str, str]:
+        return {"id": str(thing_id)}
+
+    @router.delete("/things/{thing_id}", status_code=204)
+    async def delete_thing(thing_id: uuid.UUID) -> None:
+        return None
+
+    @router.patch("/things/{thing_id}")
+    async def rename_thing(thing_id: uuid.UUID, body: ThingRename) -> dict[str, str]:
+        return {"id": str(thing_id), "name": body.name}
+
+    return router
+
+
+class TestMethodNotAllowed:
+    @pytest.fixture
+    async def things(self, widget_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        ctx = ServiceContext("things", widget_settings, with_db=False)
+        app = create_app(ctx, title="things", description="test", routers=[things_router()])
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://things.test") as c:
+            yield c
+        await ctx.close()
+
+    async def test_allow_names_every_method_of_the_path_not_only_the_first_routes(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.put("/things")
+
+        body = problem(response, 405)
+        assert body["type"] == PROBLEMS + "http-405"
+        assert response.headers["allow"] == "GET, POST"
+
+    async def test_allow_of_a_path_with_an_id_names_the_methods_of_its_routes(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.put(f"/things/{uuid.uuid4()}")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+    async def test_a_literal_path_beside_an_id_path_answers_405_for_the_id_routes_methods(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        # DELETE /things/{thing_id} matches, and "search" is no id; the path is /things/search.
+        response = await things.delete("/things/search")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+    async def test_so_does_a_method_whose_id_route_takes_a_body_sent_without_one(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.patch("/things/search")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+    async def test_a_malformed_id_is_still_invalid_input(self, things: httpx.AsyncClient) -> None:
+        problem(await things.delete("/things/not-an-id"), 422)
+
+    async def test_allow_of_a_single_method_path_is_that_method(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.delete("/healthz")
+
+        problem(response, 405)
+        assert response.headers["allow"] == "GET"
+
+    async def test_a_trailing_slash_is_not_redirected_to_an_address_of_the_service(
+        self, things: httpx.AsyncClient
+    ) -> None:
+        response = await things.get("/things/")
+
+        problem(response, 404)
+        assert "location" not in response.headers
+
+
+class TestOpenApiErrors:
+    @pytest.fixture
+    def document(self, widget_app: tuple[FastAPI, Any]) -> dict[str, Any]:
+        return widget_app[0].openapi()
+
+    def test_every_error_answer_is_a_problem_with_the_shared_schema(
+        self, document: dict[str, Any]
+    ) -> None:
+        errors = [
+            response
+            for item in document["paths"].values()
+            for operation in item.values()
+            for status, response in operation["responses"].items()
+            if status >= "400"
+        ]
+
+        assert errors
+        for response in errors:
+            assert response["content"] == {
+                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+        schemas = document["components"]["schemas"]
+        assert "HTTPValidationError" not in schemas
+        assert set(schemas["Problem"]["properties"]) == {
+            "type",
+            "title",
+            "status",
+            "detail",
+            "instance",
+            "errors",
+            "trace_id",
+        }
+        assert set(schemas["ProblemFieldError"]["properties"]) == {"field", "message", "type"}
+
+    def test_a_route_with_a_caller_documents_401(self, document: dict[str, Any]) -> None:
+        responses = document["paths"]["/widgets"]["post"]["responses"]
+
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+
+    def test_a_route_with_a_permission_documents_403(self, document: dict[str, Any]) -> None:
+        assert "403" in document["paths"]["/reports/secret"]["get"]["responses"]
+        assert "403" not in document["paths"]["/widgets"]["post"]["responses"]
+
+    def test_a_route_with_a_path_id_documents_404(self, document: dict[str, Any]) -> None:
+        assert "404" in document["paths"]["/widgets/{widget_id}"]["get"]["responses"]
+        assert "404" not in document["paths"]["/widgets"]["post"]["responses"]
+
+    def test_a_post_documents_the_idempotency_key_and_its_answers(
+        self, document: dict[str, Any]
+    ) -> None:
+        operation = document["paths"]["/widgets"]["post"]
+
+        assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
+        assert {"409", "422"} <= set(operation["responses"])
+
+    def test_a_route_with_a_body_documents_400_for_an_unparseable_one(
+        self, document: dict[str, Any]
+    ) -> None:
+        assert "400" in document["paths"]["/widgets"]["post"]["responses"]
+        assert "400" not in document["paths"]["/widgets/{widget_id}"]["get"]["responses"]

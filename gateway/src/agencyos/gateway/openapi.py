@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 
 from agencyos.common.logs import get_logger
+from agencyos.common.openapi import PROBLEM_SCHEMAS, add_error_response
+from agencyos.gateway.ratelimit import is_auth_route
 from agencyos.gateway.routes import ROUTES, is_public, owns
 
 log = get_logger(__name__)
@@ -32,9 +34,10 @@ def merge(documents: dict[str, dict[str, Any]], *, version: str) -> dict[str, An
                 continue
             item = _rename_refs(item, renames)
             for method in METHODS:
-                if method in item and not is_public(method.upper(), path):
-                    item[method].setdefault("security", [{"bearerAuth": []}])
+                if method in item:
+                    document_gateway_answers(method, path, item[method])
             paths[path] = item
+    schemas.update(PROBLEM_SCHEMAS)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -56,6 +59,52 @@ def merge(documents: dict[str, dict[str, Any]], *, version: str) -> dict[str, An
             },
         },
     }
+
+
+_RATE_LIMIT_HEADERS: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds until a request may succeed again",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Limit": {
+        "description": "Requests allowed in the window",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the window",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the window resets",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) -> None:
+    """What the gateway itself may answer for an operation, before or instead of its service:
+    401 without a valid credential and 429 past a rate limit (every authenticated operation,
+    and the public auth routes, limited per IP and account), 413 for a body past the limit,
+    503/504 when the service is unreachable or too slow. (502 is never answered: a failing
+    upstream connection is 503.)"""
+    if is_public(method.upper(), path):
+        if is_auth_route(path):
+            add_error_response(
+                operation,
+                429,
+                "Too many attempts from this IP or for this account",
+                _RATE_LIMIT_HEADERS,
+            )
+    else:
+        operation.setdefault("security", [{"bearerAuth": []}])
+        add_error_response(operation, 401, "Missing, expired or invalid access token or API key")
+        add_error_response(
+            operation, 429, "Too many requests for this user or API key", _RATE_LIMIT_HEADERS
+        )
+    if "requestBody" in operation:
+        add_error_response(operation, 413, "The request body is larger than the gateway accepts")
+    add_error_response(operation, 503, "The service is not reachable right now")
+    add_error_response(operation, 504, "The service did not answer in time")
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:

@@ -19,11 +19,13 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
@@ -33,6 +35,7 @@ from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
+from agencyos.common.openapi import document_errors
 from agencyos.common.revocation import RevocationStore
 from agencyos.common.settings import ServiceSettings
 from agencyos.common.tracing import current_trace_id, extract_context, tracer
@@ -111,6 +114,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # `DELETE /rates/resolve` matched `DELETE /rates/{rate_id}` only because no route
+            # named `/rates/resolve` serves DELETE: the path is that route's, so 405.
+            allowed = more_literal_route_methods(request.app, request.scope)
+            if allowed:
+                error = AppError("method not allowed", headers={"Allow": ", ".join(allowed)})
+                error.status, error.slug, error.title = 405, "http-405", "Method Not Allowed"
+                return problem_response(error, request.url.path)
         errors = [
             {
                 "field": _field_name(e.get("loc", ())),
@@ -132,6 +143,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error.slug = f"http-{exc.status_code}"
             error.title = str(exc.detail)
         error.headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            error.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return problem_response(error, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -142,6 +155,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method the scope's path is served with. Starlette's 405 names only the first
+    route whose path matched: a path with GET and POST routes would answer a PUT with
+    `Allow: GET`. Where routes with literal segments and routes with parameters both match
+    (`/rates/resolve`, `/rates/{rate_id}`), the path is the most literal routes'."""
+    by_literalness: dict[int, set[str]] = {}
+    # Route contexts, not `app.router.routes`: an included router is one opaque entry there.
+    for route in iter_route_contexts(app.routes):
+        match, _ = route.matches({**scope, "type": "http"})
+        if match != Match.NONE:
+            parameters = (route.path_format or "").count("{")
+            by_literalness.setdefault(parameters, set()).update(route.methods or set())
+    return sorted(by_literalness[min(by_literalness)]) if by_literalness else []
+
+
+def more_literal_route_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """`allowed_methods` when a route names the scope's path more literally than the route
+    that matched it (`DELETE /rates/resolve` matched `DELETE /rates/{rate_id}`), else none."""
+    matched = getattr(scope.get("route"), "path_format", None) or ""
+    methods = allowed_methods(app, scope)
+    return methods if scope["method"] not in methods and "{" in matched else []
 
 
 class RequestContextMiddleware:
@@ -417,7 +453,15 @@ def create_app(
         yield
         await ctx.close()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # No redirect from `/clients/` to `/clients`: behind the gateway its Location would name
+    # the service's own address, and the redirect is documented nowhere; it is a 404.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.ctx = ctx
     install_error_handlers(app)
     checks: dict[str, ReadinessCheck] = {}
@@ -431,5 +475,6 @@ def create_app(
     if ctx.db is not None:
         app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(NulGuardMiddleware)
+    document_errors(app, idempotent_posts=ctx.db is not None)
     app.add_middleware(RequestContextMiddleware, service=ctx.service)
     return app

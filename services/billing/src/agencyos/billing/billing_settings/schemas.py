@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import MultiLine, SingleLine
 
 MIN_REMINDER_OFFSET = -60
@@ -60,10 +61,10 @@ class BillingSettingsUpdate(BaseModel):
         },
     )
 
-    payment_terms_days: PaymentTermsDays | None = Field(
+    payment_terms_days: Omittable[PaymentTermsDays] = Field(
         default=None, description="Days from issue to due date for new invoices (0-365)"
     )
-    reminder_offsets_days: list[ReminderOffset] | None = Field(
+    reminder_offsets_days: Omittable[list[ReminderOffset]] = Field(
         default=None, max_length=MAX_REMINDERS, description=_OFFSETS_DOC
     )
     sender_address: Address | None = None

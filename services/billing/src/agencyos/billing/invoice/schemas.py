@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from agencyos.billing.invoice.money import QUANTITY_STEP
 from agencyos.billing.models import Invoice as InvoiceRow
 from agencyos.billing.models import InvoiceLine as InvoiceLineRow
+from agencyos.common.fields import Omittable
 from agencyos.common.types import BasisPoints, IsoDate, MultiLine, SignedCents
 
 MAX_PRICE_CENTS = 10**10
@@ -145,7 +146,7 @@ class InvoiceUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"due_in_days": 14, "notes": "Thanks!"}]}
     )
     notes: Notes | None = None
-    due_in_days: DueInDays | None = None
+    due_in_days: Omittable[DueInDays] = None
 
 
 class LineCreate(BaseModel):
@@ -178,10 +179,10 @@ class LineUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"quantity": 2, "tax_rate_bps": 0}]}
     )
-    description: Description | None = None
-    quantity: Quantity | None = None
-    unit_price_cents: UnitPriceCents | None = None
-    tax_rate_bps: TaxRateBps | None = None
+    description: Omittable[Description] = None
+    quantity: Omittable[Quantity] = None
+    unit_price_cents: Omittable[UnitPriceCents] = None
+    tax_rate_bps: Omittable[TaxRateBps] = None
 
 
 class InvoiceVoid(BaseModel):

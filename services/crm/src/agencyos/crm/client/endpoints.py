@@ -102,7 +102,7 @@ async def get_client(
     response_model=Client,
     summary="Update a client",
     description="Only the fields sent change; `null` clears an optional field.",
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, 409: {"description": "Another client has this external_id"}},
 )
 async def update_client(
     client_id: uuid.UUID,

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import MultiLine, SingleLine
 
 CompanyName = Annotated[
@@ -98,11 +99,11 @@ class ClientUpdate(BaseModel):
         json_schema_extra={"examples": [{"status": "active", "tags": ["retainer"]}]},
     )
 
-    company_name: CompanyName | None = None
-    status: ClientStatus | None = None
+    company_name: Omittable[CompanyName] = None
+    status: Omittable[ClientStatus] = None
     industry: Industry | None = None
     website: HttpUrl | None = None
-    tags: Tags | None = None
+    tags: Omittable[Tags] = None
     notes: Notes | None = None
     currency: Currency | None = None
     owner_id: uuid.UUID | None = None

@@ -64,7 +64,7 @@ async def get_contact(
         "`is_primary: true` makes it the primary (the previous one stops being primary); the "
         "primary cannot be unset directly (409): make another contact primary instead."
     ),
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, 409: {"description": "`is_primary: false` on the primary contact"}},
 )
 async def update_contact(
     client_id: uuid.UUID,

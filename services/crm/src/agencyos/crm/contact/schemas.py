@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import SingleLine
 
 Name = Annotated[
@@ -43,11 +44,11 @@ class ContactUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"is_primary": True}]}
     )
 
-    name: Name | None = None
+    name: Omittable[Name] = None
     email: EmailStr | None = None
     phone: Phone | None = None
     title: Title | None = None
-    is_primary: bool | None = None
+    is_primary: Omittable[bool] = None
 
 
 class Contact(BaseModel):

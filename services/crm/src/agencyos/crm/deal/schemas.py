@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import Cents, IsoDate, MultiLine, Percent, Position, SingleLine
 from agencyos.crm.client.schemas import ClientCreate
 
@@ -122,9 +123,9 @@ class DealUpdate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"value_cents": 1_500_000, "probability": 60}]},
     )
-    title: Title | None = None
-    value_cents: ValueCents | None = None
-    currency: Currency | None = None
+    title: Omittable[Title] = None
+    value_cents: Omittable[ValueCents] = None
+    currency: Omittable[Currency] = None
     probability: Probability | None = None
     expected_close_date: IsoDate | None = None
     assigned_to: uuid.UUID | None = None

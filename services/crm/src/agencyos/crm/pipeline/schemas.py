@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import Percent, Position, SingleLine
 
 # A pipeline holds at most this many stages (a board wider than this is not a board).
@@ -50,9 +51,9 @@ class StageUpdate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"name": "Proposal sent", "probability": 45}]},
     )
-    name: StageName | None = None
-    kind: StageKind | None = None
-    probability: Probability | None = None
+    name: Omittable[StageName] = None
+    kind: Omittable[StageKind] = None
+    probability: Omittable[Probability] = None
 
 
 class Stage(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import SingleLine
 from agencyos.identity.account.schemas import Name, Slug
 from agencyos.identity.agency.currencies import ACTIVE_CURRENCIES
@@ -86,14 +87,14 @@ class AgencyUpdate(BaseModel):
             ]
         },
     )
-    name: Name | None = None
-    slug: Slug | None = None
+    name: Omittable[Name] = None
+    slug: Omittable[Slug] = None
     logo_url: LogoUrl | None = None
     brand_color: BrandColor | None = None
-    timezone: Timezone | None = None
-    currency: Currency | None = None
-    invoice_prefix: InvoicePrefix | None = None
-    default_tax_rate_bps: TaxRateBps | None = Field(
+    timezone: Omittable[Timezone] = None
+    currency: Omittable[Currency] = None
+    invoice_prefix: Omittable[InvoicePrefix] = None
+    default_tax_rate_bps: Omittable[TaxRateBps] = Field(
         default=None, description="Default tax rate in basis points (2000 = 20 %), 0..10000"
     )
 

@@ -12,6 +12,7 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import IsoDate, MultiLine, Seconds, Timestamp
 from agencyos.time.entry.rules import EARLIEST_DAY, MAX_ENTRY_SECONDS
 from agencyos.time.models import TimeEntry as TimeEntryRow
@@ -113,14 +114,14 @@ class TimeEntryUpdate(BaseModel):
         },
     )
 
-    project_id: uuid.UUID | None = None
+    project_id: Omittable[uuid.UUID] = None
     task_id: uuid.UUID | None = None
-    date: Day | None = None
+    date: Omittable[Day] = None
     started_at: Moment | None = None
     ended_at: Moment | None = None
     duration_seconds: DurationSeconds | None = None
-    description: Description | None = None
-    is_billable: bool | None = None
+    description: Omittable[Description] = None
+    is_billable: Omittable[bool] = None
 
     @field_validator(*NOT_NULLABLE)
     @classmethod

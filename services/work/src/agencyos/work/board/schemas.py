@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import SingleLine
 from agencyos.work.task.schemas import TaskStatus, TaskSummary
 
@@ -42,9 +43,9 @@ class ColumnUpdate(BaseModel):
         },
     )
 
-    name: ColumnName | None = None
-    color: Color | None = None
-    status: TaskStatus | None = None
+    name: Omittable[ColumnName] = None
+    color: Omittable[Color] = None
+    status: Omittable[TaskStatus] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "ColumnUpdate":

@@ -14,6 +14,7 @@ from pydantic import (
     ValidationError,
 )
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import MultiLine, SingleLine
 from agencyos.work.models import Deliverable as DeliverableRow
 from agencyos.work.models import DeliverableDecision as DecisionRow
@@ -118,7 +119,7 @@ class DeliverableUpdate(BaseModel):
             "examples": [{"link_url": "https://www.figma.com/file/abc123/homepage-v2"}]
         },
     )
-    title: Title | None = None
+    title: Omittable[Title] = None
     description: Description | None = None
     link_url: LinkUrl | None = None
     file_ref: FileRef | None = None

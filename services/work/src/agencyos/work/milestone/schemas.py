@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import Cents, IsoDate, SingleLine
 from agencyos.work.models import Milestone as MilestoneRow
 from agencyos.work.models import Project
@@ -62,10 +63,10 @@ class MilestoneUpdate(BaseModel):
             "examples": [{"due_date": "2027-01-10", "amount_cents": 300_000}, {"status": "open"}]
         },
     )
-    name: Name | None = None
+    name: Omittable[Name] = None
     due_date: IsoDate | None = None
     amount_cents: AmountCents | None = None
-    status: MilestoneStatus | None = None
+    status: Omittable[MilestoneStatus] = None
 
 
 class Milestone(BaseModel):

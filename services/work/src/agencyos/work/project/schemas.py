@@ -13,6 +13,7 @@ from pydantic import (
     field_validator,
 )
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import Cents, IsoDate, MultiLine, SingleLine
 from agencyos.work.project.repository import ProjectView
 
@@ -129,13 +130,13 @@ class ProjectUpdate(BaseModel):
         },
     )
 
-    name: ProjectName | None = None
+    name: Omittable[ProjectName] = None
     description: Description | None = None
     client_id: uuid.UUID | None = None
-    status: ProjectStatus | None = None
-    billing_type: BillingType | None = None
+    status: Omittable[ProjectStatus] = None
+    billing_type: Omittable[BillingType] = None
     hourly_rate_cents: Cents | None = None
-    currency: Currency | None = None
+    currency: Omittable[Currency] = None
     budget_cents: Cents | None = None
     budget_hours: BudgetHours | None = None
     start_date: ProjectDate | None = None

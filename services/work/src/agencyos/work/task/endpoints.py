@@ -48,9 +48,10 @@ _PROJECT_404: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project that you can see"}
 }
 _VERSION_409: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`If-Match` is not a version as the task's `ETag` gives it"},
     409: {
         "description": ("`If-Match` names a stale version: the problem carries `current_version`")
-    }
+    },
 }
 _ETAG = {"ETag": {"description": "The task's version, quoted (use it in `If-Match`)"}}
 

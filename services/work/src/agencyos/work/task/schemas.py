@@ -12,6 +12,7 @@ from pydantic import (
     model_validator,
 )
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import IsoDate, MultiLine, SingleLine
 from agencyos.work.models import Comment as CommentRow
 from agencyos.work.models import TaskActivity
@@ -78,8 +79,8 @@ class SubtaskUpdate(BaseModel):
         json_schema_extra={"examples": [{"done": True}, {"title": "Write the hero copy (v2)"}]},
     )
 
-    title: Title | None = None
-    done: bool | None = None
+    title: Omittable[Title] = None
+    done: Omittable[bool] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "SubtaskUpdate":
@@ -175,19 +176,19 @@ class TaskUpdate(BaseModel):
         },
     )
 
-    title: Title | None = None
+    title: Omittable[Title] = None
     description: Markdown | None = None
-    priority: Priority | None = None
-    assignee_ids: Ids | None = None
+    priority: Omittable[Priority] = None
+    assignee_ids: Omittable[Ids] = None
     due_date: IsoDate | None = None
     estimate_hours: EstimateHours | None = None
-    labels: Annotated[list[Label], Field(max_length=50)] | None = None
+    labels: Omittable[Annotated[list[Label], Field(max_length=50)]] = None
     milestone_id: uuid.UUID | None = None
-    blocked_by: Ids | None = Field(
+    blocked_by: Omittable[Ids] = Field(
         default=None,
         description="Tasks of the same project that block this one; a cycle is refused",
     )
-    visible_to_client: bool | None = None
+    visible_to_client: Omittable[bool] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "TaskUpdate":

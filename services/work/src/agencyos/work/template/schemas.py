@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.common.types import Cents, MultiLine, SingleLine
 from agencyos.work.project.defaults import DEFAULT_COLUMNS
 from agencyos.work.project.schemas import BillingType
@@ -154,13 +155,13 @@ class TemplateUpdate(BaseModel):
         json_schema_extra={"examples": [{"is_default": True}, {"name": "Website project v2"}]},
     )
 
-    name: TemplateName | None = None
+    name: Omittable[TemplateName] = None
     description: Description | None = None
-    billing_type: BillingType | None = None
-    is_default: bool | None = None
-    columns: Columns | None = None
-    tasks: Tasks | None = None
-    milestones: Milestones | None = None
+    billing_type: Omittable[BillingType] = None
+    is_default: Omittable[bool] = None
+    columns: Omittable[Columns] = None
+    tasks: Omittable[Tasks] = None
+    milestones: Omittable[Milestones] = None
 
 
 class Template(BaseModel):
