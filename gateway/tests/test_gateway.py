@@ -509,7 +509,7 @@ class TestOpenApi:
 
     def test_gateway_answers_are_documented(self, document: dict[str, Any]) -> None:
         for path, method, operation in operations_of(document):
-            assert {"503", "504"} <= set(operation["responses"]), (method, path)
+            assert {"400", "503", "504"} <= set(operation["responses"]), (method, path)
             if "requestBody" in operation:
                 assert "413" in operation["responses"], (method, path)
 

@@ -83,10 +83,10 @@ _RATE_LIMIT_HEADERS: dict[str, Any] = {
 
 def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) -> None:
     """What the gateway itself may answer for an operation, before or instead of its service:
-    401 without a valid credential and 429 past a rate limit (every authenticated operation,
-    and the public auth routes, limited per IP and account), 413 for a body past the limit,
-    503/504 when the service is unreachable or too slow. (502 is never answered: a failing
-    upstream connection is 503.)"""
+    400 for a path it will not route or a repeated credential, 401 without a valid credential
+    and 429 past a rate limit (every authenticated operation, and the public auth routes,
+    limited per IP and account), 413 for a body past the limit, 503/504 when the service is
+    unreachable or too slow. (502 is never answered: a failing upstream connection is 503.)"""
     if is_public(method.upper(), path):
         if is_auth_route(path):
             add_error_response(
@@ -101,6 +101,14 @@ def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) 
         add_error_response(
             operation, 429, "Too many requests for this user or API key", _RATE_LIMIT_HEADERS
         )
+    # Any path can be sent in a non-canonical spelling, and any request with two Authorization
+    # headers: the gateway refuses both before routing (paths.py, app.py).
+    add_error_response(
+        operation,
+        400,
+        "The path is not canonical (dot segments, an encoded '/' or '\\', an empty segment,"
+        " a control character: `invalid-path`), or the request has two Authorization headers",
+    )
     if "requestBody" in operation:
         add_error_response(operation, 413, "The request body is larger than the gateway accepts")
     add_error_response(operation, 503, "The service is not reachable right now")
