@@ -4,25 +4,13 @@ date fields, and negative (credit) line prices, which the API allows and documen
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 
 from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
 from agencyos.common.testing.invoicing import new_books
 from agencyos.common.testing.platform import Platform
-
-
-async def send_raw(
-    gateway: httpx.AsyncClient, who: AgencySession, method: str, path: str, body: dict[str, Any]
-) -> httpx.Response:
-    return await gateway.request(
-        method,
-        path,
-        content=json.dumps(body).encode(),
-        headers={**who.headers, "content-type": "application/json"},
-    )
 
 
 class TestSettingsText:
@@ -30,8 +18,8 @@ class TestSettingsText:
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
         for field in ("invoice_footer", "sender_address", "tax_number"):
-            response = await send_raw(
-                gateway, agency, "PUT", "/v1/billing-settings", {field: "x\x00y"}
+            response = await send_json(
+                gateway, agency.headers, "PUT", "/v1/billing-settings", {field: "x\x00y"}
             )
             assert_invalid_fields(response, field)
 
@@ -39,11 +27,11 @@ class TestSettingsText:
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
         address = "Northwind Studio\nMain St 1\n10115 Berlin"
-        kept = await send_raw(
-            gateway, agency, "PUT", "/v1/billing-settings", {"sender_address": address}
+        kept = await send_json(
+            gateway, agency.headers, "PUT", "/v1/billing-settings", {"sender_address": address}
         )
-        refused = await send_raw(
-            gateway, agency, "PUT", "/v1/billing-settings", {"tax_number": "DE 123\n456"}
+        refused = await send_json(
+            gateway, agency.headers, "PUT", "/v1/billing-settings", {"tax_number": "DE 123\n456"}
         )
 
         assert kept.status_code == 200, kept.text
@@ -70,9 +58,9 @@ class TestLines:
         assert credited_to_zero["total_cents"] == 0
         assert_problem(await books.send(credited_to_zero["id"]), 409, "invoice-not-sendable")
         for price in ("12", True, 12.5, 2**64, -(2**64)):
-            response = await send_raw(
+            response = await send_json(
                 gateway,
-                agency,
+                agency.headers,
                 "POST",
                 f"/v1/invoices/{invoice['id']}/lines",
                 {"description": "Item", "quantity": "1", "unit_price_cents": price},

@@ -4,7 +4,6 @@ another agency's project template on a deal, and who may export the client book.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -12,26 +11,17 @@ import httpx
 
 from agencyos.common.testing.deals import create_deal, create_template, get_deal, move
 from agencyos.common.testing.factories import AgencySession, add_member, refreshed
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
 from agencyos.common.testing.platform import Platform
-
-
-async def post_raw(
-    gateway: httpx.AsyncClient, who: AgencySession, path: str, body: dict[str, Any]
-) -> httpx.Response:
-    """`body` as JSON exactly as given (json.dumps escapes NUL as \\u0000)."""
-    return await gateway.post(
-        path,
-        content=json.dumps(body).encode(),
-        headers={**who.headers, "content-type": "application/json"},
-    )
 
 
 class TestStrings:
     async def test_a_nul_in_a_company_name_is_422_naming_the_field(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
-        response = await post_raw(gateway, agency, "/v1/clients", {"company_name": "a\x00b"})
+        response = await send_json(
+            gateway, agency.headers, "POST", "/v1/clients", {"company_name": "a\x00b"}
+        )
 
         assert_invalid_fields(response, "company_name")
 
@@ -40,7 +30,9 @@ class TestStrings:
     ) -> None:
         body = {"title": "Relaunch", "client": {"company_name": "Acme", "notes": "x\x00"}}
 
-        response = await post_raw(gateway, agency, "/v1/deals", {**body, "currency": "EUR"})
+        response = await send_json(
+            gateway, agency.headers, "POST", "/v1/deals", {**body, "currency": "EUR"}
+        )
 
         assert_invalid_fields(response, "client.notes")
 
@@ -60,11 +52,15 @@ class TestStrings:
     async def test_a_tab_or_line_break_in_a_one_line_name_is_422_but_notes_keep_them(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
-        tabbed = await post_raw(gateway, agency, "/v1/clients", {"company_name": "Acme\tLtd"})
-        escaped = await post_raw(gateway, agency, "/v1/clients", {"company_name": "Acme\x1bLtd"})
+        tabbed = await send_json(
+            gateway, agency.headers, "POST", "/v1/clients", {"company_name": "Acme\tLtd"}
+        )
+        escaped = await send_json(
+            gateway, agency.headers, "POST", "/v1/clients", {"company_name": "Acme\x1bLtd"}
+        )
         notes = "Call Monday.\r\n\tBring the\tcontract."
-        kept = await post_raw(
-            gateway, agency, "/v1/clients", {"company_name": "Acme", "notes": notes}
+        kept = await send_json(
+            gateway, agency.headers, "POST", "/v1/clients", {"company_name": "Acme", "notes": notes}
         )
 
         assert_invalid_fields(tabbed, "company_name")
@@ -99,9 +95,10 @@ class TestNumbersAndDates:
         self, gateway: httpx.AsyncClient, agency: AgencySession, client: dict[str, Any]
     ) -> None:
         for value in ("12", True, 12.0, 2**64):
-            response = await post_raw(
+            response = await send_json(
                 gateway,
-                agency,
+                agency.headers,
+                "POST",
                 "/v1/deals",
                 {"title": "D", "client_id": client["id"], "value_cents": value},
             )
@@ -122,9 +119,10 @@ class TestNumbersAndDates:
         self, gateway: httpx.AsyncClient, agency: AgencySession, client: dict[str, Any]
     ) -> None:
         for value in ("0", 0, "2026-1-5", "2026-01-05T00:00:00Z"):
-            response = await post_raw(
+            response = await send_json(
                 gateway,
-                agency,
+                agency.headers,
+                "POST",
                 "/v1/deals",
                 {"title": "D", "client_id": client["id"], "expected_close_date": value},
             )

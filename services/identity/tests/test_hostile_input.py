@@ -4,26 +4,13 @@ and messages that put the right article before a role."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
 
 import httpx
 
 from agencyos.common.testing.factories import PASSWORD, AgencySession, add_member, refreshed
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
 from agencyos.common.testing.platform import Platform
-
-
-async def send_raw(
-    gateway: httpx.AsyncClient, method: str, path: str, body: dict[str, Any], **headers: str
-) -> httpx.Response:
-    return await gateway.request(
-        method,
-        path,
-        content=json.dumps(body).encode(),
-        headers={**headers, "content-type": "application/json"},
-    )
 
 
 class TestNul:
@@ -39,17 +26,19 @@ class TestNul:
         }
 
         for field in ("agency_name", "name"):
-            response = await send_raw(gateway, "POST", "/v1/auth/signup", {**body, field: "a\x00"})
+            response = await send_json(
+                gateway, {}, "POST", "/v1/auth/signup", {**body, field: "a\x00"}
+            )
             assert_invalid_fields(response, field)
 
     async def test_a_nul_in_agency_and_api_key_names_is_422(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
-        renamed = await send_raw(
-            gateway, "PATCH", "/v1/agency", {"name": "x\x00y"}, **agency.headers
+        renamed = await send_json(
+            gateway, agency.headers, "PATCH", "/v1/agency", {"name": "x\x00y"}
         )
-        key = await send_raw(
-            gateway, "POST", "/v1/api-keys", {"name": "ci\x00", "role": "member"}, **agency.headers
+        key = await send_json(
+            gateway, agency.headers, "POST", "/v1/api-keys", {"name": "ci\x00", "role": "member"}
         )
 
         assert_invalid_fields(renamed, "name")

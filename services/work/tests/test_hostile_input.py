@@ -3,24 +3,12 @@ money, offsets and dates, and If-Match values no task version can have."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from agencyos.common.testing.factories import AgencySession, new_project, new_task
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-
-
-async def send_raw(
-    gateway: httpx.AsyncClient, who: AgencySession, method: str, path: str, body: dict[str, Any]
-) -> httpx.Response:
-    return await gateway.request(
-        method,
-        path,
-        content=json.dumps(body).encode(),
-        headers={**who.headers, "content-type": "application/json"},
-    )
+from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
 
 
 class TestStrings:
@@ -34,13 +22,17 @@ class TestStrings:
             ({**base, "tasks": [{"title": "Kick\x00off"}]}, "tasks.0.title"),
             ({**base, "milestones": [{"name": "Launch\x00"}]}, "milestones.0.name"),
         ]:
-            response = await send_raw(gateway, agency, "POST", "/v1/project-templates", body)
+            response = await send_json(
+                gateway, agency.headers, "POST", "/v1/project-templates", body
+            )
             assert_invalid_fields(response, field)
 
     async def test_a_nul_in_a_project_name_or_search_is_422(
         self, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
-        created = await send_raw(gateway, agency, "POST", "/v1/projects", {"name": "P\x00"})
+        created = await send_json(
+            gateway, agency.headers, "POST", "/v1/projects", {"name": "P\x00"}
+        )
         searched = await gateway.get("/v1/projects", params={"q": "\x00"}, headers=agency.headers)
         templates = await gateway.get(
             "/v1/project-templates", params={"q": "a\x00"}, headers=agency.headers
@@ -58,12 +50,16 @@ class TestNumbersAndDates:
         project = await new_project(gateway, agency)
 
         for value in ("250000", True, 2**64):
-            budget = await send_raw(
-                gateway, agency, "POST", "/v1/projects", {"name": "P", "budget_cents": value}
-            )
-            milestone = await send_raw(
+            budget = await send_json(
                 gateway,
-                agency,
+                agency.headers,
+                "POST",
+                "/v1/projects",
+                {"name": "P", "budget_cents": value},
+            )
+            milestone = await send_json(
+                gateway,
+                agency.headers,
                 "POST",
                 f"/v1/projects/{project['id']}/milestones",
                 {"name": "Launch", "amount_cents": value},
@@ -80,7 +76,7 @@ class TestNumbersAndDates:
             "milestones": [{"name": "Launch", "due_offset_days": "14"}],
         }
 
-        response = await send_raw(gateway, agency, "POST", "/v1/project-templates", body)
+        response = await send_json(gateway, agency.headers, "POST", "/v1/project-templates", body)
 
         assert_invalid_fields(response, "milestones.0.due_offset_days")
 
@@ -89,12 +85,12 @@ class TestNumbersAndDates:
     ) -> None:
         project = await new_project(gateway, agency)
 
-        started = await send_raw(
-            gateway, agency, "POST", "/v1/projects", {"name": "P", "start_date": "0"}
+        started = await send_json(
+            gateway, agency.headers, "POST", "/v1/projects", {"name": "P", "start_date": "0"}
         )
-        task = await send_raw(
+        task = await send_json(
             gateway,
-            agency,
+            agency.headers,
             "POST",
             f"/v1/projects/{project['id']}/tasks",
             {"title": "T", "due_date": "0"},

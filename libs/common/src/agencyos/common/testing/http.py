@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -54,3 +55,21 @@ def unverified_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A compact JWT's header and claims, read WITHOUT checking the signature (to inspect)."""
     header, payload, _ = token.split(".")
     return json.loads(_b64url(header)), json.loads(_b64url(payload))
+
+
+async def send_json(
+    client: httpx.AsyncClient,
+    headers: Mapping[str, str],
+    method: str,
+    path: str,
+    body: Any,
+) -> httpx.Response:
+    """`body` sent as JSON exactly as given, with `headers` (e.g. an agency's credentials):
+    `json.dumps` writes a NUL as `\\u0000` and keeps any value's type, where a typed client
+    would refuse or convert what hostile-input tests need to send."""
+    return await client.request(
+        method,
+        path,
+        content=json.dumps(body).encode(),
+        headers={**headers, "content-type": "application/json"},
+    )
