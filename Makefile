@@ -24,7 +24,7 @@ uv:
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
-SOURCES := libs/common/src libs/protos/src gateway/src $(wildcard services/*/src)
+SOURCES := libs/common/src libs/testing/src libs/protos/src gateway/src $(wildcard services/*/src)
 
 .PHONY: install
 install: .venv/.synced protos ## install Python dependencies and generate gRPC stubs
@@ -72,7 +72,7 @@ test-fast: install stack-up ## the suite without the whole-platform end-to-end t
 lint: install ## ruff check, ruff format --check, mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy libs/common/src gateway/src services/*/src
+	$(PY) -m mypy libs/common/src libs/testing/src gateway/src services/*/src
 
 .PHONY: format
 format: install ## apply ruff's fixes and formatting

@@ -5,7 +5,7 @@
 3. floor    pgbench running the same SQL (bench/pgbench_create_read.sql) on crm's database
 
 Same concurrency, duration and warm-up for all three. By default the whole platform is started
-for the run (agencyos.common.testing.platform.Platform: fresh `agencyos_bench_<svc>` databases,
+for the run (agencyos.testing.platform.Platform: fresh `agencyos_bench_<svc>` databases,
 a per-run Kafka topic prefix, every service and the gateway on free ports) and stopped at the
 end; `--skip-platform-start` measures an already running `make dev` stack instead (and its
 `agencyos_crm` database). Prints one table, writes bench/results/<UTC timestamp>.json, and
@@ -43,9 +43,9 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.infra import Infra
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.infra import Infra
+from agencyos.testing.platform import Platform
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 
-from agencyos.common.testing.platform import redis_url
+from agencyos.testing.platform import redis_url
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.keys import TestKeys
 from agencyos.gateway.app import build_app
 from agencyos.gateway.openapi import SERVICES
 from agencyos.gateway.routes import ROUTES
 from agencyos.gateway.settings import GatewaySettings
+from agencyos.testing.http import assert_problem
+from agencyos.testing.keys import TestKeys
 
 from .conftest import Upstream
 

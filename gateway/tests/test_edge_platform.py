@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agencyos.common.testing.factories import PASSWORD, AgencySession, signup_agency
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import PASSWORD, AgencySession, signup_agency
+from agencyos.testing.http import assert_problem
+from agencyos.testing.platform import Platform
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",

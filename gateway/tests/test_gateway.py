@@ -25,10 +25,10 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from prometheus_client.parser import text_string_to_metric_families
 
-from agencyos.common.testing.factories import PASSWORD, AgencySession
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import PASSWORD, AgencySession
+from agencyos.testing.http import assert_problem
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 PROTECTED = "/v1/clients"
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from agencyos.common.testing.platform import redis_url
 from agencyos.gateway.clientip import client_ip, parse_networks
 from agencyos.gateway.ratelimit import (
     Check,
@@ -23,6 +22,7 @@ from agencyos.gateway.ratelimit import (
     ResilientRateLimiter,
 )
 from agencyos.gateway.settings import GatewaySettings
+from agencyos.testing.platform import redis_url
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 

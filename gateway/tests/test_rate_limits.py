@@ -25,10 +25,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.infra import free_port
-from agencyos.common.testing.platform import REPO_ROOT, Platform, redis_url
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.http import assert_problem
+from agencyos.testing.infra import free_port
+from agencyos.testing.platform import REPO_ROOT, Platform, redis_url
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 RATE_LIMIT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
+from agencyos.testing.factories import AgencySession, signup_agency
 
 pytestmark = pytest.mark.timeout(240)
 

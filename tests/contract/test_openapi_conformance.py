@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.platform import Platform
 
 pytestmark = pytest.mark.e2e
 

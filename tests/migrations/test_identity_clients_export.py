@@ -8,7 +8,7 @@ import uuid
 from alembic import command
 
 from agencyos.common.db import TENANT_SETTING
-from agencyos.common.testing.infra import Infra
+from agencyos.testing.infra import Infra
 
 from .test_roundtrip import _config
 

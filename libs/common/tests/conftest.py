@@ -26,9 +26,6 @@ from agencyos.common.db import Database
 from agencyos.common.errors import Conflict, NotFound, ServiceUnavailable
 from agencyos.common.migrations import create_platform_tables, enable_tenant_rls, grant_app_role
 from agencyos.common.settings import ServiceSettings, service_config
-from agencyos.common.testing.infra import Infra
-from agencyos.common.testing.kafka import read_to_end
-from agencyos.common.testing.keys import TestKeys
 from agencyos.common.web import (
     CurrentPrincipal,
     ServiceContext,
@@ -36,6 +33,9 @@ from agencyos.common.web import (
     create_app,
     require,
 )
+from agencyos.testing.infra import Infra
+from agencyos.testing.kafka import read_to_end
+from agencyos.testing.keys import TestKeys
 
 # Unique per run: concurrent runs on one PostgreSQL must not drop each other's database.
 SCRATCH_DATABASE = f"agencyos_test_common_{uuid.uuid4().hex[:6]}"

@@ -18,8 +18,8 @@ from joserfc.jwk import RSAKey
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
 from agencyos.common.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
-from agencyos.common.testing.infra import free_port
-from agencyos.common.testing.keys import AUDIENCE, ISSUER, TestKeys
+from agencyos.testing.infra import free_port
+from agencyos.testing.keys import AUDIENCE, ISSUER, TestKeys
 
 
 def b64url(raw: bytes) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.consumer import ConsumerRunner, Handler, Subscription, dlq_topic
 from agencyos.common.db import Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
-from agencyos.common.testing.infra import Infra, wait_for
+from agencyos.testing.infra import Infra, wait_for
 
 Record = ConsumerRecord[bytes, bytes]
 

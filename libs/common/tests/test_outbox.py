@@ -18,7 +18,7 @@ from agencyos.common import outbox as outbox_module
 from agencyos.common.db import RELAY_SETTING, Database
 from agencyos.common.events import CloudEvent, EventPayload
 from agencyos.common.outbox import OutboxRelay, new_producer, publish
-from agencyos.common.testing.infra import Infra, wait_for
+from agencyos.testing.infra import Infra, wait_for
 
 SERVICE = "outbox"
 

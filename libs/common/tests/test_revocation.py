@@ -20,10 +20,10 @@ from agencyos.common.errors import ServiceUnavailable, Unauthenticated
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.common.revocation import REVOKED_DETAIL, RevocationStore
 from agencyos.common.settings import ServiceSettings, service_config
-from agencyos.common.testing.infra import free_port
-from agencyos.common.testing.keys import TestKeys
-from agencyos.common.testing.platform import redis_url
 from agencyos.common.web import CurrentPrincipal, ServiceContext, create_app
+from agencyos.testing.infra import free_port
+from agencyos.testing.keys import TestKeys
+from agencyos.testing.platform import redis_url
 
 TTL = 60
 

@@ -23,9 +23,9 @@ from agencyos.common.errors import (
 )
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.common.rpc import call, rpc_principal, start_grpc_server
-from agencyos.common.testing.infra import free_port, wait_for
-from agencyos.common.testing.keys import AUDIENCE, ISSUER, TestKeys
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.infra import free_port, wait_for
+from agencyos.testing.keys import AUDIENCE, ISSUER, TestKeys
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 GET_MEMBER = f"/{SERVICE_NAME}/GetMember"

@@ -19,7 +19,7 @@ from agencyos.common.db import (
     current_tenant,
     new_metadata,
 )
-from agencyos.common.testing.infra import Infra
+from agencyos.testing.infra import Infra
 
 
 class Base(DeclarativeBase):

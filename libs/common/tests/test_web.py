@@ -15,8 +15,8 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
-from agencyos.common.testing.infra import Infra, free_port
 from agencyos.common.web import ServiceContext, create_app
+from agencyos.testing.infra import Infra, free_port
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEMS = "https://agencyos.dev/problems/"

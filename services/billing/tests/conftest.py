@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.invoicing import Books, new_books
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.invoicing import Books, new_books
+from agencyos.testing.platform import Platform
 
 
 @pytest.fixture

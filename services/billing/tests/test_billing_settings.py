@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
 
 URL = "/v1/billing-settings"
 DEFAULTS = {

@@ -7,10 +7,10 @@ import json
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
-from agencyos.common.testing.invoicing import new_books
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.http import assert_invalid_fields, assert_problem, send_json
+from agencyos.testing.invoicing import new_books
+from agencyos.testing.platform import Platform
 
 
 class TestSettingsText:

@@ -11,16 +11,16 @@ from datetime import date
 
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     new_task,
     seed_time_entry,
 )
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.invoicing import (
+from agencyos.testing.http import assert_problem
+from agencyos.testing.infra import wait_for
+from agencyos.testing.invoicing import (
     Books,
     completed_milestone,
     line_figures,
@@ -28,7 +28,7 @@ from agencyos.common.testing.invoicing import (
     time_entry_ids,
     totals_of,
 )
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.platform import Platform
 
 
 async def set_default_tax(gateway: httpx.AsyncClient, who: AgencySession, bps: int) -> None:

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from agencyos.common.testing.billing import invoice_events, wait_for_invoice_event
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.invoicing import Books, new_books, time_entry_ids
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.billing import invoice_events, wait_for_invoice_event
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.http import assert_problem
+from agencyos.testing.invoicing import Books, new_books, time_entry_ids
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 
 async def counter(platform: Platform, agency: AgencySession) -> int | None:

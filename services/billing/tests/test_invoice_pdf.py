@@ -20,10 +20,10 @@ from PIL import Image
 from agencyos.billing.invoice.logo import _public_host, load_logo
 from agencyos.billing.invoice.pdf import Document, render
 from agencyos.billing.models import Invoice, InvoiceLine
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.invoicing import Books, new_books, pdf_text
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_problem
+from agencyos.testing.invoicing import Books, new_books, pdf_text
+from agencyos.testing.platform import Platform
 
 
 async def write_billing_settings(

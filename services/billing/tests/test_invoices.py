@@ -9,16 +9,16 @@ from datetime import date, timedelta
 
 import httpx
 
-from agencyos.common.testing.billing import invoice_events, invoice_row, wait_for_invoice_event
-from agencyos.common.testing.factories import (
+from agencyos.testing.billing import invoice_events, invoice_row, wait_for_invoice_event
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     seed_invoice,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.invoicing import (
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.infra import wait_for
+from agencyos.testing.invoicing import (
     Books,
     completed_milestone,
     line_figures,
@@ -26,7 +26,7 @@ from agencyos.common.testing.invoicing import (
     time_entry_ids,
     totals_of,
 )
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.platform import Platform
 
 # --- editing, deleting, voiding --------------------------------------------------------------
 

@@ -13,12 +13,12 @@ import pytest
 
 from agencyos.billing.invoice.issuing import IssuingService
 from agencyos.billing.models import Invoice
-from agencyos.common.testing.billing import invoice_row
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.invoicing import Books
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.stripe_webhooks import (
+from agencyos.testing.billing import invoice_row
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_problem
+from agencyos.testing.invoicing import Books
+from agencyos.testing.platform import Platform
+from agencyos.testing.stripe_webhooks import (
     signed_request,
     stripe_event,
     stripe_id,

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.billing import (
+from agencyos.testing.billing import (
     invoice_events,
     invoice_row,
     payment_rows,
     settled_billing_events,
 )
-from agencyos.common.testing.factories import AgencySession, add_member, seed_invoice
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member, seed_invoice
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
 
 PAID = "billing.invoice.paid"
 RECORDED = "billing.payment.recorded"

@@ -21,17 +21,17 @@ import pytest
 
 from agencyos.billing.scheduler.service import CATCH_UP_DAYS, Plan, plan_for
 from agencyos.billing.settings import BillingSettings
-from agencyos.common.testing.billing import (
+from agencyos.testing.billing import (
     invoice_events,
     invoice_row,
     read_billing_events,
     wait_for_invoice_event,
 )
-from agencyos.common.testing.factories import AgencySession, seed_invoice
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.kafka import Record
-from agencyos.common.testing.platform import REPO_ROOT, Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, seed_invoice
+from agencyos.testing.infra import wait_for
+from agencyos.testing.kafka import Record
+from agencyos.testing.platform import REPO_ROOT, Platform
+from agencyos.testing.sql import fetch_rows
 
 OVERDUE = "billing.invoice.overdue"
 REMINDER = "billing.invoice.reminder"

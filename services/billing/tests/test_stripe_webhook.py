@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.billing import (
+from agencyos.testing.billing import (
     invoice_events,
     invoice_row,
     payment_rows,
     settled_billing_events,
 )
-from agencyos.common.testing.factories import AgencySession, seed_invoice
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
-from agencyos.common.testing.stripe_webhooks import (
+from agencyos.testing.factories import AgencySession, seed_invoice
+from agencyos.testing.http import assert_problem
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
+from agencyos.testing.stripe_webhooks import (
     sign,
     signed_request,
     stripe_event,

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.deals import create_client
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.kafka import TopicWriter, topic_writer
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.deals import create_client
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.kafka import TopicWriter, topic_writer
+from agencyos.testing.platform import Platform
 
 
 @pytest.fixture

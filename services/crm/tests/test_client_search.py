@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.http import assert_invalid_fields
-from agencyos.common.testing.platform import Platform
 from agencyos.crm.client.repository import client_repository
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.http import assert_invalid_fields
+from agencyos.testing.platform import Platform
 
 BULK_CLIENTS = 100_000
 

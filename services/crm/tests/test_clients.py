@@ -13,11 +13,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_value
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_value
 
 
 @pytest.fixture

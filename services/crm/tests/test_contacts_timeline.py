@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from agencyos.common.events import InvoicePaid, InvoiceSent, build_event
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_to_end, read_topic, topic_writer
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_to_end, read_topic, topic_writer
+from agencyos.testing.platform import Platform
 
 
 async def create_client(gateway: httpx.AsyncClient, who: AgencySession, **fields: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.deals import (
+from agencyos.testing.deals import (
     board,
     column,
     create_client,
@@ -20,9 +20,9 @@ from agencyos.common.testing.deals import (
     moved,
     stage_id,
 )
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields
+from agencyos.testing.platform import Platform
 
 # --- kanban -------------------------------------------------------------------------------------
 

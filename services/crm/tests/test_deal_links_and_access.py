@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from agencyos.common.events import CloudEvent, ProjectCreated, build_event
-from agencyos.common.testing.deals import (
+from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
+from agencyos.testing.deals import (
     board,
     create_client,
     create_deal,
@@ -24,14 +25,13 @@ from agencyos.common.testing.deals import (
     moved,
     timeline_rows,
 )
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.kafka import (
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_problem
+from agencyos.testing.infra import wait_for
+from agencyos.testing.kafka import (
     TopicWriter,
 )
-from agencyos.common.testing.platform import Platform
-from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
+from agencyos.testing.platform import Platform
 
 # --- work.project.created -----------------------------------------------------------------------
 

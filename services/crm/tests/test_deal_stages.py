@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.deals import (
+from agencyos.testing.deals import (
     about,
     create_deal,
     create_template,
@@ -21,9 +21,9 @@ from agencyos.common.testing.deals import (
     stage_id,
     timeline_rows,
 )
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.http import assert_invalid_fields
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.http import assert_invalid_fields
+from agencyos.testing.platform import Platform
 
 # --- moving -------------------------------------------------------------------------------------
 

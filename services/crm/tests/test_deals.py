@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.deals import (
+from agencyos.testing.deals import (
     create_client,
     create_deal,
     create_template,
@@ -25,9 +25,9 @@ from agencyos.common.testing.deals import (
     stage_id,
     timeline_rows,
 )
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
 
 # --- creating -----------------------------------------------------------------------------------
 

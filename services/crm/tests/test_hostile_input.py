@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.deals import create_deal, create_template, get_deal, move
-from agencyos.common.testing.factories import AgencySession, add_member, refreshed
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.deals import create_deal, create_template, get_deal, move
+from agencyos.testing.factories import AgencySession, add_member, refreshed
+from agencyos.testing.http import assert_invalid_fields, assert_problem, send_json
+from agencyos.testing.platform import Platform
 
 
 class TestStrings:

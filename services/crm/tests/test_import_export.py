@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_problem, problem_fields
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import REPO_ROOT, Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_problem, problem_fields
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import REPO_ROOT, Platform
+from agencyos.testing.sql import fetch_rows
 
 COLUMNS = (
     "company_name",

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from agencyos.common.events import AgencyCreated, CloudEvent, build_event
-from agencyos.common.testing.factories import AgencySession, add_member, create_crm_client
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.kafka import TopicWriter
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows, fetch_value
+from agencyos.testing.factories import AgencySession, add_member, create_crm_client
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.infra import wait_for
+from agencyos.testing.kafka import TopicWriter
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows, fetch_value
 
 DEFAULT_STAGES = [
     ("lead", "open", 10),

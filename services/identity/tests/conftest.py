@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.platform import Platform
 
 
 @pytest.fixture

@@ -18,16 +18,16 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import PASSWORD, AgencySession, add_member
-from agencyos.common.testing.http import (
+from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.factories import PASSWORD, AgencySession, add_member
+from agencyos.testing.http import (
     assert_invalid_fields,
     assert_problem,
     unverified_jwt,
     without_trace,
 )
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
-from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 KEY_SHAPE = re.compile(r"^ak_[A-Za-z0-9_-]{43}\.[0-9a-f]{32}$")
 CREATED = {

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from agencyos.common.testing.factories import AgencySession, add_member, add_membership
-from agencyos.common.testing.platform import Platform
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.factories import AgencySession, add_member, add_membership
+from agencyos.testing.platform import Platform
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import uuid
 
 import httpx
 
-from agencyos.common.testing.factories import PASSWORD, AgencySession, add_member, refreshed
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import PASSWORD, AgencySession, add_member, refreshed
+from agencyos.testing.http import assert_invalid_fields, assert_problem, send_json
+from agencyos.testing.platform import Platform
 
 
 class TestNul:

@@ -10,10 +10,10 @@ import sys
 
 import httpx
 
-from agencyos.common.testing.factories import signup_agency
-from agencyos.common.testing.http import unverified_jwt
-from agencyos.common.testing.platform import REPO_ROOT, Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import signup_agency
+from agencyos.testing.http import unverified_jwt
+from agencyos.testing.platform import REPO_ROOT, Platform
+from agencyos.testing.sql import fetch_rows
 
 
 async def rotate(platform: Platform) -> None:

@@ -11,8 +11,8 @@ import uuid
 
 import httpx
 
-from agencyos.common.testing.factories import PASSWORD, AgencySession, signup_agency
-from agencyos.common.testing.http import assert_problem, without_trace
+from agencyos.testing.factories import PASSWORD, AgencySession, signup_agency
+from agencyos.testing.http import assert_problem, without_trace
 
 THRESHOLD = 5
 FIRST_WINDOW_SECONDS = 2

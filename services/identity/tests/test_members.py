@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     PASSWORD,
     AgencySession,
     add_member,
     create_crm_client,
     refreshed,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
 
 
 def member_url(who: AgencySession | uuid.UUID) -> str:

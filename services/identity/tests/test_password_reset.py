@@ -11,18 +11,18 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.identity.passwords import hash_password
+from agencyos.identity.settings import IdentitySettings
+from agencyos.testing.factories import (
     PASSWORD,
     AgencySession,
     add_membership,
     signup_agency,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows, fetch_value
-from agencyos.identity.passwords import hash_password
-from agencyos.identity.settings import IdentitySettings
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows, fetch_value
 
 NEW_PASSWORD = "a brand new passphrase"
 GENERIC_DETAIL = "the password reset token is not valid; request a new one"

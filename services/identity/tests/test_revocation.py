@@ -17,17 +17,17 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.factories import (
     PASSWORD,
     AgencySession,
     add_member,
     add_membership,
     refreshed,
 )
-from agencyos.common.testing.http import assert_problem, unverified_jwt
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.testing.http import assert_problem, unverified_jwt
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
 
 # Revocation is written before the revoking request answers; the deadline only absorbs a
 # loaded test machine. (Before revocation was checked, tokens lived 15 minutes.)

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from agencyos.common.permissions import ALL_PERMISSIONS, DEFAULT_ROLE_PERMISSIONS, Role
-from agencyos.common.testing.factories import AgencySession, add_member, refreshed
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member, refreshed
+from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
+from agencyos.testing.platform import Platform
 
 
 async def roles(gateway: httpx.AsyncClient, who: AgencySession) -> dict[str, Any]:

@@ -12,16 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     PASSWORD,
     AgencySession,
     add_member,
     add_membership,
     signup_agency,
 )
-from agencyos.common.testing.http import assert_problem, unverified_jwt, without_trace
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.http import assert_problem, unverified_jwt, without_trace
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 GENERIC_DETAIL = "the refresh token is not valid; log in again"
 

@@ -16,23 +16,23 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from agencyos.common.permissions import ALL_PERMISSIONS, DEFAULT_ROLE_PERMISSIONS, Role
-from agencyos.common.testing.factories import (
+from agencyos.identity.passwords import hash_password
+from agencyos.identity.settings import IdentitySettings
+from agencyos.testing.factories import (
     PASSWORD,
     add_member,
     add_membership,
     signup_agency,
 )
-from agencyos.common.testing.http import (
+from agencyos.testing.http import (
     assert_invalid_fields,
     assert_problem,
     unverified_jwt,
     without_trace,
 )
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows, fetch_value
-from agencyos.identity.passwords import hash_password
-from agencyos.identity.settings import IdentitySettings
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows, fetch_value
 
 ISSUER = "agencyos"
 AUDIENCE = "agencyos-api"

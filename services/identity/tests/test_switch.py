@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, add_membership, signup_agency
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, add_membership, signup_agency
+from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 
 async def switch(

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from agencyos.common.events import ClientCreated, CloudEvent, build_event
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.kafka import Record, TopicWriter, read_topic, topic_writer
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows, fetch_value
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.infra import wait_for
+from agencyos.testing.kafka import Record, TopicWriter, read_topic, topic_writer
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows, fetch_value
 
 
 @pytest.fixture

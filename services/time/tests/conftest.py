@@ -9,10 +9,10 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.time_invoicing import Books, new_books
 from agencyos.protos.time.v1 import time_pb2_grpc
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.platform import Platform
+from agencyos.testing.time_invoicing import Books, new_books
 
 
 @pytest.fixture

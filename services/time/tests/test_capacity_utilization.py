@@ -15,15 +15,15 @@ import httpx
 import pytest
 
 from agencyos.common.events import CloudEvent, MemberAdded, build_event
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     seed_time_entry,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic, topic_writer
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_topic, topic_writer
+from agencyos.testing.platform import Platform
 
 HOUR = 3600
 # Two full ISO weeks: Monday 7 to Sunday 20 September 2026, ten working days.

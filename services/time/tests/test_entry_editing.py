@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     new_project,
     new_task,
     seed_time_entry,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.time_entries import (
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
+from agencyos.testing.time_entries import (
     HOUR,
     LAST_WEEK,
     YESTERDAY,

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession
-from agencyos.common.testing.http import assert_invalid_fields
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.time_entries import YESTERDAY, Team, at, new_team
+from agencyos.testing.factories import AgencySession
+from agencyos.testing.http import assert_invalid_fields
+from agencyos.testing.platform import Platform
+from agencyos.testing.time_entries import YESTERDAY, Team, at, new_team
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from typing import Any
 import grpc
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
+from agencyos.testing.factories import (
     create_crm_client,
 )
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.time_invoicing import (
+from agencyos.testing.platform import Platform
+from agencyos.testing.time_invoicing import (
     DAY,
     Books,
     as_caller,
@@ -28,7 +29,6 @@ from agencyos.common.testing.time_invoicing import (
     summary,
     unbilled,
 )
-from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 
 
 class TestListUnbilledEntries:

@@ -14,13 +14,14 @@ import grpc
 import pytest
 
 from agencyos.common.events import InvoiceVoided, build_event
-from agencyos.common.testing.factories import (
+from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
+from agencyos.testing.factories import (
     AgencySession,
 )
-from agencyos.common.testing.kafka import events_where, read_topic, topic_writer
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_value
-from agencyos.common.testing.time_invoicing import (
+from agencyos.testing.kafka import events_where, read_topic, topic_writer
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_value
+from agencyos.testing.time_invoicing import (
     DAY,
     Books,
     as_caller,
@@ -29,7 +30,6 @@ from agencyos.common.testing.time_invoicing import (
     selection,
     unbilled,
 )
-from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 
 
 async def invoiced_events(platform: Platform, who: AgencySession, invoice: uuid.UUID) -> int:

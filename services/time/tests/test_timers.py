@@ -16,18 +16,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     new_task,
     seed_time_entry,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows, fetch_value
-from agencyos.common.testing.timezones import set_timezone, zone_where_it_is
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows, fetch_value
+from agencyos.testing.timezones import set_timezone, zone_where_it_is
 
 HOUR = 3600
 

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
 )
-from agencyos.common.testing.http import assert_problem
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
-from agencyos.common.testing.timesheets import (
+from agencyos.testing.http import assert_problem
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
+from agencyos.testing.timesheets import (
     HOUR,
     MONDAY,
     Team,

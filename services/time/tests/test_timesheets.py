@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.timesheets import (
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
+from agencyos.testing.timesheets import (
     HOUR,
     MONDAY,
     WEEK,

@@ -11,15 +11,15 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     get_board,
     new_project,
     new_task,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.platform import Platform
 
 DEFAULT_BOARD = [
     ("To do", "todo"),

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, add_member, new_project, new_task
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.factories import AgencySession, add_member, new_project, new_task
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
 
 
 async def comment(

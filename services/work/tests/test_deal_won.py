@@ -21,10 +21,10 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agencyos.common.events import CloudEvent, DealWon, build_event
-from agencyos.common.testing.factories import AgencySession, add_member, create_crm_client
-from agencyos.common.testing.kafka import events_where, read_topic, topic_writer
-from agencyos.common.testing.platform import REPO_ROOT, Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, add_member, create_crm_client
+from agencyos.testing.kafka import events_where, read_topic, topic_writer
+from agencyos.testing.platform import REPO_ROOT, Platform
+from agencyos.testing.sql import fetch_rows
 
 WON_AT = datetime(2026, 12, 3, 16, 30, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.deals import create_template
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.platform import Platform
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.deals import create_template
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.platform import Platform
 
 
 @pytest.fixture

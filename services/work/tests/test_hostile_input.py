@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, new_project, new_task
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, send_json
+from agencyos.testing.factories import AgencySession, new_project, new_task
+from agencyos.testing.http import assert_invalid_fields, assert_problem, send_json
 
 
 class TestStrings:

@@ -14,11 +14,11 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, add_member
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
 
 # --- helpers ---------------------------------------------------------------------------------
 

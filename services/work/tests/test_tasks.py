@@ -15,17 +15,17 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     get_board,
     new_project,
     new_task,
 )
-from agencyos.common.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
 
 MIN_GAP = 1e-6
 

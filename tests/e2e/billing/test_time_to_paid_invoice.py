@@ -13,17 +13,17 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from agencyos.common.testing.billing import invoice_events, wait_for_invoice_event
-from agencyos.common.testing.factories import (
+from agencyos.testing.billing import invoice_events, wait_for_invoice_event
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     signup_agency,
 )
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_value
-from agencyos.common.testing.stripe_webhooks import (
+from agencyos.testing.infra import wait_for
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_value
+from agencyos.testing.stripe_webhooks import (
     signed_request,
     stripe_event,
     stripe_id,

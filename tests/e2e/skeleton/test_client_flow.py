@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.infra import wait_for
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.infra import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -19,10 +19,10 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.platform import REPO_ROOT, Platform, Process
-from agencyos.common.testing.sql import fetch_value
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.infra import wait_for
+from agencyos.testing.platform import REPO_ROOT, Platform, Process
+from agencyos.testing.sql import fetch_value
 
 pytestmark = pytest.mark.e2e
 

@@ -13,16 +13,16 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import (
+from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     create_crm_client,
     new_project,
     seed_time_entry,
 )
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
-from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 DAY = date(2026, 11, 2)
 

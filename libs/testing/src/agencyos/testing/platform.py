@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from agencyos.common.testing.infra import Infra, free_port
+from agencyos.testing.infra import Infra, free_port
 
 SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -31,7 +31,7 @@ DEFAULT_STRIPE_API = "http://127.0.0.1:12111"
 # its limits are on (the code path is exercised) but out of reach. Rate-limit tests start
 # their own gateways with strict limits.
 GENEROUS_RATE_LIMIT = "100000"
-REPO_ROOT = Path(__file__).resolve().parents[6]
+REPO_ROOT = Path(__file__).resolve().parents[5]
 
 
 @dataclass

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from agencyos.common.testing.factories import AgencySession, signup_agency
-from agencyos.common.testing.infra import Infra
-from agencyos.common.testing.keys import TestKeys, serve_jwks
-from agencyos.common.testing.platform import REPO_ROOT, Platform
+from agencyos.testing.factories import AgencySession, signup_agency
+from agencyos.testing.infra import Infra
+from agencyos.testing.keys import TestKeys, serve_jwks
+from agencyos.testing.platform import REPO_ROOT, Platform
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,15 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
     seed_time_entry,
 )
-from agencyos.common.testing.kafka import events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.kafka import events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 # ISO week 2026-W37: Monday 7 September to Sunday 13 September 2026 (in the past).
 WEEK = "2026-W37"

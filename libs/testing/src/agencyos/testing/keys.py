@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from agencyos.common.testing.infra import free_port
+from agencyos.testing.infra import free_port
 
 ISSUER = "agencyos"
 AUDIENCE = "agencyos-api"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from agencyos.common.testing.factories import AgencySession
+from agencyos.testing.factories import AgencySession
 
 
 def zone_where_it_is(hour: int) -> str:

@@ -13,15 +13,15 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.factories import (
+from agencyos.testing.factories import (
     AgencySession,
     add_member,
     create_crm_client,
     new_project,
     seed_time_entry,
 )
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_value
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_value
 
 HOUR = 3600
 # Days safely in the past whatever the hour (the agencies here keep the default UTC zone).

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, seed_invoice
-from agencyos.common.testing.kafka import Record, events_where, read_topic
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, seed_invoice
+from agencyos.testing.kafka import Record, events_where, read_topic
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 
 async def invoice_row(

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from agencyos.common.testing.platform import Platform
+from agencyos.testing.platform import Platform
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from agencyos.common.db import RELAY_SETTING, TENANT_SETTING
-from agencyos.common.testing.infra import Infra
+from agencyos.testing.infra import Infra
 
 
 async def fetch_rows(

@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from agencyos.common.testing.factories import AgencySession, new_project, seed_time_entry
-from agencyos.common.testing.infra import wait_for
-from agencyos.common.testing.platform import Platform
-from agencyos.common.testing.sql import fetch_rows
+from agencyos.testing.factories import AgencySession, new_project, seed_time_entry
+from agencyos.testing.infra import wait_for
+from agencyos.testing.platform import Platform
+from agencyos.testing.sql import fetch_rows
 
 DAY = date(2026, 11, 16)
 
