@@ -33,7 +33,7 @@ from agencyos.billing.payment.repository import payment_repository
 from agencyos.billing.payment.schemas import PaymentCreate
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import InvoicePaid, PaymentRecorded
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
@@ -45,10 +45,6 @@ SERVICE = "billing"
 CLOCK_SKEW = timedelta(minutes=5)
 # Statuses whose balance payments do not move between (money is recorded, status kept).
 FROZEN_STATUSES = ("draft", "void")
-
-
-def field_error(field_name: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field_name, "message": message, "type": kind}])
 
 
 def status_after(invoice: Invoice, amount_paid_cents: int) -> str:
