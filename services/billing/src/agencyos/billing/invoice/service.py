@@ -54,6 +54,7 @@ from agencyos.billing.invoice.schemas import (
     LineCreate,
     LineUpdate,
 )
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
 from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
@@ -367,7 +368,7 @@ class InvoiceService:
             id=invoice_id,
             client_id=data.client_id,
             project_ids=list(covered),
-            status="draft",
+            status=InvoiceStatus.DRAFT.value,
             currency=currency,
             due_in_days=due_in_days,
             period_from=data.period_from,
@@ -402,7 +403,7 @@ class InvoiceService:
         invoice = await invoice_repository.lock(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
-        if invoice.status != "draft":
+        if invoice.status != InvoiceStatus.DRAFT:
             raise NotDraft(f"the invoice is {invoice.status}; only a draft can be changed")
         return invoice
 
