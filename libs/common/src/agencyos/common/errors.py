@@ -53,6 +53,16 @@ class InvalidInput(AppError):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+def field_problem(field: str, message: str, kind: str = "invalid") -> dict[str, str]:
+    """One entry of a problem's `errors`: what is wrong with one field, `kind` its slug."""
+    return {"field": field, "message": message, "type": kind}
+
+
+def field_error(field: str, message: str, kind: str = "invalid") -> InvalidInput:
+    """Invalid input about one field; `message` is both the detail and the field's entry."""
+    return InvalidInput(message, errors=[field_problem(field, message, kind)])
+
+
 class BadRequest(AppError):
     status, slug, title = 400, "bad-request", "Bad request"
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT

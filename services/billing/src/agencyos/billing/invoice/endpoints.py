@@ -18,7 +18,6 @@ from agencyos.billing.invoice.schemas import (
     InvoiceCreate,
     InvoiceList,
     InvoiceSort,
-    InvoiceStatus,
     InvoiceUpdate,
     InvoiceVoid,
     LineCreate,
@@ -28,6 +27,7 @@ from agencyos.billing.invoice.schemas import (
     summary_out,
 )
 from agencyos.billing.invoice.service import InvoiceView, Transactions, invoice_service
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.peers import Peers
 from agencyos.common.auth import Principal
 from agencyos.common.pagination import Pagination

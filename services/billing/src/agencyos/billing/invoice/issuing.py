@@ -36,6 +36,7 @@ from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView, Transactions
+from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
 from agencyos.billing.peers import AgencyInfo, ClientInfo, Peers
 from agencyos.common.auth import Principal
@@ -47,9 +48,6 @@ from agencyos.common.outbox import publish
 
 log = get_logger(__name__)
 
-# statuses in which an invoice takes payments
-PAYABLE = frozenset({"sent", "overdue", "partially_paid"})
-
 
 def invoice_number(prefix: str, number: int) -> str:
     """`INV-` and 42 -> `INV-0042` (at least 4 digits; more once past 9999)."""
@@ -58,11 +56,12 @@ def invoice_number(prefix: str, number: int) -> str:
 
 class IssuingService:
     @staticmethod
-    def _check_sendable(invoice: Invoice) -> None:
-        if invoice.status != "draft":
-            raise NotSendable(f"the invoice is already {invoice.status}; it is sent once")
+    def _check_sendable(invoice: Invoice) -> InvoiceStatus:
+        """The status sending gives the invoice, if it can be sent."""
+        sent = InvoiceStatus(invoice.status).transition(InvoiceStatus.SENT, Move.SEND)
         if invoice.total_cents <= 0:
             raise NotSendable("only an invoice with a total above zero can be sent")
+        return sent
 
     async def send(
         self,
@@ -166,7 +165,7 @@ class IssuingService:
         invoice = await invoice_repository.lock(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
-        self._check_sendable(invoice)
+        sent = self._check_sendable(invoice)
         if invoice.version != seen_version:
             raise Conflict("the draft changed while it was being sent; send it again")
         lines = await invoice_repository.lines(session, invoice.id)
@@ -184,7 +183,7 @@ class IssuingService:
         number = await invoice_repository.next_number(session, principal.tenant_id)
         issue_date = datetime.now(agency.timezone).date()
         invoice.number = invoice_number(agency.invoice_prefix, number)
-        invoice.status = "sent"
+        invoice.status = sent.value
         invoice.issue_date = issue_date
         invoice.timezone = agency.timezone.key
         invoice.due_date = issue_date + timedelta(days=invoice.due_in_days)
@@ -231,16 +230,13 @@ class IssuingService:
             invoice = await invoice_repository.lock(session, invoice_id)
             if invoice is None:
                 raise NotFound("no such invoice")
-            if invoice.status == "draft":
-                raise NotVoidable("a draft has no number to void: delete it instead")
-            if invoice.status in ("void", "paid"):
-                raise NotVoidable(f"the invoice is {invoice.status}")
+            void = InvoiceStatus(invoice.status).transition(InvoiceStatus.VOID, Move.VOID)
             if invoice.amount_paid_cents != 0:
                 raise NotVoidable(
                     "payments are recorded on this invoice; refund them before voiding it"
                 )
             voided_at = utcnow()
-            invoice.status = "void"
+            invoice.status = void.value
             invoice.voided_at = voided_at
             invoice.void_reason = data.reason or None
             invoice.version += 1
@@ -272,7 +268,7 @@ class IssuingService:
     @staticmethod
     def _check_payable(invoice: Invoice) -> int:
         """What is still owed on an invoice that takes payments."""
-        if invoice.status not in PAYABLE:
+        if not InvoiceStatus(invoice.status).is_open:
             raise NotPayable(
                 f"the invoice is {invoice.status}; only a sent, overdue or partly paid invoice "
                 "has a payment page"

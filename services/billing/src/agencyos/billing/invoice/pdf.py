@@ -19,6 +19,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from agencyos.billing.invoice.money import format_money
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, InvoiceLine
 from agencyos.common.logs import get_logger
 
@@ -154,7 +155,9 @@ def render(doc: Document, *, compress: bool = True) -> bytes:
     pdf.set_y(max(pdf.get_y(), top + 22) + 6)
 
     # title
-    status_word = {"draft": "DRAFT", "void": "VOID"}.get(invoice.status)
+    status_word = {InvoiceStatus.DRAFT.value: "DRAFT", InvoiceStatus.VOID.value: "VOID"}.get(
+        invoice.status
+    )
     pdf.set_font("helvetica", "B", 20)
     pdf.set_text_color(*brand)
     title = f"Invoice {invoice.number}" if invoice.number else "Invoice (draft)"
@@ -258,7 +261,7 @@ def render(doc: Document, *, compress: bool = True) -> bytes:
 
     # payment and notes
     pdf.ln(6)
-    if invoice.payment_url and invoice.status != "void":
+    if invoice.payment_url and invoice.status != InvoiceStatus.VOID:
         pdf.set_font("helvetica", "B", 10)
         pdf.cell(0, 6, "Pay online", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font("helvetica", "U", 7)
@@ -266,7 +269,7 @@ def render(doc: Document, *, compress: bool = True) -> bytes:
         pdf.multi_cell(0, 5, latin1(invoice.payment_url), link=invoice.payment_url)
         pdf.set_text_color(0, 0, 0)
         pdf.ln(2)
-    if invoice.due_date and invoice.status != "void":
+    if invoice.due_date and invoice.status != InvoiceStatus.VOID:
         pdf.set_font("helvetica", size=9)
         pdf.multi_cell(
             0,
@@ -280,7 +283,7 @@ def render(doc: Document, *, compress: bool = True) -> bytes:
         pdf.cell(0, 6, "Notes", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font("helvetica", size=9)
         pdf.multi_cell(0, 5, latin1(invoice.notes))
-    if invoice.status == "void" and invoice.void_reason:
+    if invoice.status == InvoiceStatus.VOID and invoice.void_reason:
         pdf.ln(2)
         pdf.set_font("helvetica", "I", 9)
         pdf.multi_cell(0, 5, latin1(f"Voided: {invoice.void_reason}"))

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.status import OPEN_STATUSES, InvoiceStatus
 from agencyos.billing.models import (
     BillableMilestone,
     BillingSettings,
@@ -43,8 +44,6 @@ _SORTS: dict[str, Any] = {
     "number": Invoice.number,
     "total_cents": Invoice.total_cents,
 }
-# sent and not fully paid: still expecting money
-_OPEN = ("sent", "partially_paid", "overdue")
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class MilestoneSelection:
 
 
 def _overdue() -> ColumnElement[bool]:
-    return Invoice.status == "overdue"
+    return Invoice.status == InvoiceStatus.OVERDUE.value
 
 
 def _conditions(filters: InvoiceFilters) -> list[ColumnElement[bool]]:
@@ -102,7 +101,7 @@ def _conditions(filters: InvoiceFilters) -> list[ColumnElement[bool]]:
         conditions.append(Invoice.due_date <= filters.due_to)
     if filters.overdue is not None:
         past_due = and_(
-            Invoice.status.in_(_OPEN),
+            Invoice.status.in_([s.value for s in OPEN_STATUSES]),
             Invoice.due_date < (filters.today or func.current_date()),
         )
         late = or_(_overdue(), past_due)

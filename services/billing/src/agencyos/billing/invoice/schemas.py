@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from agencyos.billing.invoice.money import QUANTITY_STEP
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice as InvoiceRow
 from agencyos.billing.models import InvoiceLine as InvoiceLineRow
 from agencyos.common.fields import Omittable
@@ -57,15 +58,6 @@ class GroupBy(StrEnum):
     MEMBER = "member"
     TASK = "task"
     PROJECT = "project"
-
-
-class InvoiceStatus(StrEnum):
-    DRAFT = "draft"
-    SENT = "sent"
-    PAID = "paid"
-    PARTIALLY_PAID = "partially_paid"
-    OVERDUE = "overdue"
-    VOID = "void"
 
 
 class LineSource(StrEnum):

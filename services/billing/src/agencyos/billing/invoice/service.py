@@ -54,11 +54,12 @@ from agencyos.billing.invoice.schemas import (
     LineCreate,
     LineUpdate,
 )
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
 from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
 from agencyos.common.auth import Principal
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import PageParams
 
@@ -77,10 +78,6 @@ Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 class InvoiceView:
     invoice: Invoice
     lines: list[InvoiceLine]
-
-
-def _field_error(field: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": kind}])
 
 
 def _named(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +210,7 @@ class InvoiceService:
             (filters.due_from, filters.due_to, "due_to"),
         ):
             if low is not None and high is not None and low > high:
-                raise _field_error(field, "the range ends before it starts")
+                raise field_error(field, "the range ends before it starts")
         stmt = invoice_repository.listing(filters, sort)
         items, total = await invoice_repository.paginate(
             session, stmt, page=params.page, per_page=params.per_page
@@ -227,12 +224,12 @@ class InvoiceService:
     ) -> InvoiceView:
         principal.require("invoices.write")
         if data.period_from and data.period_to and data.period_from > data.period_to:
-            raise _field_error("period_to", "period_to must not be before period_from")
+            raise field_error("period_to", "period_to must not be before period_from")
         include = set(data.include)
         agency = await peers.agency(principal)
         client = await peers.client(principal, data.client_id)
         if client is None:
-            raise _field_error("client_id", "no such client in your agency", "not_found")
+            raise field_error("client_id", "no such client in your agency", "not_found")
         project_ids = tuple(dict.fromkeys(data.project_ids))
         await self._check_projects(principal, peers, client, project_ids)
         currency = data.currency or client.currency or agency.currency
@@ -303,7 +300,7 @@ class InvoiceService:
             str(p) for p in project_ids if p not in projects or projects[p].client_id != client.id
         ]
         if strangers:
-            raise _field_error(
+            raise field_error(
                 "project_ids", "not projects of this client: " + ", ".join(strangers), "not_found"
             )
 
@@ -371,7 +368,7 @@ class InvoiceService:
             id=invoice_id,
             client_id=data.client_id,
             project_ids=list(covered),
-            status="draft",
+            status=InvoiceStatus.DRAFT.value,
             currency=currency,
             due_in_days=due_in_days,
             period_from=data.period_from,
@@ -406,7 +403,7 @@ class InvoiceService:
         invoice = await invoice_repository.lock(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
-        if invoice.status != "draft":
+        if invoice.status != InvoiceStatus.DRAFT:
             raise NotDraft(f"the invoice is {invoice.status}; only a draft can be changed")
         return invoice
 
@@ -427,7 +424,7 @@ class InvoiceService:
         invoice = await self._draft(session, principal, invoice_id)
         sent = data.model_dump(exclude_unset=True)
         if "due_in_days" in sent and sent["due_in_days"] is None:
-            raise _field_error("due_in_days", "due_in_days cannot be null")
+            raise field_error("due_in_days", "due_in_days cannot be null")
         changes = {k: v for k, v in sent.items() if getattr(invoice, k) != v}
         if changes:
             await invoice_repository.update(session, invoice, changes)
@@ -470,7 +467,7 @@ class InvoiceService:
         sent = data.model_dump(exclude_unset=True)
         for required in ("description", "quantity", "unit_price_cents", "tax_rate_bps"):
             if required in sent and sent[required] is None:
-                raise _field_error(required, f"{required} cannot be null")
+                raise field_error(required, f"{required} cannot be null")
         if line.source_type != "manual" and {"quantity", "unit_price_cents"} & set(sent):
             raise LineLocked(
                 f"this line bills {line.source_type}: its quantity and price come from what it "

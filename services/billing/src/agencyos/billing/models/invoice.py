@@ -6,12 +6,10 @@ from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, String, Tex
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Base
 from agencyos.common.db import TenantScoped, Timestamped, utcnow
 
-INVOICE_STATUSES = ("draft", "sent", "paid", "partially_paid", "overdue", "void")
-# Invoices that still expect money.
-OPEN_STATUSES = ("sent", "partially_paid", "overdue")
 LINE_SOURCES = ("time", "milestone", "manual")
 # The scheduler's read-across-agencies flag (see the migration).
 SCHEDULER_SETTING = "app.billing_scheduler"
@@ -26,7 +24,7 @@ class Invoice(TenantScoped, Timestamped, Base):
     client_id: Mapped[uuid.UUID]
     project_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
     number: Mapped[str | None] = mapped_column(String(40), default=None)
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value)
     currency: Mapped[str] = mapped_column(String(3))
     issue_date: Mapped[date | None] = mapped_column(Date, default=None)
     # the agency's IANA time zone when sent: its dates (issue, due) are days there

@@ -2,7 +2,8 @@
 `apply_payment`. Services never commit: the edge owns the transaction, so a payment, the
 invoice's new balance and status, and their events commit together (or not at all).
 
-Balance and status (the invoice row is locked first, see `PaymentRepository.lock_invoice`):
+Balance and status (the invoice row is locked first, see `PaymentRepository.lock_invoice`;
+the status rule is `InvoiceStatus.settled`, in the invoice's one state machine):
 - `amount_paid_cents` is the sum of every payment minus every refund.
 - Fully paid (`amount_paid_cents >= total_cents`) → `paid`, `paid_at` = when the completing
   payment arrived, and `billing.invoice.paid` is published — once per transition into
@@ -27,13 +28,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, Payment
-from agencyos.billing.models.invoice import OPEN_STATUSES
 from agencyos.billing.payment.repository import payment_repository
 from agencyos.billing.payment.schemas import PaymentCreate
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import InvoicePaid, PaymentRecorded
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
@@ -43,23 +44,6 @@ log = get_logger(__name__)
 SERVICE = "billing"
 # A payment "received" a little in the future is clock skew; more is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
-# Statuses whose balance payments do not move between (money is recorded, status kept).
-FROZEN_STATUSES = ("draft", "void")
-
-
-def field_error(field_name: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field_name, "message": message, "type": kind}])
-
-
-def status_after(invoice: Invoice, amount_paid_cents: int) -> str:
-    """The invoice's status once its payments add up to `amount_paid_cents`."""
-    if invoice.status in FROZEN_STATUSES:
-        return invoice.status
-    if amount_paid_cents >= invoice.total_cents:
-        return "paid"
-    if invoice.status == "overdue":
-        return "overdue"
-    return "partially_paid" if amount_paid_cents > 0 else "sent"
 
 
 def invoice_subject(invoice_id: uuid.UUID) -> str:
@@ -101,17 +85,17 @@ class PaymentService:
         )
         session.add(payment)
 
-        was_paid = invoice.status == "paid"
+        was_paid = invoice.status == InvoiceStatus.PAID
         # never below zero: a refund can only give back what came in (Stripe guarantees it
         # per charge; this keeps the database check from turning an anomaly into a 500)
         paid = max(invoice.amount_paid_cents + amount_cents, 0)
-        status = status_after(invoice, paid)
+        status = InvoiceStatus(invoice.status).settled(paid, invoice.total_cents).value
         invoice.amount_paid_cents = paid
         invoice.status = status
-        becomes_paid = status == "paid" and not was_paid
+        becomes_paid = status == InvoiceStatus.PAID and not was_paid
         if becomes_paid:
             invoice.paid_at = received_at
-        elif was_paid and status != "paid":
+        elif was_paid and status != InvoiceStatus.PAID:
             invoice.paid_at = None
         invoice.version += 1
         await session.flush()
@@ -174,7 +158,7 @@ class PaymentService:
         invoice = await payment_repository.lock_invoice(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
-        if invoice.status not in OPEN_STATUSES:
+        if not InvoiceStatus(invoice.status).is_open:
             raise Conflict(
                 f"payments can only be recorded on sent, partially paid or overdue invoices; "
                 f"this one is {invoice.status}",

@@ -41,8 +41,8 @@ import stripe
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice
-from agencyos.billing.models.invoice import OPEN_STATUSES
 from agencyos.billing.payment.repository import StripeOwner, payment_repository
 from agencyos.billing.payment.service import SERVICE, invoice_subject, payment_service
 from agencyos.common.db import TENANT_SETTING, set_local, utcnow
@@ -345,7 +345,7 @@ class StripeWebhookProcessor:
     ) -> Handled:
         # A failed attempt on an invoice that is paid (another attempt or a bank transfer
         # got there) or void is no news for anyone.
-        if invoice.status not in OPEN_STATUSES:
+        if not InvoiceStatus(invoice.status).is_open:
             log.info("payment failure on a closed invoice; ignored", status=invoice.status)
             return Handled("processed", owner)
         await publish(

@@ -10,7 +10,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.status import OPEN_STATUSES, InvoiceStatus
 from agencyos.billing.models import InvoiceReminder
+
+# Status literals for the text SQL below, from the one enum: 'sent', 'partially_paid', ...
+_OPEN_SQL = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+_OVERDUE_SQL = f"'{InvoiceStatus.OVERDUE.value}'"
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,10 @@ class SchedulerRepository:
                     "FROM invoices i "
                     "LEFT JOIN billing_settings s ON s.tenant_id = i.tenant_id "
                     "WHERE i.due_date IS NOT NULL "
-                    "AND i.status IN ('sent', 'partially_paid', 'overdue') AND ("
-                    "(i.status <> 'overdue' AND i.due_date < :today) "
-                    "OR (i.status = 'overdue' AND NOT EXISTS (SELECT 1 FROM invoice_reminders r "
+                    f"AND i.status IN ({_OPEN_SQL}) AND ("
+                    f"(i.status <> {_OVERDUE_SQL} AND i.due_date < :today) "
+                    f"OR (i.status = {_OVERDUE_SQL} AND NOT EXISTS ("
+                    "SELECT 1 FROM invoice_reminders r "
                     "WHERE r.tenant_id = i.tenant_id AND r.invoice_id = i.id "
                     "AND r.kind = 'overdue')) "
                     "OR EXISTS (SELECT 1 FROM unnest(COALESCE(s.reminder_offsets_days, "

@@ -32,8 +32,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.billing.billing_settings.service import billing_settings_service
+from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
-from agencyos.billing.models.invoice import OPEN_STATUSES, SCHEDULER_SETTING
+from agencyos.billing.models.invoice import SCHEDULER_SETTING
 from agencyos.billing.models.settings import DEFAULT_REMINDER_OFFSETS_DAYS
 from agencyos.billing.payment.repository import payment_repository
 from agencyos.billing.payment.service import SERVICE, invoice_subject
@@ -46,9 +47,9 @@ from agencyos.common.zones import UTC_ZONE, zone_or_utc
 
 log = get_logger(__name__)
 
-OVERDUE = "overdue"
+# the notice (an `invoice_reminders` kind) that announces an invoice overdue, once
+OVERDUE_NOTICE = "overdue"
 CATCH_UP_DAYS = 7
-MARKS_OVERDUE = ("sent", "partially_paid")
 
 
 def reminder_kind(offset: int) -> str:
@@ -75,10 +76,13 @@ def plan_for(
     already_sent: set[str],
 ) -> Plan:
     """What is due for one invoice today (pure: the tick and its tests share it)."""
-    if status not in OPEN_STATUSES:
+    current = InvoiceStatus(status)
+    if not current.is_open:
         return Plan(False, None)
     past_due = due_date < today
-    mark_overdue = past_due and (status in MARKS_OVERDUE or OVERDUE not in already_sent)
+    mark_overdue = past_due and (
+        current.can_become(InvoiceStatus.OVERDUE) or OVERDUE_NOTICE not in already_sent
+    )
     reminder: int | None = None
     arrived = [o for o in offsets if due_date + timedelta(days=o) <= today]
     if arrived:
@@ -179,12 +183,16 @@ class SchedulerService:
             already_sent=sent,
         )
         if plan.mark_overdue:
-            if invoice.status != OVERDUE:
-                invoice.status = OVERDUE
+            if invoice.status != InvoiceStatus.OVERDUE:
+                invoice.status = (
+                    InvoiceStatus(invoice.status)
+                    .transition(InvoiceStatus.OVERDUE, Move.MARK_OVERDUE)
+                    .value
+                )
                 invoice.version += 1
                 await session.flush()
             if await scheduler_repository.claim_notice(
-                session, invoice.tenant_id, invoice.id, OVERDUE
+                session, invoice.tenant_id, invoice.id, OVERDUE_NOTICE
             ):
                 await self._publish_overdue(session, invoice)
                 result.overdue += 1

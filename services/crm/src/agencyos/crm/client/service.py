@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import ClientCreated, ClientDeleted, ClientUpdated
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
@@ -26,16 +26,12 @@ def _external_id_taken(exc: IntegrityError) -> bool:
     return "uq_clients_external_id" in str(exc.orig)
 
 
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
-
-
 class ClientService:
     async def _ensure_owner(
         self, principal: Principal, owner_id: uuid.UUID, members: MemberDirectory
     ) -> None:
         if not await members.is_active_member(principal, owner_id):
-            raise _field_error("owner_id", "owner_id is not an active member of this agency")
+            raise field_error("owner_id", "owner_id is not an active member of this agency")
 
     async def create(
         self,
@@ -126,7 +122,7 @@ class ClientService:
         sent: dict[str, Any] = data.model_dump(exclude_unset=True)
         for required in ("company_name", "status", "tags"):
             if required in sent and sent[required] is None:
-                raise _field_error(required, f"{required} cannot be null")
+                raise field_error(required, f"{required} cannot be null")
         if "website" in sent and sent["website"] is not None:
             sent["website"] = str(sent["website"])
         if "status" in sent:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import DealLost, DealStageChanged, DealWon
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
@@ -38,7 +38,7 @@ from agencyos.crm.deal.schemas import DealCreate, DealMove, DealUpdate
 from agencyos.crm.members import MemberDirectory
 from agencyos.crm.models import Client, Deal, Pipeline, Stage
 from agencyos.crm.pipeline.repository import stage_repository
-from agencyos.crm.pipeline.service import field_error, pipeline_service
+from agencyos.crm.pipeline.service import pipeline_service
 from agencyos.crm.templates import ProjectTemplates
 from agencyos.crm.timeline.repository import timeline_repository
 

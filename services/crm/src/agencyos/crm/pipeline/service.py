@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.pagination import PageParams
 from agencyos.crm.models import Pipeline, Stage
 from agencyos.crm.pipeline.repository import pipeline_repository, stage_repository
@@ -51,10 +51,6 @@ REQUIRED_KINDS = (StageKind.OPEN, StageKind.WON, StageKind.LOST)
 class PipelineView:
     pipeline: Pipeline
     stages: list[Stage]
-
-
-def field_error(field: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": kind}])
 
 
 def missing_kinds(kinds: Iterable[str]) -> list[str]:

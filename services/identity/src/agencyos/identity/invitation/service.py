@@ -24,10 +24,10 @@ from agencyos.common.db import utcnow
 from agencyos.common.errors import (
     Conflict,
     Gone,
-    InvalidInput,
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    field_error,
 )
 from agencyos.common.events import InvitationCreated, MemberAdded
 from agencyos.common.outbox import publish
@@ -86,10 +86,6 @@ class NewInvitation:
     token: str
 
 
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
-
-
 class InvitationService:
     async def invite(
         self,
@@ -108,10 +104,10 @@ class InvitationService:
         email = email.lower()
         if role is Role.CLIENT:
             if client_id is None:
-                raise _field_error("client_id", "a client invitation must name its client_id")
+                raise field_error("client_id", "a client invitation must name its client_id")
             await ensure_client_exists(principal, settings.crm_grpc_target, client_id)
         elif client_id is not None:
-            raise _field_error("client_id", "only client invitations name a client_id")
+            raise field_error("client_id", "only client invitations name a client_id")
         existing = await account_repository.user_by_email(session, email)
         if existing is not None:
             found = await account_repository.membership(session, principal.tenant_id, existing.id)
@@ -276,9 +272,9 @@ class InvitationService:
                 )
             return existing
         if not name:
-            raise _field_error("name", "a name is required to create your account")
+            raise field_error("name", "a name is required to create your account")
         if not password or len(password) < _PASSWORD_MIN:
-            raise _field_error(
+            raise field_error(
                 "password", f"a password of at least {_PASSWORD_MIN} characters is required"
             )
         user = User(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from agencyos.common.errors import Conflict, NotFound, PermissionDenied, field_error
 from agencyos.common.events import (
     MemberReactivated,
     MemberRemoved,
@@ -46,10 +46,6 @@ class MemberView:
     membership: Membership
     user: User
     permissions: frozenset[str]
-
-
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
 
 
 class MemberService:
@@ -125,10 +121,10 @@ class MemberService:
         ensure_may_assign(principal, membership.role, role.value)
         if role is Role.CLIENT:
             if client_id is None:
-                raise _field_error("client_id", "a client member must be bound to a client_id")
+                raise field_error("client_id", "a client member must be bound to a client_id")
             await ensure_client_exists(principal, crm_target, client_id)
         elif client_id is not None:
-            raise _field_error("client_id", "only client members are bound to a client")
+            raise field_error("client_id", "only client members are bound to a client")
         old_role = membership.role
         if old_role == role.value and membership.client_id == client_id:
             return await self._view(session, membership, user)
@@ -283,11 +279,11 @@ class MemberService:
         revoked = validate_permissions(revoked, "revoked")
         both = sorted(set(granted) & set(revoked))
         if both:
-            raise _field_error("revoked", f"granted and revoked at once: {', '.join(both)}")
+            raise field_error("revoked", f"granted and revoked at once: {', '.join(both)}")
         _, membership, user = await self._target(session, principal, user_id)
         await with_current_role(session, principal, "roles.write")
         if membership.role == Role.OWNER.value:
-            raise _field_error("user_id", "owners hold every permission and take no overrides")
+            raise field_error("user_id", "owners hold every permission and take no overrides")
         before = await role_service.effective_permissions(session, membership)
         membership.granted_permissions = list(granted)
         membership.revoked_permissions = list(revoked)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from agencyos.common.errors import field_error
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.types import IsoDate
 from agencyos.common.web import TenantSession, service_context
@@ -22,7 +23,7 @@ from agencyos.time.entry.schemas import (
     change_out,
     entry_out,
 )
-from agencyos.time.entry.service import entry_service, field_error
+from agencyos.time.entry.service import entry_service
 from agencyos.time.peers import Peers
 
 router = APIRouter(prefix="/v1/time-entries", tags=["time-entries"])

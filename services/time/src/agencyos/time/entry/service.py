@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, PermissionDenied, field_error
 from agencyos.common.events import TimeEntryLogged
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
@@ -66,10 +66,6 @@ SERVICE = "time"
 EXCLUSION_VIOLATION = "23P01"
 CHECK_VIOLATION = "23514"
 APPROVE_PERMISSION = "timesheets.approve"
-
-
-def field_error(field_name: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field_name, "message": message, "type": kind}])
 
 
 def sees_everyones_entries(principal: Principal) -> bool:

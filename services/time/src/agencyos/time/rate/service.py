@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_problem
 from agencyos.common.permissions import Role
 from agencyos.common.wording import with_article
 from agencyos.time.models import Rate
@@ -32,10 +32,6 @@ _TARGETS: dict[RateScope, tuple[bool, bool]] = {
 }
 
 
-def _field_error(field: str, message: str) -> dict[str, str]:
-    return {"field": field, "message": message, "type": "invalid"}
-
-
 def _check_shape(data: RateCreate) -> None:
     """The scope names exactly its targets; cost rates are per person or agency-wide."""
     needs_user, needs_project = _TARGETS[data.scope]
@@ -46,14 +42,14 @@ def _check_shape(data: RateCreate) -> None:
     ):
         if needed and value is None:
             errors.append(
-                _field_error(field, f"{with_article(data.scope.value)} rate needs {field}")
+                field_problem(field, f"{with_article(data.scope.value)} rate needs {field}")
             )
         elif not needed and value is not None:
             errors.append(
-                _field_error(field, f"{with_article(data.scope.value)} rate takes no {field}")
+                field_problem(field, f"{with_article(data.scope.value)} rate takes no {field}")
             )
     if data.kind == RateKind.COST and data.scope not in (RateScope.AGENCY, RateScope.MEMBER):
-        errors.append(_field_error("scope", "cost rates are agency-wide or per member only"))
+        errors.append(field_problem("scope", "cost rates are agency-wide or per member only"))
     if errors:
         raise InvalidInput("the rate's scope and targets do not match", errors=errors)
 
@@ -93,11 +89,11 @@ class RateService:
         if data.user_id is not None:
             person = (await peers.people(principal, [data.user_id])).get(data.user_id)
             if person is None or person.role == Role.CLIENT:
-                errors.append(_field_error("user_id", "user_id is not a member of this agency"))
+                errors.append(field_problem("user_id", "user_id is not a member of this agency"))
         if data.project_id is not None:
             if await peers.project(principal, data.project_id) is None:
                 errors.append(
-                    _field_error("project_id", "project_id is not a project of this agency")
+                    field_problem("project_id", "project_id is not a project of this agency")
                 )
         if errors:
             raise InvalidInput("the rate's targets are not in this agency", errors=errors)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import Conflict, NotFound
+from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.work.board.repository import column_repository
 from agencyos.work.board.schemas import ColumnCreate, ColumnUpdate
 from agencyos.work.models import BoardColumn, Project
@@ -21,7 +21,7 @@ from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.task import activity
 from agencyos.work.task.placement import place, placement_action, publish_placement
 from agencyos.work.task.repository import TaskFilters, TaskView, task_repository
-from agencyos.work.task.service import field_error, task_service
+from agencyos.work.task.service import task_service
 
 MAX_COLUMNS = 30
 

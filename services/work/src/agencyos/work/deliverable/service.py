@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import (
     DeliverableApproved,
     DeliverableChangesRequested,
@@ -89,10 +89,6 @@ class DeliverableStateConflict(Conflict):
 class DeliverableView:
     deliverable: Deliverable
     project: Project
-
-
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
 
 
 def _is_client_user(principal: Principal) -> bool:
@@ -264,7 +260,7 @@ class DeliverableService:
         deliverable = view.deliverable
         sent: dict[str, Any] = data.model_dump(exclude_unset=True)
         if "title" in sent and sent["title"] is None:
-            raise _field_error("title", "title cannot be null")
+            raise field_error("title", "title cannot be null")
         if deliverable.status not in EDITABLE:
             status = with_article(deliverable.status.replace("_", " "))
             raise DeliverableStateConflict(
@@ -337,7 +333,7 @@ class DeliverableService:
         comment: str,
     ) -> DeliverableView:
         if not comment.strip():
-            raise _field_error("comment", "say what should change: comment is required")
+            raise field_error("comment", "say what should change: comment is required")
         view = await self._for_decision(session, principal, deliverable_id)
         return await self._transition(
             session, principal, view, Action.REQUEST_CHANGES, comment.strip()

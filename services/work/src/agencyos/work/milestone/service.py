@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import MilestoneCompleted
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
@@ -35,10 +35,6 @@ SERVICE = "work"
 class MilestoneView:
     milestone: Milestone
     project: Project
-
-
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
 
 
 class MilestoneService:
@@ -122,7 +118,7 @@ class MilestoneService:
         sent: dict[str, Any] = data.model_dump(exclude_unset=True)
         for required in ("name", "status"):
             if required in sent and sent[required] is None:
-                raise _field_error(required, f"{required} cannot be null")
+                raise field_error(required, f"{required} cannot be null")
         status = sent.pop("status", None)
         changes = {k: v for k, v in sent.items() if getattr(milestone, k) != v}
         if changes:

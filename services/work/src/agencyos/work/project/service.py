@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import InvalidInput, NotFound
+from agencyos.common.errors import InvalidInput, NotFound, field_error
 from agencyos.common.events import DealWon, ProjectStatusChanged, ProjectUpdated
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
@@ -30,10 +30,6 @@ log = get_logger(__name__)
 DEFAULT_CURRENCY = "USD"
 # Fields a PATCH may not set to null (the rest are optional and null clears them).
 _NOT_NULL = ("name", "status", "billing_type", "currency")
-
-
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message, "type": "invalid"}])
 
 
 def _deal_taken(exc: IntegrityError) -> bool:
@@ -65,12 +61,12 @@ class ProjectService:
     ) -> ProjectView:
         template = await template_service.for_new_project(session, data.template_id)
         if data.template_id is not None and template is None:
-            raise _field_error("template_id", "no such project template in this agency")
+            raise field_error("template_id", "no such project template in this agency")
         currency = data.currency
         if data.client_id is not None:
             client = await peers.client(principal, data.client_id)
             if client is None:
-                raise _field_error("client_id", "no such client in this agency")
+                raise field_error("client_id", "no such client in this agency")
             currency = currency or client.currency
         if data.member_ids:
             await self._ensure_staff(principal, data.member_ids, peers, "member_ids")
@@ -159,12 +155,12 @@ class ProjectService:
         deadline = changes.get("deadline", project.deadline)
         if start is not None and deadline is not None and deadline < start:
             field = "deadline" if "deadline" in changes else "start_date"
-            raise _field_error(field, "deadline must not be before start_date")
+            raise field_error(field, "deadline must not be before start_date")
         if (
             changes.get("client_id") is not None
             and await peers.client(principal, changes["client_id"]) is None
         ):
-            raise _field_error("client_id", "no such client in this agency")
+            raise field_error("client_id", "no such client in this agency")
         if changes:
             await self._apply(session, principal, project, changes)
         return await project_repository.view(session, project)

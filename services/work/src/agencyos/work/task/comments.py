@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import NotFound, PermissionDenied
+from agencyos.common.errors import NotFound, PermissionDenied, field_error
 from agencyos.common.events import CommentMentioned
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
@@ -24,7 +24,7 @@ from agencyos.work.task import activity
 from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import comment_repository, task_repository
 from agencyos.work.task.schemas import CommentCreate, CommentUpdate
-from agencyos.work.task.service import field_error, task_service, unique
+from agencyos.work.task.service import task_service, unique
 
 MENTION = re.compile(
     r"@\[[^\]\n]{0,200}\]\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound
+from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import TaskCompleted, TaskCreated, TaskUpdated
 from agencyos.common.pagination import PageParams
 from agencyos.work.board.repository import column_repository
@@ -57,10 +57,6 @@ from agencyos.work.task.schemas import (
 
 # Neighbours closer than this: the column is rebalanced before the task goes between them.
 MIN_GAP = 1e-6
-
-
-def field_error(field_name: str, message: str, kind: str = "invalid") -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field_name, "message": message, "type": kind}])
 
 
 def unique(ids: Iterable[Any]) -> list[Any]:
