@@ -180,6 +180,31 @@ class TestCreateForAnExistingClient:
             "currency": "EUR",
         }
 
+    @pytest.mark.parametrize(
+        ("currency", "value_cents", "shown"),
+        [
+            pytest.param("JPY", 50_000, "JPY 50,000", id="yen-has-no-minor-unit"),
+            pytest.param("KWD", 50_000, "KWD 50.000", id="dinar-has-three-decimals"),
+        ],
+    )
+    async def test_the_timeline_shows_the_value_in_the_currencys_own_decimals(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        client: dict[str, Any],
+        currency: str,
+        value_cents: int,
+        shown: str,
+    ) -> None:
+        await create_deal(
+            gateway, agency, client, title="Audit", value_cents=value_cents, currency=currency
+        )
+
+        rows = await timeline_rows(platform, agency, client["id"])
+
+        assert rows[0]["title"] == f"Deal Audit created in lead ({shown})"
+
     @pytest.mark.parametrize("stage", ["won", "lost"])
     async def test_a_deal_cannot_start_in_a_closed_stage(
         self, gateway: httpx.AsyncClient, agency: AgencySession, client: dict[str, Any], stage: str

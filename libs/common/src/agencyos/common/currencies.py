@@ -1,4 +1,4 @@
-"""The currencies AgencyOS bills in (ISO 4217), each with its minor units.
+"""The currencies AgencyOS bills in (ISO 4217), each with its minor units, and money as text.
 
 No maintained currency library is installed and this list changes about once a year, so it
 lives here, once, for every service. It holds the circulating national and regional
@@ -44,3 +44,19 @@ def minor_units(currency: str) -> int:
     """The ISO 4217 exponent: 2 for EUR and USD, 0 for JPY, 3 for KWD. A code not in the
     table (a row stored before codes were checked) counts as 2, so showing it never fails."""
     return MINOR_UNITS.get(currency, 2)
+
+
+def format_amount(cents: int, currency: str) -> str:
+    """The amount in minor units as a number with the currency's decimals and thousands
+    separators: `123456, "EUR"` -> `"1,234.56"`, `123456, "JPY"` -> `"123,456"`,
+    `-5, "KWD"` -> `"-0.005"`. For display only, never for arithmetic."""
+    places = minor_units(currency)
+    sign = "-" if cents < 0 else ""
+    whole, fraction = divmod(abs(cents), 10**places)
+    text = f"{sign}{whole:,}"
+    return f"{text}.{fraction:0{places}d}" if places else text
+
+
+def format_money(cents: int, currency: str) -> str:
+    """An amount with its code, as documents show it: `123456, "EUR"` -> `"1,234.56 EUR"`."""
+    return f"{format_amount(cents, currency)} {currency}"
