@@ -48,8 +48,8 @@ stack-down: ## stop the local PostgreSQL, Redis and Kafka
 
 .PHONY: migrate
 migrate: install ## run every service's migrations (as the owner role)
-	@for s in identity crm work time billing notification portal; do \
-	  $(PY) -m agencyos.$$s migrate || exit 1; done
+	@services="$$($(PY) -m agencyos.common.services)" || exit 1; \
+	for s in $$services; do $(PY) -m agencyos.$$s migrate || exit 1; done
 
 .PHONY: dev
 dev: install stack-up ## the whole platform locally: stack, migrations, services, gateway

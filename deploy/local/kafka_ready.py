@@ -23,15 +23,8 @@ from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-SERVICES: tuple[str, ...] = (
-    "identity",
-    "crm",
-    "work",
-    "time",
-    "billing",
-    "notification",
-    "portal",
-)
+from agencyos.common.services import SERVICES
+
 EVENTS_PARTITIONS = 3
 DLQ_PARTITIONS = 1
 REPLICATION = 1

@@ -33,23 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from agencyos.common.services import GATEWAY, GATEWAY_METRICS_PORT, GATEWAY_PORT, SERVICE_PORTS
+
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / ".run" / "logs"
 PYTHON = REPO / ".venv" / "bin" / "python"
 
-# name -> default HTTP port (deploy/SERVICES.md)
-SERVICES: dict[str, int] = {
-    "identity": 8101,
-    "crm": 8102,
-    "work": 8103,
-    "time": 8104,
-    "billing": 8105,
-    "notification": 8106,
-    "portal": 8107,
-}
-GATEWAY = "gateway"
-GATEWAY_PORT = 8080
-GATEWAY_METRICS_PORT = 9080
+# name -> default HTTP port
+SERVICES: dict[str, int] = {name: http for name, (http, _) in SERVICE_PORTS.items()}
 ALL_NAMES: tuple[str, ...] = (*SERVICES, GATEWAY)
 
 STOP_GRACE_S = 15.0

@@ -36,7 +36,8 @@ KAFKA_CONTROLLER_PORT="${AGENCYOS_KAFKA_CONTROLLER_PORT:-9093}"
 STRIPE_MOCK_PORT="${AGENCYOS_STRIPE_MOCK_PORT:-12111}"
 
 PGBIN="${AGENCYOS_PGBIN:-/usr/lib/postgresql/15/bin}"
-DATABASES=(identity crm work time billing notification portal)
+# One database per service, named by agencyos.common.services (read once the venv exists).
+DATABASES=()
 
 KAFKA_VERSION=3.9.1
 KAFKA_HOME="$RUN/kafka"
@@ -345,7 +346,14 @@ EOF
     done
 }
 
+load_databases() {
+    local names
+    names="$("$VENV_PY" -m agencyos.common.services)" || die "cannot list the services (.venv?)"
+    mapfile -t DATABASES <<<"$names"
+}
+
 pg_bootstrap() {
+    load_databases
     if ! pg_bootstrap_sql | "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PG_PORT" \
         -U postgres -d postgres >/dev/null; then
         die "creating roles/databases failed"

@@ -19,9 +19,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ValidationError
 
+from agencyos.common.services import SERVICES
 from agencyos.common.web import ServiceContext
-
-SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
 
 
 def service_app(service: str) -> FastAPI:

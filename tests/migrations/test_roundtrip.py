@@ -12,8 +12,9 @@ from alembic import command
 from alembic.config import Config
 
 from agencyos.common.migrations import APP_ROLE_OPTION
+from agencyos.common.services import SERVICES
 from agencyos.testing.infra import Infra
-from agencyos.testing.platform import REPO_ROOT, SERVICES
+from agencyos.testing.platform import REPO_ROOT
 
 
 def _config(service: str, infra: Infra, database: str) -> Config:

@@ -281,7 +281,8 @@ def widget_router(state: WidgetApp) -> APIRouter:
         widget_id = await insert_widget_row(session, principal.tenant_id, body.name)
         return {"id": str(widget_id)}
 
-    @router.get("/reports/secret", dependencies=[require("x.y")])
+    # Only owners hold `roles.write` by default.
+    @router.get("/reports/secret", dependencies=[require("roles.write")])
     async def secret_report() -> dict[str, str]:
         return {"report": "numbers"}
 

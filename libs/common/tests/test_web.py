@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
-from agencyos.common.web import ServiceContext, create_app
+from agencyos.common.web import ServiceContext, create_app, require
 from agencyos.testing.infra import Infra, free_port
 
 PROBLEM_JSON = "application/problem+json"
@@ -232,19 +232,25 @@ class TestPermissions:
     async def test_a_principal_without_the_permission_answers_403(
         self, client: httpx.AsyncClient, bearer: Any, tenant: uuid.UUID
     ) -> None:
-        response = await client.get("/reports/secret", headers=bearer(tenant, role="owner"))
+        response = await client.get("/reports/secret", headers=bearer(tenant, role="admin"))
 
         body = problem(response, 403)
         assert body["type"] == PROBLEMS + "permission-denied"
-        assert "x.y" in body["detail"]
+        assert "roles.write" in body["detail"]
 
     async def test_a_principal_holding_the_permission_is_let_through(
         self, client: httpx.AsyncClient, bearer: Any, tenant: uuid.UUID
     ) -> None:
-        response = await client.get("/reports/secret", headers=bearer(tenant, perms=["x.y"]))
+        response = await client.get(
+            "/reports/secret", headers=bearer(tenant, role="member", perms=["roles.write"])
+        )
 
         assert response.status_code == 200
         assert response.json() == {"report": "numbers"}
+
+    def test_a_route_naming_an_unknown_permission_fails_when_it_is_defined(self) -> None:
+        with pytest.raises(ValueError, match=r"clients\.raed"):
+            require("clients.raed")
 
 
 class TestRequestId:

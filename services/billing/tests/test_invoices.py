@@ -307,6 +307,7 @@ class TestValidation:
         assert_invalid_fields(await books.create(group_by="client"), "group_by")
         assert_invalid_fields(await books.create(due_in_days=400), "due_in_days")
         assert_invalid_fields(await books.create(currency="euro"), "currency")
+        assert_invalid_fields(await books.create(currency="XXX"), "currency")
         assert_invalid_fields(await books.create(tax_rate_bps=10_001), "tax_rate_bps")
         assert_invalid_fields(
             await books.create(period_from="2026-11-30", period_to="2026-11-01"), "period_to"

@@ -424,6 +424,9 @@ class TestValidation:
             pytest.param({"company_name": "A", "currency": "usd"}, "currency", id="lower-currency"),
             pytest.param({"company_name": "A", "currency": "EURO"}, "currency", id="long-currency"),
             pytest.param(
+                {"company_name": "A", "currency": "XXX"}, "currency", id="not-an-iso-currency"
+            ),
+            pytest.param(
                 {"company_name": "A", "website": "not a url"}, "website", id="bad-website"
             ),
             pytest.param({"company_name": "A", "status": "vip"}, "status", id="unknown-status"),

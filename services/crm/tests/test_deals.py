@@ -180,6 +180,31 @@ class TestCreateForAnExistingClient:
             "currency": "EUR",
         }
 
+    @pytest.mark.parametrize(
+        ("currency", "value_cents", "shown"),
+        [
+            pytest.param("JPY", 50_000, "JPY 50,000", id="yen-has-no-minor-unit"),
+            pytest.param("KWD", 50_000, "KWD 50.000", id="dinar-has-three-decimals"),
+        ],
+    )
+    async def test_the_timeline_shows_the_value_in_the_currencys_own_decimals(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        client: dict[str, Any],
+        currency: str,
+        value_cents: int,
+        shown: str,
+    ) -> None:
+        await create_deal(
+            gateway, agency, client, title="Audit", value_cents=value_cents, currency=currency
+        )
+
+        rows = await timeline_rows(platform, agency, client["id"])
+
+        assert rows[0]["title"] == f"Deal Audit created in lead ({shown})"
+
     @pytest.mark.parametrize("stage", ["won", "lost"])
     async def test_a_deal_cannot_start_in_a_closed_stage(
         self, gateway: httpx.AsyncClient, agency: AgencySession, client: dict[str, Any], stage: str
@@ -431,6 +456,7 @@ class TestEditAndDelete:
             pytest.param({"value_cents": None}, "value_cents", id="null-value"),
             pytest.param({"value_cents": -1}, "value_cents", id="negative-value"),
             pytest.param({"currency": "eur"}, "currency", id="lower-currency"),
+            pytest.param({"currency": "XXX"}, "currency", id="not-an-iso-currency"),
             pytest.param({"probability": 101}, "probability", id="probability-above-100"),
             pytest.param({"stage": "won"}, "stage", id="the-stage-moves-elsewhere"),
             pytest.param({"assigned_to": str(uuid.uuid4())}, "assigned_to", id="not-a-member"),
@@ -475,6 +501,7 @@ class TestValidation:
             pytest.param({"value_cents": -5}, "value_cents", id="negative-value"),
             pytest.param({"value_cents": "lots"}, "value_cents", id="value-not-a-number"),
             pytest.param({"currency": "EURO"}, "currency", id="long-currency"),
+            pytest.param({"currency": "XXX"}, "currency", id="not-an-iso-currency"),
             pytest.param({"probability": -1}, "probability", id="negative-probability"),
             pytest.param({"expected_close_date": "soon"}, "expected_close_date", id="bad-date"),
             pytest.param({"assigned_to": "bob"}, "assigned_to", id="bad-assignee"),

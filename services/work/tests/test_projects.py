@@ -348,6 +348,7 @@ class TestCreatingProjects:
             ({"status": "done"}, "status"),
             ({"billing_type": "free"}, "billing_type"),
             ({"currency": "usd"}, "currency"),
+            ({"currency": "XXX"}, "currency"),
             ({"budget_cents": -1}, "budget_cents"),
             ({"hourly_rate_cents": 10**16}, "hourly_rate_cents"),
             ({"budget_hours": "1.234"}, "budget_hours"),

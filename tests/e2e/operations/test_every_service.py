@@ -10,7 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from agencyos.testing.platform import SERVICES, Platform
+from agencyos.common.services import SERVICES
+from agencyos.testing.platform import Platform
 
 pytestmark = pytest.mark.e2e
 

@@ -10,12 +10,13 @@ import httpx
 
 from agencyos.common.logs import get_logger
 from agencyos.common.openapi import PROBLEM_SCHEMAS, add_error_response
+from agencyos.common.services import SERVICES as ALL_SERVICES
 from agencyos.gateway.ratelimit import is_auth_route
-from agencyos.gateway.routes import ROUTES, is_public, owns
+from agencyos.gateway.routes import is_public, owns
 
 log = get_logger(__name__)
 
-SERVICES = sorted(set(ROUTES.values()))
+SERVICES = sorted(ALL_SERVICES)
 METHODS = ("get", "put", "post", "patch", "delete")
 
 

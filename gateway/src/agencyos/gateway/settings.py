@@ -1,12 +1,7 @@
 from typing import Literal
 
-from agencyos.common.settings import (
-    GATEWAY_METRICS_PORT,
-    GATEWAY_PORT,
-    SERVICE_PORTS,
-    ServiceSettings,
-    service_config,
-)
+from agencyos.common.services import GATEWAY_METRICS_PORT, GATEWAY_PORT, SERVICE_PORTS
+from agencyos.common.settings import ServiceSettings, service_config
 
 
 def _url(service: str) -> str:
@@ -20,6 +15,7 @@ class GatewaySettings(ServiceSettings):
     http_port: int = GATEWAY_PORT
     # Prometheus /metrics, on its own port so the public one never serves it.
     metrics_port: int = GATEWAY_METRICS_PORT
+    # One upstream per service of agencyos.common.services (gateway/tests/test_service_list.py).
     identity_url: str = _url("identity")
     crm_url: str = _url("crm")
     work_url: str = _url("work")

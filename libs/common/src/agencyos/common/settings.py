@@ -16,19 +16,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-SHARED_PREFIX = "AGENCYOS_"
+from agencyos.common.services import SERVICE_PORTS
 
-SERVICE_PORTS: dict[str, tuple[int, int]] = {
-    "identity": (8101, 9101),
-    "crm": (8102, 9102),
-    "work": (8103, 9103),
-    "time": (8104, 9104),
-    "billing": (8105, 9105),
-    "notification": (8106, 9106),
-    "portal": (8107, 9107),
-}
-GATEWAY_PORT = 8080
-GATEWAY_METRICS_PORT = 9080
+SHARED_PREFIX = "AGENCYOS_"
 
 
 class ServiceSettings(BaseSettings):

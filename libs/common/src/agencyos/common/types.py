@@ -17,6 +17,10 @@ and counts sent in a body are strict: `"12"`, `true` and `12.0` are refused, not
 a client bug never silently becomes a price. Query parameters arrive as text, so their
 integers (`page`, `per_page`, filters) use the non-strict bounded types.
 
+Currencies. `Currency` is an active ISO 4217 code in upper case (`EUR`, `JPY`): `eur`,
+`EURO`, `ABC` and the "no currency" code `XXX` are refused (agencyos.common.currencies holds
+the list and each currency's minor units).
+
 Dates and times. `IsoDate` takes only `YYYY-MM-DD` (no `"0"`, no Unix timestamps);
 `Timestamp` takes only RFC 3339 date-times with a UTC offset (`Z` or `±hh:mm`). Both work in
 bodies and in query parameters.
@@ -30,6 +34,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 from pydantic_core import PydanticCustomError
+
+from agencyos.common.currencies import is_currency
 
 # --- strings ------------------------------------------------------------------------------
 
@@ -105,6 +111,24 @@ SignedCents = Annotated[int, Strict(), Field(ge=-MAX_CENTS, le=MAX_CENTS)]
 Seconds = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
 Minutes = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
 Days = Annotated[int, Strict(), Field(ge=0, le=36_500)]
+
+# --- currencies ---------------------------------------------------------------------------
+
+
+def _currency(value: str) -> str:
+    if not is_currency(value):
+        raise PydanticCustomError(
+            "currency", "must be an active ISO 4217 currency code in upper case (e.g. EUR)"
+        )
+    return value
+
+
+# The pattern is checked first (and documented in the OpenAPI), then the code itself.
+Currency = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"),
+    AfterValidator(_currency),
+]
 
 # --- dates and times ----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
 from agencyos.common.openapi import document_errors
+from agencyos.common.permissions import ALL_PERMISSIONS
 from agencyos.common.revocation import RevocationStore
 from agencyos.common.settings import ServiceSettings
 from agencyos.common.tracing import current_trace_id, extract_context, tracer
@@ -360,7 +361,11 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def require(permission: str) -> Any:
-    """A dependency that admits only callers holding `permission`."""
+    """A dependency that admits only callers holding `permission`, one of the names in
+    agencyos.common.permissions: a misspelt name fails when the route module is imported
+    instead of answering 403 to everyone."""
+    if permission not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r} (see agencyos.common.permissions)")
 
     async def check(principal: CurrentPrincipal) -> Principal:
         principal.require(permission)

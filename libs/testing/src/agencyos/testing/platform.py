@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from agencyos.common.services import SERVICES
 from agencyos.testing.infra import Infra, free_port
 
-SERVICES = ("identity", "crm", "work", "time", "billing", "notification", "portal")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

@@ -70,30 +70,3 @@ def totals(lines: Iterable[tuple[int, int]]) -> tuple[int, int, int]:
         subtotal += amount
         tax += line_tax
     return subtotal, tax, subtotal + tax
-
-
-# Currencies whose minor unit is not a hundredth (ISO 4217 exponents other than 2), for
-# showing amounts; everything billing stores and sends to Stripe is in the minor unit already.
-_ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
-_THREE_DECIMAL = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
-
-
-def exponent(currency: str) -> int:
-    if currency in _ZERO_DECIMAL:
-        return 0
-    if currency in _THREE_DECIMAL:
-        return 3
-    return 2
-
-
-def format_money(cents: int, currency: str) -> str:
-    """`123456, "EUR"` -> `"1,234.56 EUR"` (for documents, not for arithmetic)."""
-    places = exponent(currency)
-    sign = "-" if cents < 0 else ""
-    whole, fraction = divmod(abs(cents), 10**places)
-    text = f"{whole:,}"
-    if places:
-        text += f".{fraction:0{places}d}"
-    return f"{sign}{text} {currency}"

@@ -18,9 +18,9 @@ from decimal import Decimal
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from agencyos.billing.invoice.money import format_money
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, InvoiceLine
+from agencyos.common.currencies import format_money
 from agencyos.common.logs import get_logger
 
 log = get_logger(__name__)

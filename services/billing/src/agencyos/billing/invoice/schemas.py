@@ -11,7 +11,7 @@ from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice as InvoiceRow
 from agencyos.billing.models import InvoiceLine as InvoiceLineRow
 from agencyos.common.fields import Omittable
-from agencyos.common.types import BasisPoints, IsoDate, MultiLine, SignedCents
+from agencyos.common.types import BasisPoints, Currency, IsoDate, MultiLine, SignedCents
 
 MAX_PRICE_CENTS = 10**10
 MAX_LINES = 500
@@ -21,7 +21,6 @@ Description = Annotated[
 ]
 Notes = Annotated[str, StringConstraints(max_length=5000), MultiLine]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), MultiLine]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 TaxRateBps = Annotated[BasisPoints, Field(description="Tax rate in basis points (1900 = 19 %)")]
 DueInDays = Annotated[
     int, Strict(), Field(ge=0, le=365, description="Days from the issue date to the due date")

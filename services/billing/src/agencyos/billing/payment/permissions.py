@@ -1,10 +1,6 @@
-"""Typed auth dependencies for payments (managers and above by default; members never see
-invoices or their money)."""
+"""Typed auth dependencies for payments: the invoice permissions (managers and above by
+default; members never see invoices or their money), defined once with the invoices."""
 
-from typing import Annotated
+from agencyos.billing.invoice.permissions import InvoicesRead, InvoicesWrite
 
-from agencyos.common.auth import Principal
-from agencyos.common.web import require
-
-InvoicesRead = Annotated[Principal, require("invoices.read")]
-InvoicesWrite = Annotated[Principal, require("invoices.write")]
+__all__ = ["InvoicesRead", "InvoicesWrite"]

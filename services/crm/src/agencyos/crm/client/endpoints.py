@@ -3,10 +3,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.types import Name
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.client.permissions import ClientsRead, ClientsWrite
 from agencyos.crm.client.schemas import (
     Client,
     ClientCreate,
@@ -20,8 +20,6 @@ from agencyos.crm.members import MemberDirectory
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
-ClientsRead = Annotated[Principal, require("clients.read")]
-ClientsWrite = Annotated[Principal, require("clients.write")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such client in your agency"}
 }

@@ -6,12 +6,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from agencyos.common.fields import Omittable
-from agencyos.common.types import MultiLine, SingleLine
+from agencyos.common.types import Currency, MultiLine, SingleLine
 
 CompanyName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), SingleLine

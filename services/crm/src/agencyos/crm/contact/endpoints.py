@@ -1,18 +1,16 @@
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from agencyos.common.auth import Principal
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.client.permissions import ClientsRead, ClientsWrite
 from agencyos.crm.contact.schemas import Contact, ContactCreate, ContactUpdate
 from agencyos.crm.contact.service import contact_service
 
 router = APIRouter(prefix="/v1/clients/{client_id}/contacts", tags=["contacts"])
 
-ClientsRead = Annotated[Principal, require("clients.read")]
-ClientsWrite = Annotated[Principal, require("clients.write")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such client (or contact) in your agency"}
 }

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
-from agencyos.common.auth import Principal
 from agencyos.common.errors import PayloadTooLarge
 from agencyos.common.types import Name
-from agencyos.common.web import TenantSession, require, service_context
+from agencyos.common.web import TenantSession, service_context
+from agencyos.crm.client.permissions import ClientsExport, ClientsWrite
 from agencyos.crm.client.schemas import ClientSort, ClientStatus
 from agencyos.crm.csv_import.rows import (
     EXPORT_COLUMNS,
@@ -22,11 +22,6 @@ from agencyos.crm.csv_import.service import ExportFilters, import_service
 
 # Included before the clients router: `/import` and `/export` are not client ids.
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
-
-ClientsRead = Annotated[Principal, require("clients.read")]
-ClientsWrite = Annotated[Principal, require("clients.write")]
-# The whole book at once (contacts, revenue): its own permission, on top of reading clients.
-ClientsExport = Annotated[Principal, require("clients.export")]
 
 _MB = MAX_FILE_BYTES // (1024 * 1024)
 IMPORT_FORMAT = f"""

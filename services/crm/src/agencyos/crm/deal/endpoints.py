@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput
 from agencyos.common.pagination import MAX_PER_PAGE, Page, Pagination
 from agencyos.common.types import IsoDate, Name
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.deal.permissions import DealsRead, DealsWrite, ForecastRead
 from agencyos.crm.deal.repository import DealFilters, DealRow
 from agencyos.crm.deal.schemas import (
     Board,
@@ -33,9 +33,6 @@ from agencyos.crm.templates import ProjectTemplates
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
-DealsRead = Annotated[Principal, require("deals.read")]
-DealsWrite = Annotated[Principal, require("deals.write")]
-ForecastRead = Annotated[Principal, require("reports.financial.read")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such deal in your agency"}}
 
 

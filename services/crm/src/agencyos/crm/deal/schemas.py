@@ -6,13 +6,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agencyos.common.fields import Omittable
-from agencyos.common.types import Cents, IsoDate, MultiLine, Percent, Position, SingleLine
+from agencyos.common.types import Cents, Currency, IsoDate, MultiLine, Percent, Position, SingleLine
 from agencyos.crm.client.schemas import ClientCreate
 
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Fits a PostgreSQL bigint with room for probability arithmetic (value x 100).
 ValueCents = Annotated[Cents, Field(description="Deal value in minor units")]
 Probability = Annotated[Percent, Field(description="Win probability in percent")]

@@ -41,14 +41,11 @@ from agencyos.crm.pipeline.repository import stage_repository
 from agencyos.crm.pipeline.service import pipeline_service
 from agencyos.crm.templates import ProjectTemplates
 from agencyos.crm.timeline.repository import timeline_repository
+from agencyos.crm.timeline.titles import money
 
 SERVICE = "crm"
 TIMELINE_TITLE_MAX = 300
 ROUNDING = "half-up per deal (value_cents x probability / 100), then summed"
-
-
-def money(cents: int, currency: str) -> str:
-    return f"{currency} {cents // 100:,}.{cents % 100:02d}"
 
 
 def _title(text: str) -> str:

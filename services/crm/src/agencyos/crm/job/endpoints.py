@@ -1,16 +1,13 @@
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter
 
-from agencyos.common.auth import Principal
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.client.permissions import ClientsRead
 from agencyos.crm.job.schemas import Job
 from agencyos.crm.job.service import job_service
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-ClientsRead = Annotated[Principal, require("clients.read")]
 
 
 @router.get(

@@ -1,11 +1,11 @@
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.deal.permissions import DealsRead, DealsWrite
 from agencyos.crm.pipeline.schemas import (
     Pipeline,
     PipelineCreate,
@@ -19,8 +19,6 @@ from agencyos.crm.pipeline.service import PipelineView, pipeline_service
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
-DealsRead = Annotated[Principal, require("deals.read")]
-DealsWrite = Annotated[Principal, require("deals.write")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such pipeline (or stage) in your agency"}
 }

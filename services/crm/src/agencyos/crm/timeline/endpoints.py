@@ -3,18 +3,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.crm.client.permissions import ClientsRead, ClientsWrite
 from agencyos.crm.models.timeline_entry import AUTOMATIC_KINDS, MANUAL_KINDS
 from agencyos.crm.timeline.schemas import TimelineEntry, TimelineEntryCreate
 from agencyos.crm.timeline.service import timeline_service
 
 router = APIRouter(prefix="/v1/clients/{client_id}/timeline", tags=["timeline"])
 
-ClientsRead = Annotated[Principal, require("clients.read")]
-ClientsWrite = Annotated[Principal, require("clients.write")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such client in your agency"}
 }

@@ -15,12 +15,9 @@ from agencyos.common.events import CloudEvent, InvoicePaid, InvoiceSent
 from agencyos.common.logs import get_logger
 from agencyos.crm.models import Client
 from agencyos.crm.timeline.repository import timeline_repository
+from agencyos.crm.timeline.titles import money
 
 log = get_logger(__name__)
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{currency} {cents // 100:,}.{cents % 100:02d}"
 
 
 async def _known_client(session: AsyncSession, event: CloudEvent, client_id: uuid.UUID) -> bool:
@@ -44,7 +41,7 @@ async def on_invoice_sent(session: AsyncSession, event: CloudEvent) -> None:
         tenant_id=event.tenantid,
         client_id=payload.client_id,
         kind="invoice_sent",
-        title=f"Invoice {payload.number} sent ({_money(payload.total_cents, payload.currency)})",
+        title=f"Invoice {payload.number} sent ({money(payload.total_cents, payload.currency)})",
         occurred_at=event.time,
         data={
             "invoice_id": str(payload.invoice_id),
@@ -68,7 +65,7 @@ async def on_invoice_paid(session: AsyncSession, event: CloudEvent) -> None:
         tenant_id=event.tenantid,
         client_id=payload.client_id,
         kind="invoice_paid",
-        title=f"Invoice {payload.number} paid ({_money(payload.amount_cents, payload.currency)})",
+        title=f"Invoice {payload.number} paid ({money(payload.amount_cents, payload.currency)})",
         occurred_at=payload.paid_at,
         data={
             "invoice_id": str(payload.invoice_id),

@@ -16,9 +16,8 @@ from pydantic import (
 )
 
 from agencyos.common.fields import Omittable
-from agencyos.common.types import SingleLine
+from agencyos.common.types import Currency, SingleLine
 from agencyos.identity.account.schemas import Name, Slug
-from agencyos.identity.agency.currencies import ACTIVE_CURRENCIES
 
 _URL_MAX = 2048
 
@@ -26,12 +25,6 @@ _URL_MAX = 2048
 @cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-def _known_currency(code: str) -> str:
-    if code not in ACTIVE_CURRENCIES:
-        raise ValueError("not an active ISO 4217 currency code")
-    return code
 
 
 def _known_timezone(name: str) -> str:
@@ -47,7 +40,6 @@ def _https_url(url: str) -> str:
     return url
 
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
 Timezone = Annotated[
     str, StringConstraints(max_length=64), AfterValidator(_known_timezone), SingleLine
 ]

@@ -5,8 +5,9 @@ from fastapi import APIRouter, Query, Request
 
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.web import CurrentPrincipal, TenantSession
+from agencyos.time.entry.permissions import TimeWrite
 from agencyos.time.peers import Peers
-from agencyos.time.timesheet.permissions import TimesheetsApprove, TimeWrite
+from agencyos.time.timesheet.permissions import TimesheetsApprove
 from agencyos.time.timesheet.schemas import (
     IsoWeek,
     Timesheet,

@@ -8,8 +8,6 @@ from agencyos.common.web import require
 LOG_TIME = "time.write"
 APPROVE = "timesheets.approve"
 
-# Submitting your own week.
-TimeWrite = Annotated[Principal, require(LOG_TIME)]
 # Approving and rejecting (managers and above).
 TimesheetsApprove = Annotated[Principal, require(APPROVE)]
 

@@ -3,8 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from agencyos.common.auth import Principal
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
 from agencyos.work.board.schemas import (
     Board,
     BoardColumn,
@@ -15,12 +14,10 @@ from agencyos.work.board.schemas import (
     ColumnUpdate,
 )
 from agencyos.work.board.service import ColumnView, board_service
+from agencyos.work.project.permissions import ProjectsRead, ProjectsWrite
 from agencyos.work.task.schemas import TaskStatus, task_summary
 
 router = APIRouter(tags=["boards"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
-ProjectsWrite = Annotated[Principal, require("projects.write")]
 
 _PROJECT_404: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project that you can see"}

@@ -3,9 +3,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
 from agencyos.work.deliverable.schemas import (
     ChangesRequest,
     Decision,
@@ -20,11 +19,9 @@ from agencyos.work.deliverable.schemas import (
     deliverable_out,
 )
 from agencyos.work.deliverable.service import deliverable_service
+from agencyos.work.project.permissions import ProjectsRead, ProjectsWrite
 
 router = APIRouter(tags=["deliverables"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
-ProjectsWrite = Annotated[Principal, require("projects.write")]
 
 _PROJECT_404: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project that you can see"}

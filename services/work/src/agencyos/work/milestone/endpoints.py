@@ -3,9 +3,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
 from agencyos.work.milestone.schemas import (
     Milestone,
     MilestoneCreate,
@@ -15,11 +14,9 @@ from agencyos.work.milestone.schemas import (
     milestone_out,
 )
 from agencyos.work.milestone.service import milestone_service
+from agencyos.work.project.permissions import ProjectsRead, ProjectsWrite
 
 router = APIRouter(tags=["milestones"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
-ProjectsWrite = Annotated[Principal, require("projects.write")]
 
 _PROJECT_404: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project that you can see"}

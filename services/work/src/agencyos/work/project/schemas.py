@@ -14,16 +14,13 @@ from pydantic import (
 )
 
 from agencyos.common.fields import Omittable
-from agencyos.common.types import Cents, IsoDate, MultiLine, SingleLine
+from agencyos.common.types import Cents, Currency, IsoDate, MultiLine, SingleLine
 from agencyos.work.project.repository import ProjectView
 
 ProjectName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
 Description = Annotated[str, StringConstraints(max_length=20_000), MultiLine]
-Currency = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code")
-]
 BudgetHours = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 MemberIds = Annotated[list[uuid.UUID], Field(max_length=100)]
 # Bounded so a template's due offsets can always be added to the start date.

@@ -1,17 +1,14 @@
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.work.project.permissions import ProjectsRead
 from agencyos.work.task.activity import activity_service
 from agencyos.work.task.schemas import Activity, activity_out
 
 router = APIRouter(tags=["activity"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
 
 _DESCRIPTION = (
     " Newest first. Each entry is one change: who (`actor_id`), when, the `action` and every "

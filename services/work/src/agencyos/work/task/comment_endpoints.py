@@ -1,18 +1,16 @@
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
+from agencyos.work.project.permissions import ProjectsRead
 from agencyos.work.task.comments import comment_service
+from agencyos.work.task.permissions import TasksWrite
 from agencyos.work.task.schemas import Comment, CommentCreate, CommentUpdate, comment_out
 
 router = APIRouter(tags=["comments"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
-TasksWrite = Annotated[Principal, require("tasks.write")]
 
 _TASK_404: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such task in a project you can see"}

@@ -3,12 +3,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from agencyos.common.auth import Principal
 from agencyos.common.errors import BadRequest
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.types import INT32_MAX, IsoDate, Name
-from agencyos.common.web import TenantSession, require
+from agencyos.common.web import TenantSession
 from agencyos.work.models import Task as TaskRow
+from agencyos.work.project.permissions import ProjectsRead
+from agencyos.work.task.permissions import TasksWrite
 from agencyos.work.task.repository import TaskFilters
 from agencyos.work.task.schemas import (
     Priority,
@@ -29,9 +30,6 @@ from agencyos.work.task.service import task_service
 from agencyos.work.task.subtasks import subtask_service
 
 router = APIRouter(tags=["tasks"])
-
-ProjectsRead = Annotated[Principal, require("projects.read")]
-TasksWrite = Annotated[Principal, require("tasks.write")]
 
 IF_MATCH_DESCRIPTION = (
     'The task version this write is based on (the `ETag` of an earlier answer, e.g. `"3"`). '
