@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
-from agencyos.testing.factories import AgencySession, add_member, add_membership
+from agencyos.testing.factories import AgencySession, add_member, add_membership, as_caller
 from agencyos.testing.platform import Platform
 
 
@@ -25,10 +25,6 @@ async def grpc_channel(platform: Platform) -> AsyncIterator[grpc.aio.Channel]:
 @pytest.fixture
 def stub(grpc_channel: grpc.aio.Channel) -> identity_pb2_grpc.IdentityServiceStub:
     return identity_pb2_grpc.IdentityServiceStub(grpc_channel)
-
-
-def as_caller(who: AgencySession) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {who.access_token}")]
 
 
 async def get_member(

@@ -12,7 +12,7 @@ import pytest
 
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.testing.deals import create_template
-from agencyos.testing.factories import AgencySession, add_member
+from agencyos.testing.factories import AgencySession, add_member, as_caller
 from agencyos.testing.platform import Platform
 
 
@@ -27,7 +27,7 @@ async def get_template(
 ) -> work_pb2.ProjectTemplate:
     answer: work_pb2.ProjectTemplate = await stub.GetProjectTemplate(
         work_pb2.GetProjectTemplateRequest(template_id=template_id),
-        metadata=[("authorization", f"Bearer {who.access_token}")],
+        metadata=as_caller(who),
         timeout=10,
     )
     return answer

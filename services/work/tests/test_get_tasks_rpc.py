@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
-from agencyos.testing.factories import AgencySession, add_member, new_project, new_task
+from agencyos.testing.factories import AgencySession, add_member, as_caller, new_project, new_task
 from agencyos.testing.http import unverified_jwt
 from agencyos.testing.platform import Platform
 
@@ -20,10 +20,6 @@ from agencyos.testing.platform import Platform
 async def stub(platform: Platform) -> AsyncIterator[work_pb2_grpc.WorkServiceStub]:
     async with grpc.aio.insecure_channel(platform.grpc_target("work")) as channel:
         yield work_pb2_grpc.WorkServiceStub(channel)
-
-
-def as_caller(who: AgencySession) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {who.access_token}")]
 
 
 async def get_tasks(

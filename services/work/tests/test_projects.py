@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
-from agencyos.testing.factories import AgencySession, add_member, create_crm_client
+from agencyos.testing.factories import AgencySession, add_member, as_caller, create_crm_client
 from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
 from agencyos.testing.kafka import events_where, read_topic
 from agencyos.testing.platform import Platform
@@ -774,10 +774,6 @@ class TestProjectMembers:
 async def stub(platform: Platform) -> AsyncIterator[work_pb2_grpc.WorkServiceStub]:
     async with grpc.aio.insecure_channel(platform.grpc_target("work")) as channel:
         yield work_pb2_grpc.WorkServiceStub(channel)
-
-
-def as_caller(who: AgencySession) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {who.access_token}")]
 
 
 async def rpc_error(call: Any) -> grpc.aio.AioRpcError:

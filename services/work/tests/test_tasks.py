@@ -19,6 +19,7 @@ from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.testing.factories import (
     AgencySession,
     add_member,
+    as_caller,
     get_board,
     new_project,
     new_task,
@@ -905,10 +906,6 @@ class TestOptimisticConcurrency:
 async def stub(platform: Platform) -> AsyncIterator[work_pb2_grpc.WorkServiceStub]:
     async with grpc.aio.insecure_channel(platform.grpc_target("work")) as channel:
         yield work_pb2_grpc.WorkServiceStub(channel)
-
-
-def as_caller(who: AgencySession) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {who.access_token}")]
 
 
 def client_of(who: AgencySession) -> str:

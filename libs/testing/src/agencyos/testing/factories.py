@@ -311,3 +311,8 @@ async def seed_invoice(
     finally:
         await conn.close()
     return invoice_id
+
+
+def as_caller(who: AgencySession) -> list[tuple[str, str]]:
+    """gRPC metadata that calls as `who` (the token services verify again)."""
+    return [("authorization", f"Bearer {who.access_token}")]

@@ -17,6 +17,7 @@ from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 from agencyos.testing.factories import (
     AgencySession,
     add_member,
+    as_caller,
     create_crm_client,
     new_project,
     seed_time_entry,
@@ -25,10 +26,6 @@ from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_rows
 
 DAY = date(2026, 11, 2)
-
-
-def as_caller(who: AgencySession) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {who.access_token}")]
 
 
 async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
