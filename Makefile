@@ -60,13 +60,16 @@ tools: ## helm and promtool for chart and observability tests (under .run/)
 	bash deploy/local/install_helm.sh
 	bash deploy/local/install_promtool.sh
 
+# Test workers (pytest-xdist): each runs its own platform and its own in-process databases.
+TEST_WORKERS ?= 2
+
 .PHONY: test
-test: install stack-up tools ## the whole suite against real PostgreSQL and Kafka
-	$(PY) -m pytest
+test: install stack-up tools ## both tiers: in-process and the whole platform as processes
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: test-fast
-test-fast: install stack-up ## the suite without the whole-platform end-to-end tests
-	$(PY) -m pytest -m "not e2e"
+test-fast: install stack-up ## the in-process tier alone (no test that needs the platform)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not platform"
 
 .PHONY: lint
 lint: install ## ruff check, ruff format --check, mypy

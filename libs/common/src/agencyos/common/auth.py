@@ -97,7 +97,10 @@ class JwksVerifier:
         cache_seconds: float = 300.0,
         min_refresh_seconds: float = 5.0,
         leeway_seconds: int = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`transport` carries the JWKS requests (default: the network), e.g. straight to
+        identity's app when it runs in the same process."""
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
@@ -116,7 +119,7 @@ class JwksVerifier:
         self._kids: set[str] = set()
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
-        self._http = httpx.AsyncClient(timeout=5.0)
+        self._http = httpx.AsyncClient(timeout=5.0, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()

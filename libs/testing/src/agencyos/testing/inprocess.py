@@ -1,0 +1,243 @@
+"""The in-process tier: a service's own FastAPI app called through `httpx.ASGITransport`, in
+the test's process and event loop, against a database of this test worker's own (cloned from
+the migrated template) that is emptied after every test.
+
+The service runs its real code end to end: token verification against a JWKS (the test keys),
+revocation checks in the real Redis, its idempotency middleware, its row-level security, its
+outbox rows. Its peers are gRPC: `settings.<peer>_grpc_target` points at one in-process gRPC
+server with the typed stand-ins of `agencyos.testing.standins`, so the service's own peer code
+runs too. Nothing is published to Kafka (no relay runs); tests about events belong to the
+platform tier, or read the outbox rows the service wrote.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from agencyos.common.auth import JwksVerifier
+from agencyos.common.rpc import close_channels, start_grpc_server
+from agencyos.common.runtime import ServiceDefinition
+from agencyos.common.services import SERVICES
+from agencyos.common.settings import ServiceSettings
+from agencyos.common.web import ServiceContext
+from agencyos.testing.databases import TestDatabases, test_tables, truncate
+from agencyos.testing.infra import Infra, free_port
+from agencyos.testing.keys import TestKeys
+from agencyos.testing.platform import redis_url
+from agencyos.testing.standins import StandIns
+
+
+# Settings of some services for a test run, set where a service has them: argon2id at its
+# floor (a run signs up thousands of accounts), the sign-in lockout as in production but with
+# a 2 s first window.
+IN_PROCESS_SETTINGS: dict[str, Any] = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 1024,
+    "password_hash_parallelism": 1,
+    "login_lockout_base_seconds": 2,
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Someone calling the service: a member of `agency_id` with `role`, holding a token
+    signed with the test keys. Shaped like `AgencySession` (`agency_id`, `user_id`, `role`,
+    `headers`), so a test reads the same in either tier."""
+
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    access_token: str
+    client_id: uuid.UUID | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class Agency:
+    """An agency made up by a test: its members are callers minted with the test keys and
+    declared to the identity stand-in, so peers' answers about them agree with their tokens."""
+
+    def __init__(self, keys: TestKeys, standins: StandIns, *, timezone: str = "UTC") -> None:
+        self.id = uuid.uuid4()
+        self.keys = keys
+        self.standins = standins
+        standins.identity.add_agency(self.id, timezone=timezone)
+        self.owner = self.caller("owner")
+
+    def caller(
+        self,
+        role: str = "member",
+        *,
+        status: str = "active",
+        permissions: list[str] | None = None,
+        client_id: uuid.UUID | None = None,
+    ) -> Caller:
+        """A new person of this agency with `role` (tokens carry the role's default
+        permissions unless `permissions` tunes them, as identity's tokens do)."""
+        user_id = uuid.uuid4()
+        if role == "client" and client_id is None:
+            client_id = uuid.uuid4()
+        self.standins.identity.add_member(
+            self.id, user_id, role=role, status=status, client_id=client_id
+        )
+        claims: dict[str, Any] = {
+            "sub": str(user_id),
+            "tid": str(self.id),
+            "role": role,
+            "sid": uuid.uuid4().hex,
+        }
+        if permissions is not None:
+            claims["perms"] = permissions
+        if client_id is not None:
+            claims["cid"] = str(client_id)
+        token = self.keys.mint(**claims)
+        return Caller(self.id, user_id, role, token, client_id)
+
+
+@dataclass
+class ServiceInProcess:
+    name: str
+    settings: ServiceSettings
+    ctx: ServiceContext
+    app: FastAPI
+    http: httpx.AsyncClient
+    database: str
+    tables: list[str]
+    infra: Infra
+
+    async def reset(self) -> None:
+        """Empty every table the service has, back to the freshly migrated state."""
+        conn = await self.infra.raw(self.database, owner=True)
+        try:
+            await truncate(conn, self.tables)
+        finally:
+            await conn.close()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.ctx.close()
+
+
+def definition_of(service: str) -> ServiceDefinition:
+    module = importlib.import_module(f"agencyos.{service}.__main__")
+    definition: ServiceDefinition = module.DEFINITION
+    return definition
+
+
+@dataclass
+class InProcess:
+    """This test worker's in-process services (one of each, made on first use) and the gRPC
+    server of peer stand-ins they call."""
+
+    infra: Infra
+    keys: TestKeys
+    jwks_url: str
+    standins: StandIns = field(default_factory=StandIns)
+    databases: TestDatabases | None = None
+    revocation_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
+    services: dict[str, ServiceInProcess] = field(default_factory=dict)
+    peers_target: str = ""
+    _peers: grpc.aio.Server | None = None
+    _verifier: JwksVerifier | None = None
+
+    async def start(self) -> None:
+        self.databases = TestDatabases(self.infra)
+        self._verifier = JwksVerifier(self.jwks_url, issuer="agencyos", audience="agencyos-api")
+        port = free_port()
+        self._peers = await start_grpc_server(
+            "standins", self._verifier, self.standins.register, "127.0.0.1", port
+        )
+        self.peers_target = f"127.0.0.1:{port}"
+
+    def agency(self, *, timezone: str = "UTC") -> Agency:
+        return Agency(self.keys, self.standins, timezone=timezone)
+
+    async def service(self, name: str) -> ServiceInProcess:
+        if name in self.services:
+            return self.services[name]
+        assert self.databases is not None, "start() first"
+        database = await self.databases.clone(name)
+        definition = definition_of(name)
+        settings_type = type(definition.settings_factory())
+        overrides: dict[str, Any] = {
+            "database_name": database,
+            "jwks_url": self.jwks_url,
+            "redis_url": redis_url(),
+            "revocation_namespace": self.revocation_namespace,
+            "log_json": True,
+            "database_pool_size": 5,
+        }
+        for key, value in IN_PROCESS_SETTINGS.items():
+            if key in settings_type.model_fields:
+                overrides[key] = value
+        if "login_lockout_namespace" in settings_type.model_fields:
+            overrides["login_lockout_namespace"] = self.revocation_namespace
+        for peer in SERVICES:
+            if f"{peer}_grpc_target" in settings_type.model_fields:
+                overrides[f"{peer}_grpc_target"] = self.peers_target
+        settings = settings_type(**overrides)
+        ctx = ServiceContext(name, settings)
+        app = definition.create_app(ctx)
+        if name == "identity":
+            # identity verifies the tokens it signs itself: its verifier reads identity's own
+            # JWKS from the app in this process (the test keys sign for every other service).
+            await ctx.verifier.close()
+            ctx.verifier = JwksVerifier(
+                "http://identity/.well-known/jwks.json",
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                transport=httpx.ASGITransport(app=app),
+            )
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=30.0
+        )
+        started = ServiceInProcess(
+            name=name,
+            settings=settings,
+            ctx=ctx,
+            app=app,
+            http=http,
+            database=database,
+            tables=await test_tables(self.infra, database),
+            infra=self.infra,
+        )
+        self.services[name] = started
+        return started
+
+    async def stop(self) -> None:
+        for service in self.services.values():
+            await service.close()
+        if self._peers is not None:
+            await self._peers.stop(1)
+        if self._verifier is not None:
+            await self._verifier.close()
+        await close_channels()
+        if self.databases is not None:
+            await self.databases.close()
+
+
+def service_client(name: str) -> Any:
+    """A pytest fixture (named by the conftest that assigns it) answering an httpx client of
+    service `name` in-process; the service's tables are emptied after each test."""
+
+    async def fixture(in_process: InProcess) -> AsyncIterator[httpx.AsyncClient]:
+        service = await in_process.service(name)
+        try:
+            yield service.http
+        finally:
+            await service.reset()
+
+    fixture.__name__ = name
+    fixture.__doc__ = f"{name}'s FastAPI app in this process (its tables emptied after the test)"
+    return pytest.fixture(fixture)

@@ -1,0 +1,163 @@
+"""Typed stand-ins for peer services' gRPC contracts, for the in-process tier.
+
+Each subclasses the servicer generated from the peer's `.proto` (so its methods, requests and
+replies are the contract's own types) and answers from what the test declared, per agency:
+the service under test calls it over real gRPC, through its own peer code, with the caller's
+token, exactly as it calls the real peer. Methods a stand-in does not implement answer
+UNIMPLEMENTED, so a test that reaches one fails loudly instead of passing on a default.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+
+from agencyos.common.errors import NotFound
+from agencyos.common.rpc import rpc_principal
+from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
+from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+
+
+def _tenant() -> uuid.UUID:
+    return rpc_principal().tenant_id
+
+
+@dataclass
+class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
+    """identity's members and agencies, as the test declared them."""
+
+    members: dict[tuple[uuid.UUID, uuid.UUID], identity_pb2.Member] = field(default_factory=dict)
+    agencies: dict[uuid.UUID, identity_pb2.Agency] = field(default_factory=dict)
+
+    def add_member(
+        self,
+        agency_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        role: str,
+        status: str = "active",
+        name: str = "",
+        client_id: uuid.UUID | None = None,
+    ) -> None:
+        self.members[(agency_id, user_id)] = identity_pb2.Member(
+            user_id=str(user_id),
+            agency_id=str(agency_id),
+            email=f"{user_id.hex[:10]}@example.com",
+            name=name or f"Person {user_id.hex[:6]}",
+            role=role,
+            status=status,
+            client_id=str(client_id) if client_id else "",
+        )
+
+    def set_status(self, agency_id: uuid.UUID, user_id: uuid.UUID, status: str) -> None:
+        self.members[(agency_id, user_id)].status = status
+
+    def add_agency(
+        self, agency_id: uuid.UUID, *, timezone: str = "UTC", currency: str = "USD"
+    ) -> None:
+        self.agencies[agency_id] = identity_pb2.Agency(
+            id=str(agency_id),
+            slug=f"agency-{agency_id.hex[:8]}",
+            name=f"Agency {agency_id.hex[:6]}",
+            timezone=timezone,
+            currency=currency,
+        )
+
+    async def GetMember(
+        self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        member = self.members.get((_tenant(), _uuid(request.user_id)))
+        if member is None:
+            raise NotFound("member not found")
+        return member
+
+    async def GetMembers(
+        self, request: identity_pb2.GetMembersRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.GetMembersResponse:
+        tenant = _tenant()
+        found = [self.members.get((tenant, _uuid(u))) for u in request.user_ids]
+        return identity_pb2.GetMembersResponse(members=[m for m in found if m is not None])
+
+    async def GetAgency(
+        self, request: identity_pb2.GetAgencyRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Agency:
+        agency = self.agencies.get(_tenant())
+        if agency is None:
+            raise NotFound("agency not found")
+        return agency
+
+
+@dataclass
+class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
+    """work's project templates, as the test declared them."""
+
+    templates: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.ProjectTemplate] = field(
+        default_factory=dict
+    )
+
+    def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
+        template_id = uuid.uuid4()
+        self.templates[(agency_id, template_id)] = work_pb2.ProjectTemplate(
+            id=str(template_id), name=name
+        )
+        return template_id
+
+    async def GetProjectTemplate(
+        self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ProjectTemplate:
+        template = self.templates.get((_tenant(), _uuid(request.template_id)))
+        if template is None:
+            raise NotFound("project template not found")
+        return template
+
+
+@dataclass
+class CrmStandIn(crm_pb2_grpc.CrmServiceServicer):
+    """CRM's clients, as the test declared them."""
+
+    clients: dict[tuple[uuid.UUID, uuid.UUID], crm_pb2.Client] = field(default_factory=dict)
+
+    def add_client(self, agency_id: uuid.UUID, *, currency: str = "USD") -> uuid.UUID:
+        client_id = uuid.uuid4()
+        self.clients[(agency_id, client_id)] = crm_pb2.Client(
+            id=str(client_id), company_name=f"Client {client_id.hex[:6]}", currency=currency
+        )
+        return client_id
+
+    async def GetClients(
+        self, request: crm_pb2.GetClientsRequest, context: grpc.aio.ServicerContext
+    ) -> crm_pb2.GetClientsResponse:
+        tenant = _tenant()
+        found = [self.clients.get((tenant, _uuid(c))) for c in request.client_ids]
+        return crm_pb2.GetClientsResponse(clients=[c for c in found if c is not None])
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        # The real peers answer an id that is not a UUID as "no such thing".
+        return uuid.UUID(int=0)
+
+
+@dataclass
+class StandIns:
+    """One of each stand-in, served together by one in-process gRPC server."""
+
+    identity: IdentityStandIn = field(default_factory=IdentityStandIn)
+    work: WorkStandIn = field(default_factory=WorkStandIn)
+    crm: CrmStandIn = field(default_factory=CrmStandIn)
+
+    def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, server)
+        work_pb2_grpc.add_WorkServiceServicer_to_server(self.work, server)
+        crm_pb2_grpc.add_CrmServiceServicer_to_server(self.crm, server)
+        return [
+            identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+            work_pb2.DESCRIPTOR.services_by_name["WorkService"].full_name,
+            crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name,
+        ]
