@@ -8,8 +8,8 @@ security does the rest: with no tenant set, a tenant table shows no rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -58,6 +58,11 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
+
+
+# Opens one short transaction each time it is called (`async with transactions() as s:`), for
+# work that must not hold one transaction throughout (a saga across services or Stripe).
+Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 class Database:

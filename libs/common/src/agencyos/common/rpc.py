@@ -1,11 +1,20 @@
 """gRPC (grpc.aio) helpers: a server with auth context, tracing, metrics and error mapping,
-health checking and reflection; and a client call helper that carries the caller's token."""
+health checking and reflection; and a client call helper that carries the caller's token.
+
+The server owns each call's transaction: for a service with a database, every call of its own
+servicers runs in one transaction (committed when the method returns, rolled back when it
+raises) under the caller's agency, which the method reaches through `rpc_session()`. A call
+without a caller (identity's `ResolveApiKey`) gets a transaction with no agency set, in which
+row-level security shows nothing until the method names the agency (`set_local`).
+"""
 
 from __future__ import annotations
 
 import contextvars
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -13,9 +22,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
-from agencyos.common.errors import AppError, Unauthenticated, error_from_grpc
+from agencyos.common.db import Database
+from agencyos.common.errors import AppError, InvalidInput, Unauthenticated, error_from_grpc
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 from agencyos.common.revocation import RevocationStore
@@ -26,6 +37,46 @@ log = get_logger(__name__)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "agencyos_rpc_principal", default=None
 )
+
+
+_session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
+    "agencyos_rpc_session", default=None
+)
+
+
+def rpc_session() -> AsyncSession:
+    """The transaction of the current gRPC call, opened by the server (see the module's doc)."""
+    session = _session.get()
+    if session is None:
+        raise RuntimeError("no transaction: this gRPC server was started without a database")
+    return session
+
+
+def parse_uuid(raw: str, field: str) -> uuid.UUID:
+    """A UUID field of a gRPC request; INVALID_ARGUMENT naming the field otherwise."""
+    if not raw:
+        raise InvalidInput(f"{field} is required")
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} must be a UUID") from exc
+
+
+def parse_uuids(raws: Sequence[str], field: str, limit: int) -> tuple[uuid.UUID, ...]:
+    """A repeated UUID field: at most `limit` values, each a UUID, duplicates dropped."""
+    if len(raws) > limit:
+        raise InvalidInput(f"at most {limit} {field} per call")
+    return tuple(dict.fromkeys(parse_uuid(raw, field) for raw in raws))
+
+
+def rfc3339(moment: datetime | None) -> str:
+    """A timestamp as gRPC messages carry it: RFC 3339 in UTC with `Z`; "" for none."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
+
+
+def iso_date(day: date | None) -> str:
+    """A calendar date as gRPC messages carry it: `YYYY-MM-DD`; "" for none."""
+    return day.isoformat() if day else ""
 
 
 def rpc_principal() -> Principal:
@@ -40,11 +91,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Wraps every unary call of our own services (not health or reflection)."""
 
     def __init__(
-        self, service: str, verifier: JwksVerifier, revocations: RevocationStore | None = None
+        self,
+        service: str,
+        verifier: JwksVerifier,
+        revocations: RevocationStore | None = None,
+        database: Database | None = None,
     ) -> None:
         self.service = service
         self.verifier = verifier
         self.revocations = revocations
+        self.database = database
 
     async def intercept_service(
         self,
@@ -57,6 +113,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         inner = handler.unary_unary
         service, verifier, revocations = self.service, self.verifier, self.revocations
+        database = self.database
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = {
@@ -78,7 +135,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                         bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
                     reset = _principal.set(principal)
                     try:
-                        return await inner(request, context)
+                        if database is None:
+                            return await inner(request, context)
+                        async with database.transaction(
+                            principal.tenant_id if principal else None,
+                            user_id=principal.user_id if principal else None,
+                        ) as session:
+                            reset_session = _session.set(session)
+                            try:
+                                return await inner(request, context)
+                            finally:
+                                _session.reset(reset_session)
                     finally:
                         _principal.reset(reset)
             except AppError as error:
@@ -116,11 +183,15 @@ async def start_grpc_server(
     port: int,
     *,
     revocations: RevocationStore | None = None,
+    database: Database | None = None,
 ) -> grpc.aio.Server:
     """Start a server with our interceptor, the servicers `register` adds (it returns their
     full service names), the health checking protocol and reflection. With `revocations`,
-    every call's token is also checked for revocation."""
-    server = grpc.aio.server(interceptors=[ServerInterceptor(service, verifier, revocations)])
+    every call's token is also checked for revocation; with `database`, every call runs in
+    one transaction of it (`rpc_session()`)."""
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(service, verifier, revocations, database)]
+    )
     names = list(register(server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -102,6 +102,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             settings.http_host,
             settings.grpc_port,
             revocations=ctx.revocations,
+            database=ctx.db,
         )
         log.info("grpc serving", port=settings.grpc_port)
     if "relay" in wants and definition.has_outbox:

@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
-from agencyos.common.db import Database
+from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
@@ -391,8 +391,22 @@ async def public_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def tenant_transactions(request: Request, principal: CurrentPrincipal) -> Transactions:
+    """For a request that must not hold one transaction throughout (a saga across services or
+    Stripe: billing's invoice runs): short transactions under the caller's tenant, each opened
+    by `async with transactions() as session:`. The request still owns them: nothing else
+    opens a transaction for the caller."""
+    db = service_context(request).database()
+
+    def open_transaction() -> AbstractAsyncContextManager[AsyncSession]:
+        return db.transaction(principal.tenant_id, user_id=principal.user_id)
+
+    return open_transaction
+
+
 TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
 PublicSession = Annotated[AsyncSession, Depends(public_session, scope="function")]
+TenantTransactions = Annotated[Transactions, Depends(tenant_transactions)]
 
 
 # --- health ----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@ from collections.abc import Sequence
 
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.rpc import Registrar
 from agencyos.common.web import ServiceContext
 from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
@@ -14,7 +13,6 @@ class TimeServicer(InvoicingRpc, time_pb2_grpc.TimeServiceServicer):
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.db: Database = ctx.database()
 
 
 def registrar(ctx: ServiceContext) -> Registrar:

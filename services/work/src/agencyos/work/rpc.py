@@ -2,7 +2,6 @@ from collections.abc import Sequence
 
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.rpc import Registrar
 from agencyos.common.web import ServiceContext
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
@@ -15,13 +14,12 @@ from agencyos.work.template.servicer import TemplateRpc
 class WorkServicer(ProjectRpc, TaskRpc, DeliverableRpc, TemplateRpc):
     """The one WorkService servicer: each aggregate's gRPC methods are a mixin."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Each call runs in the transaction the gRPC server opened for it (`rpc_session()`)."""
 
 
 def registrar(ctx: ServiceContext) -> Registrar:
     def register(server: grpc.aio.Server) -> Sequence[str]:
-        work_pb2_grpc.add_WorkServiceServicer_to_server(WorkServicer(ctx.database()), server)
+        work_pb2_grpc.add_WorkServiceServicer_to_server(WorkServicer(), server)
         return [work_pb2.DESCRIPTOR.services_by_name["WorkService"].full_name]
 
     return register

@@ -26,13 +26,12 @@ from agencyos.billing.invoice.schemas import (
     invoice_out,
     summary_out,
 )
-from agencyos.billing.invoice.service import InvoiceView, Transactions, invoice_service
+from agencyos.billing.invoice.service import InvoiceView, invoice_service
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.peers import Peers
-from agencyos.common.auth import Principal
 from agencyos.common.pagination import Pagination
 from agencyos.common.types import IsoDate
-from agencyos.common.web import TenantSession
+from agencyos.common.web import TenantSession, TenantTransactions
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -56,15 +55,6 @@ _422: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid fields (n
 _503: dict[int | str, dict[str, Any]] = {
     503: {"description": "A service billing depends on (time, CRM, Stripe) is unavailable"}
 }
-
-
-def _transactions(request: Request, principal: Principal) -> Transactions:
-    db = request.app.state.ctx.database()
-
-    def open_transaction() -> Any:
-        return db.transaction(principal.tenant_id, user_id=principal.user_id)
-
-    return open_transaction
 
 
 def _out(view: InvoiceView) -> Invoice:
@@ -104,11 +94,13 @@ def _out(view: InvoiceView) -> Invoice:
     },
 )
 async def create_invoice(
-    body: InvoiceCreate, principal: InvoicesWrite, request: Request, response: Response
+    body: InvoiceCreate,
+    principal: InvoicesWrite,
+    transactions: TenantTransactions,
+    request: Request,
+    response: Response,
 ) -> Invoice:
-    view = await invoice_service.create(
-        _transactions(request, principal), principal, Peers.of(request), body
-    )
+    view = await invoice_service.create(transactions, principal, Peers.of(request), body)
     response.headers["Location"] = f"/v1/invoices/{view.invoice.id}"
     return _out(view)
 
@@ -222,11 +214,12 @@ async def update_invoice(
     responses={**_403, **_404, **_409_DRAFT, **_503},
 )
 async def delete_invoice(
-    invoice_id: uuid.UUID, principal: InvoicesWrite, request: Request
+    invoice_id: uuid.UUID,
+    principal: InvoicesWrite,
+    transactions: TenantTransactions,
+    request: Request,
 ) -> Response:
-    await invoice_service.delete(
-        _transactions(request, principal), principal, Peers.of(request), invoice_id
-    )
+    await invoice_service.delete(transactions, principal, Peers.of(request), invoice_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -329,10 +322,13 @@ async def delete_line(
     },
 )
 async def send_invoice(
-    invoice_id: uuid.UUID, principal: InvoicesWrite, request: Request
+    invoice_id: uuid.UUID,
+    principal: InvoicesWrite,
+    transactions: TenantTransactions,
+    request: Request,
 ) -> Invoice:
     view = await issuing_service.send(
-        _transactions(request, principal),
+        transactions,
         principal,
         Peers.of(request),
         payment_provider(request),
@@ -361,10 +357,13 @@ async def send_invoice(
     },
 )
 async def renew_payment_link(
-    invoice_id: uuid.UUID, principal: InvoicesWrite, request: Request
+    invoice_id: uuid.UUID,
+    principal: InvoicesWrite,
+    transactions: TenantTransactions,
+    request: Request,
 ) -> Invoice:
     view = await issuing_service.renew_payment_link(
-        _transactions(request, principal),
+        transactions,
         principal,
         Peers.of(request),
         payment_provider(request),
@@ -389,11 +388,12 @@ async def renew_payment_link(
 async def void_invoice(
     invoice_id: uuid.UUID,
     principal: InvoicesWrite,
+    transactions: TenantTransactions,
     request: Request,
     body: InvoiceVoid | None = None,
 ) -> Invoice:
     view = await issuing_service.void(
-        _transactions(request, principal),
+        transactions,
         principal,
         Peers.of(request),
         payment_provider(request),

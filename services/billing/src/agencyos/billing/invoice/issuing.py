@@ -35,12 +35,12 @@ from agencyos.billing.checkout.service import checkout_service
 from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
-from agencyos.billing.invoice.service import SERVICE, InvoiceView, Transactions
+from agencyos.billing.invoice.service import SERVICE, InvoiceView
 from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
 from agencyos.billing.peers import AgencyInfo, ClientInfo, Peers
 from agencyos.common.auth import Principal
-from agencyos.common.db import utcnow
+from agencyos.common.db import Transactions, utcnow
 from agencyos.common.errors import AppError, Conflict, NotFound
 from agencyos.common.events import InvoiceSent, InvoiceVoided
 from agencyos.common.logs import get_logger

@@ -14,8 +14,7 @@ where a later step fails:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -59,6 +58,7 @@ from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
 from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
 from agencyos.common.auth import Principal
+from agencyos.common.db import Transactions
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import PageParams
@@ -70,8 +70,6 @@ SERVICE = "billing"
 MAX_TOTAL_CENTS = 10**15
 # what one invoice may name in a problem before it says "and N more"
 MAX_NAMED = 50
-
-Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass(frozen=True)

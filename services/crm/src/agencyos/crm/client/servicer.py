@@ -8,9 +8,11 @@ import grpc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.crm.deal.servicer import DealRpc
 from agencyos.crm.models import Client, Contact
 from agencyos.protos.crm.v1 import crm_pb2
@@ -19,8 +21,8 @@ MAX_IDS = 500
 
 
 class CrmServicer(DealRpc):
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """The one CrmService servicer (deal methods are a mixin). Each call runs in the
+    transaction the gRPC server opened for it (`rpc_session()`)."""
 
     async def GetClients(
         self, request: crm_pb2.GetClientsRequest, context: grpc.aio.ServicerContext
@@ -33,11 +35,11 @@ class CrmServicer(DealRpc):
             ids = [uuid.UUID(raw) for raw in request.client_ids]
         except ValueError as exc:
             raise InvalidInput("client_ids must be UUIDs") from exc
-        async with self.db.transaction(principal.tenant_id) as session:
-            rows = (await session.execute(select(Client).where(Client.id.in_(ids)))).scalars()
-            found = list(rows)
-            primaries = await _primary_contacts(session, [c.id for c in found])
-            clients = [_client_message(c, primaries.get(c.id)) for c in found]
+        session = rpc_session()
+        rows = (await session.execute(select(Client).where(Client.id.in_(ids)))).scalars()
+        found = list(rows)
+        primaries = await _primary_contacts(session, [c.id for c in found])
+        clients = [_client_message(c, primaries.get(c.id)) for c in found]
         return crm_pb2.GetClientsResponse(clients=clients)
 
 

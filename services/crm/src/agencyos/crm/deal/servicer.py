@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    rfc3339,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.crm.deal.service import deal_service
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 
@@ -18,14 +20,8 @@ def _text(value: object | None) -> str:
     return "" if value is None else str(value)
 
 
-def _rfc3339(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
-
-
 class DealRpc(crm_pb2_grpc.CrmServiceServicer):
-    """Mixed into the service's one CrmServicer, which provides `db`."""
-
-    db: Database
+    """Mixed into the service's one CrmServicer."""
 
     async def GetDeal(
         self, request: crm_pb2.GetDealRequest, context: grpc.aio.ServicerContext
@@ -36,8 +32,8 @@ class DealRpc(crm_pb2_grpc.CrmServiceServicer):
             deal_id = uuid.UUID(request.deal_id)
         except ValueError as exc:
             raise InvalidInput("deal_id must be a UUID") from exc
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            row = await deal_service.get(session, deal_id)
+        session = rpc_session()
+        row = await deal_service.get(session, deal_id)
         deal = row.deal
         return crm_pb2.Deal(
             id=str(deal.id),
@@ -51,5 +47,5 @@ class DealRpc(crm_pb2_grpc.CrmServiceServicer):
             template_id=_text(deal.template_id),
             project_id=_text(deal.project_id),
             assigned_to=_text(deal.assigned_to),
-            closed_at=_rfc3339(deal.closed_at),
+            closed_at=rfc3339(deal.closed_at),
         )

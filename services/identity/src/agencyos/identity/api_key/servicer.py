@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import grpc
 
-from agencyos.common.db import Database
+from agencyos.common.db import TENANT_SETTING, set_local
 from agencyos.common.errors import Unauthenticated
 from agencyos.common.logs import get_logger
+from agencyos.common.rpc import rpc_session
 from agencyos.identity.api_key.service import ApiKeyRefusal, api_key_service, api_key_tenant
 from agencyos.identity.settings import IdentitySettings
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -19,7 +20,6 @@ API_KEY_REFUSED = "the API key is not valid"
 
 
 class ApiKeyRpc(identity_pb2_grpc.IdentityServiceServicer):
-    db: Database
     settings: IdentitySettings
 
     async def ResolveApiKey(
@@ -29,10 +29,12 @@ class ApiKeyRpc(identity_pb2_grpc.IdentityServiceServicer):
         if tenant_id is None:
             log.info("api key refused", reason="malformed")
             raise Unauthenticated(API_KEY_REFUSED)
-        # The key names its agency; the transaction runs under it, so the ordinary tenant
-        # policy finds the row (and nothing of any other agency).
-        async with self.db.transaction(tenant_id) as session:
-            outcome = await api_key_service.resolve(session, self.settings, request.api_key)
+        # The key names its agency; the call's transaction (opened with no agency: there is no
+        # caller) runs under it from here, so the ordinary tenant policy finds the row (and
+        # nothing of any other agency).
+        session = rpc_session()
+        await set_local(session, {TENANT_SETTING: str(tenant_id)})
+        outcome = await api_key_service.resolve(session, self.settings, request.api_key)
         if isinstance(outcome, ApiKeyRefusal):
             log.info("api key refused", reason=outcome.value, tenant_id=str(tenant_id))
             raise Unauthenticated(API_KEY_REFUSED)

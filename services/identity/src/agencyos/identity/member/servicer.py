@@ -3,14 +3,16 @@ caller (the agency is always the caller's token's, never a request field)."""
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, NotFound
 from agencyos.common.permissions import ALL_PERMISSIONS
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    parse_uuid,
+    parse_uuids,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.common.settings import ServiceSettings
 from agencyos.identity.api_key.servicer import ApiKeyRpc
 from agencyos.identity.member.service import MemberView, member_service
@@ -19,13 +21,6 @@ from agencyos.identity.settings import IdentitySettings
 from agencyos.protos.identity.v1 import identity_pb2
 
 MAX_MEMBERS_PER_CALL = 500
-
-
-def _user_id(value: str, field: str = "user_id") -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a UUID") from exc
 
 
 def _member(view: MemberView) -> identity_pb2.Member:
@@ -57,18 +52,17 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
 
 
 class IdentityServicer(ApiKeyRpc):
-    def __init__(self, db: Database, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         assert isinstance(settings, IdentitySettings)
-        self.db = db
         self.settings = settings
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
         principal = rpc_principal()
-        user_id = _user_id(request.user_id)
-        async with self.db.transaction(principal.tenant_id) as session:
-            views = await member_service.many(session, principal.tenant_id, [user_id])
+        user_id = parse_uuid(request.user_id, "user_id")
+        session = rpc_session()
+        views = await member_service.many(session, principal.tenant_id, [user_id])
         if not views:
             raise NotFound("no such member in this agency")
         return _member(views[0])
@@ -77,13 +71,11 @@ class IdentityServicer(ApiKeyRpc):
         self, request: identity_pb2.GetMembersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.GetMembersResponse:
         principal = rpc_principal()
-        if len(request.user_ids) > MAX_MEMBERS_PER_CALL:
-            raise InvalidInput(f"at most {MAX_MEMBERS_PER_CALL} user_ids per call")
-        user_ids = list(dict.fromkeys(_user_id(v, "user_ids") for v in request.user_ids))
+        user_ids = list(parse_uuids(request.user_ids, "user_ids", MAX_MEMBERS_PER_CALL))
         if not user_ids:
             return identity_pb2.GetMembersResponse()
-        async with self.db.transaction(principal.tenant_id) as session:
-            views = await member_service.many(session, principal.tenant_id, user_ids)
+        session = rpc_session()
+        views = await member_service.many(session, principal.tenant_id, user_ids)
         order = {user_id: i for i, user_id in enumerate(user_ids)}
         views.sort(key=lambda v: order[v.user.id])
         return identity_pb2.GetMembersResponse(members=[_member(v) for v in views])
@@ -92,11 +84,11 @@ class IdentityServicer(ApiKeyRpc):
         self, request: identity_pb2.CheckPermissionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CheckPermissionResponse:
         principal = rpc_principal()
-        user_id = _user_id(request.user_id)
+        user_id = parse_uuid(request.user_id, "user_id")
         if request.permission not in ALL_PERMISSIONS:
             raise InvalidInput(f"unknown permission '{request.permission}'")
-        async with self.db.transaction(principal.tenant_id) as session:
-            views = await member_service.many(session, principal.tenant_id, [user_id])
+        session = rpc_session()
+        views = await member_service.many(session, principal.tenant_id, [user_id])
         allowed = bool(
             views
             and views[0].membership.status == "active"
@@ -108,8 +100,8 @@ class IdentityServicer(ApiKeyRpc):
         self, request: identity_pb2.GetAgencyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Agency:
         principal = rpc_principal()
-        async with self.db.transaction(principal.tenant_id) as session:
-            agency = await session.get(Agency, principal.tenant_id)
+        session = rpc_session()
+        agency = await session.get(Agency, principal.tenant_id)
         if agency is None:
             raise NotFound("the agency no longer exists")
         return agency_message(agency)

@@ -4,16 +4,19 @@ runs under the caller's tenant and needs `invoices.write`."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import date
 
 import grpc
 
 from agencyos.common.auth import Principal
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    parse_uuid,
+    parse_uuids,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.common.web import ServiceContext
 from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 from agencyos.time.invoicing.repository import Selection
@@ -24,21 +27,6 @@ PERMISSION = "invoices.write"
 MAX_PROJECT_IDS = 500
 MAX_ENTRY_IDS = 10_000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-def _uuid(raw: str, field: str) -> uuid.UUID:
-    if not raw:
-        raise InvalidInput(f"{field} is required")
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a UUID") from exc
-
-
-def _uuids(raws: Sequence[str], field: str, limit: int) -> tuple[uuid.UUID, ...]:
-    if len(raws) > limit:
-        raise InvalidInput(f"at most {limit} {field} per call")
-    return tuple(dict.fromkeys(_uuid(raw, field) for raw in raws))
 
 
 def _day(raw: str, field: str) -> date | None:
@@ -58,8 +46,8 @@ def selection_of(message: time_pb2.EntrySelection) -> Selection:
     if message.currency and not _CURRENCY.match(message.currency):
         raise InvalidInput("currency must be an ISO 4217 code such as EUR")
     return Selection(
-        client_id=_uuid(message.client_id, "client_id"),
-        project_ids=_uuids(message.project_ids, "project_ids", MAX_PROJECT_IDS),
+        client_id=parse_uuid(message.client_id, "client_id"),
+        project_ids=parse_uuids(message.project_ids, "project_ids", MAX_PROJECT_IDS),
         period_from=period_from,
         period_to=period_to,
         currency=message.currency or None,
@@ -93,7 +81,6 @@ class InvoicingRpc(time_pb2_grpc.TimeServiceServicer):
     """Mixed into the service's one TimeServicer, which provides `ctx` and `db`."""
 
     ctx: ServiceContext
-    db: Database
 
     def _caller(self) -> Principal:
         principal = rpc_principal()
@@ -108,8 +95,8 @@ class InvoicingRpc(time_pb2_grpc.TimeServiceServicer):
     ) -> time_pb2.BillableEntries:
         principal = self._caller()
         selection = selection_of(request)
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            entries, book = await invoicing_service.unbilled(session, selection)
+        session = rpc_session()
+        entries, book = await invoicing_service.unbilled(session, selection)
         projects = await self._peers().projects(principal, [e.project_id for e in entries])
         return _entries(invoicing_service.valued(entries, book, projects, selection.currency))
 
@@ -117,43 +104,40 @@ class InvoicingRpc(time_pb2_grpc.TimeServiceServicer):
         self, request: time_pb2.ReserveEntriesRequest, context: grpc.aio.ServicerContext
     ) -> time_pb2.BillableEntries:
         principal = self._caller()
-        invoice_id = _uuid(request.invoice_id, "invoice_id")
+        invoice_id = parse_uuid(request.invoice_id, "invoice_id")
         selection = selection_of(request.selection)
-        entry_ids = _uuids(request.entry_ids, "entry_ids", MAX_ENTRY_IDS)
+        entry_ids = parse_uuids(request.entry_ids, "entry_ids", MAX_ENTRY_IDS)
         peers = self._peers()
-        # work is asked before the reserving transaction opens, so it holds no locks while
-        # waiting on another service
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            project_ids = await invoicing_service.candidate_project_ids(
-                session, selection, invoice_id
-            )
+        # work is asked before anything is reserved, so no row lock is held while waiting on
+        # another service
+        session = rpc_session()
+        project_ids = await invoicing_service.candidate_project_ids(session, selection, invoice_id)
         projects = await peers.projects(principal, project_ids)
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            valued = await invoicing_service.reserve(
-                session,
-                principal,
-                invoice_id,
-                selection,
-                entry_ids=entry_ids,
-                projects=projects,
-                peers=peers,
-            )
+        valued = await invoicing_service.reserve(
+            session,
+            principal,
+            invoice_id,
+            selection,
+            entry_ids=entry_ids,
+            projects=projects,
+            peers=peers,
+        )
         return _entries(valued)
 
     async def ConfirmInvoiced(
         self, request: time_pb2.InvoiceRef, context: grpc.aio.ServicerContext
     ) -> time_pb2.EntryCount:
         principal = self._caller()
-        invoice_id = _uuid(request.invoice_id, "invoice_id")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            count = await invoicing_service.confirm_invoiced(session, principal, invoice_id)
+        invoice_id = parse_uuid(request.invoice_id, "invoice_id")
+        session = rpc_session()
+        count = await invoicing_service.confirm_invoiced(session, principal, invoice_id)
         return time_pb2.EntryCount(count=count)
 
     async def ReleaseEntries(
         self, request: time_pb2.InvoiceRef, context: grpc.aio.ServicerContext
     ) -> time_pb2.EntryCount:
         principal = self._caller()
-        invoice_id = _uuid(request.invoice_id, "invoice_id")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            count = await invoicing_service.release(session, invoice_id, actor_id=principal.user_id)
+        invoice_id = parse_uuid(request.invoice_id, "invoice_id")
+        session = rpc_session()
+        count = await invoicing_service.release(session, invoice_id, actor_id=principal.user_id)
         return time_pb2.EntryCount(count=count)

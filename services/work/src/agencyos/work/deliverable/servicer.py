@@ -5,29 +5,19 @@ other caller gets NOT_FOUND, exactly as for a deliverable that does not exist.""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, PreconditionFailed
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    parse_uuid,
+    rfc3339,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.deliverable.schemas import COMMENT_MAX
 from agencyos.work.deliverable.service import DeliverableStateConflict, deliverable_service
 from agencyos.work.models import Deliverable
-
-
-def _uuid(raw: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a UUID") from exc
-
-
-def _rfc3339(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
 
 
 def _comment(raw: str) -> str | None:
@@ -48,29 +38,25 @@ def deliverable_message(deliverable: Deliverable) -> work_pb2.Deliverable:
         link_url=deliverable.link_url or "",
         file_ref=deliverable.file_ref or "",
         status=deliverable.status,
-        submitted_at=_rfc3339(deliverable.submitted_at),
-        decided_at=_rfc3339(deliverable.decided_at),
+        submitted_at=rfc3339(deliverable.submitted_at),
+        decided_at=rfc3339(deliverable.decided_at),
     )
 
 
 class DeliverableRpc(work_pb2_grpc.WorkServiceServicer):
-    """Mixed into the service's one WorkServicer, which provides `db`."""
-
-    db: Database
+    """Mixed into the service's one WorkServicer."""
 
     async def ListClientDeliverables(
         self, request: work_pb2.ListClientDeliverablesRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListDeliverablesResponse:
         """The project's deliverables but drafts, oldest first."""
         principal = rpc_principal()
-        project_id = _uuid(request.project_id, "project_id")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            deliverables = await deliverable_service.client_deliverables(
-                session, principal, project_id
-            )
-            return work_pb2.ListDeliverablesResponse(
-                deliverables=[deliverable_message(d) for d in deliverables]
-            )
+        project_id = parse_uuid(request.project_id, "project_id")
+        session = rpc_session()
+        deliverables = await deliverable_service.client_deliverables(session, principal, project_id)
+        return work_pb2.ListDeliverablesResponse(
+            deliverables=[deliverable_message(d) for d in deliverables]
+        )
 
     async def ApproveDeliverable(
         self, request: work_pb2.DeliverableDecisionRequest, context: grpc.aio.ServicerContext
@@ -78,16 +64,12 @@ class DeliverableRpc(work_pb2_grpc.WorkServiceServicer):
         """A submitted deliverable becomes approved (FAILED_PRECONDITION from any other
         status); publishes `work.deliverable.approved`."""
         principal = rpc_principal()
-        deliverable_id = _uuid(request.deliverable_id, "deliverable_id")
+        deliverable_id = parse_uuid(request.deliverable_id, "deliverable_id")
         comment = _comment(request.comment)
         try:
-            async with self.db.transaction(
-                principal.tenant_id, user_id=principal.user_id
-            ) as session:
-                view = await deliverable_service.approve(
-                    session, principal, deliverable_id, comment
-                )
-                return deliverable_message(view.deliverable)
+            session = rpc_session()
+            view = await deliverable_service.approve(session, principal, deliverable_id, comment)
+            return deliverable_message(view.deliverable)
         except DeliverableStateConflict as exc:
             raise PreconditionFailed(exc.detail) from exc
 
@@ -97,17 +79,15 @@ class DeliverableRpc(work_pb2_grpc.WorkServiceServicer):
         """A submitted deliverable goes back to the agency with the client's `comment`
         (required); publishes `work.deliverable.changes_requested`."""
         principal = rpc_principal()
-        deliverable_id = _uuid(request.deliverable_id, "deliverable_id")
+        deliverable_id = parse_uuid(request.deliverable_id, "deliverable_id")
         comment = _comment(request.comment)
         if comment is None:
             raise InvalidInput("comment is required: say what should change")
         try:
-            async with self.db.transaction(
-                principal.tenant_id, user_id=principal.user_id
-            ) as session:
-                view = await deliverable_service.request_changes(
-                    session, principal, deliverable_id, comment
-                )
-                return deliverable_message(view.deliverable)
+            session = rpc_session()
+            view = await deliverable_service.request_changes(
+                session, principal, deliverable_id, comment
+            )
+            return deliverable_message(view.deliverable)
         except DeliverableStateConflict as exc:
             raise PreconditionFailed(exc.detail) from exc

@@ -4,15 +4,18 @@ projects and ask whether a user may log time on one."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import grpc
 
 from agencyos.common.auth import Principal
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied
 from agencyos.common.permissions import Role
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    iso_date,
+    parse_uuid,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.project.access import is_project_member, sees_all_projects
 from agencyos.work.project.repository import ProjectView, project_repository
@@ -20,17 +23,6 @@ from agencyos.work.project.repository import ProjectView, project_repository
 MAX_IDS = 500
 # A project in these statuses takes new time entries.
 OPEN_FOR_TIME = frozenset({"planning", "active"})
-
-
-def _uuid(raw: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a UUID") from exc
-
-
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
 
 
 def project_message(view: ProjectView) -> work_pb2.Project:
@@ -45,8 +37,8 @@ def project_message(view: ProjectView) -> work_pb2.Project:
         hourly_rate_cents=project.hourly_rate_cents or 0,
         currency=project.currency,
         budget_cents=project.budget_cents or 0,
-        start_date=_iso(project.start_date),
-        deadline=_iso(project.deadline),
+        start_date=iso_date(project.start_date),
+        deadline=iso_date(project.deadline),
         progress=view.progress,
         member_ids=[str(u) for u in view.member_ids],
     )
@@ -62,9 +54,7 @@ def _client_of(principal: Principal) -> uuid.UUID | None:
 
 
 class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
-    """Mixed into the service's one WorkServicer, which provides `db`."""
-
-    db: Database
+    """Mixed into the service's one WorkServicer."""
 
     async def GetProjects(
         self, request: work_pb2.GetProjectsRequest, context: grpc.aio.ServicerContext
@@ -74,7 +64,7 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         principal = rpc_principal()
         if len(request.project_ids) > MAX_IDS:
             raise InvalidInput(f"at most {MAX_IDS} project ids per call")
-        ids = list(dict.fromkeys(_uuid(raw, "project_ids") for raw in request.project_ids))
+        ids = list(dict.fromkeys(parse_uuid(raw, "project_ids") for raw in request.project_ids))
         client_id = _client_of(principal)
         if client_id is None:
             principal.require("projects.read")
@@ -83,11 +73,11 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         visible_to = None
         if client_id is None and not sees_all_projects(principal):
             visible_to = principal.user_id
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            projects = await project_repository.by_ids(
-                session, ids, visible_to=visible_to, client_id=client_id
-            )
-            views = await project_repository.views(session, projects)
+        session = rpc_session()
+        projects = await project_repository.by_ids(
+            session, ids, visible_to=visible_to, client_id=client_id
+        )
+        views = await project_repository.views(session, projects)
         order = {project_id: i for i, project_id in enumerate(ids)}
         views.sort(key=lambda v: order[v.project.id])
         return work_pb2.GetProjectsResponse(projects=[project_message(v) for v in views])
@@ -98,16 +88,16 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         """A client user may ask for its own client only; anyone else needs
         `projects.read_all`."""
         principal = rpc_principal()
-        client_id = _uuid(request.client_id, "client_id")
+        client_id = parse_uuid(request.client_id, "client_id")
         own = _client_of(principal)
         if own is not None:
             if own != client_id:
                 raise PermissionDenied("a client user sees only its own client's projects")
         else:
             principal.require("projects.read_all")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            projects = await project_repository.of_client(session, client_id)
-            views = await project_repository.views(session, projects)
+        session = rpc_session()
+        projects = await project_repository.of_client(session, client_id)
+        views = await project_repository.views(session, projects)
         return work_pb2.ListClientProjectsResponse(projects=[project_message(v) for v in views])
 
     async def CheckProjectMembership(
@@ -118,15 +108,15 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         `projects.read_all`. An unknown project (or another agency's) is NOT_FOUND."""
         principal = rpc_principal()
         principal.require("projects.read")
-        project_id = _uuid(request.project_id, "project_id")
-        user_id = _uuid(request.user_id, "user_id")
+        project_id = parse_uuid(request.project_id, "project_id")
+        user_id = parse_uuid(request.user_id, "user_id")
         if user_id != principal.user_id and not sees_all_projects(principal):
             raise PermissionDenied("asking about another user needs 'projects.read_all'")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            project = await project_repository.get(session, project_id)
-            if project is None:
-                raise NotFound("no such project")
-            is_member = await is_project_member(session, project.id, user_id)
+        session = rpc_session()
+        project = await project_repository.get(session, project_id)
+        if project is None:
+            raise NotFound("no such project")
+        is_member = await is_project_member(session, project.id, user_id)
         return work_pb2.CheckProjectMembershipResponse(
             is_member=is_member,
             accepts_time=project.status in OPEN_FOR_TIME,

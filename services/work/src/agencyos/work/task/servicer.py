@@ -8,16 +8,20 @@ the usual project visibility (members see their projects, `projects.read_all` al
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied
 from agencyos.common.permissions import Role
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    iso_date,
+    parse_uuid,
+    rfc3339,
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
 from agencyos.work.models import Project, Task
@@ -32,21 +36,6 @@ DESCRIPTION_MAX = 50_000
 MAX_TASK_IDS = 500
 
 
-def _uuid(raw: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a UUID") from exc
-
-
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
-
-
-def _rfc3339(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
-
-
 def task_message(task: Task) -> work_pb2.Task:
     return work_pb2.Task(
         id=str(task.id),
@@ -55,8 +44,8 @@ def task_message(task: Task) -> work_pb2.Task:
         description=task.description or "",
         status=task.status,
         priority=task.priority,
-        due_date=_iso(task.due_date),
-        completed_at=_rfc3339(task.completed_at),
+        due_date=iso_date(task.due_date),
+        completed_at=rfc3339(task.completed_at),
         visible_to_client=task.visible_to_client,
     )
 
@@ -79,9 +68,7 @@ async def _project_for(
 
 
 class TaskRpc(work_pb2_grpc.WorkServiceServicer):
-    """Mixed into the service's one WorkServicer, which provides `db`."""
-
-    db: Database
+    """Mixed into the service's one WorkServicer."""
 
     async def GetTasks(
         self, request: work_pb2.GetTasksRequest, context: grpc.aio.ServicerContext
@@ -94,7 +81,7 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         principal = rpc_principal()
         if len(request.task_ids) > MAX_TASK_IDS:
             raise InvalidInput(f"at most {MAX_TASK_IDS} task ids per call")
-        ids = list(dict.fromkeys(_uuid(raw, "task_ids") for raw in request.task_ids))
+        ids = list(dict.fromkeys(parse_uuid(raw, "task_ids") for raw in request.task_ids))
         client_id: uuid.UUID | None = None
         visible_to: uuid.UUID | None = None
         if principal.role == Role.CLIENT:
@@ -107,10 +94,10 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
                 visible_to = principal.user_id
         if not ids:
             return work_pb2.ListTasksResponse()
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            tasks = await task_repository.by_ids(
-                session, ids, visible_to=visible_to, client_id=client_id
-            )
+        session = rpc_session()
+        tasks = await task_repository.by_ids(
+            session, ids, visible_to=visible_to, client_id=client_id
+        )
         order = {task_id: i for i, task_id in enumerate(ids)}
         tasks.sort(key=lambda t: order[t.id])
         return work_pb2.ListTasksResponse(tasks=[task_message(t) for t in tasks])
@@ -119,16 +106,16 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         self, request: work_pb2.ListClientVisibleTasksRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListTasksResponse:
         principal = rpc_principal()
-        project_id = _uuid(request.project_id, "project_id")
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            project = await _project_for(session, principal, project_id, write=False)
-            tasks = await task_repository.all_of(
-                session,
-                task_repository.filtered_query(
-                    project.id, TaskFilters(visible_to_client=True), sort="board"
-                ),
-            )
-            return work_pb2.ListTasksResponse(tasks=[task_message(t) for t in tasks])
+        project_id = parse_uuid(request.project_id, "project_id")
+        session = rpc_session()
+        project = await _project_for(session, principal, project_id, write=False)
+        tasks = await task_repository.all_of(
+            session,
+            task_repository.filtered_query(
+                project.id, TaskFilters(visible_to_client=True), sort="board"
+            ),
+        )
+        return work_pb2.ListTasksResponse(tasks=[task_message(t) for t in tasks])
 
     async def CreateTaskFromFeedback(
         self, request: work_pb2.CreateTaskFromFeedbackRequest, context: grpc.aio.ServicerContext
@@ -137,7 +124,7 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         visible to the client unless `visible_to_client` says otherwise. Allowed for a client
         user of the project's client, and for callers with `tasks.write` who see the project."""
         principal = rpc_principal()
-        project_id = _uuid(request.project_id, "project_id")
+        project_id = parse_uuid(request.project_id, "project_id")
         title = request.title.strip()
         if not title or len(title) > TITLE_MAX:
             raise InvalidInput(f"title must be 1 to {TITLE_MAX} characters")
@@ -146,22 +133,22 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         if "\x00" in title or "\x00" in request.description:
             raise InvalidInput("title and description must not contain NUL characters")
         visible = request.visible_to_client if request.HasField("visible_to_client") else True
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            project = await _project_for(session, principal, project_id, write=True)
-            column = await column_repository.first_with_status(
-                session, project.id, "todo"
-            ) or await column_repository.first_with_status(session, project.id, None)
-            if column is None:
-                raise NotFound("the project's board has no columns")
-            task = await task_service.insert(
-                session,
-                project,
-                principal.user_id,
-                NewTask(
-                    title=title,
-                    column=column,
-                    description=request.description or None,
-                    visible_to_client=visible,
-                ),
-            )
-            return task_message(task)
+        session = rpc_session()
+        project = await _project_for(session, principal, project_id, write=True)
+        column = await column_repository.first_with_status(
+            session, project.id, "todo"
+        ) or await column_repository.first_with_status(session, project.id, None)
+        if column is None:
+            raise NotFound("the project's board has no columns")
+        task = await task_service.insert(
+            session,
+            project,
+            principal.user_id,
+            NewTask(
+                title=title,
+                column=column,
+                description=request.description or None,
+                visible_to_client=visible,
+            ),
+        )
+        return task_message(task)

@@ -7,18 +7,18 @@ import uuid
 
 import grpc
 
-from agencyos.common.db import Database
 from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied
 from agencyos.common.permissions import Role
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import (
+    rpc_principal,
+    rpc_session,
+)
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.template.repository import template_repository
 
 
 class TemplateRpc(work_pb2_grpc.WorkServiceServicer):
-    """Mixed into the service's one WorkServicer, which provides `db`."""
-
-    db: Database
+    """Mixed into the service's one WorkServicer."""
 
     async def GetProjectTemplate(
         self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext
@@ -34,10 +34,10 @@ class TemplateRpc(work_pb2_grpc.WorkServiceServicer):
             template_id = uuid.UUID(request.template_id)
         except ValueError as exc:
             raise InvalidInput("template_id must be a UUID") from exc
-        async with self.db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
-            template = await template_repository.get(session, template_id)
-            if template is None:
-                raise NotFound("no such project template")
-            return work_pb2.ProjectTemplate(
-                id=str(template.id), name=template.name, is_default=template.is_default
-            )
+        session = rpc_session()
+        template = await template_repository.get(session, template_id)
+        if template is None:
+            raise NotFound("no such project template")
+        return work_pb2.ProjectTemplate(
+            id=str(template.id), name=template.name, is_default=template.is_default
+        )
