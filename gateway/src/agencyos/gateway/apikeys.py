@@ -18,15 +18,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import grpc
-
-from agencyos.common.errors import AppError, ServiceUnavailable, error_from_grpc
-from agencyos.common.rpc import channel
-from agencyos.common.tracing import inject_headers
-from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
-
-# Codes meaning "identity could not answer", not "identity said no".
-_UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+from agencyos.common.errors import AppError
+from agencyos.common.peers.identity import IdentityClient
 
 
 @dataclass(frozen=True)
@@ -97,21 +90,12 @@ class ApiKeyResolver:
             task.exception()  # retrieved, so a failure nobody awaited is not reported as lost
 
     async def _resolve(self, api_key: str, digest: str) -> _Entry:
-        stub = identity_pb2_grpc.IdentityServiceStub(channel(self.identity_target))
+        identity = IdentityClient(self.identity_target, self.timeout_seconds)
         try:
-            resolved: identity_pb2.ResolvedApiKey = await stub.ResolveApiKey(
-                identity_pb2.ResolveApiKeyRequest(api_key=api_key),
-                metadata=list(inject_headers().items()),
-                timeout=self.timeout_seconds,
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in _UNREACHABLE:
-                raise ServiceUnavailable(
-                    "API keys cannot be checked right now; retry shortly"
-                ) from exc
-            error = error_from_grpc(exc.code(), exc.details())
+            resolved = await identity.resolve_api_key(api_key)
+        except AppError as error:
             if error.status >= 500:
-                raise error from exc
+                raise
             entry = _Entry(time.monotonic() + self.refusal_cache_seconds, refusal=error)
         else:
             now = time.monotonic()

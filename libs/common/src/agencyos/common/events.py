@@ -308,6 +308,22 @@ class DealLost(EventPayload):
 # --- work -----------------------------------------------------------------------------------
 
 
+class ProjectState(BaseModel):
+    """A project as it is right after the change an event reports: what other services keep
+    of it (time's read model of projects). Every project event carries it (added later than
+    the events: consumers take `project: null` as "not said")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    client_id: uuid.UUID | None
+    status: str
+    billing_type: str
+    hourly_rate_cents: int | None
+    currency: str
+    member_ids: list[uuid.UUID]
+    changed_at: datetime
+
+
 @register
 class ProjectCreated(EventPayload):
     """A project was created; `deal_id` is set when it came from a won deal."""
@@ -318,6 +334,7 @@ class ProjectCreated(EventPayload):
     client_id: uuid.UUID | None
     deal_id: uuid.UUID | None
     created_by: uuid.UUID | None
+    project: ProjectState | None = None
 
 
 @register
@@ -332,6 +349,7 @@ class ProjectUpdated(EventPayload):
     billing_type: str
     currency: str
     updated_by: uuid.UUID | None
+    project: ProjectState | None = None
 
 
 @register
@@ -342,6 +360,7 @@ class ProjectStatusChanged(EventPayload):
     old_status: str
     new_status: str
     changed_by: uuid.UUID | None
+    project: ProjectState | None = None
 
 
 class _TaskEvent(EventPayload):

@@ -138,7 +138,7 @@ async def list_invoices(
 ) -> InvoiceList:
     today = None
     if overdue is not None:
-        today = invoice_service.today(await Peers.of(request).agency(principal))
+        today = invoice_service.today(await Peers.of(request).identity.agency(principal))
     filters = InvoiceFilters(
         status=status_filter.value if status_filter else None,
         client_id=client_id,
@@ -244,7 +244,7 @@ async def add_line(
 ) -> Invoice:
     default_tax = 0
     if body.tax_rate_bps is None:
-        default_tax = (await Peers.of(request).agency(principal)).default_tax_rate_bps
+        default_tax = (await Peers.of(request).identity.agency(principal)).default_tax_rate_bps
     return _out(await invoice_service.add_line(session, principal, invoice_id, body, default_tax))
 
 

@@ -38,13 +38,15 @@ from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView
 from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
-from agencyos.billing.peers import AgencyInfo, ClientInfo, Peers
+from agencyos.billing.peers import Peers
 from agencyos.common.auth import Principal
 from agencyos.common.db import Transactions, utcnow
 from agencyos.common.errors import AppError, Conflict, NotFound
 from agencyos.common.events import InvoiceSent, InvoiceVoided
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
+from agencyos.common.peers.crm import Client as ClientInfo
+from agencyos.common.peers.identity import Agency as AgencyInfo
 
 log = get_logger(__name__)
 
@@ -114,8 +116,8 @@ class IssuingService:
     ) -> tuple[AgencyInfo, CheckoutLink]:
         """A Checkout Session for `amount_cents` of the invoice, for the client's Stripe
         customer (made now if the client has none); no lock is held meanwhile."""
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, invoice.client_id)
+        agency = await peers.identity.agency(principal)
+        client = await peers.crm.client(principal, invoice.client_id)
         if client is None:
             raise refusal("the invoice's client no longer exists in CRM")
         if customer_id is None:
@@ -171,7 +173,7 @@ class IssuingService:
         lines = await invoice_repository.lines(session, invoice.id)
         held = sum(len(line.time_entry_ids) for line in lines)
         if held:
-            confirmed = await peers.confirm_invoiced(principal, invoice.id)
+            confirmed = await peers.time.confirm_invoiced(principal, invoice.id)
             if confirmed != held:
                 raise NotSendable(
                     f"time holds {confirmed} of this draft's {held} entries for it; delete the "
@@ -257,7 +259,7 @@ class IssuingService:
             lines = await invoice_repository.lines(session, invoice.id)
         if any(line.time_entry_ids for line in lines):
             try:
-                await peers.release_entries(principal, invoice.id)
+                await peers.time.release_entries(principal, invoice.id)
             except AppError:
                 # time releases them on billing.invoice.voided too
                 log.warning("releasing a void invoice's time failed", invoice_id=str(invoice.id))

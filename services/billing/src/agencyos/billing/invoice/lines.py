@@ -14,7 +14,7 @@ from decimal import Decimal
 from agencyos.billing.invoice import money
 from agencyos.billing.invoice.schemas import GroupBy
 from agencyos.billing.models import BillableMilestone
-from agencyos.billing.peers import BillableEntry
+from agencyos.common.peers.time import BillableEntry
 
 
 @dataclass(frozen=True)

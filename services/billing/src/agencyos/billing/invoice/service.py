@@ -56,12 +56,15 @@ from agencyos.billing.invoice.schemas import (
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
-from agencyos.billing.peers import AgencyInfo, BillableEntry, ClientInfo, Peers, TimeSelection
+from agencyos.billing.peers import Peers
 from agencyos.common.auth import Principal
 from agencyos.common.db import Transactions
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import PageParams
+from agencyos.common.peers.crm import Client as ClientInfo
+from agencyos.common.peers.identity import Agency as AgencyInfo
+from agencyos.common.peers.time import BillableEntry, TimeSelection
 
 log = get_logger(__name__)
 
@@ -224,8 +227,8 @@ class InvoiceService:
         if data.period_from and data.period_to and data.period_from > data.period_to:
             raise field_error("period_to", "period_to must not be before period_from")
         include = set(data.include)
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, data.client_id)
+        agency = await peers.identity.agency(principal)
+        client = await peers.crm.client(principal, data.client_id)
         if client is None:
             raise field_error("client_id", "no such client in your agency", "not_found")
         project_ids = tuple(dict.fromkeys(data.project_ids))
@@ -247,7 +250,7 @@ class InvoiceService:
         selection = TimeSelection(client.id, project_ids, data.period_from, data.period_to)
         unbilled: list[BillableEntry] = []
         if IncludeSource.TIME in include:
-            unbilled = await peers.unbilled_entries(principal, selection)
+            unbilled = await peers.time.unbilled_entries(principal, selection)
             check_time(unbilled, currency)
 
         invoice_id = uuid.uuid4()
@@ -256,7 +259,7 @@ class InvoiceService:
             if unbilled:
                 # Only the entries checked above; entries another run took meanwhile are
                 # simply not handed to this invoice.
-                reserved = await peers.reserve_entries(
+                reserved = await peers.time.reserve_entries(
                     principal,
                     invoice_id,
                     replace(selection, currency=currency),
@@ -293,7 +296,7 @@ class InvoiceService:
     ) -> None:
         if not project_ids:
             return
-        projects = await peers.projects(principal, project_ids)
+        projects = await peers.work.projects(principal, project_ids)
         strangers = [
             str(p) for p in project_ids if p not in projects or projects[p].client_id != client.id
         ]
@@ -311,14 +314,16 @@ class InvoiceService:
     ) -> Names:
         if not entries:
             return Names({}, {}, {})
-        projects = await peers.projects(principal, [e.project_id for e in entries])
+        projects = await peers.work.projects(principal, [e.project_id for e in entries])
         members: dict[uuid.UUID, str] = {}
         tasks: dict[uuid.UUID, str] = {}
         if group_by is GroupBy.MEMBER:
-            members = await peers.member_names(principal, [e.user_id for e in entries])
+            people = await peers.identity.members(principal, [e.user_id for e in entries])
+            members = {user_id: m.display_name for user_id, m in people.items()}
         if group_by is GroupBy.TASK:
             task_ids = [e.task_id for e in entries if e.task_id is not None]
-            tasks = await peers.task_titles(principal, task_ids) if task_ids else {}
+            found = await peers.work.tasks(principal, task_ids) if task_ids else {}
+            tasks = {task_id: t.title for task_id, t in found.items()}
         return Names(members, {p.id: p.name for p in projects.values()}, tasks)
 
     async def _write_draft(
@@ -386,7 +391,7 @@ class InvoiceService:
         self, principal: Principal, peers: Peers, invoice_id: uuid.UUID
     ) -> None:
         try:
-            await peers.release_entries(principal, invoice_id)
+            await peers.time.release_entries(principal, invoice_id)
         except Exception:
             log.exception(
                 "releasing time for an invoice that was not made failed", invoice_id=str(invoice_id)
@@ -518,7 +523,7 @@ class InvoiceService:
             invoice = await self._draft(session, principal, invoice_id)
             lines = await invoice_repository.lines(session, invoice.id)
             if any(line.time_entry_ids for line in lines):
-                await peers.release_entries(principal, invoice.id)
+                await peers.time.release_entries(principal, invoice.id)
             await invoice_repository.release_milestones(session, invoice.id)
             await session.delete(invoice)
             await session.flush()
@@ -536,8 +541,8 @@ class InvoiceService:
         settings, and the client as CRM has it now."""
         view = await self.get(session, principal, invoice_id)
         settings = await invoice_repository.billing_settings(session)
-        agency = await peers.agency(principal)
-        client = await peers.client(principal, view.invoice.client_id)
+        agency = await peers.identity.agency(principal)
+        client = await peers.crm.client(principal, view.invoice.client_id)
         return Document(
             invoice=view.invoice,
             lines=view.lines,

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.peers.identity import IdentityClient
 from agencyos.common.types import Name
-from agencyos.common.web import TenantSession
+from agencyos.common.web import TenantSession, service_context
 from agencyos.crm.client.permissions import ClientsRead, ClientsWrite
 from agencyos.crm.client.schemas import (
     Client,
@@ -16,18 +17,12 @@ from agencyos.crm.client.schemas import (
     ClientUpdate,
 )
 from agencyos.crm.client.service import client_service
-from agencyos.crm.members import MemberDirectory
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such client in your agency"}
 }
-
-
-def member_directory(request: Request) -> MemberDirectory:
-    settings = request.app.state.ctx.settings
-    return MemberDirectory(settings.identity_grpc_target, settings.grpc_timeout_seconds)
 
 
 @router.post(
@@ -47,7 +42,9 @@ async def create_client(
     request: Request,
     response: Response,
 ) -> Client:
-    client = await client_service.create(session, principal, body, member_directory(request))
+    client = await client_service.create(
+        session, principal, body, IdentityClient.of(service_context(request).settings)
+    )
     response.headers["Location"] = f"/v1/clients/{client.id}"
     return Client.model_validate(client)
 
@@ -110,7 +107,7 @@ async def update_client(
     request: Request,
 ) -> Client:
     client = await client_service.update(
-        session, principal, client_id, body, member_directory(request)
+        session, principal, client_id, body, IdentityClient.of(service_context(request).settings)
     )
     return Client.model_validate(client)
 

@@ -14,9 +14,9 @@ from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import ClientCreated, ClientDeleted, ClientUpdated
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.common.peers.identity import IdentityClient
 from agencyos.crm.client.repository import client_repository
 from agencyos.crm.client.schemas import ClientCreate, ClientUpdate
-from agencyos.crm.members import MemberDirectory
 from agencyos.crm.models import Client
 
 SERVICE = "crm"
@@ -28,9 +28,9 @@ def _external_id_taken(exc: IntegrityError) -> bool:
 
 class ClientService:
     async def _ensure_owner(
-        self, principal: Principal, owner_id: uuid.UUID, members: MemberDirectory
+        self, principal: Principal, owner_id: uuid.UUID, identity: IdentityClient
     ) -> None:
-        if not await members.is_active_member(principal, owner_id):
+        if not await identity.is_active_member(principal, owner_id):
             raise field_error("owner_id", "owner_id is not an active member of this agency")
 
     async def create(
@@ -38,12 +38,12 @@ class ClientService:
         session: AsyncSession,
         principal: Principal,
         data: ClientCreate,
-        members: MemberDirectory,
+        identity: IdentityClient,
     ) -> Client:
         # An API key is not a person: its clients have no owner unless one is named.
         owner_id = data.owner_id or (None if principal.api_key_id else principal.user_id)
         if owner_id is not None:
-            await self._ensure_owner(principal, owner_id, members)
+            await self._ensure_owner(principal, owner_id, identity)
         fields = data.model_dump(exclude={"owner_id", "website", "status"})
         client = Client(
             tenant_id=principal.tenant_id,
@@ -114,7 +114,7 @@ class ClientService:
         principal: Principal,
         client_id: uuid.UUID,
         data: ClientUpdate,
-        members: MemberDirectory,
+        identity: IdentityClient,
     ) -> Client:
         client = await client_repository.get_for_update(session, client_id)
         if client is None:
@@ -131,7 +131,7 @@ class ClientService:
         if not changes:
             return client
         if changes.get("owner_id") is not None:
-            await self._ensure_owner(principal, changes["owner_id"], members)
+            await self._ensure_owner(principal, changes["owner_id"], identity)
         return await self._apply(session, principal, client, changes)
 
     async def _apply(

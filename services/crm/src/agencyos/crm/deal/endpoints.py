@@ -6,8 +6,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.errors import InvalidInput
 from agencyos.common.pagination import MAX_PER_PAGE, Page, Pagination
+from agencyos.common.peers.identity import IdentityClient
+from agencyos.common.peers.work import WorkClient
 from agencyos.common.types import IsoDate, Name
-from agencyos.common.web import TenantSession
+from agencyos.common.web import TenantSession, service_context
 from agencyos.crm.deal.permissions import DealsRead, DealsWrite, ForecastRead
 from agencyos.crm.deal.repository import DealFilters, DealRow
 from agencyos.crm.deal.schemas import (
@@ -28,22 +30,10 @@ from agencyos.crm.deal.schemas import (
     ForecastTotal,
 )
 from agencyos.crm.deal.service import ROUNDING, deal_service, weighted
-from agencyos.crm.members import MemberDirectory
-from agencyos.crm.templates import ProjectTemplates
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such deal in your agency"}}
-
-
-def member_directory(request: Request) -> MemberDirectory:
-    settings = request.app.state.ctx.settings
-    return MemberDirectory(settings.identity_grpc_target, settings.grpc_timeout_seconds)
-
-
-def project_templates(request: Request) -> ProjectTemplates:
-    settings = request.app.state.ctx.settings
-    return ProjectTemplates(settings.work_grpc_target, settings.grpc_timeout_seconds)
 
 
 def deal_out(row: DealRow) -> Deal:
@@ -110,7 +100,11 @@ async def create_deal(
     response: Response,
 ) -> Deal:
     row = await deal_service.create(
-        session, principal, body, member_directory(request), project_templates(request)
+        session,
+        principal,
+        body,
+        IdentityClient.of(service_context(request).settings),
+        WorkClient.of(service_context(request).settings),
     )
     response.headers["Location"] = f"/v1/deals/{row.deal.id}"
     return deal_out(row)
@@ -279,7 +273,12 @@ async def update_deal(
     request: Request,
 ) -> Deal:
     row = await deal_service.update(
-        session, principal, deal_id, body, member_directory(request), project_templates(request)
+        session,
+        principal,
+        deal_id,
+        body,
+        IdentityClient.of(service_context(request).settings),
+        WorkClient.of(service_context(request).settings),
     )
     return deal_out(row)
 

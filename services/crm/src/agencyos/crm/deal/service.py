@@ -26,6 +26,8 @@ from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import DealLost, DealStageChanged, DealWon
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.common.peers.identity import IdentityClient
+from agencyos.common.peers.work import WorkClient
 from agencyos.crm.client.service import client_service
 from agencyos.crm.deal.repository import (
     MIN_GAP,
@@ -35,11 +37,9 @@ from agencyos.crm.deal.repository import (
     deal_repository,
 )
 from agencyos.crm.deal.schemas import DealCreate, DealMove, DealUpdate
-from agencyos.crm.members import MemberDirectory
 from agencyos.crm.models import Client, Deal, Pipeline, Stage
 from agencyos.crm.pipeline.repository import stage_repository
 from agencyos.crm.pipeline.service import pipeline_service
-from agencyos.crm.templates import ProjectTemplates
 from agencyos.crm.timeline.repository import timeline_repository
 from agencyos.crm.timeline.titles import money
 
@@ -165,15 +165,15 @@ class DealService:
     # --- creating and editing ---------------------------------------------------------------
 
     async def _ensure_assignee(
-        self, principal: Principal, user_id: uuid.UUID, members: MemberDirectory
+        self, principal: Principal, user_id: uuid.UUID, identity: IdentityClient
     ) -> None:
-        if not await members.is_active_member(principal, user_id):
+        if not await identity.is_active_member(principal, user_id):
             raise field_error("assigned_to", "assigned_to is not an active member of this agency")
 
     async def _ensure_template(
-        self, principal: Principal, template_id: uuid.UUID, templates: ProjectTemplates
+        self, principal: Principal, template_id: uuid.UUID, work: WorkClient
     ) -> None:
-        if not await templates.exists(principal, template_id):
+        if await work.project_template(principal, template_id) is None:
             raise field_error(
                 "template_id", "template_id is not a project template of this agency", "not_found"
             )
@@ -183,11 +183,11 @@ class DealService:
         session: AsyncSession,
         principal: Principal,
         data: DealCreate,
-        members: MemberDirectory,
+        identity: IdentityClient,
     ) -> Client:
         assert data.client is not None
         try:
-            return await client_service.create(session, principal, data.client, members)
+            return await client_service.create(session, principal, data.client, identity)
         except InvalidInput as exc:
             # The client's fields sit under `client` in this body.
             if exc.errors:
@@ -199,8 +199,8 @@ class DealService:
         session: AsyncSession,
         principal: Principal,
         data: DealCreate,
-        members: MemberDirectory,
-        templates: ProjectTemplates,
+        identity: IdentityClient,
+        work: WorkClient,
     ) -> DealRow:
         if (data.client_id is None) == (data.client is None):
             message = "send exactly one of client_id (an existing client) or client (a new one)"
@@ -249,11 +249,11 @@ class DealService:
         else:
             assigned_to = None if principal.api_key_id else principal.user_id
         if assigned_to is not None:
-            await self._ensure_assignee(principal, assigned_to, members)
+            await self._ensure_assignee(principal, assigned_to, identity)
         if data.template_id is not None:
-            await self._ensure_template(principal, data.template_id, templates)
+            await self._ensure_template(principal, data.template_id, work)
         if client is None:
-            client = await self._new_client(session, principal, data, members)
+            client = await self._new_client(session, principal, data, identity)
 
         # Lock the stage: new deals go to the bottom of its column, one writer at a time.
         locked = await stage_repository.lock_for_deals(session, stage.id)
@@ -307,8 +307,8 @@ class DealService:
         principal: Principal,
         deal_id: uuid.UUID,
         data: DealUpdate,
-        members: MemberDirectory,
-        templates: ProjectTemplates,
+        identity: IdentityClient,
+        work: WorkClient,
     ) -> DealRow:
         deal = await deal_repository.lock(session, deal_id)
         if deal is None:
@@ -318,9 +318,9 @@ class DealService:
             if required in sent and sent[required] is None:
                 raise field_error(required, f"{required} cannot be null")
         if sent.get("assigned_to") is not None and sent["assigned_to"] != deal.assigned_to:
-            await self._ensure_assignee(principal, sent["assigned_to"], members)
+            await self._ensure_assignee(principal, sent["assigned_to"], identity)
         if sent.get("template_id") is not None and sent["template_id"] != deal.template_id:
-            await self._ensure_template(principal, sent["template_id"], templates)
+            await self._ensure_template(principal, sent["template_id"], work)
         changes = {k: v for k, v in sent.items() if getattr(deal, k) != v}
         if changes:
             await deal_repository.update(session, deal, changes)

@@ -31,6 +31,7 @@ from agencyos.common.errors import (
 )
 from agencyos.common.events import InvitationCreated, MemberAdded
 from agencyos.common.outbox import publish
+from agencyos.common.peers.crm import CrmClient
 from agencyos.common.permissions import Role
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.account.service import SessionGrant
@@ -105,7 +106,7 @@ class InvitationService:
         if role is Role.CLIENT:
             if client_id is None:
                 raise field_error("client_id", "a client invitation must name its client_id")
-            await ensure_client_exists(principal, settings.crm_grpc_target, client_id)
+            await ensure_client_exists(principal, CrmClient.of(settings), client_id)
         elif client_id is not None:
             raise field_error("client_id", "only client invitations name a client_id")
         existing = await account_repository.user_by_email(session, email)

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.pagination import Page, Pagination
+from agencyos.common.peers.crm import CrmClient
 from agencyos.common.permissions import Role
 from agencyos.common.types import Name
 from agencyos.common.web import CurrentPrincipal, TenantSession
@@ -98,7 +99,7 @@ async def change_role(
         user_id,
         role=body.role,
         client_id=body.client_id,
-        crm_target=settings.crm_grpc_target,
+        crm=CrmClient.of(settings),
         revoker=revoker,
     )
     return member_out(view)

@@ -24,6 +24,7 @@ from agencyos.common.events import (
     MemberSuspended,
 )
 from agencyos.common.outbox import publish
+from agencyos.common.peers.crm import CrmClient
 from agencyos.common.permissions import Role
 from agencyos.identity.crm_clients import ensure_client_exists
 from agencyos.identity.member.repository import member_repository
@@ -113,7 +114,7 @@ class MemberService:
         *,
         role: Role,
         client_id: uuid.UUID | None,
-        crm_target: str,
+        crm: CrmClient,
         revoker: Revoker,
     ) -> MemberView:
         owners, membership, user = await self._target(session, principal, user_id)
@@ -122,7 +123,7 @@ class MemberService:
         if role is Role.CLIENT:
             if client_id is None:
                 raise field_error("client_id", "a client member must be bound to a client_id")
-            await ensure_client_exists(principal, crm_target, client_id)
+            await ensure_client_exists(principal, crm, client_id)
         elif client_id is not None:
             raise field_error("client_id", "only client members are bound to a client")
         old_role = membership.role

@@ -97,12 +97,12 @@ async def export_csv(
 
 
 async def _rows(principal: Principal, peers: Peers, batch: list[TimeEntry]) -> str:
-    people = await _names(peers.people(principal, [e.user_id for e in batch]), "people")
+    people = await _names(peers.identity.members(principal, [e.user_id for e in batch]), "people")
     projects = await _names(
-        peers.project_names(principal, [e.project_id for e in batch]), "projects"
+        peers.work.projects(principal, [e.project_id for e in batch]), "projects"
     )
     task_ids = [e.task_id for e in batch if e.task_id is not None]
-    tasks = await _names(peers.tasks(principal, task_ids), "tasks") if task_ids else {}
+    tasks = await _names(peers.work.tasks(principal, task_ids), "tasks") if task_ids else {}
     records = []
     for entry in batch:
         person = people.get(entry.user_id)
@@ -113,7 +113,7 @@ async def _rows(principal: Principal, peers: Peers, batch: list[TimeEntry]) -> s
             entry.user_id,
             person.name if person else "",
             entry.project_id,
-            projects.get(entry.project_id, ""),
+            project.name if (project := projects.get(entry.project_id)) else "",
             entry.task_id,
             task.title if task else "",
             entry.client_id,

@@ -42,6 +42,7 @@ from agencyos.common.errors import Conflict, InvalidInput, NotFound, PermissionD
 from agencyos.common.events import TimeEntryLogged
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.common.peers.work import Project as ProjectInfo
 from agencyos.time import audit
 from agencyos.time.entry.repository import (
     NO_OVERLAP_CONSTRAINT,
@@ -59,7 +60,7 @@ from agencyos.time.entry.rules import (
 from agencyos.time.entry.schemas import TimeEntryCreate, TimeEntryUpdate
 from agencyos.time.models import TimeEntry, TimeEntryChange
 from agencyos.time.models.entry import EDITABLE_STATUSES
-from agencyos.time.peers import Peers, ProjectInfo
+from agencyos.time.peers import Peers
 from agencyos.time.timesheet.week import LOCKED_STATUSES, lock_week, week_start
 
 SERVICE = "time"
@@ -130,7 +131,7 @@ class EntryService:
         member of (else 403), open for work (else 409), and a task of it (else 422 naming
         `task_id`)."""
         try:
-            membership = await peers.membership(principal, project_id, principal.user_id)
+            membership = await peers.work.membership(principal, project_id, principal.user_id)
         except NotFound:
             raise field_error("project_id", "no such project in your agency") from None
         if not membership.is_member:
@@ -142,7 +143,7 @@ class EntryService:
                 f"the project is {membership.status}: it takes no new time entries",
                 extra={"project_status": membership.status},
             )
-        project = await peers.project(principal, project_id)
+        project = await peers.work.project(principal, project_id)
         if project is None:  # removed from it a moment ago
             raise field_error("project_id", "no such project in your agency")
         await self.check_task(principal, peers, project_id, task_id)
@@ -157,7 +158,7 @@ class EntryService:
     ) -> None:
         if task_id is None:
             return
-        task = (await peers.tasks(principal, [task_id])).get(task_id)
+        task = (await peers.work.tasks(principal, [task_id])).get(task_id)
         if task is None or task.project_id != project_id:
             raise field_error("task_id", "no such task in this project")
 

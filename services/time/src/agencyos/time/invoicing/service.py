@@ -20,13 +20,14 @@ from agencyos.common.outbox import publish
 from agencyos.time.audit import record, snapshot
 from agencyos.time.invoicing.repository import Selection, invoicing_repository
 from agencyos.time.models import TimeEntry
-from agencyos.time.peers import Peers, ProjectInfo
+from agencyos.time.peers import Peers
+from agencyos.time.projects.directory import ProjectFacts, known_projects
 from agencyos.time.rate.resolver import RateBook, amount_cents
 
 SERVICE = "time"
 FROZEN = "frozen"
 
-Projects = Mapping[uuid.UUID, ProjectInfo]
+Projects = Mapping[uuid.UUID, ProjectFacts]
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class InvoicingService:
             projects_in_currency=in_currency,
         )
         if claimed:
-            projects = await self._with_projects(principal, projects, claimed, peers)
+            projects = await self._with_projects(session, principal, projects, claimed, peers)
             book = await _rate_book(session, claimed)
             for entry in claimed:
                 before = {**snapshot(entry), "invoice_id": None}
@@ -170,14 +171,21 @@ class InvoicingService:
 
     @staticmethod
     async def _with_projects(
-        principal: Principal, projects: Projects, entries: Iterable[TimeEntry], peers: Peers
+        session: AsyncSession,
+        principal: Principal,
+        projects: Projects,
+        entries: Iterable[TimeEntry],
+        peers: Peers,
     ) -> Projects:
         """`projects` plus any project of `entries` it lacks (an entry approved on another
         project between the look-up and the claim)."""
         missing = {e.project_id for e in entries} - set(projects)
         if not missing:
             return projects
-        return {**projects, **await peers.projects(principal, sorted(missing))}
+        return {
+            **projects,
+            **await known_projects(session, principal, peers.work, sorted(missing)),
+        }
 
     @staticmethod
     def _freeze(valued: ValuedEntry) -> None:

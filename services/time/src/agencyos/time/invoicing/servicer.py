@@ -22,6 +22,7 @@ from agencyos.protos.time.v1 import time_pb2, time_pb2_grpc
 from agencyos.time.invoicing.repository import Selection
 from agencyos.time.invoicing.service import ValuedEntry, invoicing_service
 from agencyos.time.peers import Peers
+from agencyos.time.projects.directory import known_projects
 
 PERMISSION = "invoices.write"
 MAX_PROJECT_IDS = 500
@@ -97,7 +98,9 @@ class InvoicingRpc(time_pb2_grpc.TimeServiceServicer):
         selection = selection_of(request)
         session = rpc_session()
         entries, book = await invoicing_service.unbilled(session, selection)
-        projects = await self._peers().projects(principal, [e.project_id for e in entries])
+        projects = await known_projects(
+            session, principal, self._peers().work, [e.project_id for e in entries]
+        )
         return _entries(invoicing_service.valued(entries, book, projects, selection.currency))
 
     async def ReserveEntries(
@@ -108,11 +111,12 @@ class InvoicingRpc(time_pb2_grpc.TimeServiceServicer):
         selection = selection_of(request.selection)
         entry_ids = parse_uuids(request.entry_ids, "entry_ids", MAX_ENTRY_IDS)
         peers = self._peers()
-        # work is asked before anything is reserved, so no row lock is held while waiting on
-        # another service
+        # The projects are looked up before anything is reserved (time's copy of work's
+        # projects; work is asked only for one the copy lacks), so no row lock is held while
+        # waiting on another service.
         session = rpc_session()
         project_ids = await invoicing_service.candidate_project_ids(session, selection, invoice_id)
-        projects = await peers.projects(principal, project_ids)
+        projects = await known_projects(session, principal, peers.work, project_ids)
         valued = await invoicing_service.reserve(
             session,
             principal,

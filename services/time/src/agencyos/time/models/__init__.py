@@ -12,6 +12,7 @@ from agencyos.time.models.rate import Rate  # noqa: E402
 from agencyos.time.models.team_member import TeamMember  # noqa: E402
 from agencyos.time.models.timer import Timer  # noqa: E402
 from agencyos.time.models.timesheet import Timesheet  # noqa: E402
+from agencyos.time.models.work_project import WorkProject  # noqa: E402
 
 __all__ = [
     "Base",
@@ -21,4 +22,5 @@ __all__ = [
     "TimeEntryChange",
     "Timer",
     "Timesheet",
+    "WorkProject",
 ]

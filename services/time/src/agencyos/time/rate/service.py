@@ -87,11 +87,11 @@ class RateService:
         projects, as identity and work answer for the caller's agency."""
         errors = []
         if data.user_id is not None:
-            person = (await peers.people(principal, [data.user_id])).get(data.user_id)
+            person = (await peers.identity.members(principal, [data.user_id])).get(data.user_id)
             if person is None or person.role == Role.CLIENT:
                 errors.append(field_problem("user_id", "user_id is not a member of this agency"))
         if data.project_id is not None:
-            if await peers.project(principal, data.project_id) is None:
+            if await peers.work.project(principal, data.project_id) is None:
                 errors.append(
                     field_problem("project_id", "project_id is not a project of this agency")
                 )
@@ -176,7 +176,7 @@ class RateService:
     ) -> tuple[date, str, ResolvedRate, ResolvedRate]:
         """The billable and cost rate of `user_id`'s time on `project_id` on day `on`
         (default: today in the agency's timezone), and the project's currency."""
-        project = await peers.project(principal, project_id)
+        project = await peers.work.project(principal, project_id)
         if project is None:
             raise NotFound("no such project")
         if on is None:

@@ -184,7 +184,7 @@ class ReportService:
             wanted |= logged_ids
         roster = await team_member_repository.by_ids(session, list(wanted))
         unknown = [i for i in wanted if i not in roster]
-        known_elsewhere = await peers.people(principal, unknown) if unknown else {}
+        known_elsewhere = await peers.identity.members(principal, unknown) if unknown else {}
         people: dict[uuid.UUID, Person] = {}
         for person_id in wanted:
             member = roster.get(person_id)

@@ -76,7 +76,7 @@ class TeamService:
         the roster has not heard of them yet, identity is asked. NotFound otherwise."""
         member = await team_member_repository.get(session, user_id)
         if member is None:
-            person = (await peers.people(principal, [user_id])).get(user_id)
+            person = (await peers.identity.members(principal, [user_id])).get(user_id)
             if person is None:
                 raise NotFound(NO_SUCH_MEMBER)
             await team_member_repository.upsert(

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.rpc import call, channel
-from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.time.models import TimeEntry
 from agencyos.time.peers import Peers
 from agencyos.time.rate.resolver import RateBook
@@ -18,13 +16,7 @@ from agencyos.time.rate.resolver import RateBook
 
 async def agency_currency(peers: Peers, principal: Principal) -> str | None:
     """The agency's currency (identity), for entries whose project work no longer answers."""
-    stub = identity_pb2_grpc.IdentityServiceStub(channel(peers.identity_target))
-    agency = await call(
-        stub.GetAgency,
-        identity_pb2.GetAgencyRequest(),
-        principal=principal,
-        timeout=peers.timeout,
-    )
+    agency = await peers.identity.agency(principal)
     return agency.currency or None
 
 
@@ -42,7 +34,7 @@ async def freeze_rates(
     if not entries:
         return
     project_ids = list(dict.fromkeys(e.project_id for e in entries))
-    projects = await peers.projects(principal, project_ids)
+    projects = await peers.work.projects(principal, project_ids)
     book = await RateBook.load(session, [user_id], project_ids)
     fallback_currency: str | None = None
     if any(p not in projects for p in project_ids):

@@ -27,6 +27,7 @@ from agencyos.work.models import (
     Task,
 )
 from agencyos.work.project.defaults import DEFAULT_COLUMNS, POSITION_STEP
+from agencyos.work.project.repository import project_repository
 
 SERVICE = "work"
 
@@ -102,6 +103,7 @@ async def build_project(
             client_id=project.client_id,
             deal_id=project.deal_id,
             created_by=project.created_by,
+            project=await project_repository.state(session, project),
         ),
         source_service=SERVICE,
         subject=f"projects/{project.id}",

@@ -31,10 +31,7 @@ _VISIBILITY = (
 
 
 def peers(request: Request) -> Peers:
-    settings = request.app.state.ctx.settings
-    return Peers(
-        settings.identity_grpc_target, settings.crm_grpc_target, settings.grpc_timeout_seconds
-    )
+    return Peers.of(request.app.state.ctx.settings)
 
 
 @router.post(

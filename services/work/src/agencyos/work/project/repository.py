@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, exists, func, select
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import Repository
+from agencyos.common.events import ProjectState
 from agencyos.work.models import Project, ProjectMember, Task
 
 _SORTS: dict[str, Any] = {
@@ -147,6 +149,26 @@ class ProjectRepository(Repository[Project]):
     async def view(self, session: AsyncSession, project: Project) -> ProjectView:
         [view] = await self.views(session, [project])
         return view
+
+    async def state(self, session: AsyncSession, project: Project) -> ProjectState:
+        """The project as its events tell it to other services (time's read model)."""
+        member_ids = (
+            await session.execute(
+                select(ProjectMember.user_id)
+                .where(ProjectMember.project_id == project.id)
+                .order_by(ProjectMember.user_id)
+            )
+        ).scalars()
+        return ProjectState(
+            name=project.name,
+            client_id=project.client_id,
+            status=project.status,
+            billing_type=project.billing_type,
+            hourly_rate_cents=project.hourly_rate_cents,
+            currency=project.currency,
+            member_ids=list(member_ids),
+            changed_at=datetime.now(UTC),
+        )
 
     async def members(self, session: AsyncSession, project_id: uuid.UUID) -> list[ProjectMember]:
         stmt = (

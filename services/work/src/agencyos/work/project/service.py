@@ -40,7 +40,8 @@ class ProjectService:
     async def _ensure_staff(
         self, principal: Principal, user_ids: Sequence[uuid.UUID], peers: Peers, field: str
     ) -> None:
-        found = await peers.staff_members(principal, user_ids)
+        members = await peers.identity.members(principal, user_ids)
+        found = {m.user_id for m in members.values() if m.is_staff}
         errors = [
             {
                 "field": f"{field}.{index}" if field == "member_ids" else field,
@@ -64,7 +65,7 @@ class ProjectService:
             raise field_error("template_id", "no such project template in this agency")
         currency = data.currency
         if data.client_id is not None:
-            client = await peers.client(principal, data.client_id)
+            client = await peers.crm.client(principal, data.client_id)
             if client is None:
                 raise field_error("client_id", "no such client in this agency")
             currency = currency or client.currency
@@ -158,7 +159,7 @@ class ProjectService:
             raise field_error(field, "deadline must not be before start_date")
         if (
             changes.get("client_id") is not None
-            and await peers.client(principal, changes["client_id"]) is None
+            and await peers.crm.client(principal, changes["client_id"]) is None
         ):
             raise field_error("client_id", "no such client in this agency")
         if changes:
@@ -194,6 +195,7 @@ class ProjectService:
                     billing_type=project.billing_type,
                     currency=project.currency,
                     updated_by=actor,
+                    project=await project_repository.state(session, project),
                 ),
                 source_service=SERVICE,
                 subject=f"projects/{project.id}",
@@ -207,6 +209,7 @@ class ProjectService:
                     old_status=old_status,
                     new_status=project.status,
                     changed_by=actor,
+                    project=await project_repository.state(session, project),
                 ),
                 source_service=SERVICE,
                 subject=f"projects/{project.id}",
@@ -268,6 +271,7 @@ class ProjectService:
                 billing_type=project.billing_type,
                 currency=project.currency,
                 updated_by=actor,
+                project=await project_repository.state(session, project),
             ),
             source_service=SERVICE,
             subject=f"projects/{project.id}",
