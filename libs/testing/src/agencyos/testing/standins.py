@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from agencyos.common.errors import NotFound
+from agencyos.common.errors import NotFound, PermissionDenied
+from agencyos.common.permissions import Role
 from agencyos.common.rpc import rpc_principal
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -93,11 +94,15 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
 
 @dataclass
 class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
-    """work's project templates, as the test declared them."""
+    """work's projects, tasks and project templates, as the test declared them. Who sees what
+    is work's rule: `projects.read_all` every project of the agency, `projects.read` the
+    projects one is a member of, a client user its own client's projects."""
 
     templates: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.ProjectTemplate] = field(
         default_factory=dict
     )
+    projects: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Project] = field(default_factory=dict)
+    tasks: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Task] = field(default_factory=dict)
 
     def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
         template_id = uuid.uuid4()
@@ -105,6 +110,106 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             id=str(template_id), name=name
         )
         return template_id
+
+    def add_project(
+        self,
+        agency_id: uuid.UUID,
+        *members: uuid.UUID,
+        name: str = "",
+        client_id: uuid.UUID | None = None,
+        status: str = "active",
+        billing_type: str = "hourly",
+        hourly_rate_cents: int | None = None,
+        currency: str = "USD",
+    ) -> uuid.UUID:
+        """A project of `agency_id` with `members` (user ids)."""
+        project_id = uuid.uuid4()
+        self.projects[(agency_id, project_id)] = work_pb2.Project(
+            id=str(project_id),
+            name=name or f"Project {project_id.hex[:8]}",
+            client_id=str(client_id) if client_id else "",
+            status=status,
+            billing_type=billing_type,
+            hourly_rate_cents=hourly_rate_cents or 0,
+            currency=currency,
+            member_ids=[str(m) for m in members],
+        )
+        return project_id
+
+    def set_project_status(self, agency_id: uuid.UUID, project_id: uuid.UUID, status: str) -> None:
+        self.projects[(agency_id, project_id)].status = status
+
+    def add_task(
+        self,
+        agency_id: uuid.UUID,
+        project_id: uuid.UUID,
+        *,
+        title: str = "",
+        visible_to_client: bool = False,
+    ) -> uuid.UUID:
+        task_id = uuid.uuid4()
+        self.tasks[(agency_id, task_id)] = work_pb2.Task(
+            id=str(task_id),
+            project_id=str(project_id),
+            title=title or f"Task {task_id.hex[:6]}",
+            status="todo",
+            priority="medium",
+            visible_to_client=visible_to_client,
+        )
+        return task_id
+
+    def _visible(self, project: work_pb2.Project) -> bool:
+        principal = rpc_principal()
+        if principal.role == Role.CLIENT:
+            return principal.client_id is not None and project.client_id == str(principal.client_id)
+        if principal.can("projects.read_all"):
+            return True
+        return str(principal.user_id) in project.member_ids
+
+    async def GetProjects(
+        self, request: work_pb2.GetProjectsRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.GetProjectsResponse:
+        tenant = _tenant()
+        if rpc_principal().role != Role.CLIENT:
+            rpc_principal().require("projects.read")
+        found = [self.projects.get((tenant, _uuid(p))) for p in dict.fromkeys(request.project_ids)]
+        return work_pb2.GetProjectsResponse(
+            projects=[p for p in found if p is not None and self._visible(p)]
+        )
+
+    async def GetTasks(
+        self, request: work_pb2.GetTasksRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListTasksResponse:
+        tenant = _tenant()
+        is_client = rpc_principal().role == Role.CLIENT
+        if not is_client:
+            rpc_principal().require("projects.read")
+        tasks = []
+        for raw in dict.fromkeys(request.task_ids):
+            task = self.tasks.get((tenant, _uuid(raw)))
+            if task is None or (is_client and not task.visible_to_client):
+                continue
+            project = self.projects.get((tenant, _uuid(task.project_id)))
+            if project is not None and self._visible(project):
+                tasks.append(task)
+        return work_pb2.ListTasksResponse(tasks=tasks)
+
+    async def CheckProjectMembership(
+        self, request: work_pb2.CheckProjectMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.CheckProjectMembershipResponse:
+        principal = rpc_principal()
+        principal.require("projects.read")
+        user_id = _uuid(request.user_id)
+        if user_id != principal.user_id and not principal.can("projects.read_all"):
+            raise PermissionDenied("asking about another user needs 'projects.read_all'")
+        project = self.projects.get((_tenant(), _uuid(request.project_id)))
+        if project is None:
+            raise NotFound("no such project")
+        return work_pb2.CheckProjectMembershipResponse(
+            is_member=str(user_id) in project.member_ids,
+            accepts_time=project.status in ("planning", "active"),
+            status=project.status,
+        )
 
     async def GetProjectTemplate(
         self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext
