@@ -79,12 +79,11 @@ def work_rows(in_process: InProcess) -> WorkRows:
 @pytest.fixture
 def work_events(in_process: InProcess) -> WorkEvents:
     """The events work wrote to its outbox (what its relay publishes) for an agency, of one
-    type, about one project if `project_id` is given, oldest first: each the envelope with
-    its `data`, `subject`, `type` and `tenantid`."""
+    type, oldest first, each the whole envelope (`data`, `subject`, `type`, `tenantid`...):
+    `await work_events(tenant_id, "work.task.created", task_id=...)` keeps those whose data
+    has the values given."""
 
-    async def read(
-        tenant_id: uuid.UUID, event_type: str, project_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    async def read(tenant_id: uuid.UUID, event_type: str, **data: Any) -> list[dict[str, Any]]:
         service = await in_process.service("work")
         rows = await fetch_rows(
             in_process.infra,
@@ -92,12 +91,9 @@ def work_events(in_process: InProcess) -> WorkEvents:
             "SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY id",
             event_type,
             tenant_id=tenant_id,
-            owner=True,
         )
         events = [_envelope(row["envelope"]) for row in rows]
-        return [
-            e for e in events if project_id is None or e["data"].get("project_id") == project_id
-        ]
+        return [e for e in events if all(e["data"].get(k) == v for k, v in data.items())]
 
     return read
 

@@ -166,7 +166,9 @@ class TestCreatingProjects:
         project = await create_project(work, manager, name="Managed")
 
         assert member_ids(project) == {str(manager.user_id)}
-        [event] = await work_events(agency.agency_id, "work.project.created", project["id"])
+        [event] = await work_events(
+            agency.agency_id, "work.project.created", project_id=project["id"]
+        )
         assert event["data"]["name"] == "Managed"
         assert event["data"]["deal_id"] is None
         assert event["data"]["created_by"] == str(manager.user_id)
@@ -329,7 +331,9 @@ class TestUpdatingProjects:
             "EUR",
         )
         assert await get_project(work, agency, project["id"]) == updated
-        [event] = await work_events(agency.agency_id, "work.project.updated", project["id"])
+        [event] = await work_events(
+            agency.agency_id, "work.project.updated", project_id=project["id"]
+        )
         assert event["data"]["changed_fields"] == ["budget_cents", "currency", "name"]
         assert (event["data"]["name"], event["data"]["currency"]) == ("After", "EUR")
         assert event["data"]["updated_by"] == str(agency.user_id)
@@ -348,13 +352,15 @@ class TestUpdatingProjects:
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "active"
         [changed] = await work_events(
-            agency.agency_id, "work.project.status_changed", project["id"]
+            agency.agency_id, "work.project.status_changed", project_id=project["id"]
         )
         assert (changed["data"]["old_status"], changed["data"]["new_status"]) == (
             "planning",
             "active",
         )
-        [updated] = await work_events(agency.agency_id, "work.project.updated", project["id"])
+        [updated] = await work_events(
+            agency.agency_id, "work.project.updated", project_id=project["id"]
+        )
         assert updated["data"]["changed_fields"] == ["deadline"]
 
     async def test_deleting_archives_the_project_and_keeps_it(
@@ -370,7 +376,9 @@ class TestUpdatingProjects:
         assert again.status_code == 200
         assert (await get_project(work, agency, project["id"]))["status"] == "archived"
         assert await names(work, agency, status="archived") == [project["name"]]
-        events = await work_events(agency.agency_id, "work.project.status_changed", project["id"])
+        events = await work_events(
+            agency.agency_id, "work.project.status_changed", project_id=project["id"]
+        )
         assert [(e["data"]["old_status"], e["data"]["new_status"]) for e in events] == [
             ("active", "archived")
         ]
@@ -485,7 +493,9 @@ class TestProjectMembers:
         assert removed.status_code == 204
         assert_problem(await work.get(f"/v1/projects/{project['id']}", headers=member.headers), 404)
         assert member_ids(await get_project(work, agency, project["id"])) == {str(agency.user_id)}
-        events = await work_events(agency.agency_id, "work.project.updated", project["id"])
+        events = await work_events(
+            agency.agency_id, "work.project.updated", project_id=project["id"]
+        )
         assert [e["data"]["changed_fields"] for e in events] == [["members"], ["members"]]
 
     async def test_only_active_staff_of_the_agency_can_be_added(
