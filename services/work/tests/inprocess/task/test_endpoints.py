@@ -539,3 +539,19 @@ class TestOptimisticConcurrency:
         response = await patch(work, agency, task["id"], {"title": "x"}, if_match="banana")
 
         assert_problem(response, 400, "bad-request")
+
+
+class TestHostileIfMatch:
+    async def test_an_if_match_no_version_can_have_is_400_not_a_500(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"])
+
+        for value in ("99999999999", "9" * 5000, '"-1"'):
+            response = await work.patch(
+                f"/v1/tasks/{task['id']}",
+                json={"title": "Renamed"},
+                headers={**agency.headers, "If-Match": value},
+            )
+            assert_problem(response, 400)

@@ -1,8 +1,9 @@
-"""work's task gRPC methods the client portal calls: ListClientVisibleTasks and
-CreateTaskFromFeedback."""
+"""work's task gRPC methods: GetTasks (time and billing read tasks with it), and what the
+client portal calls, ListClientVisibleTasks and CreateTaskFromFeedback."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import grpc
@@ -42,6 +43,13 @@ def new_client_user(in_process: InProcess, tenant: Agency) -> Caller:
     """A client user of the agency, bound to a client declared on CRM's stand-in (so a project
     may name that client)."""
     return tenant.caller("client", client_id=in_process.standins.crm.add_client(tenant.id))
+
+
+async def get_tasks(stub: WorkServiceStub, who: Caller, *task_ids: str) -> list[work_pb2.Task]:
+    answer = await stub.GetTasks(
+        work_pb2.GetTasksRequest(task_ids=list(task_ids)), metadata=as_caller(who), timeout=10
+    )
+    return list(answer.tasks)
 
 
 class TestClientVisibleTasksRpc:
@@ -208,3 +216,82 @@ class TestCreateTaskFromFeedbackRpc:
             )
 
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+class TestGetTasks:
+    async def test_a_manager_gets_any_task_of_the_agency_with_project_and_title_in_order(
+        self, work: httpx.AsyncClient, stub: WorkServiceStub, agency: Caller, tenant: Agency
+    ) -> None:
+        manager = tenant.caller("manager")
+        first = await new_project(work, agency)
+        second = await new_project(work, agency)
+        a = await new_task(work, agency, first["id"], title="Wireframes")
+        b = await new_task(work, agency, second["id"], title="Copy")
+
+        tasks = await get_tasks(stub, manager, b["id"], a["id"], b["id"])
+
+        assert [(t.id, t.project_id, t.title) for t in tasks] == [
+            (b["id"], second["id"], "Copy"),
+            (a["id"], first["id"], "Wireframes"),
+        ]
+
+    async def test_unknown_ids_and_other_agencies_tasks_are_left_out(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        other_agency: Caller,
+    ) -> None:
+        ours = await new_task(work, agency, (await new_project(work, agency))["id"])
+        theirs = await new_task(work, other_agency, (await new_project(work, other_agency))["id"])
+
+        tasks = await get_tasks(stub, agency, ours["id"], theirs["id"], str(uuid.uuid4()))
+
+        assert [t.id for t in tasks] == [ours["id"]]
+        assert await get_tasks(stub, other_agency, ours["id"]) == []
+
+    async def test_a_member_gets_only_tasks_of_projects_they_belong_to(
+        self, work: httpx.AsyncClient, stub: WorkServiceStub, agency: Caller, tenant: Agency
+    ) -> None:
+        member = tenant.caller("member")
+        theirs = await new_project(work, agency, member)
+        not_theirs = await new_project(work, agency)
+        seen = await new_task(work, agency, theirs["id"])
+        hidden = await new_task(work, agency, not_theirs["id"])
+
+        tasks = await get_tasks(stub, member, seen["id"], hidden["id"])
+
+        assert [t.id for t in tasks] == [seen["id"]]
+
+    async def test_a_client_user_gets_only_client_visible_tasks_of_its_own_clients_projects(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user = new_client_user(in_process, tenant)
+        other_client_user = new_client_user(in_process, tenant)
+        project = await new_project(work, agency, client_id=client_of(client_user))
+        shown = await new_task(work, agency, project["id"], visible_to_client=True)
+        internal = await new_task(work, agency, project["id"])
+
+        tasks = await get_tasks(stub, client_user, shown["id"], internal["id"])
+
+        assert [t.id for t in tasks] == [shown["id"]]
+        assert await get_tasks(stub, other_client_user, shown["id"]) == []
+
+    async def test_more_than_500_ids_or_a_malformed_id_is_invalid(
+        self, stub: WorkServiceStub, agency: Caller
+    ) -> None:
+        for ids in ([str(uuid.uuid4()) for _ in range(501)], ["not-a-uuid"]):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await get_tasks(stub, agency, *ids)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    async def test_a_call_without_a_token_is_unauthenticated(self, stub: WorkServiceStub) -> None:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetTasks(work_pb2.GetTasksRequest(task_ids=[str(uuid.uuid4())]), timeout=10)
+
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
