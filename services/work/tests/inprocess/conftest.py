@@ -58,6 +58,8 @@ async def stub(
         yield work_pb2_grpc.WorkServiceStub(channel)
 
 
+# The types of `work_events` and `work_rows` (test modules spell them again: a conftest is
+# not importable under --import-mode=importlib).
 WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
 WorkRows = Callable[..., Awaitable[list[Any]]]
 

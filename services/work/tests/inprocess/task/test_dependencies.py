@@ -11,8 +11,6 @@ from agencyos.testing.factories import new_project, new_task
 from agencyos.testing.http import assert_invalid_fields
 from agencyos.testing.inprocess import Caller
 
-# --- helpers --------------------------------------------------------------------------------
-
 
 async def get_task(work: httpx.AsyncClient, who: Caller, task_id: str) -> dict[str, Any]:
     response = await work.get(f"/v1/tasks/{task_id}", headers=who.headers)

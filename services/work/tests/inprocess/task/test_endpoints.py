@@ -1,6 +1,6 @@
 """Tasks through work's API: creating (checked against the project: columns, statuses,
 assignees, milestones, blockers), reading and listing with filters, editing, deleting, and
-optimistic concurrency with If-Match."""
+optimistic concurrency with If-Match (and If-Match values no version can have)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from agencyos.testing.inprocess import Agency, Caller
 
 # The conftest's `work_events`: the events work wrote to its outbox.
 WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
-
-# --- helpers --------------------------------------------------------------------------------
 
 
 async def column_ids(work: httpx.AsyncClient, who: Caller, project_id: str) -> dict[str, str]:

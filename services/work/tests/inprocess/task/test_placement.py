@@ -20,9 +20,6 @@ WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
 MIN_GAP = 1e-6
 
 
-# --- helpers --------------------------------------------------------------------------------
-
-
 async def column_ids(work: httpx.AsyncClient, who: Caller, project_id: str) -> dict[str, str]:
     """Column name → id."""
     board = await get_board(work, who, project_id)

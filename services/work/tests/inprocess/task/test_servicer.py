@@ -16,8 +16,6 @@ from agencyos.testing.factories import as_caller, get_board, new_project, new_ta
 from agencyos.testing.http import unverified_jwt
 from agencyos.testing.inprocess import Agency, Caller, InProcess
 
-# --- helpers --------------------------------------------------------------------------------
-
 
 async def column_task_ids(
     work: httpx.AsyncClient, who: Caller, project_id: str, name: str
