@@ -1,0 +1,201 @@
+"""Moving tasks on the board: before/after anchors, fractional positions rebalanced when a
+gap runs out, completion in a done column (and its events), bad targets named."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from agencyos.testing.factories import get_board, new_project, new_task
+from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.inprocess import Agency, Caller
+
+# The conftest's `work_events`: the events work wrote to its outbox.
+WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+MIN_GAP = 1e-6
+
+
+async def column_ids(work: httpx.AsyncClient, who: Caller, project_id: str) -> dict[str, str]:
+    """Column name → id."""
+    board = await get_board(work, who, project_id)
+    return {c["name"]: c["id"] for c in board["columns"]}
+
+
+async def column_task_ids(
+    work: httpx.AsyncClient, who: Caller, project_id: str, name: str
+) -> list[str]:
+    board = await get_board(work, who, project_id)
+    column = next(c for c in board["columns"] if c["name"] == name)
+    return [t["id"] for t in column["tasks"]]
+
+
+async def get_task(work: httpx.AsyncClient, who: Caller, task_id: str) -> dict[str, Any]:
+    response = await work.get(f"/v1/tasks/{task_id}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def move(
+    work: httpx.AsyncClient,
+    who: Caller,
+    task_id: str,
+    column_id: str,
+    *,
+    if_match: str | None = None,
+    **anchor: str,
+) -> httpx.Response:
+    headers = dict(who.headers)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return await work.post(
+        f"/v1/tasks/{task_id}/move", json={"column_id": column_id, **anchor}, headers=headers
+    )
+
+
+class TestMovingTasks:
+    async def test_before_and_after_place_the_task_between_its_neighbours(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        todo = (await column_ids(work, agency, pid))["To do"]
+        a, b, c = [await new_task(work, agency, pid) for _ in range(3)]
+
+        before = await move(work, agency, c["id"], todo, before_id=a["id"])
+        assert before.status_code == 200, before.text
+        assert await column_task_ids(work, agency, pid, "To do") == [c["id"], a["id"], b["id"]]
+
+        after = await move(work, agency, c["id"], todo, after_id=a["id"])
+        assert after.status_code == 200, after.text
+        assert await column_task_ids(work, agency, pid, "To do") == [a["id"], c["id"], b["id"]]
+        assert a["position"] < after.json()["position"] < b["position"]
+        assert after.json()["version"] == 3
+        assert after.headers["etag"] == '"3"'
+
+    async def test_without_an_anchor_the_task_goes_to_the_bottom_of_the_column(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        a = await new_task(work, agency, pid, status="review")
+        b = await new_task(work, agency, pid)
+
+        response = await move(work, agency, b["id"], columns["Review"])
+
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "review"
+        assert await column_task_ids(work, agency, pid, "Review") == [a["id"], b["id"]]
+
+    async def test_many_moves_into_one_gap_rebalance_the_column_and_keep_the_order(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        top = await new_task(work, agency, pid, title="top")
+        bottom = await new_task(work, agency, pid, title="bottom")
+        movers = [
+            await new_task(work, agency, pid, status="review", title=f"m{i}") for i in range(40)
+        ]
+
+        # Each goes right below `top`: into the ever smaller gap above the previous one.
+        for mover in movers:
+            response = await move(work, agency, mover["id"], columns["To do"], after_id=top["id"])
+            assert response.status_code == 200, response.text
+
+        board = await get_board(work, agency, pid)
+        [todo] = [c for c in board["columns"] if c["name"] == "To do"]
+        expected = [top["id"], *[m["id"] for m in reversed(movers)], bottom["id"]]
+        assert [t["id"] for t in todo["tasks"]] == expected
+        positions = [t["position"] for t in todo["tasks"]]
+        gaps = [b - a for a, b in itertools.pairwise(positions)]
+        # 40 halvings of a 1024 gap would leave ~1e-9: only a rebalance keeps them this wide.
+        assert min(gaps) > MIN_GAP
+
+    async def test_a_move_into_a_done_column_completes_the_task_and_publishes_it(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"])
+
+        response = await move(work, agency, task["id"], columns["Done"])
+
+        assert response.status_code == 200, response.text
+        done = response.json()
+        assert done["status"] == "done"
+        assert done["completed_at"] is not None
+        [completed] = await work_events(agency.agency_id, "work.task.completed", task_id=task["id"])
+        assert completed["data"]["completed_at"]
+        assert completed["data"]["task_version"] == 2
+        [moved] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        assert moved["data"]["from_column_id"] == columns["To do"]
+        assert moved["data"]["column_id"] == columns["Done"]
+
+    async def test_moving_out_of_done_clears_completed_at(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"], status="done")
+        assert task["completed_at"] is not None
+
+        response = await move(work, agency, task["id"], columns["In progress"])
+
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "in_progress"
+        assert response.json()["completed_at"] is None
+
+    async def test_bad_targets_are_refused_naming_the_field(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await new_project(work, agency)
+        other = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        foreign_column = (await column_ids(work, agency, other["id"]))["To do"]
+        task = await new_task(work, agency, project["id"])
+        elsewhere = await new_task(work, agency, project["id"], status="review")
+
+        unknown = await move(work, agency, task["id"], str(uuid.uuid4()))
+        foreign = await move(work, agency, task["id"], foreign_column)
+        wrong_anchor = await move(
+            work, agency, task["id"], columns["To do"], before_id=elsewhere["id"]
+        )
+        both = await move(
+            work,
+            agency,
+            task["id"],
+            columns["Review"],
+            before_id=elsewhere["id"],
+            after_id=elsewhere["id"],
+        )
+        itself = await move(work, agency, task["id"], columns["To do"], after_id=task["id"])
+
+        assert_invalid_fields(unknown, "column_id")
+        assert_invalid_fields(foreign, "column_id")
+        assert_invalid_fields(wrong_anchor, "before_id")
+        assert_invalid_fields(both, "before_id", "after_id")
+        assert_invalid_fields(itself, "after_id")
+        assert (await get_task(work, agency, task["id"]))["version"] == 1
+
+    async def test_a_member_not_on_the_project_gets_404_and_another_agency_too(
+        self, work: httpx.AsyncClient, agency: Caller, other_agency: Caller, tenant: Agency
+    ) -> None:
+        outsider = tenant.caller("member")
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"])
+
+        hidden = await move(work, outsider, task["id"], columns["Done"])
+        foreign = await move(work, other_agency, task["id"], columns["Done"])
+
+        assert_problem(hidden, 404, "not-found")
+        assert_problem(foreign, 404, "not-found")
+        assert (await get_task(work, agency, task["id"]))["status"] == "todo"
