@@ -13,12 +13,9 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.rpc import start_grpc_server
 from agencyos.protos.work.v1 import work_pb2_grpc
-from agencyos.testing.infra import free_port
 from agencyos.testing.inprocess import Agency, Caller, InProcess, service_client
 from agencyos.testing.sql import fetch_rows
-from agencyos.work.rpc import registrar
 
 work = service_client("work")
 
@@ -35,18 +32,10 @@ def other_agency(other_tenant: Agency) -> Caller:
 
 
 @pytest.fixture(scope="session")
-async def work_grpc_target(in_process: InProcess) -> AsyncIterator[str]:
+async def work_grpc_target(in_process: InProcess) -> str:
     """work's own gRPC servicer, served in this process over its database (as `rpc.py` wires
     it in production: the same interceptor verifying the caller's token)."""
-    service = await in_process.service("work")
-    port = free_port()
-    server = await start_grpc_server(
-        "work", service.ctx.verifier, registrar(service.ctx), "127.0.0.1", port
-    )
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await server.stop(1)
+    return await in_process.grpc_target("work")
 
 
 @pytest.fixture

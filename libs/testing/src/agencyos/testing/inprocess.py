@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,6 @@ from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
 from agencyos.testing.standins import StandIns
-
 
 # Settings of some services for a test run, set where a service has them: argon2id at its
 # floor (a run signs up thousands of accounts), the sign-in lockout as in production but with
@@ -147,6 +146,7 @@ class InProcess:
     databases: TestDatabases | None = None
     revocation_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
     services: dict[str, ServiceInProcess] = field(default_factory=dict)
+    grpc_servers: dict[str, tuple[grpc.aio.Server, str]] = field(default_factory=dict)
     peers_target: str = ""
     _peers: grpc.aio.Server | None = None
     _verifier: JwksVerifier | None = None
@@ -163,7 +163,10 @@ class InProcess:
     def agency(self, *, timezone: str = "UTC") -> Agency:
         return Agency(self.keys, self.standins, timezone=timezone)
 
-    async def service(self, name: str) -> ServiceInProcess:
+    async def service(self, name: str, *, real_peers: Sequence[str] = ()) -> ServiceInProcess:
+        """Service `name` in this process, made on first use (later calls answer the same
+        one). Its peers are the stand-ins, except those named in `real_peers`: their own
+        servicers in this process (e.g. billing with the real time service)."""
         if name in self.services:
             return self.services[name]
         assert self.databases is not None, "start() first"
@@ -185,7 +188,9 @@ class InProcess:
             overrides["login_lockout_namespace"] = self.revocation_namespace
         for peer in SERVICES:
             if f"{peer}_grpc_target" in settings_type.model_fields:
-                overrides[f"{peer}_grpc_target"] = self.peers_target
+                overrides[f"{peer}_grpc_target"] = (
+                    await self.grpc_target(peer) if peer in real_peers else self.peers_target
+                )
         settings = settings_type(**overrides)
         ctx = ServiceContext(name, settings)
         app = definition.create_app(ctx)
@@ -215,7 +220,30 @@ class InProcess:
         self.services[name] = started
         return started
 
+    async def grpc_target(self, name: str) -> str:
+        """The service's own gRPC servicers, served in this process as in production (the same
+        interceptor: the caller's token verified, one transaction per call over the service's
+        database); made on first use."""
+        if name not in self.grpc_servers:
+            service = await self.service(name)
+            definition = definition_of(name)
+            assert definition.grpc_registrar is not None, f"{name} serves no gRPC methods"
+            port = free_port()
+            server = await start_grpc_server(
+                name,
+                service.ctx.verifier,
+                definition.grpc_registrar(service.ctx),
+                "127.0.0.1",
+                port,
+                revocations=service.ctx.revocations,
+                database=service.ctx.db,
+            )
+            self.grpc_servers[name] = (server, f"127.0.0.1:{port}")
+        return self.grpc_servers[name][1]
+
     async def stop(self) -> None:
+        for server, _ in self.grpc_servers.values():
+            await server.stop(1)
         for service in self.services.values():
             await service.close()
         if self._peers is not None:
