@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, ClassVar
 
 import asyncpg
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
+from agencyos.identity.tokens import keys as signing_keys
 from agencyos.testing.factories import PASSWORD, AgencySession, invite, signup_agency
 from agencyos.testing.inprocess import InProcess, ServiceInProcess, service_client
 from agencyos.testing.sql import fetch_rows
@@ -27,6 +29,29 @@ identity = service_client("identity")
 AddMember = Callable[[AgencySession, str], Awaitable[AgencySession]]
 AddMembership = Callable[[AgencySession, uuid.UUID, str], Awaitable[None]]
 Outbox = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+class _RememberedRSAKey(RSAKey):
+    """joserfc's RSAKey, remembering the private keys it has read from PEM: identity reads its
+    signing key from its PEM for every token it issues, and that read (cryptography checking
+    the key) costs tens of milliseconds of CPU, most of a signup's time in this tier."""
+
+    _read: ClassVar[dict[str, RSAKey]] = {}
+
+    @classmethod
+    def import_key(cls, value: Any, parameters: Any = None, password: Any = None) -> Any:
+        if not isinstance(value, str) or parameters is not None or password is not None:
+            return super().import_key(value, parameters, password)
+        if value not in cls._read:
+            cls._read[value] = RSAKey.import_key(value)
+        return cls._read[value]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_signing_keys() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signing_keys, "RSAKey", _RememberedRSAKey)
+        yield
 
 
 # identity's signing key lives in its database, which is emptied after every test; a new key
@@ -109,14 +134,16 @@ def add_membership(identity_service: ServiceInProcess) -> AddMembership:
 
 @pytest.fixture
 def outbox(identity_service: ServiceInProcess) -> Outbox:
-    """`await outbox(event_type, tenant_id=None)`: the envelopes of `event_type` identity
-    wrote to its outbox, oldest first (every tenant's unless one is named): what its relay
-    publishes, read without Kafka."""
+    """`await outbox(event_type, tenant_id)`: the envelopes of `event_type` (of every type if
+    None) identity wrote to its outbox, oldest first, of every tenant unless one is named:
+    what its relay publishes, read without Kafka."""
 
-    async def events(event_type: str, tenant_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    async def events(
+        event_type: str | None, tenant_id: uuid.UUID | None = None
+    ) -> list[dict[str, Any]]:
         rows = await _rows(
             identity_service,
-            "SELECT envelope FROM outbox WHERE event_type = $1 "
+            "SELECT envelope FROM outbox WHERE ($1::text IS NULL OR event_type = $1) "
             "AND ($2::uuid IS NULL OR tenant_id = $2) ORDER BY id",
             event_type,
             tenant_id,
