@@ -133,6 +133,8 @@ class TestRequest:
     async def test_a_user_without_an_active_agency_gets_202_and_no_event(
         self, outbox: Outbox, identity_service: ServiceInProcess, identity: httpx.AsyncClient
     ) -> None:
+        settings = identity_service.settings  # the tier's hashing cost, not production's
+        assert isinstance(settings, IdentitySettings)
         email = f"orphan-{uuid.uuid4().hex[:10]}@example.com"
         await fetch_rows(
             identity_service.infra,
@@ -140,7 +142,7 @@ class TestRequest:
             "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Orphan', $3)",
             uuid.uuid4(),
             email,
-            await hash_password(IdentitySettings(), PASSWORD),
+            await hash_password(settings, PASSWORD),
             owner=True,
         )
 
