@@ -1,8 +1,8 @@
-"""identity's own sign-in lockout, sent straight to identity's HTTP port (no gateway and its
-limits in between): after 5 failed attempts for one email, attempts are refused with 429 and
-Retry-After whatever the password, for a window that doubles (the test platform's first
-window is 2 s); the right password works again once it has passed; a success resets the
-count; an unknown email locks the same way."""
+"""identity's own sign-in lockout (no gateway and its limits in between): after 5 failed
+attempts for one email, attempts are refused with 429 and Retry-After whatever the password,
+for a window that doubles (the in-process tier's first window is 2 s); the right password
+works again once it has passed; a success resets the count; an unknown email locks the same
+way."""
 
 from __future__ import annotations
 

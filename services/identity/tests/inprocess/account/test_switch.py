@@ -4,14 +4,17 @@ agency for tokens for another, and only for agencies they actively belong to."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from agencyos.testing.factories import AgencySession, add_membership, signup_agency
+from agencyos.testing.factories import AgencySession, signup_agency
 from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
-from agencyos.testing.platform import Platform
+from agencyos.testing.inprocess import ServiceInProcess
 from agencyos.testing.sql import fetch_rows
+
+AddMembership = Callable[[AgencySession, uuid.UUID, str], Awaitable[None]]
 
 
 async def switch(
@@ -23,12 +26,12 @@ async def switch(
 
 
 async def two_agency_user(
-    platform: Platform, client: httpx.AsyncClient, role: str
+    add_membership: AddMembership, client: httpx.AsyncClient, role: str
 ) -> tuple[AgencySession, AgencySession]:
     """An owner of one agency who is also `role` in a second agency."""
     home = await signup_agency(client)
     second = await signup_agency(client)
-    await add_membership(platform, second, home.user_id, role)
+    await add_membership(second, home.user_id, role)
     return home, second
 
 
@@ -38,11 +41,11 @@ def comparable(problem: dict[str, Any]) -> dict[str, Any]:
 
 class TestSwitch:
     async def test_a_member_of_another_agency_gets_tokens_for_it_with_their_role_there(
-        self, platform: Platform, gateway: httpx.AsyncClient
+        self, add_membership: AddMembership, identity: httpx.AsyncClient
     ) -> None:
-        home, second = await two_agency_user(platform, gateway, "manager")
+        home, second = await two_agency_user(add_membership, identity, "manager")
 
-        response = await switch(gateway, home, second.agency_id)
+        response = await switch(identity, home, second.agency_id)
 
         assert response.status_code == 200, response.text
         body = response.json()
@@ -65,12 +68,12 @@ class TestSwitch:
         assert claims["sid"] != unverified_jwt(home.access_token)[1]["sid"]
 
     async def test_the_switched_token_shows_the_other_agency_in_me_through_the_gateway(
-        self, platform: Platform, gateway: httpx.AsyncClient
+        self, add_membership: AddMembership, identity: httpx.AsyncClient
     ) -> None:
-        home, second = await two_agency_user(platform, gateway, "admin")
-        body = (await switch(gateway, home, second.agency_id)).json()
+        home, second = await two_agency_user(add_membership, identity, "admin")
+        body = (await switch(identity, home, second.agency_id)).json()
 
-        me = await gateway.get(
+        me = await identity.get(
             "/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
         )
 
@@ -83,9 +86,9 @@ class TestSwitch:
         }
 
     async def test_the_switched_session_refreshes_in_the_other_agency_and_the_first_lives_on(
-        self, platform: Platform, identity: httpx.AsyncClient
+        self, add_membership: AddMembership, identity: httpx.AsyncClient
     ) -> None:
-        home, second = await two_agency_user(platform, identity, "member")
+        home, second = await two_agency_user(add_membership, identity, "member")
         body = (await switch(identity, home, second.agency_id)).json()
 
         there = await identity.post(
@@ -99,14 +102,17 @@ class TestSwitch:
         assert unverified_jwt(here.json()["access_token"])[1]["tid"] == str(home.agency_id)
 
     async def test_the_new_session_is_stored_under_the_other_agency(
-        self, platform: Platform, identity: httpx.AsyncClient
+        self,
+        add_membership: AddMembership,
+        identity_service: ServiceInProcess,
+        identity: httpx.AsyncClient,
     ) -> None:
-        home, second = await two_agency_user(platform, identity, "member")
+        home, second = await two_agency_user(add_membership, identity, "member")
         body = (await switch(identity, home, second.agency_id)).json()
 
         rows = await fetch_rows(
-            platform.infra,
-            platform.database("identity"),
+            identity_service.infra,
+            identity_service.database,
             "SELECT tenant_id, user_id FROM refresh_tokens WHERE family_id = $1",
             uuid.UUID(unverified_jwt(body["access_token"])[1]["sid"]),
             tenant_id=second.agency_id,
@@ -118,13 +124,13 @@ class TestSwitch:
 
 class TestSwitchRefused:
     async def test_an_agency_the_user_is_not_in_and_a_random_id_get_the_identical_403(
-        self, gateway: httpx.AsyncClient
+        self, identity: httpx.AsyncClient
     ) -> None:
-        user = await signup_agency(gateway)
-        stranger = await signup_agency(gateway)
+        user = await signup_agency(identity)
+        stranger = await signup_agency(identity)
 
-        not_member = await switch(gateway, user, stranger.agency_id)
-        nowhere = await switch(gateway, user, uuid.uuid4())
+        not_member = await switch(identity, user, stranger.agency_id)
+        nowhere = await switch(identity, user, uuid.uuid4())
 
         first = assert_problem(not_member, 403, "permission-denied")
         second = assert_problem(nowhere, 403, "permission-denied")
@@ -132,12 +138,15 @@ class TestSwitchRefused:
         assert "access_token" not in not_member.text
 
     async def test_a_suspended_membership_gets_the_same_403(
-        self, platform: Platform, identity: httpx.AsyncClient
+        self,
+        add_membership: AddMembership,
+        identity_service: ServiceInProcess,
+        identity: httpx.AsyncClient,
     ) -> None:
-        home, second = await two_agency_user(platform, identity, "member")
+        home, second = await two_agency_user(add_membership, identity, "member")
         await fetch_rows(
-            platform.infra,
-            platform.database("identity"),
+            identity_service.infra,
+            identity_service.database,
             "UPDATE memberships SET status = 'suspended' WHERE user_id = $1",
             home.user_id,
             tenant_id=second.agency_id,
@@ -152,22 +161,22 @@ class TestSwitchRefused:
         )
 
     async def test_another_users_agency_stays_closed_even_to_its_id_holder(
-        self, gateway: httpx.AsyncClient
+        self, identity: httpx.AsyncClient
     ) -> None:
-        victim = await signup_agency(gateway)
-        attacker = await signup_agency(gateway)
+        victim = await signup_agency(identity)
+        attacker = await signup_agency(identity)
 
-        response = await switch(gateway, attacker, victim.agency_id)
+        response = await switch(identity, attacker, victim.agency_id)
 
         assert_problem(response, 403, "permission-denied")
         assert victim.agency_id.hex not in response.text
 
     async def test_switch_without_an_access_token_is_a_401(
-        self, gateway: httpx.AsyncClient
+        self, identity: httpx.AsyncClient
     ) -> None:
-        owner = await signup_agency(gateway)
+        owner = await signup_agency(identity)
 
-        response = await gateway.post("/v1/auth/switch", json={"agency_id": str(owner.agency_id)})
+        response = await identity.post("/v1/auth/switch", json={"agency_id": str(owner.agency_id)})
 
         assert_problem(response, 401, "unauthenticated")
 
