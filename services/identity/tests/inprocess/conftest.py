@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from joserfc.jwk import RSAKey
 
-from agencyos.identity.tokens import keys as signing_keys
 from agencyos.testing.factories import PASSWORD, AgencySession, invite, signup_agency
 from agencyos.testing.inprocess import InProcess, ServiceInProcess, service_client
 from agencyos.testing.sql import fetch_rows
@@ -29,56 +27,6 @@ identity = service_client("identity")
 AddMember = Callable[[AgencySession, str], Awaitable[AgencySession]]
 AddMembership = Callable[[AgencySession, uuid.UUID, str], Awaitable[None]]
 Outbox = Callable[..., Awaitable[list[dict[str, Any]]]]
-
-
-class _RememberedRSAKey(RSAKey):
-    """joserfc's RSAKey, remembering the private keys it has read from PEM: identity reads its
-    signing key from its PEM for every token it issues, and that read (cryptography checking
-    the key) costs tens of milliseconds of CPU, most of a signup's time in this tier."""
-
-    _read: ClassVar[dict[str, RSAKey]] = {}
-
-    @classmethod
-    def import_key(cls, value: Any, parameters: Any = None, password: Any = None) -> Any:
-        if not isinstance(value, str) or parameters is not None or password is not None:
-            return super().import_key(value, parameters, password)
-        if value not in cls._read:
-            cls._read[value] = RSAKey.import_key(value)
-        return cls._read[value]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _remember_signing_keys() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(signing_keys, "RSAKey", _RememberedRSAKey)
-        yield
-
-
-# identity's signing key lives in its database, which is emptied after every test; a new key
-# per test would cost an RSA key generation each and outpace its own verifier, which refetches
-# the JWKS for an unknown kid at most every few seconds. So the key survives the emptying: kept
-# when a test ends, put back before the next one starts.
-_signing_keys: list[asyncpg.Record] = []
-
-
-@pytest.fixture(autouse=True)
-async def _keep_signing_key(identity_service: ServiceInProcess) -> AsyncIterator[None]:
-    if _signing_keys and not await _rows(identity_service, "SELECT kid FROM signing_keys"):
-        for key in _signing_keys:
-            await _rows(
-                identity_service,
-                "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) "
-                "VALUES ($1, $2, $3, $4, $5) RETURNING kid",
-                key["kid"],
-                key["private_pem"],
-                key["public_jwk"],
-                key["created_at"],
-                key["retired_at"],
-            )
-    yield
-    kept = await _rows(identity_service, "SELECT * FROM signing_keys")
-    if kept:
-        _signing_keys[:] = kept
 
 
 @pytest.fixture

@@ -46,6 +46,12 @@ IN_PROCESS_SETTINGS: dict[str, Any] = {
 }
 
 
+# Tables whose rows outlive each test: identity's signing keys (a new RSA key per test would
+# cost a key generation each, and outrun identity's own cache of its JWKS, which fetches an
+# unknown kid again only every few seconds).
+KEPT_TABLES: dict[str, frozenset[str]] = {"identity": frozenset({"signing_keys"})}
+
+
 @dataclass(frozen=True)
 class Caller:
     """Someone calling the service: a member of `agency_id` with `role`, holding a token
@@ -214,7 +220,11 @@ class InProcess:
             app=app,
             http=http,
             database=database,
-            tables=await test_tables(self.infra, database),
+            tables=[
+                t
+                for t in await test_tables(self.infra, database)
+                if t not in KEPT_TABLES.get(name, frozenset())
+            ],
             infra=self.infra,
         )
         self.services[name] = started

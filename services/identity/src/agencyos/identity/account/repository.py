@@ -29,7 +29,7 @@ class AccountRepository:
             .where(Membership.user_id == user_id)
             .order_by(Membership.created_at, Agency.slug)
         )
-        return [(m, a) for m, a in (await session.execute(stmt)).tuples()]
+        return [(m, a) for m, a in (await session.execute(stmt)).all()]
 
     async def membership(
         self, session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
@@ -41,7 +41,7 @@ class AccountRepository:
             .join(User, User.id == Membership.user_id)
             .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
         )
-        row = (await session.execute(stmt)).tuples().first()
+        row = (await session.execute(stmt)).first()
         return (row[0], row[1]) if row else None
 
     async def agency(self, session: AsyncSession, agency_id: uuid.UUID) -> Agency | None:

@@ -44,7 +44,7 @@ class MemberRepository:
             .offset((page - 1) * per_page)
             .limit(per_page)
         )
-        return [(m, u) for m, u in rows.tuples()], int(total)
+        return [(m, u) for m, u in rows.all()], int(total)
 
     async def many(
         self, session: AsyncSession, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
@@ -54,7 +54,7 @@ class MemberRepository:
             .join(User, User.id == Membership.user_id)
             .where(Membership.tenant_id == tenant_id, Membership.user_id.in_(user_ids))
         )
-        return [(m, u) for m, u in (await session.execute(stmt)).tuples()]
+        return [(m, u) for m, u in (await session.execute(stmt)).all()]
 
     async def get_for_update(
         self, session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
@@ -65,7 +65,7 @@ class MemberRepository:
             .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
             .with_for_update(of=Membership)
         )
-        row = (await session.execute(stmt)).tuples().first()
+        row = (await session.execute(stmt)).first()
         return (row[0], row[1]) if row else None
 
     async def lock_active_owners(

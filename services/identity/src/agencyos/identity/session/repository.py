@@ -104,7 +104,7 @@ class SessionRepository:
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
-        rows = [(token, started) for token, started in (await session.execute(stmt)).tuples()]
+        rows = [(token, started) for token, started in (await session.execute(stmt)).all()]
         return rows, int(total)
 
 

@@ -19,6 +19,18 @@ from agencyos.identity.models import SigningKey
 
 _KEY_LOCK = 0x1D_5161
 
+# Private keys read from their PEM, by kid (a kid names one key for ever). Reading a PEM makes
+# cryptography check the RSA key, tens of milliseconds of CPU: once per key and process, not
+# once per token issued.
+_private_keys: dict[str, RSAKey] = {}
+
+
+def _private_key(kid: str, pem: str) -> RSAKey:
+    key = _private_keys.get(kid)
+    if key is None:
+        key = _private_keys[kid] = RSAKey.import_key(pem)
+    return key
+
 
 async def active_key(session: AsyncSession, bits: int) -> tuple[str, RSAKey]:
     """The key that signs now; the first caller creates it (one creator across replicas)."""
@@ -28,7 +40,7 @@ async def active_key(session: AsyncSession, bits: int) -> tuple[str, RSAKey]:
         row = await _newest(session)
         if row is None:
             row = await create_key(session, bits)
-    return row.kid, RSAKey.import_key(row.private_pem)
+    return row.kid, _private_key(row.kid, row.private_pem)
 
 
 async def create_key(session: AsyncSession, bits: int) -> SigningKey:
