@@ -14,7 +14,7 @@ import contextvars
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -31,6 +31,7 @@ from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 from agencyos.common.revocation import RevocationStore
 from agencyos.common.tracing import extract_context, inject_headers, tracer
+from agencyos.common.zones import rfc3339_utc
 
 log = get_logger(__name__)
 
@@ -71,7 +72,7 @@ def parse_uuids(raws: Sequence[str], field: str, limit: int) -> tuple[uuid.UUID,
 
 def rfc3339(moment: datetime | None) -> str:
     """A timestamp as gRPC messages carry it: RFC 3339 in UTC with `Z`; "" for none."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else ""
+    return rfc3339_utc(moment) if moment else ""
 
 
 def iso_date(day: date | None) -> str:

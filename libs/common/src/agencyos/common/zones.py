@@ -1,7 +1,9 @@
-"""Agencies' time zones: identity stores an IANA name per agency; services judge days in it."""
+"""Agencies' time zones: identity stores an IANA name per agency; services judge days in it.
+And instants as every AgencyOS API, event and export writes them: RFC 3339 in UTC with `Z`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -16,3 +18,8 @@ def zone_or_utc(name: str | None) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC_ZONE
+
+
+def rfc3339_utc(moment: datetime) -> str:
+    """`2026-12-04T11:00:05Z`: the instant in UTC, RFC 3339 with `Z` (microseconds kept)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

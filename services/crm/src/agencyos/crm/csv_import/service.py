@@ -20,6 +20,7 @@ from agencyos.common.db import Database
 from agencyos.common.errors import PayloadTooLarge
 from agencyos.common.events import ClientCreated
 from agencyos.common.outbox import publish
+from agencyos.common.zones import rfc3339_utc
 from agencyos.crm.client.repository import client_repository
 from agencyos.crm.csv_import.repository import ExportRow, import_repository
 from agencyos.crm.csv_import.rows import (
@@ -330,7 +331,7 @@ def _export_cells(row: ExportRow) -> list[str]:
         "external_id": client.external_id,
         "id": str(client.id),
         "owner_id": str(client.owner_id) if client.owner_id else "",
-        "created_at": client.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": rfc3339_utc(client.created_at),
         "total_revenue_cents": str(client.total_revenue_cents),
     }
     return [guard(str(by_column[c] or "")) for c in EXPORT_COLUMNS]

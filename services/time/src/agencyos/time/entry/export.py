@@ -11,13 +11,14 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import Database
 from agencyos.common.errors import AppError
 from agencyos.common.logs import get_logger
+from agencyos.common.zones import rfc3339_utc
 from agencyos.time.entry.repository import EntryFilters, entry_repository
 from agencyos.time.models import TimeEntry
 from agencyos.time.peers import Peers
@@ -57,7 +58,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return rfc3339_utc(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from agencyos.common.events import TimeEntryLogged
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.common.peers.work import Project as ProjectInfo
+from agencyos.common.zones import rfc3339_utc
 from agencyos.time import audit
 from agencyos.time.entry.repository import (
     NO_OVERLAP_CONSTRAINT,
@@ -78,16 +79,12 @@ def _sqlstate(exc: IntegrityError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def overlap_conflict(clash: TimeEntry | None) -> Conflict:
     if clash is None or clash.started_at is None or clash.ended_at is None:
         return Conflict("the interval overlaps another of your time entries")
     return Conflict(
         f"the interval overlaps your time entry {clash.id} "
-        f"({_rfc3339(clash.started_at)} to {_rfc3339(clash.ended_at)})",
+        f"({rfc3339_utc(clash.started_at)} to {rfc3339_utc(clash.ended_at)})",
         extra={"clashing_entry_id": str(clash.id)},
     )
 
@@ -203,7 +200,7 @@ class EntryService:
         if timer is not None and ended_at > whole_seconds(timer.started_at):
             raise Conflict(
                 "the interval reaches into your running timer (started "
-                f"{_rfc3339(timer.started_at)}): stop it first or end the interval before",
+                f"{rfc3339_utc(timer.started_at)}): stop it first or end the interval before",
                 extra={"clashing_timer_id": str(timer.id)},
             )
 
