@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Unauthenticated
-from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.common.peers.crm import CrmClient
 from agencyos.common.peers.identity import IdentityClient
 from agencyos.common.peers.time import TimeClient, TimeSelection
 from agencyos.common.peers.work import WorkClient
+from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.testing.factories import AgencySession, add_member, new_project, new_task
 from agencyos.testing.invoicing import new_books
 from agencyos.testing.platform import Platform
