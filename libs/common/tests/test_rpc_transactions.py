@@ -62,9 +62,7 @@ class WidgetWriter(identity_pb2_grpc.IdentityServiceServicer):
 
 
 @pytest.fixture(scope="module")
-async def stub(
-    jwks_url: str, db: Database
-) -> AsyncIterator[identity_pb2_grpc.IdentityServiceStub]:
+async def stub(jwks_url: str, db: Database) -> AsyncIterator[identity_pb2_grpc.IdentityServiceStub]:
     verifier = JwksVerifier(jwks_url, issuer=ISSUER, audience=AUDIENCE)
 
     def register(server: grpc.aio.Server) -> list[str]:
