@@ -7,15 +7,37 @@ The client fixture is `time_api`, not `time`: a parameter named `time` would sha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
+import grpc
+import httpx
 import pytest
 
+from agencyos.common.rpc import channel
+from agencyos.protos.time.v1 import time_pb2_grpc
+from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
+from agencyos.testing.platform import Platform
 from agencyos.testing.time_entries import HOUR, LAST_WEEK, Team
+from agencyos.testing.time_invoicing import Books
 
 time_api = service_client("time")
+
+
+@pytest.fixture(autouse=True)
+async def peer_channels_on_the_loop(in_process: InProcess) -> None:
+    """Time's gRPC channels to its peers, made on the event loop before the test. The entry
+    and timer routes resolve `Peers` in a sync dependency (run in a worker thread), and a
+    grpc.aio channel made first in a worker thread fails (no event loop there): without this,
+    whichever test first needs a peer there would get a 500 from the service, depending on
+    test order."""
+    service = await in_process.service("time")
+    for peer in ("work", "identity"):
+        channel(getattr(service.settings, f"{peer}_grpc_target"))
+
 
 SeedEntry = Callable[..., Awaitable[uuid.UUID]]
 
@@ -145,3 +167,74 @@ def entry_in_status(team: Team, seed_entry: SeedEntry) -> Callable[[str], Awaita
         )
 
     return in_status
+
+
+@dataclass(frozen=True)
+class _Databases:
+    """This worker's in-process service databases, answering `database(name)` as `Platform`
+    does: what the `agencyos.testing` helpers that only read or write a service's database
+    (`seed_time_entry`, `entry_rows`, `trail`, `seed_rate`, `Books`) use of a platform."""
+
+    infra: Infra
+    names: dict[str, str]
+
+    def database(self, service: str) -> str:
+        return self.names[service]
+
+
+@pytest.fixture
+def time_store(time_db: ServiceInProcess) -> Platform:
+    """Time's database in this process, for the database helpers written for the platform
+    tier (they use only `infra` and `database("time")` of it)."""
+    return cast(Platform, _Databases(time_db.infra, {"time": time_db.database}))
+
+
+@pytest.fixture
+async def stub(
+    in_process: InProcess, time_api: httpx.AsyncClient
+) -> AsyncIterator[time_pb2_grpc.TimeServiceStub]:
+    """Time's own gRPC servicers in this process (one transaction per call, as in
+    production); `time_api` so the tables are emptied after the test."""
+    async with grpc.aio.insecure_channel(await in_process.grpc_target("time")) as channel:
+        yield time_pb2_grpc.TimeServiceStub(channel)
+
+
+@pytest.fixture
+async def books(
+    in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, time_store: Platform
+) -> Books:
+    """The agency's `Books` (as the platform tier's `new_books` makes them): a member, a CRM
+    client, its EUR project (work rate 12 000) and USD project (no rate) on the work stand-in,
+    and an agency billable rate of 10 000 from 2026-01-01."""
+    person = tenant.caller("member")
+    client_id = in_process.standins.crm.add_client(tenant.id)
+    work = in_process.standins.work
+    eur = work.add_project(
+        tenant.id,
+        tenant.owner.user_id,
+        person.user_id,
+        client_id=client_id,
+        billing_type="hourly",
+        hourly_rate_cents=12_000,
+        currency="EUR",
+    )
+    usd = work.add_project(
+        tenant.id,
+        tenant.owner.user_id,
+        person.user_id,
+        client_id=client_id,
+        billing_type="hourly",
+        currency="USD",
+    )
+    response = await time_api.post(
+        "/v1/rates",
+        json={
+            "kind": "billable",
+            "scope": "agency",
+            "hourly_rate_cents": 10_000,
+            "effective_from": "2026-01-01",
+        },
+        headers=tenant.owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    return Books(tenant.owner, person, client_id, eur, usd, time_store)  # type: ignore[arg-type]

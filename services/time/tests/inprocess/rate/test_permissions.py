@@ -1,0 +1,115 @@
+"""Who may touch rates (`rate/permissions.py`): a member may neither read, resolve nor write
+them, another agency sees and deletes none of them, and a caller without a token is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from agencyos.testing.http import assert_problem
+from agencyos.testing.inprocess import Agency, Caller, InProcess
+
+
+async def create_rate(time_api: httpx.AsyncClient, who: Caller, **fields: Any) -> dict[str, Any]:
+    response = await time_api.post("/v1/rates", json=fields, headers=who.headers)
+    assert response.status_code == 201, response.text
+    rate: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"/v1/rates/{rate['id']}"
+    return rate
+
+
+async def list_rates(time_api: httpx.AsyncClient, who: Caller, **params: Any) -> dict[str, Any]:
+    response = await time_api.get("/v1/rates", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+def rate_fields(
+    scope: str,
+    cents: int,
+    effective_from: str,
+    *,
+    kind: str = "billable",
+    user: Caller | None = None,
+    project: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "scope": scope,
+        "hourly_rate_cents": cents,
+        "effective_from": effective_from,
+    }
+    if user is not None:
+        fields["user_id"] = str(user.user_id)
+    if project is not None:
+        fields["project_id"] = project["id"]
+    return fields
+
+
+def new_project(
+    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
+) -> dict[str, Any]:
+    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
+    is a member, as in work), shaped like work's API answer (`id`)."""
+    project_id = in_process.standins.work.add_project(
+        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
+    )
+    return {"id": str(project_id)}
+
+
+class TestWhoMayTouchRates:
+    async def test_a_member_may_neither_read_nor_write_rates(
+        self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        member = tenant.caller("member")
+        project = new_project(in_process, tenant, member)
+        future = await create_rate(time_api, agency, **rate_fields("agency", 10_000, "2099-01-01"))
+
+        responses = [
+            await time_api.get("/v1/rates", headers=member.headers),
+            await time_api.get(f"/v1/rates/{future['id']}", headers=member.headers),
+            await time_api.get(
+                "/v1/rates/resolve",
+                params={"user_id": str(member.user_id), "project_id": project["id"]},
+                headers=member.headers,
+            ),
+            await time_api.post(
+                "/v1/rates",
+                json=rate_fields("member", 99_999, "2026-01-01", user=member),
+                headers=member.headers,
+            ),
+            await time_api.delete(f"/v1/rates/{future['id']}", headers=member.headers),
+        ]
+
+        for response in responses:
+            assert_problem(response, 403, "permission-denied")
+        assert (await list_rates(time_api, agency))["total"] == 1
+
+    async def test_another_agency_sees_and_deletes_none_of_them(
+        self,
+        in_process: InProcess,
+        tenant: Agency,
+        time_api: httpx.AsyncClient,
+        agency: Caller,
+        other_agency: Caller,
+    ) -> None:
+        future = await create_rate(time_api, agency, **rate_fields("agency", 10_000, "2099-01-01"))
+        ours = new_project(in_process, tenant)
+
+        assert (await list_rates(time_api, other_agency))["total"] == 0
+        fetched = await time_api.get(f"/v1/rates/{future['id']}", headers=other_agency.headers)
+        assert_problem(fetched, 404, "not-found")
+        deleted = await time_api.delete(f"/v1/rates/{future['id']}", headers=other_agency.headers)
+        assert_problem(deleted, 404, "not-found")
+        resolved = await time_api.get(
+            "/v1/rates/resolve",
+            params={"user_id": str(agency.user_id), "project_id": ours["id"]},
+            headers=other_agency.headers,
+        )
+        assert_problem(resolved, 404, "not-found")
+        assert (await list_rates(time_api, agency))["total"] == 1
+
+    async def test_an_unauthenticated_caller_is_refused(self, time_api: httpx.AsyncClient) -> None:
+        assert_problem(await time_api.get("/v1/rates"), 401, "unauthenticated")
