@@ -16,7 +16,6 @@ import grpc
 import httpx
 import pytest
 
-from agencyos.common.rpc import channel
 from agencyos.protos.time.v1 import time_pb2_grpc
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
@@ -25,18 +24,6 @@ from agencyos.testing.time_entries import HOUR, LAST_WEEK, Team
 from agencyos.testing.time_invoicing import Books
 
 time_api = service_client("time")
-
-
-@pytest.fixture(autouse=True)
-async def peer_channels_on_the_loop(in_process: InProcess) -> None:
-    """Time's gRPC channels to its peers, made on the event loop before the test. The entry
-    and timer routes resolve `Peers` in a sync dependency (run in a worker thread), and a
-    grpc.aio channel made first in a worker thread fails (no event loop there): without this,
-    whichever test first needs a peer there would get a 500 from the service, depending on
-    test order."""
-    service = await in_process.service("time")
-    for peer in ("work", "identity"):
-        channel(getattr(service.settings, f"{peer}_grpc_target"))
 
 
 SeedEntry = Callable[..., Awaitable[uuid.UUID]]

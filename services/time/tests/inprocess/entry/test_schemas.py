@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from agencyos.common.rpc import close_channels
 from agencyos.testing.http import assert_invalid_fields
 from agencyos.testing.inprocess import Caller
 from agencyos.testing.time_entries import YESTERDAY, Team, at
@@ -76,3 +77,17 @@ class TestEntries:
 
         assert kept.status_code == 201, kept.text
         assert kept.json()["entries"][0]["description"] == "Call\n\tnotes"
+
+
+class TestAFreshProcess:
+    async def test_bad_input_is_a_422_before_any_peer_channel_exists(
+        self, time_api: httpx.AsyncClient, team: Team
+    ) -> None:
+        """The entry routes resolve their peers in a sync dependency (a worker thread); a
+        grpc.aio channel cannot be made there, so peer clients make theirs at call time, on
+        the event loop. As in a process that has called no peer yet: no channel exists."""
+        await close_channels()
+
+        response = await log_raw(time_api, team.member, {"project_id": "nope"})
+
+        assert_invalid_fields(response, "project_id")

@@ -52,9 +52,15 @@ def client_of(message: crm_pb2.Client) -> Client:
 
 class CrmClient:
     def __init__(self, target: str, timeout: float) -> None:
-        self.stub = crm_pb2_grpc.CrmServiceStub(channel(target))
+        self.target = target
         self.timeout = timeout
         self._clients: ByIdMemo[Client] = ByIdMemo()
+
+    @property
+    def stub(self) -> crm_pb2_grpc.CrmServiceStub:
+        # The channel is made (or found) when a call is made, on the event loop: a client may
+        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        return crm_pb2_grpc.CrmServiceStub(channel(self.target))
 
     @classmethod
     def of(cls, settings: Any) -> CrmClient:

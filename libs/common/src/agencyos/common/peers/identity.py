@@ -112,10 +112,16 @@ _agencies: dict[uuid.UUID, tuple[float, Agency]] = {}
 
 class IdentityClient:
     def __init__(self, target: str, timeout: float) -> None:
-        self.stub = identity_pb2_grpc.IdentityServiceStub(channel(target))
+        self.target = target
         self.timeout = timeout
         self._members: ByIdMemo[Member] = ByIdMemo()
         self._agency: dict[uuid.UUID, Agency] = {}
+
+    @property
+    def stub(self) -> identity_pb2_grpc.IdentityServiceStub:
+        # The channel is made (or found) when a call is made, on the event loop: a client may
+        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        return identity_pb2_grpc.IdentityServiceStub(channel(self.target))
 
     @classmethod
     def of(cls, settings: Any) -> IdentityClient:

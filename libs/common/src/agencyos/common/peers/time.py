@@ -65,8 +65,14 @@ def entry_of(message: time_pb2.BillableEntry) -> BillableEntry:
 
 class TimeClient:
     def __init__(self, target: str, timeout: float) -> None:
-        self.stub = time_pb2_grpc.TimeServiceStub(channel(target))
+        self.target = target
         self.timeout = timeout
+
+    @property
+    def stub(self) -> time_pb2_grpc.TimeServiceStub:
+        # The channel is made (or found) when a call is made, on the event loop: a client may
+        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        return time_pb2_grpc.TimeServiceStub(channel(self.target))
 
     @classmethod
     def of(cls, settings: Any) -> TimeClient:

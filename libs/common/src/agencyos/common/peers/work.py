@@ -102,10 +102,16 @@ def task_of(message: work_pb2.Task) -> Task:
 
 class WorkClient:
     def __init__(self, target: str, timeout: float) -> None:
-        self.stub = work_pb2_grpc.WorkServiceStub(channel(target))
+        self.target = target
         self.timeout = timeout
         self._projects: ByIdMemo[Project] = ByIdMemo()
         self._tasks: ByIdMemo[Task] = ByIdMemo()
+
+    @property
+    def stub(self) -> work_pb2_grpc.WorkServiceStub:
+        # The channel is made (or found) when a call is made, on the event loop: a client may
+        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        return work_pb2_grpc.WorkServiceStub(channel(self.target))
 
     @classmethod
     def of(cls, settings: Any) -> WorkClient:
