@@ -9,17 +9,22 @@ The helpers of `agencyos.testing` that write or read a service's database (`Book
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
+from agencyos.testing import billing as billing_rows
+from agencyos.testing import factories
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess
 from agencyos.testing.invoicing import Books
+from agencyos.testing.sql import fetch_rows
 
 MakeBooks = Callable[..., Books]
 SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
@@ -144,3 +149,56 @@ def seed_milestone(databases: ServiceDatabases) -> SeedMilestone:
         return milestone_id
 
     return seed
+
+
+OutboxEvents = Callable[[Caller, str, uuid.UUID], Awaitable[list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def outbox_events(billing_service: ServiceInProcess) -> OutboxEvents:
+    """The `event_type` events about one invoice that billing wrote to its outbox (in the
+    order written), each as the envelope the relay would publish."""
+
+    async def events(
+        agency: Caller, event_type: str, invoice_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        rows = await fetch_rows(
+            billing_service.infra,
+            billing_service.database,
+            "SELECT envelope FROM outbox WHERE event_type = $1 AND envelope->>'subject' = $2 "
+            "ORDER BY id",
+            event_type,
+            f"invoices/{invoice_id}",
+            tenant_id=agency.agency_id,
+            owner=True,
+        )
+        return [json.loads(row["envelope"]) for row in rows]
+
+    return events
+
+
+SeedInvoice = Callable[..., Awaitable[uuid.UUID]]
+
+
+@pytest.fixture
+def seed_invoice(databases: ServiceDatabases) -> SeedInvoice:
+    """An invoice written straight into billing's database (`agencyos.testing.factories.
+    seed_invoice`'s arguments after the platform)."""
+
+    async def seed(agency: Caller, **fields: Any) -> uuid.UUID:
+        return await factories.seed_invoice(databases, agency, **fields)  # type: ignore[arg-type]
+
+    return seed
+
+
+InvoiceRow = Callable[[Caller, uuid.UUID], Awaitable[Any]]
+
+
+@pytest.fixture
+def invoice_row(databases: ServiceDatabases) -> InvoiceRow:
+    """An invoice's row as billing stored it."""
+
+    async def row(agency: Caller, invoice_id: uuid.UUID) -> Any:
+        return await billing_rows.invoice_row(databases, agency, invoice_id)  # type: ignore[arg-type]
+
+    return row
