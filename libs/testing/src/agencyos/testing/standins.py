@@ -58,15 +58,56 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
         self.members[(agency_id, user_id)].status = status
 
     def add_agency(
-        self, agency_id: uuid.UUID, *, timezone: str = "UTC", currency: str = "USD"
+        self,
+        agency_id: uuid.UUID,
+        *,
+        timezone: str = "UTC",
+        currency: str = "USD",
+        name: str = "",
+        invoice_prefix: str = "INV-",
+        default_tax_rate_bps: int = 0,
+        brand_color: str = "",
+        logo_url: str = "",
     ) -> None:
+        """An agency as identity answers it (identity's defaults: prefix "INV-", no tax)."""
         self.agencies[agency_id] = identity_pb2.Agency(
             id=str(agency_id),
             slug=f"agency-{agency_id.hex[:8]}",
-            name=f"Agency {agency_id.hex[:6]}",
+            name=name or f"Agency {agency_id.hex[:6]}",
             timezone=timezone,
             currency=currency,
+            invoice_prefix=invoice_prefix,
+            default_tax_rate_bps=default_tax_rate_bps,
+            brand_color=brand_color,
+            logo_url=logo_url,
         )
+
+    def update_agency(
+        self,
+        agency_id: uuid.UUID,
+        *,
+        timezone: str | None = None,
+        currency: str | None = None,
+        name: str | None = None,
+        invoice_prefix: str | None = None,
+        default_tax_rate_bps: int | None = None,
+        brand_color: str | None = None,
+        logo_url: str | None = None,
+    ) -> None:
+        """Change what identity answers about the agency (as `PATCH /v1/agency` would)."""
+        agency = self.agencies[agency_id]
+        changes = {
+            "timezone": timezone,
+            "currency": currency,
+            "name": name,
+            "invoice_prefix": invoice_prefix,
+            "default_tax_rate_bps": default_tax_rate_bps,
+            "brand_color": brand_color,
+            "logo_url": logo_url,
+        }
+        for key, value in changes.items():
+            if value is not None:
+                setattr(agency, key, value)
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext

@@ -1,5 +1,5 @@
-"""Billing settings through the gateway: defaults until saved, partial changes, validation,
-who may read and change them, and each agency's own."""
+"""Billing settings: defaults until saved, partial changes, validation, who may read and
+change them, and each agency's own."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.testing.factories import AgencySession, add_member
 from agencyos.testing.http import assert_invalid_fields, assert_problem
-from agencyos.testing.platform import Platform
+from agencyos.testing.inprocess import Agency, Caller
 
 URL = "/v1/billing-settings"
 DEFAULTS = {
@@ -23,15 +22,15 @@ DEFAULTS = {
 }
 
 
-async def read(gateway: httpx.AsyncClient, who: AgencySession) -> dict[str, Any]:
-    response = await gateway.get(URL, headers=who.headers)
+async def read(billing: httpx.AsyncClient, who: Caller) -> dict[str, Any]:
+    response = await billing.get(URL, headers=who.headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def save(gateway: httpx.AsyncClient, who: AgencySession, **fields: Any) -> dict[str, Any]:
-    response = await gateway.put(URL, json=fields, headers=who.headers)
+async def save(billing: httpx.AsyncClient, who: Caller, **fields: Any) -> dict[str, Any]:
+    response = await billing.put(URL, json=fields, headers=who.headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -43,15 +42,15 @@ def without_time(body: dict[str, Any]) -> dict[str, Any]:
 
 class TestReadingAndSaving:
     async def test_an_agency_that_never_saved_reads_the_defaults(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
-        assert await read(gateway, agency) == DEFAULTS
+        assert await read(billing, agency) == DEFAULTS
 
     async def test_saving_changes_only_the_fields_sent(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
         saved = await save(
-            gateway,
+            billing,
             agency,
             payment_terms_days=14,
             reminder_offsets_days=[14, -5, 0],
@@ -68,17 +67,17 @@ class TestReadingAndSaving:
         }
         assert saved["updated_at"] is not None
 
-        again = await save(gateway, agency, invoice_footer="Thank you!")
+        again = await save(billing, agency, invoice_footer="Thank you!")
         assert without_time(again) == {**without_time(saved), "invoice_footer": "Thank you!"}
-        assert await read(gateway, agency) == again
+        assert await read(billing, agency) == again
 
     async def test_texts_are_cleared_with_null_or_an_empty_string(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
-        await save(gateway, agency, tax_number="DE1", invoice_footer="Footer", sender_address="A")
+        await save(billing, agency, tax_number="DE1", invoice_footer="Footer", sender_address="A")
 
         cleared = await save(
-            gateway, agency, tax_number=None, invoice_footer="", sender_address="  "
+            billing, agency, tax_number=None, invoice_footer="", sender_address="  "
         )
 
         assert (cleared["tax_number"], cleared["invoice_footer"], cleared["sender_address"]) == (
@@ -88,28 +87,28 @@ class TestReadingAndSaving:
         )
 
     async def test_no_reminders_at_all_is_a_setting(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
-        assert (await save(gateway, agency, reminder_offsets_days=[]))[
+        assert (await save(billing, agency, reminder_offsets_days=[]))[
             "reminder_offsets_days"
         ] == []
 
     async def test_terms_and_offsets_at_their_limits_are_accepted(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
-        saved = await save(gateway, agency, payment_terms_days=0, reminder_offsets_days=[-60, 180])
+        saved = await save(billing, agency, payment_terms_days=0, reminder_offsets_days=[-60, 180])
         assert saved["payment_terms_days"] == 0
-        assert (await save(gateway, agency, payment_terms_days=365))["payment_terms_days"] == 365
+        assert (await save(billing, agency, payment_terms_days=365))["payment_terms_days"] == 365
 
     async def test_each_agency_has_its_own(
         self,
-        gateway: httpx.AsyncClient,
-        agency: AgencySession,
-        other_agency: AgencySession,
+        billing: httpx.AsyncClient,
+        agency: Caller,
+        other_agency: Caller,
     ) -> None:
-        await save(gateway, agency, payment_terms_days=7, tax_number="OURS")
+        await save(billing, agency, payment_terms_days=7, tax_number="OURS")
 
-        assert await read(gateway, other_agency) == DEFAULTS
+        assert await read(billing, other_agency) == DEFAULTS
 
 
 class TestValidation:
@@ -136,50 +135,50 @@ class TestValidation:
     )
     async def test_bad_values_are_a_422_naming_the_field(
         self,
-        gateway: httpx.AsyncClient,
-        agency: AgencySession,
+        billing: httpx.AsyncClient,
+        agency: Caller,
         fields: dict[str, Any],
         bad: str,
     ) -> None:
-        response = await gateway.put(URL, json=fields, headers=agency.headers)
+        response = await billing.put(URL, json=fields, headers=agency.headers)
 
         assert_invalid_fields(response, bad)
-        assert await read(gateway, agency) == DEFAULTS
+        assert await read(billing, agency) == DEFAULTS
 
     async def test_a_body_that_is_not_an_object_is_422(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, agency: Caller
     ) -> None:
-        response = await gateway.put(URL, json=[1, 2], headers=agency.headers)
+        response = await billing.put(URL, json=[1, 2], headers=agency.headers)
         assert_problem(response, 422, "invalid-input")
 
 
 class TestWhoMay:
     async def test_a_manager_reads_them_but_may_not_change_them(
-        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, tenant: Agency
     ) -> None:
-        manager = await add_member(platform, gateway, agency, "manager")
+        manager = tenant.caller("manager")
 
-        assert await read(gateway, manager) == DEFAULTS
-        response = await gateway.put(URL, json={"payment_terms_days": 1}, headers=manager.headers)
+        assert await read(billing, manager) == DEFAULTS
+        response = await billing.put(URL, json={"payment_terms_days": 1}, headers=manager.headers)
         assert_problem(response, 403, "permission-denied")
-        assert await read(gateway, agency) == DEFAULTS
+        assert await read(billing, tenant.owner) == DEFAULTS
 
     async def test_an_admin_may_change_them(
-        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, tenant: Agency
     ) -> None:
-        admin = await add_member(platform, gateway, agency, "admin")
+        admin = tenant.caller("admin")
 
-        assert (await save(gateway, admin, payment_terms_days=10))["payment_terms_days"] == 10
+        assert (await save(billing, admin, payment_terms_days=10))["payment_terms_days"] == 10
 
     async def test_a_member_can_neither_read_nor_change_them(
-        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+        self, billing: httpx.AsyncClient, tenant: Agency
     ) -> None:
-        member = await add_member(platform, gateway, agency, "member")
+        member = tenant.caller("member")
 
-        assert_problem(await gateway.get(URL, headers=member.headers), 403, "permission-denied")
-        response = await gateway.put(URL, json={"payment_terms_days": 1}, headers=member.headers)
+        assert_problem(await billing.get(URL, headers=member.headers), 403, "permission-denied")
+        response = await billing.put(URL, json={"payment_terms_days": 1}, headers=member.headers)
         assert_problem(response, 403, "permission-denied")
 
-    async def test_without_a_token_it_is_401(self, gateway: httpx.AsyncClient) -> None:
-        assert_problem(await gateway.get(URL), 401)
-        assert_problem(await gateway.put(URL, json={"payment_terms_days": 1}), 401)
+    async def test_without_a_token_it_is_401(self, billing: httpx.AsyncClient) -> None:
+        assert_problem(await billing.get(URL), 401)
+        assert_problem(await billing.put(URL, json={"payment_terms_days": 1}), 401)

@@ -1,7 +1,7 @@
-"""Renewing an invoice's payment page through the real gateway, billing, CRM and stripe-mock:
-a Checkout Session lives 24 hours and an invoice weeks, so a sent invoice gets a new page on
-request, the new session is the one Stripe's webhook is matched by, and only invoices that
-still owe money have one."""
+"""Renewing an invoice's payment page (stripe-mock for Stripe): a Checkout Session lives 24
+hours and an invoice weeks, so a sent invoice gets a new page on request, the new session is
+the one Stripe's webhook is matched by (signed with billing's webhook secret), and only
+invoices that still owe money have one."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import pytest
 
 from agencyos.billing.invoice.issuing import IssuingService
 from agencyos.billing.models import Invoice
-from agencyos.testing.billing import invoice_row
-from agencyos.testing.factories import AgencySession, add_member
+from agencyos.billing.settings import BillingSettings
 from agencyos.testing.http import assert_problem
+from agencyos.testing.inprocess import Agency, Caller, ServiceInProcess
 from agencyos.testing.invoicing import Books
-from agencyos.testing.platform import Platform
 from agencyos.testing.stripe_webhooks import (
     signed_request,
     stripe_event,
@@ -26,7 +25,7 @@ from agencyos.testing.stripe_webhooks import (
 )
 
 
-async def renew(books: Books, invoice_id: str, who: AgencySession | None = None) -> httpx.Response:
+async def renew(books: Books, invoice_id: str, who: Caller | None = None) -> httpx.Response:
     return await books.gateway.post(
         f"/v1/invoices/{invoice_id}/payment-link", headers=(who or books.agency).headers
     )
@@ -46,21 +45,23 @@ async def sessions_of(books: Books, invoice_id: str) -> set[str]:
     return {r["stripe_id"] for r in rows}
 
 
-async def current_session(platform: Platform, books: Books, invoice_id: str) -> str:
-    row = await invoice_row(platform, books.agency, uuid.UUID(invoice_id))
+async def current_session(books: Books, invoice_id: str) -> str:
+    [row] = await books.billing_rows(
+        "SELECT stripe_checkout_session_id FROM invoices WHERE id = $1", uuid.UUID(invoice_id)
+    )
     return str(row["stripe_checkout_session_id"])
 
 
 class TestRenewing:
     async def test_a_sent_invoice_gets_a_new_page_which_replaces_the_old_one(
-        self, platform: Platform, books: Books
+        self, books: Books
     ) -> None:
         sent = await books.sent((await books.manual_draft(10_000))["id"])
-        first = await current_session(platform, books, sent["id"])
+        first = await current_session(books, sent["id"])
 
         invoice = await renewed(books, sent["id"])
 
-        second = await current_session(platform, books, sent["id"])
+        second = await current_session(books, sent["id"])
         assert second != first
         assert invoice["payment_url"], invoice
         assert (invoice["status"], invoice["number"]) == ("sent", sent["number"])
@@ -68,13 +69,15 @@ class TestRenewing:
         assert await sessions_of(books, sent["id"]) == {first, second}
 
     async def test_a_payment_on_the_new_page_pays_the_invoice(
-        self, platform: Platform, gateway: httpx.AsyncClient, books: Books
+        self, billing: httpx.AsyncClient, billing_service: ServiceInProcess, books: Books
     ) -> None:
+        settings = billing_service.settings
+        assert isinstance(settings, BillingSettings)
         sent = await books.sent((await books.manual_draft(10_000))["id"])
         await renewed(books, sent["id"])
-        session = await stripe_object(platform.stripe_api_base, "checkout/sessions")
+        session = await stripe_object(settings.stripe_api_base, "checkout/sessions")
         session.update(
-            id=await current_session(platform, books, sent["id"]),
+            id=await current_session(books, sent["id"]),
             mode="payment",
             status="complete",
             payment_status="paid",
@@ -86,10 +89,10 @@ class TestRenewing:
             metadata={},  # found by the session's id alone, as billing recorded it
         )
         body, headers = signed_request(
-            stripe_event("checkout.session.completed", session), platform.stripe_webhook_secret
+            stripe_event("checkout.session.completed", session), settings.stripe_webhook_secret
         )
 
-        delivered = await gateway.post("/v1/webhooks/stripe", content=body, headers=headers)
+        delivered = await billing.post("/v1/webhooks/stripe", content=body, headers=headers)
 
         assert delivered.status_code == 200, delivered.text
         assert delivered.json()["outcome"] == "processed"
@@ -98,9 +101,7 @@ class TestRenewing:
         )
         assert (invoice.json()["status"], invoice.json()["amount_paid_cents"]) == ("paid", 10_000)
 
-    async def test_a_partly_paid_invoice_gets_a_page_too(
-        self, platform: Platform, books: Books
-    ) -> None:
+    async def test_a_partly_paid_invoice_gets_a_page_too(self, books: Books) -> None:
         sent = await books.sent((await books.manual_draft(10_000))["id"])
         partial = await books.gateway.post(
             f"/v1/invoices/{sent['id']}/payments",
@@ -127,9 +128,7 @@ class TestRenewing:
 
 
 class TestRefused:
-    async def test_a_draft_a_paid_and_a_void_invoice_have_no_page(
-        self, platform: Platform, books: Books
-    ) -> None:
+    async def test_a_draft_a_paid_and_a_void_invoice_have_no_page(self, books: Books) -> None:
         draft = await books.manual_draft(10_000)
         paid = await books.sent((await books.manual_draft(5_000))["id"])
         settled = await books.gateway.post(
@@ -150,17 +149,13 @@ class TestRefused:
         assert await sessions_of(books, draft["id"]) == set()
 
     async def test_members_may_not_and_other_agencies_find_no_invoice(
-        self,
-        platform: Platform,
-        gateway: httpx.AsyncClient,
-        books: Books,
-        other_agency: AgencySession,
+        self, tenant: Agency, books: Books, other_agency: Caller
     ) -> None:
         sent = await books.sent((await books.manual_draft(10_000))["id"])
-        before = await current_session(platform, books, sent["id"])
-        member = await add_member(platform, gateway, books.agency, "member")
+        before = await current_session(books, sent["id"])
+        member = tenant.caller("member")
 
         assert_problem(await renew(books, sent["id"], member), 403)
         assert_problem(await renew(books, sent["id"], other_agency), 404)
         assert_problem(await renew(books, str(uuid.uuid4())), 404)
-        assert await current_session(platform, books, sent["id"]) == before
+        assert await current_session(books, sent["id"]) == before

@@ -1,41 +1,23 @@
-"""Building draft invoices through the real gateway, billing, time, work, identity and CRM:
-lines and totals against hand-computed cases (tax rounding included), grouping, concurrent
-invoice runs that never bill an entry twice, one currency per invoice, and milestones from
-work's events."""
+"""Building draft invoices from approved time (the real time service in this process) and
+billable milestones: lines and totals against hand-computed cases (tax rounding included),
+grouping, selection, concurrent invoice runs that never bill an entry twice, one currency per
+invoice, and time without a rate. (Milestones arriving from work's events: the platform
+tier.)"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 
-import httpx
-
-from agencyos.testing.factories import (
-    AgencySession,
-    add_member,
-    new_project,
-    new_task,
-    seed_time_entry,
-)
+from agencyos.testing.factories import seed_time_entry
 from agencyos.testing.http import assert_problem
-from agencyos.testing.infra import wait_for
-from agencyos.testing.invoicing import (
-    Books,
-    completed_milestone,
-    line_figures,
-    new_books,
-    time_entry_ids,
-    totals_of,
-)
-from agencyos.testing.platform import Platform
+from agencyos.testing.inprocess import Agency, Caller, InProcess
+from agencyos.testing.invoicing import Books, line_figures, time_entry_ids, totals_of
 
-
-async def set_default_tax(gateway: httpx.AsyncClient, who: AgencySession, bps: int) -> None:
-    response = await gateway.patch(
-        "/v1/agency", json={"default_tax_rate_bps": bps}, headers=who.headers
-    )
-    assert response.status_code == 200, response.text
+MakeBooks = Callable[..., Books]
+SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
 
 
 # --- totals ----------------------------------------------------------------------------------
@@ -43,9 +25,9 @@ async def set_default_tax(gateway: httpx.AsyncClient, who: AgencySession, bps: i
 
 class TestTotals:
     async def test_three_entries_at_one_rate_with_19_percent_tax(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
-        await set_default_tax(gateway, agency, 1900)
+        in_process.standins.identity.update_agency(agency.agency_id, default_tax_rate_bps=1900)
         # 1h20m + 45m + 2h = 4800 + 2700 + 7200 = 14,700 s = 4.083333.. h -> quantity 4.0833
         # amount = 14,700 x 12,345 / 3600 = 181,471,500 / 3600 = 50,408.75 -> 50,409 (half up)
         # tax = 50,409 x 1900 / 10,000 = 9,577.71 -> 9,578
@@ -62,14 +44,13 @@ class TestTotals:
         assert invoice["lines"][0]["project_id"] == str(books.project_id)
 
     async def test_half_cents_round_up_per_line_and_rates_split_lines(
-        self,
-        platform: Platform,
-        books: Books,
-        gateway: httpx.AsyncClient,
-        agency: AgencySession,
+        self, in_process: InProcess, books: Books, tenant: Agency
     ) -> None:
-        await set_default_tax(gateway, agency, 1900)
-        other = await add_member(platform, gateway, agency, "member")
+        in_process.standins.identity.update_agency(tenant.id, default_tax_rate_bps=1900)
+        other = tenant.caller("member")
+        in_process.standins.identity.add_member(
+            tenant.id, other.user_id, role="member", name=f"Member {other.user_id.hex[:6]}"
+        )
         # owner: 30 min at 12,345 -> 1800 x 12,345 / 3600 = 6,172.5 -> 6,173 (half even: 6,172)
         #        tax 6,173 x 0.19 = 1,172.87 -> 1,173
         await books.time(1800, rate=12_345)
@@ -153,12 +134,14 @@ class TestTotals:
 
 class TestGrouping:
     async def test_by_task_one_line_per_task_and_one_for_time_without_a_task(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
-        design = await new_task(gateway, agency, str(books.project_id), title="Design")
-        build = await new_task(gateway, agency, str(books.project_id), title="Build")
-        await books.time(3600, 1800, task_id=uuid.UUID(design["id"]), rate=10_000)
-        await books.time(900, task_id=uuid.UUID(build["id"]), rate=10_000)
+        design = in_process.standins.work.add_task(
+            agency.agency_id, books.project_id, title="Design"
+        )
+        build = in_process.standins.work.add_task(agency.agency_id, books.project_id, title="Build")
+        await books.time(3600, 1800, task_id=design, rate=10_000)
+        await books.time(900, task_id=build, rate=10_000)
         await books.time(600, rate=10_000)
         invoice = await books.draft(group_by="task")
         by_description = {
@@ -175,13 +158,18 @@ class TestGrouping:
         assert other_line == ("0.1667", 1_667)
 
     async def test_by_project_splits_projects_and_names_them(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
-        second = await new_project(
-            gateway, agency, client_id=str(books.client_id), currency="EUR", name="Second one"
+        second_id = in_process.standins.work.add_project(
+            agency.agency_id,
+            agency.user_id,
+            client_id=books.client_id,
+            currency="EUR",
+            name="Second one",
         )
+        second = {"id": str(second_id)}
         await books.time(3600, rate=10_000)
-        await books.time(3600, rate=10_000, project_id=uuid.UUID(second["id"]))
+        await books.time(3600, rate=10_000, project_id=second_id)
         invoice = await books.draft(group_by="project")
         assert len(invoice["lines"]) == 2
         assert {line["project_id"] for line in invoice["lines"]} == {
@@ -192,12 +180,14 @@ class TestGrouping:
         assert sorted(invoice["project_ids"]) == sorted([str(books.project_id), second["id"]])
 
     async def test_selection_by_project_and_period(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
-        second = await new_project(gateway, agency, client_id=str(books.client_id), currency="EUR")
+        second = in_process.standins.work.add_project(
+            agency.agency_id, agency.user_id, client_id=books.client_id, currency="EUR"
+        )
         inside = await books.time(3600, day=date(2026, 11, 10))
         await books.time(3600, day=date(2026, 10, 31))
-        await books.time(3600, day=date(2026, 11, 10), project_id=uuid.UUID(second["id"]))
+        await books.time(3600, day=date(2026, 11, 10), project_id=second)
         invoice = await books.draft(
             project_ids=[str(books.project_id)],
             period_from="2026-11-01",
@@ -257,17 +247,21 @@ class TestCurrencyAndRates:
         assert body["mismatched"][0]["currency"] == "EUR"
 
     async def test_time_without_a_rate_is_refused_naming_it(
-        self, platform: Platform, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
-        unpriced_project = await new_project(
-            gateway, agency, client_id=str(books.client_id), billing_type="hourly", currency="EUR"
+        unpriced_project = in_process.standins.work.add_project(
+            agency.agency_id,
+            agency.user_id,
+            client_id=books.client_id,
+            billing_type="hourly",
+            currency="EUR",
         )
         await books.time(3600)
         unpriced = await seed_time_entry(
-            platform,
-            agency,
+            books.platform,
+            agency,  # type: ignore[arg-type]
             user_id=agency.user_id,
-            project_id=uuid.UUID(unpriced_project["id"]),
+            project_id=unpriced_project,
             client_id=books.client_id,
             day=date(2026, 11, 16),
             duration_seconds=1800,
@@ -282,9 +276,9 @@ class TestCurrencyAndRates:
         assert priced_only["total_cents"] == 12_345
 
     async def test_currency_defaults_to_the_clients_and_can_be_named(
-        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+        self, make_books: MakeBooks, agency: Caller
     ) -> None:
-        books = await new_books(platform, gateway, agency, currency="CHF")
+        books = make_books(agency, currency="CHF")
         await books.time(3600, currency="CHF", rate=20_000)
         invoice = await books.draft()
         assert invoice["currency"] == "CHF"
@@ -298,10 +292,10 @@ class TestCurrencyAndRates:
 
 class TestMilestones:
     async def test_a_completed_milestone_is_billed_once_with_tax(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller, seed_milestone: SeedMilestone
     ) -> None:
-        await set_default_tax(gateway, agency, 2000)
-        milestone = await completed_milestone(books, amount_cents=250_001)
+        in_process.standins.identity.update_agency(agency.agency_id, default_tax_rate_bps=2000)
+        milestone = await seed_milestone(books, amount_cents=250_001)
         invoice = await books.draft(include=["milestones"])
         # 250,001 x 20 % = 50,000.2 -> 50,000
         assert line_figures(invoice) == [("milestone", "1.0000", 250_001, 250_001, 2000, 50_000)]
@@ -310,15 +304,19 @@ class TestMilestones:
         again = await books.create(include=["milestones"])
         assert_problem(again, 422, "nothing-to-invoice")
 
-    async def test_time_and_milestones_on_one_invoice(self, books: Books) -> None:
-        await completed_milestone(books, amount_cents=100_000)
+    async def test_time_and_milestones_on_one_invoice(
+        self, books: Books, seed_milestone: SeedMilestone
+    ) -> None:
+        await seed_milestone(books, amount_cents=100_000)
         await books.time(3600, rate=10_000)
         invoice = await books.draft()
         assert sorted(line["source_type"] for line in invoice["lines"]) == ["milestone", "time"]
         assert invoice["subtotal_cents"] == 110_000
 
-    async def test_removing_a_milestone_line_frees_the_milestone(self, books: Books) -> None:
-        milestone = await completed_milestone(books)
+    async def test_removing_a_milestone_line_frees_the_milestone(
+        self, books: Books, seed_milestone: SeedMilestone
+    ) -> None:
+        milestone = await seed_milestone(books)
         invoice = await books.draft(include=["milestones"])
         [line] = invoice["lines"]
         response = await books.gateway.delete(
@@ -330,51 +328,14 @@ class TestMilestones:
         later = await books.draft(include=["milestones"])
         assert later["lines"][0]["milestone_id"] == str(milestone)
 
-    async def test_completing_a_milestone_again_never_bills_it_twice(self, books: Books) -> None:
-        milestone = await completed_milestone(books, amount_cents=100_000)
-        url = f"/v1/milestones/{milestone}"
-        headers = books.agency.headers
-        # reopened with a new amount and completed again before any invoice: the new amount
-        reopened = await books.gateway.patch(
-            url, json={"status": "open", "amount_cents": 150_000}, headers=headers
-        )
-        assert reopened.status_code == 200, reopened.text
-        completed = await books.gateway.patch(url, json={"status": "completed"}, headers=headers)
-        assert completed.status_code == 200, completed.text
-
-        async def repriced() -> bool:
-            rows = await books.billing_rows(
-                "SELECT amount_cents FROM billable_milestones WHERE milestone_id = $1", milestone
-            )
-            return rows[0]["amount_cents"] == 150_000
-
-        await wait_for(repriced, timeout=30)
-        invoice = await books.draft(include=["milestones"])
-        assert [line["amount_cents"] for line in invoice["lines"]] == [150_000]
-        # once billed, completing it yet again changes nothing and bills nothing
-        for body in ({"status": "open", "amount_cents": 1}, {"status": "completed"}):
-            response = await books.gateway.patch(url, json=body, headers=headers)
-            assert response.status_code == 200, response.text
-
-        async def handled_three() -> bool:
-            rows = await books.billing_rows(
-                "SELECT count(*) AS n FROM inbox WHERE event_type = 'work.milestone.completed'"
-            )
-            return rows[0]["n"] == 3
-
-        await wait_for(handled_three, timeout=30)
-        assert_problem(await books.create(include=["milestones"]), 422, "nothing-to-invoice")
-        [row] = await books.billing_rows(
-            "SELECT amount_cents, invoice_id FROM billable_milestones WHERE milestone_id = $1",
-            milestone,
-        )
-        assert (row["amount_cents"], str(row["invoice_id"])) == (150_000, invoice["id"])
-
     async def test_a_milestone_in_another_currency_is_refused(
-        self, books: Books, gateway: httpx.AsyncClient, agency: AgencySession
+        self, in_process: InProcess, books: Books, agency: Caller, seed_milestone: SeedMilestone
     ) -> None:
-        usd = await new_project(gateway, agency, client_id=str(books.client_id), currency="USD")
-        milestone = await completed_milestone(books, project_id=uuid.UUID(usd["id"]))
+        usd = in_process.standins.work.add_project(
+            agency.agency_id, agency.user_id, client_id=books.client_id, currency="USD"
+        )
+        # as billing records it from work's event: in the project's currency
+        milestone = await seed_milestone(books, project_id=usd, currency="USD")
         response = await books.create(include=["milestones"])
         body = assert_problem(response, 422, "currency-mismatch")
         assert body["mismatched"] == [

@@ -1,0 +1,204 @@
+"""The in-process tier of billing: its app through httpx.ASGITransport, its own database (cloned
+from the migrated template, emptied after each test), identity, CRM and work as typed
+stand-ins, and time as the real time service in this process (its gRPC servicers over its own
+database, emptied after each test too), since what billing asks of time is the point of most
+invoice rules. Stripe is stripe-mock at its default local URL, as in the platform tier.
+
+The helpers of `agencyos.testing` that write or read a service's database (`Books`,
+`seed_invoice`, `invoice_row`) take `databases` where the platform tier passes `platform`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from agencyos.testing import billing as billing_rows
+from agencyos.testing import factories
+from agencyos.testing.infra import Infra
+from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess
+from agencyos.testing.invoicing import Books
+from agencyos.testing.sql import fetch_rows
+
+MakeBooks = Callable[..., Books]
+SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
+
+
+@dataclass(frozen=True)
+class ServiceDatabases:
+    """The in-process services' databases, shaped like `Platform` where the helpers of
+    `agencyos.testing` use it (`infra`, `database(service)`)."""
+
+    infra: Infra
+    names: dict[str, str]
+
+    def database(self, service: str) -> str:
+        return self.names[service]
+
+
+@pytest.fixture
+async def billing(in_process: InProcess) -> AsyncIterator[httpx.AsyncClient]:
+    """billing's FastAPI app in this process, with the real time service as its time peer
+    (both services' tables emptied after the test)."""
+    service = await in_process.service("billing", real_peers=["time"])
+    time_service = await in_process.service("time")
+    try:
+        yield service.http
+    finally:
+        await service.reset()
+        await time_service.reset()
+
+
+@pytest.fixture
+async def billing_service(in_process: InProcess, billing: httpx.AsyncClient) -> ServiceInProcess:
+    """billing in this process: its settings, database name and infra, to read its rows (the
+    outbox, say) the way the platform tier reads the running service's database."""
+    return await in_process.service("billing")
+
+
+@pytest.fixture
+async def databases(in_process: InProcess, billing: httpx.AsyncClient) -> ServiceDatabases:
+    billing_service = await in_process.service("billing")
+    time_service = await in_process.service("time")
+    return ServiceDatabases(
+        in_process.infra, {"billing": billing_service.database, "time": time_service.database}
+    )
+
+
+@pytest.fixture
+def agency(tenant: Agency) -> Caller:
+    """The owner of a made-up agency (shaped like the platform tier's `AgencySession`)."""
+    return tenant.owner
+
+
+@pytest.fixture
+def other_agency(other_tenant: Agency) -> Caller:
+    return other_tenant.owner
+
+
+@pytest.fixture
+def make_books(
+    in_process: InProcess, billing: httpx.AsyncClient, databases: ServiceDatabases
+) -> MakeBooks:
+    """Books of an agency (the tenant's owner unless told): a client on the CRM stand-in and
+    an hourly project of it at 12,345 on the work stand-in, as the platform tier's
+    `new_books` makes them through CRM's and work's APIs."""
+
+    def make(agency: Caller, *, currency: str = "EUR") -> Books:
+        client_id = in_process.standins.crm.add_client(agency.agency_id, currency=currency)
+        project_id = in_process.standins.work.add_project(
+            agency.agency_id,
+            agency.user_id,
+            client_id=client_id,
+            billing_type="hourly",
+            hourly_rate_cents=12_345,
+            currency=currency,
+        )
+        # Books is typed for the platform tier; its platform and agency are used duck-typed
+        return Books(databases, billing, agency, client_id, project_id, currency)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def books(make_books: MakeBooks, agency: Caller) -> Books:
+    """The agency's client with a billable project, to invoice."""
+    return make_books(agency)
+
+
+@pytest.fixture
+def seed_milestone(databases: ServiceDatabases) -> SeedMilestone:
+    """A completed milestone of the books' project, billable, as billing's handler of
+    `work.milestone.completed` records it (the event itself is the platform tier's)."""
+
+    async def seed(
+        books: Books,
+        *,
+        amount_cents: int = 250_000,
+        project_id: uuid.UUID | None = None,
+        currency: str | None = None,
+    ) -> uuid.UUID:
+        milestone_id = uuid.uuid4()
+        conn = await databases.infra.raw(databases.database("billing"), owner=True)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('app.tenant_id', $1, true)", str(books.agency.agency_id)
+                )
+                await conn.execute(
+                    "INSERT INTO billable_milestones (tenant_id, milestone_id, project_id, "
+                    "client_id, name, amount_cents, currency, completed_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    books.agency.agency_id,
+                    milestone_id,
+                    project_id or books.project_id,
+                    books.client_id,
+                    f"Design approved {milestone_id.hex[:4]}",
+                    amount_cents,
+                    currency or books.currency,
+                    datetime.now(UTC),
+                )
+        finally:
+            await conn.close()
+        return milestone_id
+
+    return seed
+
+
+OutboxEvents = Callable[[Caller, str, uuid.UUID], Awaitable[list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def outbox_events(billing_service: ServiceInProcess) -> OutboxEvents:
+    """The `event_type` events about one invoice that billing wrote to its outbox (in the
+    order written), each as the envelope the relay would publish."""
+
+    async def events(
+        agency: Caller, event_type: str, invoice_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        rows = await fetch_rows(
+            billing_service.infra,
+            billing_service.database,
+            "SELECT envelope FROM outbox WHERE event_type = $1 AND envelope->>'subject' = $2 "
+            "ORDER BY id",
+            event_type,
+            f"invoices/{invoice_id}",
+            tenant_id=agency.agency_id,
+            owner=True,
+        )
+        return [json.loads(row["envelope"]) for row in rows]
+
+    return events
+
+
+SeedInvoice = Callable[..., Awaitable[uuid.UUID]]
+
+
+@pytest.fixture
+def seed_invoice(databases: ServiceDatabases) -> SeedInvoice:
+    """An invoice written straight into billing's database (`agencyos.testing.factories.
+    seed_invoice`'s arguments after the platform)."""
+
+    async def seed(agency: Caller, **fields: Any) -> uuid.UUID:
+        return await factories.seed_invoice(databases, agency, **fields)  # type: ignore[arg-type]
+
+    return seed
+
+
+InvoiceRow = Callable[[Caller, uuid.UUID], Awaitable[Any]]
+
+
+@pytest.fixture
+def invoice_row(databases: ServiceDatabases) -> InvoiceRow:
+    """An invoice's row as billing stored it."""
+
+    async def row(agency: Caller, invoice_id: uuid.UUID) -> Any:
+        return await billing_rows.invoice_row(databases, agency, invoice_id)  # type: ignore[arg-type]
+
+    return row
