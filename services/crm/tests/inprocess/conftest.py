@@ -3,6 +3,8 @@ from the migrated template, emptied after each test), identity and work as typed
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 
 from agencyos.testing.deals import create_client
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
+from agencyos.testing.sql import fetch_rows
 
 crm = service_client("crm")
 
@@ -36,3 +39,29 @@ async def crm_service(in_process: InProcess) -> ServiceInProcess:
 async def client(crm: httpx.AsyncClient, agency: Caller) -> dict[str, Any]:
     """A client of the agency, in EUR."""
     return await create_client(crm, agency, currency="EUR")
+
+
+# The type of `crm_events` (test modules spell it again: a conftest is not importable under
+# --import-mode=importlib).
+CrmEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def crm_events(crm_service: ServiceInProcess) -> CrmEvents:
+    """The events CRM wrote to its outbox (what its relay publishes) for an agency, oldest
+    first, each the whole envelope (`type`, `subject`, `source`, `tenantid`, `data`...):
+    `await crm_events(who)` answers all of them, `await crm_events(who, "crm.deal.won")` those
+    of one type."""
+
+    async def read(who: Caller, event_type: str | None = None) -> list[dict[str, Any]]:
+        rows = await fetch_rows(
+            crm_service.infra,
+            crm_service.database,
+            "SELECT envelope FROM outbox WHERE $1::text IS NULL OR event_type = $1 ORDER BY id",
+            event_type,
+            tenant_id=who.agency_id,
+            owner=True,
+        )
+        return [json.loads(row["envelope"]) for row in rows]
+
+    return read
