@@ -1,15 +1,18 @@
-"""The in-process tier of CRM: its app through httpx.ASGITransport, its own database (cloned
-from the migrated template, emptied after each test), identity and work as typed stand-ins."""
+"""The in-process tier of CRM: its app through httpx.ASGITransport, its gRPC servicer on a
+port of this process, its own database (cloned from the migrated template, emptied after each
+test), identity and work as typed stand-ins."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
+from agencyos.protos.crm.v1 import crm_pb2_grpc
 from agencyos.testing.deals import create_client
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
 from agencyos.testing.sql import fetch_rows
@@ -65,3 +68,13 @@ def crm_events(crm_service: ServiceInProcess) -> CrmEvents:
         return [json.loads(row["envelope"]) for row in rows]
 
     return read
+
+
+@pytest.fixture
+async def crm_stub(
+    crm: httpx.AsyncClient, in_process: InProcess
+) -> AsyncIterator[crm_pb2_grpc.CrmServiceStub]:
+    """A CrmService stub on CRM's own gRPC servicer, served in this process over its database
+    as `rpc.py` wires it (asking for `crm` too, so the tables are emptied after the test)."""
+    async with grpc.aio.insecure_channel(await in_process.grpc_target("crm")) as channel:
+        yield crm_pb2_grpc.CrmServiceStub(channel)
