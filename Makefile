@@ -63,9 +63,11 @@ tools: ## helm and promtool for chart and observability tests (under .run/)
 # Test workers (pytest-xdist): each runs its own platform and its own in-process databases.
 TEST_WORKERS ?= 2
 
+# Tests marked `exclusive` stop shared infrastructure (the Kafka broker): they run alone after.
 .PHONY: test
 test: install stack-up tools ## both tiers: in-process and the whole platform as processes
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not exclusive"
+	$(PY) -m pytest -m exclusive
 
 .PHONY: test-fast
 test-fast: install stack-up ## the in-process tier alone (no test that needs the platform)

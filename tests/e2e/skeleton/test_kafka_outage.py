@@ -3,8 +3,8 @@ are still created (their events wait in crm's outbox); once it is back, every ev
 the notification service exactly once, and the running services carry on without a restart.
 
 This stops and starts the shared local broker (`deploy/local/stack.sh kafka stop|start`), so
-it lives in its own module, which sorts after the other e2e flows; the broker is started again
-in a `finally` whatever happens.
+it is `exclusive`: `make test` runs it alone, after the parallel run (any other test using
+Kafka meanwhile would fail); the broker is started again in a `finally` whatever happens.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from agencyos.testing.infra import wait_for
 from agencyos.testing.platform import REPO_ROOT, Platform, Process
 from agencyos.testing.sql import fetch_value
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.exclusive]
 
 CLIENTS_DURING_OUTAGE = 20
 STACK = REPO_ROOT / "deploy" / "local" / "stack.sh"
@@ -100,6 +100,11 @@ async def broker_stopped(platform: Platform) -> AsyncIterator[None]:
     after it, whatever happened inside."""
     if not uses_the_local_broker(platform):
         pytest.skip("the broker is not the local stack's, so this test cannot stop it")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            "this test stops the shared Kafka broker under every other test: run it alone "
+            "(`pytest -m exclusive`, as `make test` does after its parallel run)"
+        )
     try:
         await stack_kafka("stop")
         assert not await kafka_ready_as_seen_by(platform, "crm")

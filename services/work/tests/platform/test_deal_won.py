@@ -247,12 +247,24 @@ class TestDealWonBecomesAProject:
         project = await wait_for_project(gateway, agency, deal.deal_id)
 
         [created] = await project_created_events(platform, agency, lambda es: len(es) >= 1)
+        state = created["data"].pop("project")
         assert created["data"] == {
             "project_id": project["id"],
             "name": deal.title,
             "client_id": str(deal.client_id),
             "deal_id": str(deal.deal_id),
             "created_by": str(agency.user_id),
+        }
+        # The project as it is now, for the services that keep a copy (time).
+        assert state.pop("changed_at").endswith("Z")
+        assert state == {
+            "name": deal.title,
+            "client_id": str(deal.client_id),
+            "status": project["status"],
+            "billing_type": project["billing_type"],
+            "hourly_rate_cents": project["hourly_rate_cents"],
+            "currency": project["currency"],
+            "member_ids": [str(agency.user_id)],
         }
         assert created["subject"] == f"projects/{project['id']}"
         assert created["source"] == "/agencyos/work"
