@@ -21,9 +21,12 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
 from agencyos.common.auth import JwksVerifier
+from agencyos.common.consumer import ConsumerRunner
+from agencyos.common.events import CloudEvent
 from agencyos.common.rpc import close_channels, start_grpc_server
 from agencyos.common.runtime import ServiceDefinition
 from agencyos.common.services import SERVICES
@@ -153,6 +156,7 @@ class InProcess:
     revocation_namespace: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:8]}")
     services: dict[str, ServiceInProcess] = field(default_factory=dict)
     grpc_servers: dict[str, tuple[grpc.aio.Server, str]] = field(default_factory=dict)
+    runners: dict[str, ConsumerRunner] = field(default_factory=dict)
     peers_target: str = ""
     _peers: grpc.aio.Server | None = None
     _verifier: JwksVerifier | None = None
@@ -229,6 +233,37 @@ class InProcess:
         )
         self.services[name] = started
         return started
+
+    async def deliver(self, name: str, event: CloudEvent) -> str:
+        """Hand `event` to service `name`'s own consumer runner, as a record read from its
+        topic would be (inbox, retries, the handler in the runner's transaction), without
+        Kafka; answers the runner's outcome ("ok", "duplicate", "ignored"…). A record the
+        runner would dead-letter needs Kafka: that belongs to the platform tier."""
+        service = await self.service(name)
+        definition = definition_of(name)
+        assert definition.subscription is not None, f"{name} consumes no events"
+        if name not in self.runners:
+            self.runners[name] = ConsumerRunner(
+                name,
+                service.ctx.database(),
+                service.settings.kafka_bootstrap,
+                definition.subscription,
+                max_attempts=1,
+            )
+        record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+            topic=event.type.split(".", 1)[0] + ".events",
+            partition=0,
+            offset=0,
+            timestamp=0,
+            timestamp_type=0,
+            key=str(event.tenantid).encode(),
+            value=event.model_dump_json(exclude_none=True).encode(),
+            checksum=None,
+            serialized_key_size=-1,
+            serialized_value_size=-1,
+            headers=[],
+        )
+        return await self.runners[name].handle_record(record)
 
     async def grpc_target(self, name: str) -> str:
         """The service's own gRPC servicers, served in this process as in production (the same
