@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Select,
     and_,
+    any_,
     cast,
     delete,
     func,
@@ -90,7 +91,7 @@ def _conditions(filters: InvoiceFilters) -> list[ColumnElement[bool]]:
     if filters.client_id is not None:
         conditions.append(Invoice.client_id == filters.client_id)
     if filters.project_id is not None:
-        conditions.append(Invoice.project_ids.any(filters.project_id))  # type: ignore[arg-type]
+        conditions.append(any_(Invoice.project_ids) == filters.project_id)
     if filters.issue_from is not None:
         conditions.append(Invoice.issue_date >= filters.issue_from)
     if filters.issue_to is not None:
