@@ -5,7 +5,6 @@ test), identity and work as typed stand-ins."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,7 +16,6 @@ from agencyos.crm.csv_import.runner import ImportRunner
 from agencyos.protos.crm.v1 import crm_pb2_grpc
 from agencyos.testing.deals import create_client
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
-from agencyos.testing.sql import fetch_rows
 
 crm = service_client("crm")
 
@@ -61,15 +59,7 @@ def crm_events(crm_service: ServiceInProcess) -> CrmEvents:
     of one type."""
 
     async def read(who: Caller, event_type: str | None = None) -> list[dict[str, Any]]:
-        rows = await fetch_rows(
-            crm_service.infra,
-            crm_service.database,
-            "SELECT envelope FROM outbox WHERE $1::text IS NULL OR event_type = $1 ORDER BY id",
-            event_type,
-            tenant_id=who.agency_id,
-            owner=True,
-        )
-        return [json.loads(row["envelope"]) for row in rows]
+        return await crm_service.outbox(who.agency_id, event_type)
 
     return read
 

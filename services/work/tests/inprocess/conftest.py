@@ -4,7 +4,6 @@ test), identity and CRM as typed stand-ins."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -76,19 +75,7 @@ def work_events(in_process: InProcess) -> WorkEvents:
 
     async def read(tenant_id: uuid.UUID, event_type: str, **data: Any) -> list[dict[str, Any]]:
         service = await in_process.service("work")
-        rows = await fetch_rows(
-            in_process.infra,
-            service.database,
-            "SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY id",
-            event_type,
-            tenant_id=tenant_id,
-        )
-        events = [_envelope(row["envelope"]) for row in rows]
+        events = await service.outbox(tenant_id, event_type)
         return [e for e in events if all(e["data"].get(k) == v for k, v in data.items())]
 
     return read
-
-
-def _envelope(value: Any) -> dict[str, Any]:
-    envelope: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
-    return envelope

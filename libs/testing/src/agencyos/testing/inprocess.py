@@ -13,11 +13,13 @@ platform tier, or read the outbox rows the service wrote.
 from __future__ import annotations
 
 import importlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import grpc
 import httpx
 import pytest
@@ -36,6 +38,7 @@ from agencyos.testing.databases import TestDatabases, test_tables, truncate
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
+from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
 
 # Settings of some services for a test run, set where a service has them: argon2id at its
@@ -131,6 +134,30 @@ class ServiceInProcess:
             await truncate(conn, self.tables)
         finally:
             await conn.close()
+
+    async def rows(
+        self, query: str, *args: Any, tenant_id: uuid.UUID | None = None
+    ) -> list[asyncpg.Record]:
+        """`query` on the service's database as its owner, in one transaction under
+        `tenant_id` (row-level security applies to the owner too)."""
+        return await fetch_rows(
+            self.infra, self.database, query, *args, tenant_id=tenant_id, owner=True
+        )
+
+    async def outbox(
+        self, tenant_id: uuid.UUID, event_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The CloudEvents the service wrote to its outbox for one agency (of `event_type`
+        when given), oldest first: what its relay would publish."""
+        found = await self.rows(
+            "SELECT envelope FROM outbox WHERE $1::text IS NULL OR event_type = $1 ORDER BY id",
+            event_type,
+            tenant_id=tenant_id,
+        )
+        return [
+            json.loads(r["envelope"]) if isinstance(r["envelope"], str) else r["envelope"]
+            for r in found
+        ]
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -46,14 +46,7 @@ async def timeline_rows(
 
 async def outbox_events(crm_service: ServiceInProcess, who: Caller) -> list[dict[str, Any]]:
     """The events the service wrote to its outbox for `who`'s agency, in order."""
-    rows = await fetch_rows(
-        crm_service.infra,
-        crm_service.database,
-        "SELECT envelope FROM outbox ORDER BY id",
-        tenant_id=who.agency_id,
-        owner=True,
-    )
-    return [json.loads(r["envelope"]) for r in rows]
+    return await crm_service.outbox(who.agency_id)
 
 
 # --- creating -----------------------------------------------------------------------------------
