@@ -23,12 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import Repository
+from agencyos.common.positions import POSITION_STEP
 from agencyos.crm.models import Client, Deal, Stage
 
 # Kanban positions: new deals go one step below the last; a move takes the midpoint of its
 # neighbours; when neighbours are closer than MIN_GAP the stage is renumbered in steps.
-POSITION_STEP = 1024.0
-MIN_GAP = 1e-6
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,9 @@ from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.common.peers.identity import IdentityClient
 from agencyos.common.peers.work import WorkClient
+from agencyos.common.positions import POSITION_STEP, between
 from agencyos.crm.client.service import client_service
 from agencyos.crm.deal.repository import (
-    MIN_GAP,
-    POSITION_STEP,
     DealFilters,
     DealRow,
     deal_repository,
@@ -355,15 +354,9 @@ class DealService:
             above, below = await deal_repository.neighbours(
                 session, stage_id, deal.id, index=index, before_id=before_id, after_id=after_id
             )
-            if above is None and below is None:
-                return POSITION_STEP
-            if below is None:
-                assert above is not None
-                return above + POSITION_STEP
-            if above is None:
-                return below - POSITION_STEP
-            if below - above > MIN_GAP:
-                return (above + below) / 2
+            position = between(above, below)
+            if position is not None:
+                return position
             await deal_repository.renumber(session, stage_id)
             await session.refresh(deal)
         raise RuntimeError("no room between two deals even after renumbering")  # pragma: no cover

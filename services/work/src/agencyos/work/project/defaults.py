@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Tasks are laid out POSITION_STEP apart (agencyos.common.positions).
+from agencyos.common.positions import POSITION_STEP as POSITION_STEP
+
 # (name, colour, status), in board order.
 DEFAULT_COLUMNS: list[dict[str, Any]] = [
     {"name": "To do", "color": "#9CA3AF", "status": "todo"},
@@ -11,6 +14,3 @@ DEFAULT_COLUMNS: list[dict[str, Any]] = [
     {"name": "Review", "color": "#F59E0B", "status": "review"},
     {"name": "Done", "color": "#10B981", "status": "done"},
 ]
-
-# Gap between neighbouring tasks' positions when a column is laid out anew.
-POSITION_STEP = 1024.0

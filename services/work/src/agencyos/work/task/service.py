@@ -34,6 +34,7 @@ from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import TaskCompleted, TaskCreated, TaskUpdated
 from agencyos.common.pagination import PageParams
+from agencyos.common.positions import between
 from agencyos.work.board.repository import column_repository
 from agencyos.work.models import BoardColumn, Project, Subtask, Task
 from agencyos.work.project.access import visible_project
@@ -56,7 +57,6 @@ from agencyos.work.task.schemas import (
 )
 
 # Neighbours closer than this: the column is rebalanced before the task goes between them.
-MIN_GAP = 1e-6
 
 
 def unique(ids: Iterable[Any]) -> list[Any]:
@@ -454,7 +454,7 @@ class TaskService:
         before_id: uuid.UUID | None,
         after_id: uuid.UUID | None,
     ) -> float:
-        """A position between the target's neighbours; when they are closer than MIN_GAP the
+        """A position between the target's neighbours; when they leave no room the
         column is rebalanced once (the only time a move writes more than the task's row)."""
         for _ in range(2):
             try:
@@ -465,15 +465,9 @@ class TaskService:
                 # moved away or deleted since it was checked
                 name = "before_id" if before_id is not None else "after_id"
                 raise field_error(name, f"{name} is not a task of the target column") from exc
-            if above is None and below is None:
-                return POSITION_STEP
-            if below is None:
-                assert above is not None
-                return above + POSITION_STEP
-            if above is None:
-                return below - POSITION_STEP
-            if below - above > MIN_GAP:
-                return (above + below) / 2
+            position = between(above, below)
+            if position is not None:
+                return position
             await task_repository.rebalance(session, column_id)
             await session.refresh(task)
         raise RuntimeError("no room between two tasks even after rebalancing")  # pragma: no cover
