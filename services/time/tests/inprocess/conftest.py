@@ -16,6 +16,15 @@ import grpc
 import httpx
 import pytest
 
+from agencyos.common.events import (
+    AgencyCreated,
+    MemberAdded,
+    MemberReactivated,
+    MemberRemoved,
+    MemberRoleChanged,
+    MemberSuspended,
+    build_event,
+)
 from agencyos.protos.time.v1 import time_pb2_grpc
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess, service_client
@@ -27,6 +36,16 @@ time_api = service_client("time")
 
 
 SeedEntry = Callable[..., Awaitable[uuid.UUID]]
+IdentityEvent = (
+    AgencyCreated
+    | MemberAdded
+    | MemberRoleChanged
+    | MemberSuspended
+    | MemberReactivated
+    | MemberRemoved
+)
+IdentitySays = Callable[[IdentityEvent], Awaitable[str]]
+Join = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
@@ -225,3 +244,36 @@ async def books(
     )
     assert response.status_code == 201, response.text
     return Books(tenant.owner, person, client_id, eur, usd, time_store)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def identity_says(in_process: InProcess, time_api: httpx.AsyncClient) -> IdentitySays:
+    """Hand one of identity's events (under its agency's tenant) to time's own consumer runner,
+    as read from identity's topic (inbox, the handler in the runner's transaction), without
+    Kafka; answers the runner's outcome ("ok", "duplicate")."""
+
+    async def deliver(payload: IdentityEvent) -> str:
+        event = build_event(payload, tenant_id=payload.agency_id, source_service="identity")
+        return await in_process.deliver("time", event)
+
+    return deliver
+
+
+@pytest.fixture
+def join(identity_says: IdentitySays) -> Join:
+    """`identity.member.added` for a caller (with their role), as identity publishes it when
+    someone signs up or accepts an invitation: time's roster hears of them."""
+
+    async def joined(person: Caller, *, name: str | None = None) -> None:
+        outcome = await identity_says(
+            MemberAdded(
+                agency_id=person.agency_id,
+                user_id=person.user_id,
+                email=f"{person.user_id.hex[:10]}@example.com",
+                name=name or f"{person.role.title()} {person.user_id.hex[:6]}",
+                role=person.role,
+            )
+        )
+        assert outcome == "ok", outcome
+
+    return joined
