@@ -19,11 +19,11 @@ from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
-    seed_time_entry,
 )
 from agencyos.testing.http import assert_invalid_fields, assert_problem
 from agencyos.testing.kafka import events_where, read_topic, topic_writer
 from agencyos.testing.platform import Platform
+from agencyos.testing.time_entries import seed_time_entry
 
 HOUR = 3600
 # Two full ISO weeks: Monday 7 to Sunday 20 September 2026, ten working days.
