@@ -4,8 +4,9 @@ stand-ins, and time as the real time service in this process (its gRPC servicers
 database, emptied after each test too), since what billing asks of time is the point of most
 invoice rules. Stripe is stripe-mock at its default local URL, as in the platform tier.
 
-The helpers of `agencyos.testing` that write or read a service's database (`Books`,
-`seed_invoice`, `invoice_row`) take `databases` where the platform tier passes `platform`."""
+The helpers of `agencyos.testing` that read a service's database (`Books`, `invoice_row`) or
+write billing's own (`seed_invoice`) take `databases` where the platform tier passes
+`platform`; time's entries are made through time's API, never written into its tables."""
 
 from __future__ import annotations
 
@@ -83,12 +84,23 @@ def other_agency(other_tenant: Agency) -> Caller:
 
 
 @pytest.fixture
+async def time_api(in_process: InProcess, billing: httpx.AsyncClient) -> httpx.AsyncClient:
+    """time's FastAPI app in this process (the one billing asks over gRPC), where tests log,
+    submit and approve the time billing invoices."""
+    return (await in_process.service("time")).http
+
+
+@pytest.fixture
 def make_books(
-    in_process: InProcess, billing: httpx.AsyncClient, databases: ServiceDatabases
+    in_process: InProcess,
+    billing: httpx.AsyncClient,
+    time_api: httpx.AsyncClient,
+    databases: ServiceDatabases,
 ) -> MakeBooks:
     """Books of an agency (the tenant's owner unless told): a client on the CRM stand-in and
-    an hourly project of it at 12,345 on the work stand-in, as the platform tier's
-    `new_books` makes them through CRM's and work's APIs."""
+    an active hourly project of it at 12,345 on the work stand-in (the owner its member), as
+    the platform tier's `new_books` makes them through CRM's and work's APIs; their time is
+    logged and approved through time's own API."""
 
     def make(agency: Caller, *, currency: str = "EUR") -> Books:
         client_id = in_process.standins.crm.add_client(agency.agency_id, currency=currency)
@@ -101,7 +113,7 @@ def make_books(
             currency=currency,
         )
         # Books is typed for the platform tier; its platform and agency are used duck-typed
-        return Books(databases, billing, agency, client_id, project_id, currency)  # type: ignore[arg-type]
+        return Books(databases, billing, agency, client_id, project_id, currency, time_api)  # type: ignore[arg-type]
 
     return make
 

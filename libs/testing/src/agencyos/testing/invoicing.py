@@ -1,5 +1,6 @@
-"""Arranging invoices in tests: a client with billable projects and approved time, drafts
-made and sent through billing's API, and the rows time and billing hold about them."""
+"""Arranging invoices in tests: a client with billable projects, approved time logged and
+approved through time's API (as people do), drafts made and sent through billing's API, and
+the rows time and billing hold about them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from agencyos.testing.factories import AgencySession, new_project, seed_time_entry
+from agencyos.testing.factories import AgencySession, new_project
 from agencyos.testing.infra import wait_for
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_rows
@@ -31,34 +32,115 @@ class Books:
     client_id: uuid.UUID
     project_id: uuid.UUID
     currency: str
+    # time's API: the gateway unless told (in-process, time's own app)
+    time_api: httpx.AsyncClient | None = None
 
     async def time(
         self,
         *durations: int,
-        rate: int = 12_345,
+        rate: int | None = 12_345,
         currency: str | None = None,
-        user_id: uuid.UUID | None = None,
+        member: AgencySession | None = None,
         project_id: uuid.UUID | None = None,
         day: date = DAY,
         task_id: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
-        """Approved billable entries of these durations (seconds), their rate frozen."""
-        return [
-            await seed_time_entry(
-                self.platform,
-                self.agency,
-                user_id=user_id or self.agency.user_id,
-                project_id=project_id or self.project_id,
-                client_id=self.client_id,
-                day=day,
-                duration_seconds=seconds,
-                status="approved",
-                billable_rate_cents=rate,
-                currency=currency or self.currency,
-                task_id=task_id,
-            )
-            for seconds in durations
-        ]
+        """Approved billable entries of these durations (seconds) on `day`, their rate frozen,
+        made the way people make them, through time's API: `member` (default: the agency's
+        owner) logs them and submits their week, the owner approves it.
+
+        `rate` is the billable rate they must be approved at: when time would resolve
+        another one for that member, project and day, a billable rate of the member on the
+        project takes effect that day (`POST /v1/rates`); None means no rate at all applies.
+        `currency`, when given, must be the project's (time freezes the project's currency on
+        approval). Approval locks the member's week, so later entries of theirs go in
+        another week; two rates for one member, project and day cannot both apply."""
+        who = member or self.agency
+        project = project_id or self.project_id
+        await self._price(who.user_id, project, day, rate, currency)
+        entry_ids = [await self._log(who, project, day, seconds, task_id) for seconds in durations]
+        await self._approve_week(who, day)
+        return entry_ids
+
+    @property
+    def _time(self) -> httpx.AsyncClient:
+        return self.time_api or self.gateway
+
+    async def _price(
+        self,
+        user_id: uuid.UUID,
+        project_id: uuid.UUID,
+        day: date,
+        rate: int | None,
+        currency: str | None,
+    ) -> None:
+        where = {"user_id": str(user_id), "project_id": str(project_id), "date": day.isoformat()}
+        resolved = await self._time.get(
+            "/v1/rates/resolve", params=where, headers=self.agency.headers
+        )
+        assert resolved.status_code == 200, resolved.text
+        resolution = resolved.json()
+        assert currency in (None, resolution["currency"]), (
+            f"time bills this project in {resolution['currency']}, not {currency}: log the "
+            "time on a project in that currency"
+        )
+        applies = resolution["billable"]["hourly_rate_cents"]
+        if applies == rate:
+            return
+        assert rate is not None, f"a billable rate of {applies} applies on {day}: {resolution}"
+        created = await self._time.post(
+            "/v1/rates",
+            json={
+                "kind": "billable",
+                "scope": "project_member",
+                "user_id": str(user_id),
+                "project_id": str(project_id),
+                "hourly_rate_cents": rate,
+                "effective_from": day.isoformat(),
+            },
+            headers=self.agency.headers,
+        )
+        assert created.status_code == 201, (
+            f"a rate of {rate} for this member and project from {day}: {created.text} (another "
+            "rate already starts that day: log this time on another day or by another member)"
+        )
+
+    async def _log(
+        self,
+        who: AgencySession,
+        project_id: uuid.UUID,
+        day: date,
+        seconds: int,
+        task_id: uuid.UUID | None,
+    ) -> uuid.UUID:
+        body: dict[str, Any] = {
+            "project_id": str(project_id),
+            "date": day.isoformat(),
+            "duration_seconds": seconds,
+            "is_billable": True,
+        }
+        if task_id is not None:
+            body["task_id"] = str(task_id)
+        response = await self._time.post("/v1/time-entries", json=body, headers=who.headers)
+        assert response.status_code == 201, (
+            f"logging {seconds}s on {day}: {response.text} (a week already approved takes no "
+            "more time: log it in another week)"
+        )
+        [entry] = response.json()["entries"]
+        return uuid.UUID(entry["id"])
+
+    async def _approve_week(self, who: AgencySession, day: date) -> None:
+        year, week, _ = day.isocalendar()
+        sheet = await self._time.get(
+            "/v1/timesheets", params={"week": f"{year}-W{week:02d}"}, headers=who.headers
+        )
+        assert sheet.status_code == 200, sheet.text
+        base = f"/v1/timesheets/{sheet.json()['id']}"
+        submitted = await self._time.post(f"{base}/submit", headers=who.headers)
+        assert submitted.status_code == 200, submitted.text
+        approved = await self._time.post(f"{base}/approve", headers=self.agency.headers)
+        assert approved.status_code == 200, approved.text
+        assert {e["status"] for e in approved.json()["entries"]} == {"approved"}, approved.text
 
     async def draft(self, **body: Any) -> dict[str, Any]:
         response = await self.create(**body)

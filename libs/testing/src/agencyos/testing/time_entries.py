@@ -18,7 +18,6 @@ from agencyos.testing.factories import (
     add_member,
     create_crm_client,
     new_project,
-    seed_time_entry,
 )
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_value
@@ -27,6 +26,63 @@ HOUR = 3600
 # Days safely in the past whatever the hour (the agencies here keep the default UTC zone).
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 LAST_WEEK = YESTERDAY - timedelta(days=7)
+
+
+async def seed_time_entry(
+    platform: Platform,
+    agency: AgencySession,
+    *,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    day: date,
+    duration_seconds: int,
+    status: str = "draft",
+    is_billable: bool = True,
+    client_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    description: str = "",
+    started_at: datetime | None = None,
+    billable_rate_cents: int | None = None,
+    currency: str | None = None,
+) -> uuid.UUID:
+    """A time entry written straight into time's database under the agency's tenant, for
+    time's own tests that need entries in a given state (say, approved) without walking the
+    whole timesheet flow first; other services' tests log and approve time through time's API
+    (`agencyos.testing.invoicing.Books.time`). The database's own constraints still apply
+    (no overlaps, at most 12 hours). Tests of logging and approval themselves go through the
+    API."""
+    entry_id = uuid.uuid4()
+    ended_at = started_at + timedelta(seconds=duration_seconds) if started_at else None
+    conn = await platform.infra.raw(platform.database("time"), owner=True)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('app.tenant_id', $1, true)", str(agency.agency_id)
+            )
+            await conn.execute(
+                "INSERT INTO time_entries (tenant_id, id, user_id, project_id, task_id, "
+                "client_id, date, started_at, ended_at, duration_seconds, description, "
+                "is_billable, status, billable_rate_cents, currency, created_by) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $3)",
+                agency.agency_id,
+                entry_id,
+                user_id,
+                project_id,
+                task_id,
+                client_id,
+                day,
+                started_at,
+                ended_at,
+                duration_seconds,
+                description,
+                is_billable,
+                status,
+                billable_rate_cents,
+                currency,
+            )
+    finally:
+        await conn.close()
+    return entry_id
 
 
 def at(day: date, hour: int, minute: int = 0) -> str:

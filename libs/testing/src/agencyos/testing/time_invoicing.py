@@ -20,10 +20,10 @@ from agencyos.testing.factories import (
     as_caller,
     create_crm_client,
     new_project,
-    seed_time_entry,
 )
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_rows
+from agencyos.testing.time_entries import seed_time_entry
 
 DAY = date(2026, 11, 2)
 

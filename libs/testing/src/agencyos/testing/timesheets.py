@@ -15,11 +15,11 @@ from agencyos.testing.factories import (
     AgencySession,
     add_member,
     new_project,
-    seed_time_entry,
 )
 from agencyos.testing.kafka import events_where, read_topic
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_rows
+from agencyos.testing.time_entries import seed_time_entry
 
 # ISO week 2026-W37: Monday 7 September to Sunday 13 September 2026 (in the past).
 WEEK = "2026-W37"

@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 
-from agencyos.testing.factories import seed_time_entry
 from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import Agency, Caller, InProcess
-from agencyos.testing.invoicing import Books, line_figures, time_entry_ids, totals_of
+from agencyos.testing.invoicing import DAY, Books, line_figures, time_entry_ids, totals_of
 
 MakeBooks = Callable[..., Books]
 SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
+
+# Approving a week locks it: a member's later entries go in an earlier week.
+WEEK_BEFORE = DAY - timedelta(days=7)
+TWO_WEEKS_BEFORE = DAY - timedelta(days=14)
 
 
 # --- totals ----------------------------------------------------------------------------------
@@ -51,13 +54,16 @@ class TestTotals:
         in_process.standins.identity.add_member(
             tenant.id, other.user_id, role="member", name=f"Member {other.user_id.hex[:6]}"
         )
+        project = in_process.standins.work.projects[(tenant.id, books.project_id)]
+        project.member_ids.append(str(other.user_id))
         # owner: 30 min at 12,345 -> 1800 x 12,345 / 3600 = 6,172.5 -> 6,173 (half even: 6,172)
         #        tax 6,173 x 0.19 = 1,172.87 -> 1,173
         await books.time(1800, rate=12_345)
         # other: 10 min at 9,999 -> 600 x 9,999 / 3600 = 1,666.5 -> 1,667; tax 316.73 -> 317
-        #        and 1h at 10,000 (another rate: its own line) -> 10,000; tax 1,900
-        await books.time(600, rate=9_999, user_id=other.user_id)
-        await books.time(3600, rate=10_000, user_id=other.user_id)
+        #        and 1h at 10,000 (another rate: its own line) -> 10,000; tax 1,900, a week
+        #        earlier (one rate per member, project and day)
+        await books.time(600, rate=9_999, member=other)
+        await books.time(3600, rate=10_000, member=other, day=WEEK_BEFORE)
         invoice = await books.draft(group_by="member")
 
         figures = sorted(line_figures(invoice), key=lambda f: f[2])
@@ -141,8 +147,8 @@ class TestGrouping:
         )
         build = in_process.standins.work.add_task(agency.agency_id, books.project_id, title="Build")
         await books.time(3600, 1800, task_id=design, rate=10_000)
-        await books.time(900, task_id=build, rate=10_000)
-        await books.time(600, rate=10_000)
+        await books.time(900, task_id=build, rate=10_000, day=WEEK_BEFORE)
+        await books.time(600, rate=10_000, day=TWO_WEEKS_BEFORE)
         invoice = await books.draft(group_by="task")
         by_description = {
             line["description"]: (line["quantity"], line["amount_cents"])
@@ -169,7 +175,7 @@ class TestGrouping:
         )
         second = {"id": str(second_id)}
         await books.time(3600, rate=10_000)
-        await books.time(3600, rate=10_000, project_id=second_id)
+        await books.time(3600, rate=10_000, project_id=second_id, day=WEEK_BEFORE)
         invoice = await books.draft(group_by="project")
         assert len(invoice["lines"]) == 2
         assert {line["project_id"] for line in invoice["lines"]} == {
@@ -187,7 +193,9 @@ class TestGrouping:
         )
         inside = await books.time(3600, day=date(2026, 11, 10))
         await books.time(3600, day=date(2026, 10, 31))
-        await books.time(3600, day=date(2026, 11, 10), project_id=second)
+        # in the period too, but on the other project (and a week on: the week of the 10th is
+        # approved)
+        await books.time(3600, day=date(2026, 11, 17), project_id=second)
         invoice = await books.draft(
             project_ids=[str(books.project_id)],
             period_from="2026-11-01",
@@ -231,10 +239,20 @@ class TestConcurrentRuns:
 
 class TestCurrencyAndRates:
     async def test_time_in_another_currency_is_refused_naming_it_and_nothing_is_reserved(
-        self, books: Books
+        self, in_process: InProcess, books: Books, agency: Caller
     ) -> None:
+        # time is in the currency of the project it is logged on: the client's dollar project
+        dollar_project = in_process.standins.work.add_project(
+            agency.agency_id,
+            agency.user_id,
+            client_id=books.client_id,
+            billing_type="hourly",
+            currency="USD",
+        )
         await books.time(3600, currency="EUR")
-        [dollars] = await books.time(1800, currency="USD")
+        [dollars] = await books.time(
+            1800, currency="USD", project_id=dollar_project, day=WEEK_BEFORE
+        )
         response = await books.create()
         body = assert_problem(response, 422, "currency-mismatch")
         assert body["mismatched"] == [{"kind": "time_entry", "id": str(dollars), "currency": "USD"}]
@@ -257,16 +275,8 @@ class TestCurrencyAndRates:
             currency="EUR",
         )
         await books.time(3600)
-        unpriced = await seed_time_entry(
-            books.platform,
-            agency,  # type: ignore[arg-type]
-            user_id=agency.user_id,
-            project_id=unpriced_project,
-            client_id=books.client_id,
-            day=date(2026, 11, 16),
-            duration_seconds=1800,
-            status="approved",
-        )
+        # no rate in work or time for that project: approved without one
+        [unpriced] = await books.time(1800, rate=None, project_id=unpriced_project, day=WEEK_BEFORE)
         response = await books.create()
         body = assert_problem(response, 422, "unpriced-time")
         assert body["unpriced"] == [{"kind": "time_entry", "id": str(unpriced)}]
