@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -133,10 +134,39 @@ def _with_operations(connection: Connection, body: Callable[[], None]) -> None:
         body()
 
 
+# Ports the test run listens on come from below the kernel's ephemeral range (Linux: 32768 and
+# up), each test worker from a slice of its own. A port asked of the kernel (`bind(0)`) comes
+# from the ephemeral range, and between closing it and a server binding it again, any outgoing
+# connection of the run (there are thousands) may be given it: "address already in use".
+LISTEN_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
+def _worker_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or "1")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = len(LISTEN_PORTS) // max(count, 1)
+    start = LISTEN_PORTS.start + index * size
+    return range(start, start + size)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, for a server this test worker is about to start: from
+    the worker's own slice below the ephemeral range, never the same one twice in a run."""
+    ports = _worker_slice()
+    for _ in range(len(ports)):
+        port = random.choice(ports)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {ports}")
 
 
 async def wait_for(
