@@ -20,12 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
+from agencyos.billing.settings import BillingSettings
 from agencyos.testing import billing as billing_rows
 from agencyos.testing import factories
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess, ServiceInProcess
 from agencyos.testing.invoicing import Books
 from agencyos.testing.sql import fetch_rows
+from agencyos.testing.stripe_webhooks import signed_request, stripe_event, stripe_id, stripe_object
 
 MakeBooks = Callable[..., Books]
 SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
@@ -212,5 +214,238 @@ def invoice_row(databases: ServiceDatabases) -> InvoiceRow:
 
     async def row(agency: Caller, invoice_id: uuid.UUID) -> Any:
         return await billing_rows.invoice_row(databases, agency, invoice_id)  # type: ignore[arg-type]
+
+    return row
+
+
+PaymentRows = Callable[[Caller, uuid.UUID], Awaitable[list[Any]]]
+
+
+@pytest.fixture
+def payment_rows(databases: ServiceDatabases) -> PaymentRows:
+    """An invoice's payments as billing stored them (oldest first, refunds after the payment
+    they were recorded with)."""
+
+    async def rows(agency: Caller, invoice_id: uuid.UUID) -> list[Any]:
+        return await billing_rows.payment_rows(databases, agency, invoice_id)  # type: ignore[arg-type]
+
+    return rows
+
+
+Balance = Callable[[Caller, uuid.UUID], Awaitable[tuple[str, int]]]
+
+
+@pytest.fixture
+def balance(invoice_row: InvoiceRow) -> Balance:
+    """An invoice's (status, amount paid) as billing stored them."""
+
+    async def of(agency: Caller, invoice_id: uuid.UUID) -> tuple[str, int]:
+        row = await invoice_row(agency, invoice_id)
+        return row["status"], row["amount_paid_cents"]
+
+    return of
+
+
+WriteBillingSettings = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def write_billing_settings(databases: ServiceDatabases) -> WriteBillingSettings:
+    """The agency's billing settings row, written straight into billing's database (for the
+    rules that only read them; the settings API has tests of its own)."""
+
+    async def write(agency: Caller, **values: object) -> None:
+        columns = ", ".join(["tenant_id", *values])
+        params = ", ".join(f"${i}" for i in range(1, len(values) + 2))
+        conn = await databases.infra.raw(databases.database("billing"), owner=True)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('app.tenant_id', $1, true)", str(agency.agency_id)
+                )
+                await conn.execute(
+                    f"INSERT INTO billing_settings ({columns}) VALUES ({params})",
+                    agency.agency_id,
+                    *values.values(),
+                )
+        finally:
+            await conn.close()
+
+    return write
+
+
+# --- Stripe's webhook -------------------------------------------------------------------------
+
+WEBHOOK = "/v1/webhooks/stripe"
+
+
+@pytest.fixture
+def stripe_settings(billing_service: ServiceInProcess) -> BillingSettings:
+    """billing's settings in this process: stripe-mock's address and the webhook secret."""
+    settings = billing_service.settings
+    assert isinstance(settings, BillingSettings)
+    return settings
+
+
+class StripePayment:
+    """One Stripe Checkout payment of an invoice: its session, payment intent and charge, as
+    objects shaped by stripe-mock's fixtures and events wrapping them."""
+
+    def __init__(
+        self,
+        api_base: str,
+        agency: Caller,
+        invoice_id: uuid.UUID,
+        amount: int,
+        currency: str = "eur",
+    ) -> None:
+        self.api_base = api_base
+        self.agency = agency
+        self.invoice_id = invoice_id
+        self.amount = amount
+        self.currency = currency
+        self.session_id = stripe_id("cs")
+        self.intent_id = stripe_id("pi")
+        self.charge_id = stripe_id("ch")
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"invoice_id": str(self.invoice_id), "tenant_id": str(self.agency.agency_id)}
+
+    async def checkout_session(self, **fields: Any) -> dict[str, Any]:
+        obj = await stripe_object(self.api_base, "checkout/sessions")
+        obj.update(
+            id=self.session_id,
+            mode="payment",
+            status="complete",
+            payment_status="paid",
+            payment_intent=self.intent_id,
+            amount_subtotal=self.amount,
+            amount_total=self.amount,
+            currency=self.currency,
+            client_reference_id=str(self.invoice_id),
+            metadata=self.metadata,
+        )
+        obj.update(fields)
+        return obj
+
+    async def payment_intent(self, **fields: Any) -> dict[str, Any]:
+        obj = await stripe_object(self.api_base, "payment_intents")
+        obj.update(
+            id=self.intent_id,
+            amount=self.amount,
+            amount_received=self.amount,
+            currency=self.currency,
+            status="succeeded",
+            latest_charge=self.charge_id,
+            last_payment_error=None,
+            metadata=self.metadata,
+        )
+        obj.update(fields)
+        return obj
+
+    async def charge(self, **fields: Any) -> dict[str, Any]:
+        obj = await stripe_object(self.api_base, "charges")
+        obj.update(
+            id=self.charge_id,
+            amount=self.amount,
+            amount_captured=self.amount,
+            captured=True,
+            paid=True,
+            status="succeeded",
+            currency=self.currency,
+            payment_intent=self.intent_id,
+            metadata=self.metadata,
+        )
+        obj.update(fields)
+        return obj
+
+    async def completed(self, **fields: Any) -> dict[str, Any]:
+        return stripe_event("checkout.session.completed", await self.checkout_session(**fields))
+
+    async def succeeded(self, **fields: Any) -> dict[str, Any]:
+        return stripe_event("payment_intent.succeeded", await self.payment_intent(**fields))
+
+    async def refunded(self, amount_refunded: int) -> dict[str, Any]:
+        charge = await self.charge(
+            amount_refunded=amount_refunded, refunded=amount_refunded >= self.amount
+        )
+        return stripe_event("charge.refunded", charge)
+
+
+NewStripePayment = Callable[..., StripePayment]
+
+
+@pytest.fixture
+def stripe_payment(stripe_settings: BillingSettings) -> NewStripePayment:
+    """A Stripe payment of `amount` for the agency's invoice (`currency` lower-case, as Stripe
+    writes it)."""
+
+    def make(
+        agency: Caller, invoice_id: uuid.UUID, amount: int, currency: str = "eur"
+    ) -> StripePayment:
+        return StripePayment(stripe_settings.stripe_api_base, agency, invoice_id, amount, currency)
+
+    return make
+
+
+SentInvoice = Callable[..., Awaitable[tuple[uuid.UUID, StripePayment]]]
+
+
+@pytest.fixture
+def sent_invoice(seed_invoice: SeedInvoice, stripe_payment: NewStripePayment) -> SentInvoice:
+    """A sent invoice with a Checkout Session, as sending it leaves it, and its payment."""
+
+    async def make(
+        agency: Caller, total_cents: int = 120_000, **fields: Any
+    ) -> tuple[uuid.UUID, StripePayment]:
+        currency = fields["currency"].lower() if "currency" in fields else "eur"
+        payment = stripe_payment(agency, uuid.uuid4(), total_cents, currency)
+        invoice_id = await seed_invoice(
+            agency,
+            total_cents=total_cents,
+            checkout_session_id=payment.session_id,
+            payment_url=f"https://checkout.stripe.com/c/pay/{payment.session_id}",
+            **fields,
+        )
+        payment.invoice_id = invoice_id
+        return invoice_id, payment
+
+    return make
+
+
+Deliver = Callable[..., Awaitable[httpx.Response]]
+
+
+@pytest.fixture
+def deliver(billing: httpx.AsyncClient, stripe_settings: BillingSettings) -> Deliver:
+    """POST `event` to billing's webhook as Stripe would, signed with billing's secret; unless
+    `expect` is None, assert it was answered 200 with that outcome."""
+
+    async def post(event: dict[str, Any], *, expect: str | None = "processed") -> httpx.Response:
+        body, headers = signed_request(event, stripe_settings.stripe_webhook_secret)
+        response = await billing.post(WEBHOOK, content=body, headers=headers)
+        if expect is not None:
+            assert response.status_code == 200, response.text
+            assert response.json() == {
+                "received": True,
+                "event_id": event["id"],
+                "outcome": expect,
+            }
+        return response
+
+    return post
+
+
+StripeEventRow = Callable[[str], Awaitable[Any]]
+
+
+@pytest.fixture
+def stripe_event_row(billing_service: ServiceInProcess) -> StripeEventRow:
+    """The event as billing recorded it (None when it recorded nothing)."""
+
+    async def row(event_id: str) -> Any:
+        rows = await billing_service.rows("SELECT * FROM stripe_events WHERE id = $1", event_id)
+        return rows[0] if rows else None
 
     return row
