@@ -14,6 +14,7 @@ from agencyos.testing.invoicing import Books, line_figures, time_entry_ids, tota
 SeedMilestone = Callable[..., Awaitable[uuid.UUID]]
 SeedInvoice = Callable[..., Awaitable[uuid.UUID]]
 OutboxEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
+WriteBillingSettings = Callable[..., Awaitable[None]]
 
 
 class TestDrafts:
@@ -162,3 +163,14 @@ class TestVoid:
             f"/v1/invoices/{paid_some}/void", headers=books.agency.headers
         )
         assert_problem(response, 409, "invoice-not-voidable")
+
+
+class TestPaymentTerms:
+    async def test_a_draft_is_due_after_the_agencys_payment_terms(
+        self, books: Books, write_billing_settings: WriteBillingSettings
+    ) -> None:
+        await write_billing_settings(books.agency, payment_terms_days=14)
+        draft = await books.draft(include=[])
+        assert draft["due_in_days"] == 14
+        explicit = await books.draft(include=[], due_in_days=0)
+        assert explicit["due_in_days"] == 0
