@@ -9,11 +9,19 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from agencyos.common.logs import configure_logging
 from agencyos.testing.factories import AgencySession, signup_agency
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, InProcess
 from agencyos.testing.keys import TestKeys, serve_jwks
 from agencyos.testing.platform import REPO_ROOT, Platform
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The services running in the test's process (the in-process tier) log as they do in
+    production: one JSON line per record. Left unconfigured, structlog renders exceptions with
+    rich, syntax-highlighted: seconds of CPU for each logged traceback."""
+    configure_logging("tests", "WARNING", json_output=True)
 
 
 @pytest.fixture(scope="session")
