@@ -6,48 +6,22 @@ the export are the in-process tier's."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
+from agencyos.testing.csv_imports import csv_file, unique
 from agencyos.testing.factories import AgencySession
 from agencyos.testing.platform import REPO_ROOT, Platform
 from agencyos.testing.sql import fetch_rows
 
-COLUMNS = (
-    "company_name",
-    "industry",
-    "website",
-    "tags",
-    "status",
-    "notes",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "external_id",
-)
 JOB_TIMEOUT_SECONDS = 180.0
-
-
-def csv_file(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = COLUMNS) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode()
-
-
-def unique(prefix: str = "Client") -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
 
 
 async def upload(

@@ -3,43 +3,12 @@ or `file`, 413 past 5 MB), before any job exists; who may import."""
 
 from __future__ import annotations
 
-import csv
-import io
-import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 import httpx
 import pytest
 
+from agencyos.testing.csv_imports import all_clients, csv_file, unique
 from agencyos.testing.http import assert_problem, problem_fields
 from agencyos.testing.inprocess import Agency, Caller
-
-COLUMNS = (
-    "company_name",
-    "industry",
-    "website",
-    "tags",
-    "status",
-    "notes",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "external_id",
-)
-
-
-def csv_file(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = COLUMNS) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode()
-
-
-def unique(prefix: str = "Client") -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
 
 
 async def upload(crm: httpx.AsyncClient, who: Caller, content: bytes) -> httpx.Response:
@@ -48,21 +17,6 @@ async def upload(crm: httpx.AsyncClient, who: Caller, content: bytes) -> httpx.R
         files={"file": ("clients.csv", content, "text/csv")},
         headers=who.headers,
     )
-
-
-async def all_clients(crm: httpx.AsyncClient, who: Caller, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        response = await crm.get(
-            "/v1/clients", params={**params, "page": page, "per_page": 200}, headers=who.headers
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items.extend(body["items"])
-        if len(items) >= body["total"]:
-            return items
-        page += 1
 
 
 class TestImportRefusesBadFiles:

@@ -5,56 +5,24 @@ email, else name), every bad row listed and skipped, the header read leniently, 
 
 from __future__ import annotations
 
-import csv
-import io
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from agencyos.testing.csv_imports import (
+    all_clients,
+    client_by_name,
+    contacts_of,
+    csv_file,
+    start_import,
+    unique,
+)
 from agencyos.testing.inprocess import Caller
 
-COLUMNS = (
-    "company_name",
-    "industry",
-    "website",
-    "tags",
-    "status",
-    "notes",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "external_id",
-)
 # The conftest's fixture types, spelled again (a conftest is not importable here).
 WaitForJob = Callable[..., Awaitable[dict[str, Any]]]
 CrmEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
-
-
-def csv_file(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = COLUMNS) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode()
-
-
-def unique(prefix: str = "Client") -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-async def start_import(crm: httpx.AsyncClient, who: Caller, content: bytes) -> str:
-    response = await crm.post(
-        "/v1/clients/import",
-        files={"file": ("clients.csv", content, "text/csv")},
-        headers=who.headers,
-    )
-    assert response.status_code == 202, response.text
-    job_id = str(response.json()["job_id"])
-    assert response.headers["location"] == f"/v1/jobs/{job_id}"
-    return job_id
 
 
 async def run_import(
@@ -63,34 +31,6 @@ async def run_import(
     job = await wait_for_job(who, await start_import(crm, who, content))
     assert job["status"] == "completed", job
     return job
-
-
-async def all_clients(crm: httpx.AsyncClient, who: Caller, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        response = await crm.get(
-            "/v1/clients", params={**params, "page": page, "per_page": 200}, headers=who.headers
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items.extend(body["items"])
-        if len(items) >= body["total"]:
-            return items
-        page += 1
-
-
-async def client_by_name(crm: httpx.AsyncClient, who: Caller, name: str) -> dict[str, Any]:
-    matches = [c for c in await all_clients(crm, who, q=name) if c["company_name"] == name]
-    assert len(matches) == 1, matches
-    return matches[0]
-
-
-async def contacts_of(crm: httpx.AsyncClient, who: Caller, client_id: str) -> list[dict[str, Any]]:
-    response = await crm.get(f"/v1/clients/{client_id}/contacts", headers=who.headers)
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 def error_keys(job: dict[str, Any]) -> set[tuple[int | None, str | None]]:

@@ -3,56 +3,18 @@ agency gets 404 like for a missing job."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from agencyos.testing.csv_imports import csv_file, start_import, unique
 from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import Agency, Caller
 
-COLUMNS = (
-    "company_name",
-    "industry",
-    "website",
-    "tags",
-    "status",
-    "notes",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "external_id",
-)
 # The conftest's fixture types, spelled again (a conftest is not importable here).
 WaitForJob = Callable[..., Awaitable[dict[str, Any]]]
-
-
-def csv_file(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = COLUMNS) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode()
-
-
-def unique(prefix: str = "Client") -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-async def start_import(crm: httpx.AsyncClient, who: Caller, content: bytes) -> str:
-    response = await crm.post(
-        "/v1/clients/import",
-        files={"file": ("clients.csv", content, "text/csv")},
-        headers=who.headers,
-    )
-    assert response.status_code == 202, response.text
-    job_id = str(response.json()["job_id"])
-    assert response.headers["location"] == f"/v1/jobs/{job_id}"
-    return job_id
 
 
 class TestJobs:
