@@ -9,43 +9,7 @@ import httpx
 
 from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import Agency, Caller, InProcess
-
-
-async def create_rate(time_api: httpx.AsyncClient, who: Caller, **fields: Any) -> dict[str, Any]:
-    response = await time_api.post("/v1/rates", json=fields, headers=who.headers)
-    assert response.status_code == 201, response.text
-    rate: dict[str, Any] = response.json()
-    assert response.headers["location"] == f"/v1/rates/{rate['id']}"
-    return rate
-
-
-async def list_rates(time_api: httpx.AsyncClient, who: Caller, **params: Any) -> dict[str, Any]:
-    response = await time_api.get("/v1/rates", params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    page: dict[str, Any] = response.json()
-    return page
-
-
-def rate_fields(
-    scope: str,
-    cents: int,
-    effective_from: str,
-    *,
-    kind: str = "billable",
-    user: Caller | None = None,
-    project: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "kind": kind,
-        "scope": scope,
-        "hourly_rate_cents": cents,
-        "effective_from": effective_from,
-    }
-    if user is not None:
-        fields["user_id"] = str(user.user_id)
-    if project is not None:
-        fields["project_id"] = project["id"]
-    return fields
+from agencyos.testing.rates import create_rate, list_rates, rate_fields
 
 
 def new_project(
