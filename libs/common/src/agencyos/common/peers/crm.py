@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from agencyos.common.auth import Principal
@@ -56,10 +57,10 @@ class CrmClient:
         self.timeout = timeout
         self._clients: ByIdMemo[Client] = ByIdMemo()
 
-    @property
+    @cached_property
     def stub(self) -> crm_pb2_grpc.CrmServiceStub:
-        # The channel is made (or found) when a call is made, on the event loop: a client may
-        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        # Made at the first call, on the event loop (a client may be built in a sync FastAPI
+        # dependency, which runs in a worker thread), then kept for the client's lifetime.
         return crm_pb2_grpc.CrmServiceStub(channel(self.target))
 
     @classmethod

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -117,10 +118,10 @@ class IdentityClient:
         self._members: ByIdMemo[Member] = ByIdMemo()
         self._agency: dict[uuid.UUID, Agency] = {}
 
-    @property
+    @cached_property
     def stub(self) -> identity_pb2_grpc.IdentityServiceStub:
-        # The channel is made (or found) when a call is made, on the event loop: a client may
-        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        # Made at the first call, on the event loop (a client may be built in a sync FastAPI
+        # dependency, which runs in a worker thread), then kept for the client's lifetime.
         return identity_pb2_grpc.IdentityServiceStub(channel(self.target))
 
     @classmethod

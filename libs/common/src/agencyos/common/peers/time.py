@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from agencyos.common.auth import Principal
@@ -68,10 +69,10 @@ class TimeClient:
         self.target = target
         self.timeout = timeout
 
-    @property
+    @cached_property
     def stub(self) -> time_pb2_grpc.TimeServiceStub:
-        # The channel is made (or found) when a call is made, on the event loop: a client may
-        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        # Made at the first call, on the event loop (a client may be built in a sync FastAPI
+        # dependency, which runs in a worker thread), then kept for the client's lifetime.
         return time_pb2_grpc.TimeServiceStub(channel(self.target))
 
     @classmethod

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from agencyos.common.auth import Principal
@@ -107,10 +108,10 @@ class WorkClient:
         self._projects: ByIdMemo[Project] = ByIdMemo()
         self._tasks: ByIdMemo[Task] = ByIdMemo()
 
-    @property
+    @cached_property
     def stub(self) -> work_pb2_grpc.WorkServiceStub:
-        # The channel is made (or found) when a call is made, on the event loop: a client may
-        # be built in a sync FastAPI dependency, which runs in a worker thread.
+        # Made at the first call, on the event loop (a client may be built in a sync FastAPI
+        # dependency, which runs in a worker thread), then kept for the client's lifetime.
         return work_pb2_grpc.WorkServiceStub(channel(self.target))
 
     @classmethod
