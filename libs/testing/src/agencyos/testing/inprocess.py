@@ -86,6 +86,14 @@ class Agency:
         standins.identity.add_agency(self.id, timezone=timezone)
         self.owner = self.caller("owner")
 
+    def new_project(self, *members: Caller, **fields: Any) -> dict[str, Any]:
+        """A project of this agency on the work stand-in with `members` and the owner (the
+        creator is a member, as in work), shaped like work's API answer (`{"id": ...}`)."""
+        project_id = self.standins.work.add_project(
+            self.id, self.owner.user_id, *(m.user_id for m in members), **fields
+        )
+        return {"id": str(project_id)}
+
     def caller(
         self,
         role: str = "member",

@@ -46,17 +46,6 @@ class Team:
     project: dict[str, Any]
 
 
-def new_project(
-    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
-) -> dict[str, Any]:
-    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
-    is a member, as in work), shaped like work's API answer (`id`)."""
-    project_id = in_process.standins.work.add_project(
-        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
-    )
-    return {"id": str(project_id)}
-
-
 def new_task(in_process: InProcess, agency: Agency, project: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(in_process.standins.work.add_task(agency.id, uuid.UUID(project["id"])))}
 
@@ -69,7 +58,7 @@ def set_timezone(in_process: InProcess, agency: Agency, name: str) -> None:
 @pytest.fixture
 def team(in_process: InProcess, tenant: Agency) -> Team:
     member = tenant.caller("member")
-    project = new_project(in_process, tenant, member, billing_type="hourly", status="active")
+    project = tenant.new_project(member, billing_type="hourly", status="active")
     return Team(tenant.owner, member, project)
 
 
@@ -148,8 +137,8 @@ class TestNoFutureTime:
         kiritimati_today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
         set_timezone(in_process, tenant, "Pacific/Kiritimati")
         set_timezone(in_process, other_tenant, "Pacific/Pago_Pago")
-        ahead = new_project(in_process, tenant, status="active")
-        behind = new_project(in_process, other_tenant, status="active")
+        ahead = tenant.new_project(status="active")
+        behind = other_tenant.new_project(status="active")
 
         accepted = await log(
             time_api,
@@ -444,7 +433,7 @@ class TestNoOverlaps:
         team: Team,
     ) -> None:
         colleague = tenant.caller("member")
-        project = new_project(in_process, tenant, team.member, colleague, status="active")
+        project = tenant.new_project(team.member, colleague, status="active")
 
         mine = await log_interval(
             time_api, team.member, project, at(YESTERDAY, 9), at(YESTERDAY, 10)
@@ -585,7 +574,7 @@ class TestProjectsAndTasks:
         time_api: httpx.AsyncClient,
         team: Team,
     ) -> None:
-        outsider_project = new_project(in_process, tenant, status="active")
+        outsider_project = tenant.new_project(status="active")
         entry = await logged_one(
             await log_interval(
                 time_api, team.member, team.project, at(YESTERDAY, 9), at(YESTERDAY, 10)
@@ -614,7 +603,7 @@ class TestProjectsAndTasks:
         team: Team,
         status: str,
     ) -> None:
-        closed = new_project(in_process, tenant, team.member, status=status)
+        closed = tenant.new_project(team.member, status=status)
 
         response = await log_interval(
             time_api, team.member, closed, at(YESTERDAY, 9), at(YESTERDAY, 10)
@@ -627,7 +616,7 @@ class TestProjectsAndTasks:
     async def test_another_agencys_project_answers_exactly_like_an_unknown_one(
         self, in_process: InProcess, time_api: httpx.AsyncClient, team: Team, other_tenant: Agency
     ) -> None:
-        theirs = new_project(in_process, other_tenant, status="active")
+        theirs = other_tenant.new_project(status="active")
 
         foreign = await log(
             time_api, team.member, project_id=theirs["id"], date=YESTERDAY, duration_seconds=60
@@ -649,9 +638,9 @@ class TestProjectsAndTasks:
         team: Team,
         other_tenant: Agency,
     ) -> None:
-        sibling = new_project(in_process, tenant, team.member, status="active")
+        sibling = tenant.new_project(team.member, status="active")
         elsewhere = new_task(in_process, tenant, sibling)
-        foreign = new_task(in_process, other_tenant, new_project(in_process, other_tenant))
+        foreign = new_task(in_process, other_tenant, other_tenant.new_project())
         own = new_task(in_process, tenant, team.project)
 
         for task_id in (elsewhere["id"], foreign["id"], str(uuid.uuid4())):
@@ -677,7 +666,7 @@ class TestProjectsAndTasks:
     async def test_an_edit_may_not_attach_another_projects_task(
         self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, team: Team
     ) -> None:
-        sibling = new_project(in_process, tenant, team.member, status="active")
+        sibling = tenant.new_project(team.member, status="active")
         elsewhere = new_task(in_process, tenant, sibling)
         entry = await logged_one(
             await log_interval(

@@ -3,8 +3,6 @@ them, another agency sees and deletes none of them, and a caller without a token
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from agencyos.testing.http import assert_problem
@@ -12,23 +10,12 @@ from agencyos.testing.inprocess import Agency, Caller, InProcess
 from agencyos.testing.rates import create_rate, list_rates, rate_fields
 
 
-def new_project(
-    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
-) -> dict[str, Any]:
-    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
-    is a member, as in work), shaped like work's API answer (`id`)."""
-    project_id = in_process.standins.work.add_project(
-        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
-    )
-    return {"id": str(project_id)}
-
-
 class TestWhoMayTouchRates:
     async def test_a_member_may_neither_read_nor_write_rates(
         self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, agency: Caller
     ) -> None:
         member = tenant.caller("member")
-        project = new_project(in_process, tenant, member)
+        project = tenant.new_project(member)
         future = await create_rate(time_api, agency, **rate_fields("agency", 10_000, "2099-01-01"))
 
         responses = [
@@ -60,7 +47,7 @@ class TestWhoMayTouchRates:
         other_agency: Caller,
     ) -> None:
         future = await create_rate(time_api, agency, **rate_fields("agency", 10_000, "2099-01-01"))
-        ours = new_project(in_process, tenant)
+        ours = tenant.new_project()
 
         assert (await list_rates(time_api, other_agency))["total"] == 0
         fetched = await time_api.get(f"/v1/rates/{future['id']}", headers=other_agency.headers)

@@ -38,17 +38,6 @@ async def resolve(
     return body
 
 
-def new_project(
-    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
-) -> dict[str, Any]:
-    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
-    is a member, as in work), shaped like work's API answer (`id`)."""
-    project_id = in_process.standins.work.add_project(
-        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
-    )
-    return {"id": str(project_id)}
-
-
 @dataclass
 class RateCard:
     """One agency's rates, set up through the API:
@@ -75,11 +64,11 @@ async def card(
     in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, agency: Caller
 ) -> RateCard:
     person = tenant.caller("member")
-    project_a = new_project(in_process, tenant, person, billing_type="hourly")
-    project_b = new_project(
-        in_process, tenant, person, billing_type="hourly", hourly_rate_cents=15_000, currency="EUR"
+    project_a = tenant.new_project(person, billing_type="hourly")
+    project_b = tenant.new_project(
+        person, billing_type="hourly", hourly_rate_cents=15_000, currency="EUR"
     )
-    project_c = new_project(in_process, tenant, person, billing_type="hourly")
+    project_c = tenant.new_project(person, billing_type="hourly")
     specs = {
         "agency": rate_fields("agency", 10_000, "2026-01-01"),
         "agency_july": rate_fields("agency", 11_000, "2026-07-01"),
@@ -232,9 +221,7 @@ class TestRateChangesAndApprovedTime:
     ) -> None:
         person = tenant.caller("member")
         client_id = in_process.standins.crm.add_client(tenant.id)
-        project = new_project(
-            in_process, tenant, person, client_id=client_id, billing_type="hourly"
-        )
+        project = tenant.new_project(person, client_id=client_id, billing_type="hourly")
         day = date(2026, 5, 4)
         await create_rate(
             time_api, agency, **rate_fields("member", 9_000, "2026-01-01", user=person)

@@ -19,25 +19,14 @@ from agencyos.testing.inprocess import Agency, Caller, InProcess
 from agencyos.testing.rates import create_rate, list_rates, rate_fields
 
 
-def new_project(
-    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
-) -> dict[str, Any]:
-    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
-    is a member, as in work), shaped like work's API answer (`id`)."""
-    project_id = in_process.standins.work.add_project(
-        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
-    )
-    return {"id": str(project_id)}
-
-
 class TestAddingRates:
     async def test_a_manager_adds_rates_of_every_scope_and_filters_them(
         self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, agency: Caller
     ) -> None:
         manager = tenant.caller("manager")
         person = tenant.caller("member")
-        project = new_project(in_process, tenant, person)
-        other_project = new_project(in_process, tenant)
+        project = tenant.new_project(person)
+        other_project = tenant.new_project()
 
         agency_rate = await create_rate(
             time_api, manager, **rate_fields("agency", 10_000, "2026-01-01")
@@ -136,7 +125,7 @@ class TestAddingRates:
         bad: set[str],
     ) -> None:
         person = tenant.caller("member")
-        project = new_project(in_process, tenant, person)
+        project = tenant.new_project(person)
         body: dict[str, Any] = {
             "kind": "billable",
             "scope": "agency",
@@ -165,7 +154,7 @@ class TestAddingRates:
         other_agency: Caller,
     ) -> None:
         their_person = other_tenant.caller("member")
-        their_project = new_project(in_process, other_tenant)
+        their_project = other_tenant.new_project()
         client_user = tenant.caller("client")
         own_person = tenant.caller("member")
 

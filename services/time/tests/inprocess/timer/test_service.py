@@ -34,17 +34,6 @@ class Team:
     project: dict[str, Any]
 
 
-def new_project(
-    in_process: InProcess, agency: Agency, *members: Caller, **fields: Any
-) -> dict[str, Any]:
-    """A project of `agency` on the work stand-in, with `members` and its owner (the creator
-    is a member, as in work), shaped like work's API answer (`id`)."""
-    project_id = in_process.standins.work.add_project(
-        agency.id, agency.owner.user_id, *(m.user_id for m in members), **fields
-    )
-    return {"id": str(project_id)}
-
-
 def new_task(in_process: InProcess, agency: Agency, project: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(in_process.standins.work.add_task(agency.id, uuid.UUID(project["id"])))}
 
@@ -61,7 +50,7 @@ def team(in_process: InProcess, tenant: Agency) -> Team:
     # midnight test picks its own zone.
     set_timezone(in_process, tenant, zone_where_it_is(12))
     member = tenant.caller("member")
-    project = new_project(in_process, tenant, member, billing_type="hourly", status="active")
+    project = tenant.new_project(member, billing_type="hourly", status="active")
     return Team(tenant.owner, member, project)
 
 
@@ -156,7 +145,7 @@ class TestStartingAndStopping:
         time_api: httpx.AsyncClient,
         team: Team,
     ) -> None:
-        other = new_project(in_process, tenant, team.member, status="active")
+        other = tenant.new_project(team.member, status="active")
         first = (await started(time_api, team.member, project_id=team.project["id"]))["timer"]
         await backdate(time_db, team.member, datetime.now(UTC) - timedelta(minutes=20))
 
@@ -207,7 +196,7 @@ class TestStartingAndStopping:
         self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, team: Team
     ) -> None:
         colleague = tenant.caller("member")
-        project = new_project(in_process, tenant, team.member, colleague, status="active")
+        project = tenant.new_project(team.member, colleague, status="active")
 
         mine = (await started(time_api, team.member, project_id=project["id"]))["timer"]
         theirs = (await started(time_api, colleague, project_id=project["id"]))["timer"]
@@ -335,7 +324,7 @@ class TestWhereTimersRun:
     async def test_only_on_a_project_one_is_a_member_of(
         self, in_process: InProcess, tenant: Agency, time_api: httpx.AsyncClient, team: Team
     ) -> None:
-        outsider_project = new_project(in_process, tenant, status="active")
+        outsider_project = tenant.new_project(status="active")
 
         response = await start(time_api, team.member, project_id=outsider_project["id"])
 
@@ -351,7 +340,7 @@ class TestWhereTimersRun:
         team: Team,
         status: str,
     ) -> None:
-        closed = new_project(in_process, tenant, team.member, status=status)
+        closed = tenant.new_project(team.member, status=status)
 
         response = await start(time_api, team.member, project_id=closed["id"])
 
@@ -365,9 +354,9 @@ class TestWhereTimersRun:
         team: Team,
         other_tenant: Agency,
     ) -> None:
-        sibling = new_project(in_process, tenant, team.member, status="active")
+        sibling = tenant.new_project(team.member, status="active")
         elsewhere = new_task(in_process, tenant, sibling)
-        theirs = new_project(in_process, other_tenant, status="active")
+        theirs = other_tenant.new_project(status="active")
 
         wrong_task = await start(
             time_api, team.member, project_id=team.project["id"], task_id=elsewhere["id"]
