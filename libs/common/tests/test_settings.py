@@ -6,7 +6,12 @@ import os
 
 import pytest
 
-from agencyos.common.settings import ServiceSettings, service_config
+from agencyos.common.settings import (
+    DevelopmentDefaultInProduction,
+    ServiceSettings,
+    refuse_development_defaults,
+    service_config,
+)
 
 
 class BillingSettings(ServiceSettings):
@@ -133,3 +138,26 @@ class TestDatabaseUrlOverride:
         assert WidgetsSettings().migration_database_url.startswith(
             "postgresql+asyncpg://agencyos_owner:"
         )
+
+
+class _WithSecret(ServiceSettings):
+    service_name = "example"
+    development_secrets = ("signing_key",)
+    model_config = service_config("example")
+    signing_key: str = "development-only"
+
+
+class TestDevelopmentDefaultsInProduction:
+    def test_a_production_start_with_a_development_secret_fails_naming_its_variable(
+        self,
+    ) -> None:
+        settings = _WithSecret(environment="production")
+
+        with pytest.raises(DevelopmentDefaultInProduction, match="AGENCYOS_EXAMPLE_SIGNING_KEY"):
+            refuse_development_defaults(settings)
+
+    def test_a_production_start_with_the_secret_set_goes_ahead(self) -> None:
+        refuse_development_defaults(_WithSecret(environment="production", signing_key="s3cret"))
+
+    def test_development_keeps_its_defaults(self) -> None:
+        refuse_development_defaults(_WithSecret())

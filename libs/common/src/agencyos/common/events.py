@@ -114,12 +114,18 @@ class AgencyCreated(EventPayload):
 
 @register
 class MemberAdded(EventPayload):
+    """Someone joined an agency (signed it up, or accepted an invitation). `client_id` is the
+    CRM client a client-role member is bound to; `permissions` what the member may do now
+    (role as tuned by the agency plus overrides; null on events older than the field)."""
+
     event_type: ClassVar[str] = "identity.member.added"
     agency_id: uuid.UUID
     user_id: uuid.UUID
     email: str
     name: str
     role: str
+    client_id: uuid.UUID | None = None
+    permissions: list[str] | None = None
 
 
 @register
@@ -167,6 +173,21 @@ class MemberRoleChanged(EventPayload):
     new_role: str
     client_id: uuid.UUID | None = None
     changed_by: uuid.UUID
+    # What the member may do under the new role (null on events older than the field).
+    permissions: list[str] | None = None
+
+
+@register
+class MemberPermissionsChanged(EventPayload):
+    """What a member may do changed without a role change: their overrides were set, or the
+    agency tuned (or reset) their role. `permissions` is the whole effective set now."""
+
+    event_type: ClassVar[str] = "identity.member.permissions_changed"
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    permissions: list[str]
+    changed_by: uuid.UUID
 
 
 @register
@@ -213,6 +234,49 @@ class InvitationCreated(EventPayload):
     role: str
     invited_by: uuid.UUID
     inviter_name: str
+    token: str
+    expires_at: datetime
+
+
+@register
+class InvitationAccepted(EventPayload):
+    """An invitation was accepted: `user_id` joined with `role` (tells the inviter)."""
+
+    event_type: ClassVar[str] = "identity.invitation.accepted"
+    agency_id: uuid.UUID
+    invitation_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    invited_by: uuid.UUID
+
+
+@register
+class EmailVerificationRequested(EventPayload):
+    """A user must prove they own `email`; the notification service emails `token` as a link.
+
+    The token is a secret: consumers must not log or store it."""
+
+    event_type: ClassVar[str] = "identity.email_verification.requested"
+    user_id: uuid.UUID
+    email: str
+    name: str
+    token: str
+    expires_at: datetime
+
+
+@register
+class MagicLinkRequested(EventPayload):
+    """A sign-in link for `email` in the agency `agency_slug`; the notification service emails
+    `token` as a single-use link. The token is a secret: consumers must not log or store it."""
+
+    event_type: ClassVar[str] = "identity.magic_link.requested"
+    agency_id: uuid.UUID
+    agency_slug: str
+    user_id: uuid.UUID
+    email: str
+    name: str
     token: str
     expires_at: datetime
 
@@ -303,6 +367,46 @@ class DealLost(EventPayload):
     lost_reason: str
     lost_at: datetime
     lost_by: uuid.UUID
+    assigned_to: uuid.UUID | None = None
+
+
+@register
+class DealAssigned(EventPayload):
+    """A deal got an assignee (when it was created with one, or when it changed hands)."""
+
+    event_type: ClassVar[str] = "crm.deal.assigned"
+    deal_id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    value_cents: int
+    currency: str
+    assigned_to: uuid.UUID
+    assigned_by: uuid.UUID
+
+
+@register
+class ImportFinished(EventPayload):
+    """A CSV import ran to its end (rows it could not take are counted in `failed`)."""
+
+    event_type: ClassVar[str] = "crm.import.finished"
+    job_id: uuid.UUID
+    kind: str
+    started_by: uuid.UUID
+    total: int
+    created: int
+    updated: int
+    failed: int
+
+
+@register
+class ImportFailed(EventPayload):
+    """A CSV import gave up (every attempt failed, or the file could not be read)."""
+
+    event_type: ClassVar[str] = "crm.import.failed"
+    job_id: uuid.UUID
+    kind: str
+    started_by: uuid.UUID
+    error: str
 
 
 # --- work -----------------------------------------------------------------------------------
@@ -375,6 +479,8 @@ class _TaskEvent(EventPayload):
     # payload schema's own version on every event class).
     task_version: int
     actor_id: uuid.UUID | None
+    # Added later than the events: null on older ones.
+    due_date: date | None = None
 
 
 @register
@@ -403,6 +509,48 @@ class TaskMoved(_TaskEvent):
 class TaskCompleted(_TaskEvent):
     event_type: ClassVar[str] = "work.task.completed"
     completed_at: datetime
+
+
+@register
+class TaskAssigned(EventPayload):
+    """One per member newly assigned to a task (at creation or by a change)."""
+
+    event_type: ClassVar[str] = "work.task.assigned"
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    task_title: str
+    assignee_id: uuid.UUID
+    assigned_by: uuid.UUID | None
+    due_date: date | None = None
+
+
+@register
+class CommentCreated(EventPayload):
+    """A comment on a task, with who is around it: the task's assignees and followers then
+    (a mentioned member also gets `work.comment.mentioned`)."""
+
+    event_type: ClassVar[str] = "work.comment.created"
+    comment_id: uuid.UUID
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    task_title: str
+    author_id: uuid.UUID
+    excerpt: str
+    mentioned_user_ids: list[uuid.UUID]
+    assignee_ids: list[uuid.UUID]
+    follower_ids: list[uuid.UUID]
+
+
+@register
+class FeedbackReceived(EventPayload):
+    """A client user's feedback became a task in their project."""
+
+    event_type: ClassVar[str] = "work.feedback.received"
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    client_id: uuid.UUID | None
+    author_id: uuid.UUID
+    excerpt: str
 
 
 @register
@@ -522,8 +670,19 @@ class TimeEntriesInvoiced(EventPayload):
 # --- billing --------------------------------------------------------------------------------
 
 
+class BillTo(BaseModel):
+    """Who an invoice is addressed to: the client's primary contact when it was sent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    client_name: str
+    contact_name: str | None
+    email: str | None
+
+
 @register
 class InvoiceSent(EventPayload):
+    """An invoice was sent. `document_url` is a signed link to its PDF that needs no login."""
+
     event_type: ClassVar[str] = "billing.invoice.sent"
     invoice_id: uuid.UUID
     client_id: uuid.UUID
@@ -532,6 +691,8 @@ class InvoiceSent(EventPayload):
     currency: str
     due_date: date
     payment_url: str | None = None
+    bill_to: BillTo | None = None
+    document_url: str | None = None
 
 
 @register
@@ -546,6 +707,7 @@ class InvoicePaid(EventPayload):
     amount_cents: int
     currency: str
     paid_at: datetime
+    bill_to: BillTo | None = None
 
 
 @register
@@ -570,6 +732,8 @@ class InvoiceOverdue(EventPayload):
     amount_due_cents: int
     currency: str
     due_date: date
+    payment_url: str | None = None
+    bill_to: BillTo | None = None
 
 
 @register
@@ -586,6 +750,7 @@ class InvoiceReminder(EventPayload):
     due_date: date
     days_from_due: int
     payment_url: str | None = None
+    bill_to: BillTo | None = None
 
 
 @register
@@ -611,3 +776,7 @@ class InvoicePaymentFailed(EventPayload):
     client_id: uuid.UUID
     number: str | None
     reason: str | None
+    amount_due_cents: int | None = None
+    currency: str | None = None
+    payment_url: str | None = None
+    bill_to: BillTo | None = None

@@ -26,7 +26,7 @@ from agencyos.common.logs import configure_logging, get_logger
 from agencyos.common.migrations import upgrade_head
 from agencyos.common.outbox import OutboxRelay
 from agencyos.common.rpc import Registrar, close_channels, start_grpc_server
-from agencyos.common.settings import ServiceSettings
+from agencyos.common.settings import ServiceSettings, refuse_development_defaults
 from agencyos.common.tracing import configure_tracing
 from agencyos.common.web import ServiceContext
 
@@ -183,6 +183,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = definition.settings_factory()
     configure_logging(definition.name, settings.log_level, settings.log_json)
+    refuse_development_defaults(settings)
     if args.mode in definition.commands:
         asyncio.run(definition.commands[args.mode](settings))
         return

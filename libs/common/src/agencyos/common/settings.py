@@ -26,6 +26,12 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = ""
     model_config = SettingsConfigDict(extra="ignore")
+    # Secrets whose default works only for local development: a production start refuses to
+    # run while any of them still has its default (`refuse_development_defaults`).
+    development_secrets: ClassVar[tuple[str, ...]] = ()
+
+    # "production" makes the start fail while a development default is still set.
+    environment: str = "development"
 
     # process
     http_host: str = "127.0.0.1"
@@ -131,3 +137,27 @@ def service_config(name: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=f"{SHARED_PREFIX}{name.upper()}_", extra="ignore", populate_by_name=True
     )
+
+
+class DevelopmentDefaultInProduction(RuntimeError):
+    """A production start with a secret still at its development default."""
+
+
+def refuse_development_defaults(settings: ServiceSettings) -> None:
+    """Fail loudly when `settings.environment` is production and a development secret is left
+    at its default, naming every such setting and the variable that sets it."""
+    if settings.environment.strip().lower() != "production":
+        return
+    fields = type(settings).model_fields
+    unset = [
+        name
+        for name in type(settings).development_secrets
+        if getattr(settings, name) == fields[name].default
+    ]
+    if unset:
+        service = type(settings).service_name.upper()
+        names = ", ".join(f"AGENCYOS_{service}_{name.upper()}" for name in unset)
+        raise DevelopmentDefaultInProduction(
+            f"{type(settings).service_name} refuses to start in production with development "
+            f"defaults; set {names}"
+        )
