@@ -329,6 +329,16 @@ class TestValuesFiles:
         assert data["AGENCYOS_JWKS_URL"].startswith(f"http://{RELEASE}-identity:")
         assert {"AGENCYOS_POSTGRES_HOST", "AGENCYOS_KAFKA_BOOTSTRAP"} <= set(data)
 
+    def test_pods_start_as_production_unless_told_otherwise(self) -> None:
+        (config,) = _of_kind(CHART / "ci" / "default-values.yaml", "ConfigMap")
+        assert config["data"]["AGENCYOS_ENVIRONMENT"] == "production"
+        # No public address in the defaults: the services then refuse to start in production.
+        assert "AGENCYOS_PUBLIC_BASE_URL" not in config["data"]
+
+    def test_the_public_base_url_for_email_links_comes_from_values(self) -> None:
+        (config,) = _of_kind(CHART / "ci" / "production-values.yaml", "ConfigMap")
+        assert config["data"]["AGENCYOS_PUBLIC_BASE_URL"] == "https://api.example.com"
+
 
 class TestNetworkPolicies:
     @ci_values

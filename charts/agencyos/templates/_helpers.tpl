@@ -84,6 +84,10 @@ capabilities:
 AGENCYOS_POSTGRES_HOST: {{ .Values.global.postgres.host | quote }}
 AGENCYOS_POSTGRES_PORT: {{ .Values.global.postgres.port | quote }}
 AGENCYOS_LOG_LEVEL: {{ .Values.global.logLevel | quote }}
+AGENCYOS_ENVIRONMENT: {{ .Values.global.environment | quote }}
+{{- with .Values.global.publicBaseUrl }}
+AGENCYOS_PUBLIC_BASE_URL: {{ . | quote }}
+{{- end }}
 {{- with .Values.global.otlpEndpoint }}
 AGENCYOS_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
