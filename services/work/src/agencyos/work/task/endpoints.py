@@ -85,7 +85,7 @@ def set_etag(response: Response, task: TaskRow) -> None:
         "created in a done column is completed). `assignee_ids` must be members of the "
         "project, `milestone_id` a milestone of it and `blocked_by` tasks of it (422 naming "
         "the field otherwise). Publishes `work.task.created` and one `work.task.assigned` per "
-        "assignee."
+        "assignee; the caller follows the task."
     ),
     responses={
         **_PROJECT_404,

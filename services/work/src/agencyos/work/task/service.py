@@ -19,7 +19,7 @@ different projects do not wait for each other.
 Events. Every write publishes the task as it is now (`work.task.created`, `.updated`,
 `.moved`, `.completed`, its due date included). Each member newly assigned, at creation or by
 an edit (not those an edit keeps), gets one `work.task.assigned` naming who assigned them,
-themselves included.
+themselves included. Whoever creates a task follows it (`followers`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,12 @@ from agencyos.work.task.placement import (
     publish_placement,
     publish_task_event,
 )
-from agencyos.work.task.repository import TaskFilters, TaskView, task_repository
+from agencyos.work.task.repository import (
+    TaskFilters,
+    TaskView,
+    follower_repository,
+    task_repository,
+)
 from agencyos.work.task.schemas import (
     SubtaskCreate,
     TaskCreate,
@@ -95,6 +100,8 @@ class NewTask:
     visible_to_client: bool = False
     subtasks: list[SubtaskCreate] = field(default_factory=list)
     blocked_by: list[uuid.UUID] = field(default_factory=list)
+    # The member who creates it follows it (not a client user passing on feedback).
+    creator_follows: bool = True
 
 
 class TaskService:
@@ -283,7 +290,8 @@ class TaskService:
         new: NewTask,
     ) -> Task:
         """Insert a validated task at the bottom of its column, with its subtasks, blockers,
-        `created` activity, work.task.created and one work.task.assigned per assignee."""
+        `created` activity, work.task.created and one work.task.assigned per assignee; its
+        creator (`actor_id`) follows it unless `new.creator_follows` says otherwise."""
         if not await task_repository.lock_project(session, project.id):
             raise NotFound("no such project")
         column = await column_repository.lock_for_tasks(session, new.column.id)
@@ -324,6 +332,8 @@ class TaskService:
                 )
             )
         await task_repository.add_blockers(session, task, new.blocked_by)
+        if actor_id is not None and new.creator_follows:
+            await follower_repository.follow(session, task, actor_id)
         await session.flush()
         initial = {
             "title": task.title,
