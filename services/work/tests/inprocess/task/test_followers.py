@@ -1,7 +1,7 @@
 """Task followers: a task's creator follows it; anyone who sees a task follows and unfollows it
 themselves (both idempotent); a member not on the project and other agencies get 404, client
 users 403; followers go with their task, and a member who leaves a project stops following
-its tasks."""
+its tasks; rows are scoped to their agency."""
 
 from __future__ import annotations
 
@@ -173,6 +173,23 @@ class TestFollowersGoWithTheirTaskAndProject:
             agency.agency_id, "SELECT user_id FROM task_followers WHERE task_id = $1", task["id"]
         )
         assert rows == []
+
+    async def test_follower_rows_are_scoped_to_their_agency(
+        self,
+        work: httpx.AsyncClient,
+        agency: Caller,
+        other_agency: Caller,
+        work_rows: WorkRows,
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"])
+        query = "SELECT user_id FROM task_followers WHERE task_id = $1"
+
+        ours = await work_rows(agency.agency_id, query, task["id"])
+        theirs = await work_rows(other_agency.agency_id, query, task["id"])
+
+        assert [str(r["user_id"]) for r in ours] == [str(agency.user_id)]
+        assert theirs == []
 
     async def test_a_member_removed_from_the_project_stops_following_its_tasks(
         self, work: httpx.AsyncClient, agency: Caller, tenant: Agency
