@@ -1,21 +1,36 @@
 """Task followers: a task's creator follows it; anyone who sees a task follows and unfollows it
 themselves (both idempotent); a member not on the project and other agencies get 404, client
-users 403; followers go with their task, and a member who leaves a project stops following
-its tasks; rows are scoped to their agency."""
+users 403, and API keys never follow; followers go with their task, and a member who leaves a
+project stops following its tasks; rows are scoped to their agency."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.testing.factories import new_project, new_task
 from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import Agency, Caller
 
 # The conftest's `work_rows`: rows of work's database as stored.
 WorkRows = Callable[..., Awaitable[list[Any]]]
+
+
+def api_key_of(tenant: Agency) -> Caller:
+    """An admin API key of the agency (its token's subject is the key, as identity mints it)."""
+    key_id = uuid.uuid4()
+    token = tenant.keys.mint(
+        sub=str(key_id),
+        akid=str(key_id),
+        tid=str(tenant.id),
+        role="admin",
+        perms=sorted(DEFAULT_ROLE_PERMISSIONS[Role.ADMIN]),
+    )
+    return Caller(tenant.id, key_id, "admin", token)
 
 
 def followers_url(task_id: str) -> str:
@@ -155,6 +170,24 @@ class TestWhoMayFollow:
         assert_problem(following, 403, "permission-denied")
         assert_problem(unfollowing, 403, "permission-denied")
         assert await follower_ids(work, agency, task["id"]) == [str(agency.user_id)]
+
+
+class TestApiKeysDoNotFollow:
+    async def test_an_api_key_neither_follows_what_it_creates_or_comments_on_nor_may_follow(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency
+    ) -> None:
+        key = api_key_of(tenant)
+        project = await new_project(work, agency)
+        task = await new_task(work, key, project["id"])
+        commented = await work.post(
+            f"/v1/tasks/{task['id']}/comments", json={"body": "Synced"}, headers=key.headers
+        )
+
+        following = await follow(work, key, task["id"])
+
+        assert commented.status_code == 201, commented.text
+        assert_problem(following, 403, "permission-denied")
+        assert await follower_ids(work, agency, task["id"]) == []
 
 
 class TestFollowersGoWithTheirTaskAndProject:

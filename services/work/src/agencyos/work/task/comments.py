@@ -7,7 +7,7 @@ refused (422 naming `mentions`), so a notification never leaks a task to an outs
 Every new comment (not an edit) publishes one `work.comment.created` in its transaction, with
 the comment's mentions, the task's assignees and its followers. Its author follows the task
 (`followers`): always, even after unfollowing it, since commenting is joining the
-conversation; so `follower_ids` includes the author."""
+conversation; so `follower_ids` includes the author (unless an API key wrote it)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.work.models import Comment, Task
 from agencyos.work.task import activity
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import (
     comment_repository,
@@ -148,7 +149,8 @@ class CommentService:
             "comment_added",
             [{"field": "comment", "old": None, "new": _snapshot(comment)}],
         )
-        await follower_repository.follow(session, task, principal.user_id)
+        if follows_tasks(principal):
+            await follower_repository.follow(session, task, principal.user_id)
         await publish(
             session,
             CommentCreated(

@@ -12,7 +12,7 @@ from agencyos.work.task.schemas import Follower
 router = APIRouter(tags=["tasks"])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Client users do not follow tasks"},
+    403: {"description": "Client users and API keys do not follow tasks"},
     404: {"description": "No such task in a project you can see"},
 }
 
@@ -40,7 +40,7 @@ async def list_followers(
     summary="Follow a task",
     description=(
         "The caller follows the task (any task they can see). Following again changes "
-        "nothing: the answer keeps the first `followed_at`."
+        "nothing: the answer keeps the first `followed_at`. An API key cannot follow (403)."
     ),
     responses=_RESPONSES,
 )

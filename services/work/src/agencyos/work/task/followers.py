@@ -1,15 +1,16 @@
 """Task followers: the members who hear about a task's comments (`work.comment.created`
 names them in `follower_ids`).
 
-Who follows. A member follows a task they create by hand (the API, or feedback they pass on;
-a client user never follows), and every comment's author follows the task they commented
-on — again, even after unfollowing it: commenting is joining the conversation. Anyone who
-can see the task may follow or unfollow it themselves; both are idempotent. Tasks a template
-lays out start with no followers (their creator made a project, not each task).
+Who follows. A member follows a task they create by hand (the API, or feedback they pass on),
+and every comment's author follows the task they commented on — again, even after
+unfollowing it: commenting is joining the conversation. Anyone who can see the task may
+follow or unfollow it themselves; both are idempotent. Tasks a template lays out start with
+no followers (their creator made a project, not each task).
 
 Who may. The same rule as reading the task: the project must be visible to the caller, else
 404 (an existing task is never revealed); client users, who have no `projects.read`, get 403
-as for every other task route.
+as for every other task route. Client users and API keys never follow
+(`permissions.follows_tasks`): an API key asking to is refused with 403.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
-from agencyos.common.errors import NotFound
+from agencyos.common.errors import NotFound, PermissionDenied
 from agencyos.common.pagination import PageParams
 from agencyos.work.models import TaskFollower
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.repository import follower_repository, task_repository
 from agencyos.work.task.service import task_service
 
@@ -49,6 +51,8 @@ class FollowerService:
     ) -> TaskFollower:
         """The caller follows the task (a second follow keeps the first `followed_at`)."""
         found, _ = await task_service.visible_task(session, principal, task_id)
+        if not follows_tasks(principal):
+            raise PermissionDenied("API keys and client users do not follow tasks")
         await task_service.lock_project(session, found.project_id)
         # Held until commit: the task cannot be deleted under the new row.
         task = await task_repository.share_lock(session, task_id)

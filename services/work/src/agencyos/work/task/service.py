@@ -45,6 +45,7 @@ from agencyos.work.models import BoardColumn, Project, Subtask, Task
 from agencyos.work.project.access import visible_project
 from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.task import activity
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import (
     DONE,
     event_fields,
@@ -100,7 +101,7 @@ class NewTask:
     visible_to_client: bool = False
     subtasks: list[SubtaskCreate] = field(default_factory=list)
     blocked_by: list[uuid.UUID] = field(default_factory=list)
-    # The member who creates it follows it (not a client user passing on feedback).
+    # Whoever creates it follows it (not a client user passing on feedback, nor an API key).
     creator_follows: bool = True
 
 
@@ -278,6 +279,7 @@ class TaskService:
                 visible_to_client=data.visible_to_client,
                 subtasks=data.subtasks,
                 blocked_by=blockers,
+                creator_follows=follows_tasks(principal),
             ),
         )
         return await self.detail(session, task)

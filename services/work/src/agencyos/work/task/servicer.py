@@ -34,6 +34,7 @@ from agencyos.work.models import Project, Task
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
 from agencyos.work.task.comments import excerpt
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import TaskFilters, task_repository
 from agencyos.work.task.service import NewTask, task_service
@@ -157,7 +158,7 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
                 column=column,
                 description=request.description or None,
                 visible_to_client=visible,
-                creator_follows=principal.role != Role.CLIENT,
+                creator_follows=follows_tasks(principal),
             ),
         )
         await publish(
