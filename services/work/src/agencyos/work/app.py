@@ -8,6 +8,7 @@ from agencyos.work.project.endpoints import router as projects_router
 from agencyos.work.task.activity_endpoints import router as activity_router
 from agencyos.work.task.comment_endpoints import router as comments_router
 from agencyos.work.task.endpoints import router as tasks_router
+from agencyos.work.task.follower_endpoints import router as followers_router
 from agencyos.work.template.endpoints import router as templates_router
 
 
@@ -22,6 +23,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             board_router,
             tasks_router,
             comments_router,
+            followers_router,
             activity_router,
             milestones_router,
             deliverables_router,

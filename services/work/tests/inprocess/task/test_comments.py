@@ -1,6 +1,8 @@
 """Comments on tasks: markdown with @mentions (one work.comment.mentioned written per
 mentioned member, none for the author; an edit only for the mentions it adds), edits and
-deletes by the author only; members off the project and other agencies get 404."""
+deletes by the author only; members off the project and other agencies get 404. Every new
+comment writes one work.comment.created naming its mentions, the task's assignees and its
+followers (the author among them: commenting follows the task)."""
 
 from __future__ import annotations
 
@@ -217,3 +219,130 @@ class TestMentions:
         assert sorted(e["data"]["mentioned_user_id"] for e in events) == sorted(
             [str(dana.user_id), str(fox.user_id)]
         )
+
+
+async def created_events(
+    work_events: WorkEvents, who: Caller, task_id: str
+) -> list[dict[str, Any]]:
+    """Every work.comment.created event work wrote for a task's comments, oldest first."""
+    return await work_events(who.agency_id, "work.comment.created", task_id=task_id)
+
+
+async def followers_of(work: httpx.AsyncClient, who: Caller, task_id: str) -> list[str]:
+    response = await work.get(f"/v1/tasks/{task_id}/followers", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return [f["user_id"] for f in response.json()["items"]]
+
+
+class TestCommentCreatedEvent:
+    async def test_a_new_comment_names_its_mentions_the_assignees_and_the_followers(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        fox = tenant.caller("member")
+        lee = tenant.caller("member")
+        project = await new_project(work, agency, dana, fox, lee)
+        task = await new_task(
+            work,
+            agency,
+            project["id"],
+            title="Pricing page",
+            assignee_ids=[str(fox.user_id), str(dana.user_id)],
+        )
+
+        created = await new_comment(
+            work, lee, task["id"], body=f"{mention(dana, 'Dana')}   can you\n\ncheck this?"
+        )
+
+        [event] = await created_events(work_events, agency, task["id"])
+        assert event["subject"] == f"tasks/{task['id']}/comments/{created['id']}"
+        assert event["data"] == {
+            "comment_id": created["id"],
+            "task_id": task["id"],
+            "project_id": project["id"],
+            "task_title": "Pricing page",
+            "author_id": str(lee.user_id),
+            "excerpt": "@Dana can you check this?",
+            "mentioned_user_ids": [str(dana.user_id)],
+            "assignee_ids": [str(fox.user_id), str(dana.user_id)],
+            "follower_ids": [str(agency.user_id), str(lee.user_id)],
+        }
+
+    async def test_the_excerpt_is_the_one_mentions_get(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        project = await new_project(work, agency, dana)
+        task = await new_task(work, agency, project["id"])
+
+        await new_comment(work, agency, task["id"], body=f"{mention(dana)} " + "long " * 100)
+
+        [event] = await created_events(work_events, agency, task["id"])
+        [mentioned] = await work_events(agency.agency_id, "work.comment.mentioned")
+        assert event["data"]["excerpt"] == mentioned["data"]["excerpt"]
+        assert event["data"]["excerpt"].endswith("…")
+
+    async def test_the_author_follows_the_task_even_after_unfollowing_it(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        project = await new_project(work, agency, dana)
+        task = await new_task(work, agency, project["id"])
+        await new_comment(work, dana, task["id"], body="First")
+        unfollowed = await work.delete(f"/v1/tasks/{task['id']}/followers/me", headers=dana.headers)
+        assert unfollowed.status_code == 204, unfollowed.text
+
+        await new_comment(work, dana, task["id"], body="Second")
+
+        first, second = await created_events(work_events, agency, task["id"])
+        assert first["data"]["follower_ids"] == [str(agency.user_id), str(dana.user_id)]
+        assert second["data"]["follower_ids"] == [str(agency.user_id), str(dana.user_id)]
+        assert await followers_of(work, agency, task["id"]) == [
+            str(agency.user_id),
+            str(dana.user_id),
+        ]
+
+    async def test_someone_who_unfollowed_is_left_out(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        project = await new_project(work, agency, dana)
+        task = await new_task(work, agency, project["id"])
+        unfollowed = await work.delete(
+            f"/v1/tasks/{task['id']}/followers/me", headers=agency.headers
+        )
+        assert unfollowed.status_code == 204, unfollowed.text
+
+        await new_comment(work, dana, task["id"], body="Anyone?")
+
+        [event] = await created_events(work_events, agency, task["id"])
+        assert event["data"]["follower_ids"] == [str(dana.user_id)]
+        assert event["data"]["mentioned_user_ids"] == []
+        assert event["data"]["assignee_ids"] == []
+
+    async def test_an_edit_publishes_no_new_one(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"])
+        created = await new_comment(work, agency, task["id"], body="Typo hre")
+
+        edited = await work.patch(
+            f"/v1/comments/{created['id']}", json={"body": "Typo here"}, headers=agency.headers
+        )
+
+        assert edited.status_code == 200, edited.text
+        [event] = await created_events(work_events, agency, task["id"])
+        assert event["data"]["excerpt"] == "Typo hre"
+
+    async def test_a_refused_comment_publishes_nothing(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        outsider = tenant.caller("member")
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"])
+
+        response = await comment(work, agency, task["id"], body=f"Hi {mention(outsider)}")
+
+        assert_invalid_fields(response, "mentions")
+        assert await created_events(work_events, agency, task["id"]) == []

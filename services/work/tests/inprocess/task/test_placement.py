@@ -1,5 +1,6 @@
 """Moving tasks on the board: before/after anchors, fractional positions rebalanced when a
-gap runs out, completion in a done column (and its events), bad targets named."""
+gap runs out, completion in a done column (and its events), bad targets named; and what every
+task event says (the task as it is now, its due date included)."""
 
 from __future__ import annotations
 
@@ -199,3 +200,82 @@ class TestMovingTasks:
         assert_problem(hidden, 404, "not-found")
         assert_problem(foreign, 404, "not-found")
         assert (await get_task(work, agency, task["id"]))["status"] == "todo"
+
+
+class TestTaskEventsCarryTheDueDate:
+    async def test_work_task_created_is_the_task_with_its_due_date(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        project = await new_project(work, agency, dana)
+
+        task = await new_task(
+            work,
+            agency,
+            project["id"],
+            title="Launch",
+            due_date="2027-01-31",
+            assignee_ids=[str(dana.user_id)],
+            visible_to_client=True,
+        )
+
+        [event] = await work_events(agency.agency_id, "work.task.created", task_id=task["id"])
+        assert event["data"] == {
+            "task_id": task["id"],
+            "project_id": project["id"],
+            "title": "Launch",
+            "status": "todo",
+            "column_id": task["column_id"],
+            "assignee_ids": [str(dana.user_id)],
+            "visible_to_client": True,
+            "task_version": 1,
+            "actor_id": str(agency.user_id),
+            "due_date": "2027-01-31",
+        }
+
+    async def test_updates_moves_and_completion_carry_the_due_date_as_it_is_now(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"], due_date="2027-01-31")
+
+        rescheduled = await work.patch(
+            f"/v1/tasks/{task['id']}", json={"due_date": "2027-02-14"}, headers=agency.headers
+        )
+        renamed = await work.patch(
+            f"/v1/tasks/{task['id']}", json={"title": "Later"}, headers=agency.headers
+        )
+        checklist = await work.post(
+            f"/v1/tasks/{task['id']}/subtasks", json={"title": "Check"}, headers=agency.headers
+        )
+        moved = await move(work, agency, task["id"], columns["Done"])
+
+        for response in (rescheduled, renamed, moved):
+            assert response.status_code == 200, response.text
+        assert checklist.status_code == 201, checklist.text
+        updated = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+        [moved_event] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        [completed] = await work_events(agency.agency_id, "work.task.completed", task_id=task["id"])
+        assert [e["data"]["changed_fields"] for e in updated] == [
+            ["due_date"],
+            ["title"],
+            ["subtasks"],
+        ]
+        assert [e["data"]["due_date"] for e in [*updated, moved_event, completed]] == [
+            "2027-02-14"
+        ] * 5
+
+    async def test_a_task_without_a_due_date_says_null(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"], due_date="2027-01-31")
+
+        response = await work.patch(
+            f"/v1/tasks/{task['id']}", json={"due_date": None}, headers=agency.headers
+        )
+
+        assert response.status_code == 200, response.text
+        [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+        assert event["data"]["due_date"] is None

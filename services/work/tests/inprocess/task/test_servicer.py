@@ -1,5 +1,6 @@
 """work's task gRPC methods: GetTasks (time and billing read tasks with it), and what the
-client portal calls, ListClientVisibleTasks and CreateTaskFromFeedback."""
+client portal calls, ListClientVisibleTasks and CreateTaskFromFeedback (which publishes
+work.feedback.received; a client user does not follow the task it made)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ async def get_task(work: httpx.AsyncClient, who: Caller, task_id: str) -> dict[s
     assert response.status_code == 200, response.text
     task: dict[str, Any] = response.json()
     return task
+
+
+async def followers_of(work: httpx.AsyncClient, who: Caller, task_id: str) -> list[str]:
+    response = await work.get(f"/v1/tasks/{task_id}/followers", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return [f["user_id"] for f in response.json()["items"]]
 
 
 def client_of(who: Caller) -> str:
@@ -293,3 +300,114 @@ class TestGetTasks:
             await stub.GetTasks(work_pb2.GetTasksRequest(task_ids=[str(uuid.uuid4())]), timeout=10)
 
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+class TestFeedbackReceivedEvent:
+    async def test_a_client_users_feedback_publishes_it_with_the_project_client_and_author(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user = new_client_user(in_process, tenant)
+        project = await new_project(work, agency, client_id=client_of(client_user))
+
+        created = await stub.CreateTaskFromFeedback(
+            work_pb2.CreateTaskFromFeedbackRequest(
+                project_id=project["id"],
+                title="Logo",
+                description="The logo is\n\ntoo small on *mobile*",
+            ),
+            metadata=as_caller(client_user),
+            timeout=10,
+        )
+
+        events = await (await in_process.service("work")).outbox(
+            tenant.id, "work.feedback.received"
+        )
+        assert [(e["subject"], e["data"]) for e in events] == [
+            (
+                f"tasks/{created.id}",
+                {
+                    "task_id": created.id,
+                    "project_id": project["id"],
+                    "client_id": client_of(client_user),
+                    "author_id": str(client_user.user_id),
+                    "excerpt": "The logo is too small on *mobile*",
+                },
+            )
+        ]
+
+    async def test_without_a_description_the_excerpt_is_the_title(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        project = await new_project(work, agency)
+
+        await stub.CreateTaskFromFeedback(
+            work_pb2.CreateTaskFromFeedbackRequest(project_id=project["id"], title="Call back"),
+            metadata=as_caller(agency),
+            timeout=10,
+        )
+
+        [event] = await (await in_process.service("work")).outbox(
+            tenant.id, "work.feedback.received"
+        )
+        assert event["data"]["excerpt"] == "Call back"
+        assert event["data"]["client_id"] is None
+        assert event["data"]["author_id"] == str(agency.user_id)
+
+    async def test_refused_feedback_publishes_nothing(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        ours = new_client_user(in_process, tenant)
+        theirs = new_client_user(in_process, tenant)
+        project = await new_project(work, agency, client_id=client_of(ours))
+
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.CreateTaskFromFeedback(
+                work_pb2.CreateTaskFromFeedbackRequest(project_id=project["id"], title="Hi"),
+                metadata=as_caller(theirs),
+                timeout=10,
+            )
+
+        assert (
+            await (await in_process.service("work")).outbox(tenant.id, "work.feedback.received")
+            == []
+        )
+
+    async def test_the_client_user_does_not_follow_the_task_and_staff_do(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user = new_client_user(in_process, tenant)
+        project = await new_project(work, agency, client_id=client_of(client_user))
+
+        from_client = await stub.CreateTaskFromFeedback(
+            work_pb2.CreateTaskFromFeedbackRequest(project_id=project["id"], title="Logo"),
+            metadata=as_caller(client_user),
+            timeout=10,
+        )
+        from_staff = await stub.CreateTaskFromFeedback(
+            work_pb2.CreateTaskFromFeedbackRequest(project_id=project["id"], title="Passed on"),
+            metadata=as_caller(agency),
+            timeout=10,
+        )
+
+        assert await followers_of(work, agency, from_client.id) == []
+        assert await followers_of(work, agency, from_staff.id) == [str(agency.user_id)]

@@ -17,6 +17,7 @@ from agencyos.work.models.task import (  # noqa: E402
     Task,
     TaskActivity,
     TaskDependency,
+    TaskFollower,
 )
 from agencyos.work.models.template import ProjectTemplate  # noqa: E402
 
@@ -34,4 +35,5 @@ __all__ = [
     "Task",
     "TaskActivity",
     "TaskDependency",
+    "TaskFollower",
 ]

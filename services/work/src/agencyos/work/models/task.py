@@ -109,6 +109,24 @@ class Comment(TenantScoped, Timestamped, Base):
     mentions: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
 
 
+class TaskFollower(Base):
+    """A member who hears about the task's comments (its creator and commenters follow it)."""
+
+    __tablename__ = "task_followers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    followed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class TaskActivity(TenantScoped, Base):
     """One change to a task: who, when, and each field's old and new value."""
 

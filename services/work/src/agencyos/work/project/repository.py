@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import Repository
 from agencyos.common.events import ProjectState
-from agencyos.work.models import Project, ProjectMember, Task
+from agencyos.work.models import Project, ProjectMember, Task, TaskFollower
 
 _SORTS: dict[str, Any] = {
     "name": func.lower(Project.name),
@@ -208,6 +208,20 @@ class ProjectRepository(Repository[Project]):
             .returning(ProjectMember.user_id)
         )
         return (await session.execute(stmt)).first() is not None
+
+    async def drop_task_follows(
+        self, session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID
+    ) -> None:
+        """A member who leaves a project stops following its tasks: a member sees only the
+        projects they are on, so a comment must not reach them from one they left."""
+        await session.execute(
+            delete(TaskFollower)
+            .where(
+                TaskFollower.user_id == user_id,
+                TaskFollower.task_id.in_(select(Task.id).where(Task.project_id == project_id)),
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 project_repository = ProjectRepository()

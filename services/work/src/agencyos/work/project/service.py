@@ -254,6 +254,7 @@ class ProjectService:
         project = await visible_project(session, principal, project_id, lock=True)
         if not await project_repository.remove_member(session, project.id, user_id):
             raise NotFound("that user is not a member of this project")
+        await project_repository.drop_task_follows(session, project.id, user_id)
         await self._members_changed(
             session, project, None if principal.api_key_id else principal.user_id
         )

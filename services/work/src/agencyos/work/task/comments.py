@@ -2,7 +2,12 @@
 author only. A mention is written `@[Name](user-uuid)` in the body or listed in `mentions`;
 every mentioned member other than the author gets one `work.comment.mentioned` (an edit
 notifies only the mentions it adds). Mentioning someone who is not a member of the project is
-refused (422 naming `mentions`), so a notification never leaks a task to an outsider."""
+refused (422 naming `mentions`), so a notification never leaks a task to an outsider.
+
+Every new comment (not an edit) publishes one `work.comment.created` in its transaction, with
+the comment's mentions, the task's assignees and its followers. Its author follows the task
+(`followers`): always, even after unfollowing it, since commenting is joining the
+conversation; so `follower_ids` includes the author (unless an API key wrote it)."""
 
 from __future__ import annotations
 
@@ -16,13 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import NotFound, PermissionDenied, field_error
-from agencyos.common.events import CommentMentioned
+from agencyos.common.events import CommentCreated, CommentMentioned
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.work.models import Comment, Task
 from agencyos.work.task import activity
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import SERVICE
-from agencyos.work.task.repository import comment_repository, task_repository
+from agencyos.work.task.repository import (
+    comment_repository,
+    follower_repository,
+    task_repository,
+)
 from agencyos.work.task.schemas import CommentCreate, CommentUpdate
 from agencyos.work.task.service import task_service, unique
 
@@ -138,6 +148,24 @@ class CommentService:
             principal.user_id,
             "comment_added",
             [{"field": "comment", "old": None, "new": _snapshot(comment)}],
+        )
+        if follows_tasks(principal):
+            await follower_repository.follow(session, task, principal.user_id)
+        await publish(
+            session,
+            CommentCreated(
+                comment_id=comment.id,
+                task_id=task.id,
+                project_id=task.project_id,
+                task_title=task.title,
+                author_id=comment.author_id,
+                excerpt=excerpt(comment.body),
+                mentioned_user_ids=mentions,
+                assignee_ids=list(task.assignee_ids),
+                follower_ids=await follower_repository.follower_ids(session, task.id),
+            ),
+            source_service=SERVICE,
+            subject=f"tasks/{task.id}/comments/{comment.id}",
         )
         await self._notify(session, task, comment, mentions)
         return comment

@@ -84,7 +84,8 @@ def set_etag(response: Response, task: TaskRow) -> None:
         "column with `status`, or else the first column. Its status is the column's (a task "
         "created in a done column is completed). `assignee_ids` must be members of the "
         "project, `milestone_id` a milestone of it and `blocked_by` tasks of it (422 naming "
-        "the field otherwise). Publishes `work.task.created`."
+        "the field otherwise). Publishes `work.task.created` and one `work.task.assigned` per "
+        "assignee; the caller follows the task."
     ),
     responses={
         **_PROJECT_404,
@@ -177,7 +178,8 @@ async def get_task(
         "bumps the version. `blocked_by` replaces the task's blockers: tasks of the same "
         "project, and never a cycle (A blocked by B blocked by … A), else 422 naming "
         "`blocked_by`. Moving to another column is `POST /v1/tasks/{id}/move`. Publishes "
-        "`work.task.updated` with `changed_fields`."
+        "`work.task.updated` with `changed_fields`, and one `work.task.assigned` per assignee "
+        "the edit adds."
     ),
     responses={
         **_TASK_404,

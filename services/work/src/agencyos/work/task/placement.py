@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import utcnow
-from agencyos.common.events import TaskCompleted, TaskMoved, TaskUpdated
+from agencyos.common.events import TaskAssigned, TaskCompleted, TaskMoved, TaskUpdated
 from agencyos.common.outbox import publish
 from agencyos.work.models import BoardColumn, Task
 from agencyos.work.task import activity
@@ -30,11 +30,35 @@ def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
         "visible_to_client": task.visible_to_client,
         "task_version": task.version,
         "actor_id": actor_id,
+        "due_date": task.due_date,
     }
 
 
 async def publish_task_event(session: AsyncSession, payload: Any, task: Task) -> None:
     await publish(session, payload, source_service=SERVICE, subject=f"tasks/{task.id}")
+
+
+async def publish_assigned(
+    session: AsyncSession,
+    task: Task,
+    assignee_ids: list[uuid.UUID],
+    assigned_by: uuid.UUID | None,
+) -> None:
+    """One work.task.assigned per member newly assigned (the actor too, when they assign
+    themselves: whoever tells people leaves the actor out)."""
+    for assignee_id in assignee_ids:
+        await publish_task_event(
+            session,
+            TaskAssigned(
+                task_id=task.id,
+                project_id=task.project_id,
+                task_title=task.title,
+                assignee_id=assignee_id,
+                assigned_by=assigned_by,
+                due_date=task.due_date,
+            ),
+            task,
+        )
 
 
 @dataclass(frozen=True)

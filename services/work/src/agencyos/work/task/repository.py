@@ -1,4 +1,5 @@
-"""All SQL for tasks and what hangs off them: subtasks, dependencies, comments, activity.
+"""All SQL for tasks and what hangs off them: subtasks, dependencies, comments, followers,
+activity.
 Row-level security scopes every query to the transaction's agency."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from agencyos.work.models import (
     Task,
     TaskActivity,
     TaskDependency,
+    TaskFollower,
 )
 from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.project.repository import like_pattern
@@ -437,6 +439,43 @@ class CommentRepository(Repository[Comment]):
         return (await session.execute(stmt)).scalar_one_or_none()
 
 
+class FollowerRepository(Repository[TaskFollower]):
+    model = TaskFollower
+
+    def of_task(self, task_id: uuid.UUID) -> Select[Any]:
+        return (
+            select(TaskFollower)
+            .where(TaskFollower.task_id == task_id)
+            .order_by(TaskFollower.followed_at, TaskFollower.user_id)
+        )
+
+    async def follower_ids(self, session: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUID]:
+        """Who follows the task, longest-standing first."""
+        stmt = self.of_task(task_id).with_only_columns(TaskFollower.user_id)
+        return list((await session.execute(stmt)).scalars())
+
+    async def follow(self, session: AsyncSession, task: Task, user_id: uuid.UUID) -> TaskFollower:
+        """The member's follow of the task: added now, or the one they already had."""
+        await session.execute(
+            insert(TaskFollower)
+            .values(tenant_id=task.tenant_id, task_id=task.id, user_id=user_id)
+            .on_conflict_do_nothing()
+        )
+        stmt = (
+            select(TaskFollower)
+            .where(TaskFollower.task_id == task.id, TaskFollower.user_id == user_id)
+            .execution_options(populate_existing=True)
+        )
+        return (await session.execute(stmt)).scalar_one()
+
+    async def unfollow(self, session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        await session.execute(
+            delete(TaskFollower)
+            .where(TaskFollower.task_id == task_id, TaskFollower.user_id == user_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
 class ActivityRepository(Repository[TaskActivity]):
     model = TaskActivity
 
@@ -457,4 +496,5 @@ class ActivityRepository(Repository[TaskActivity]):
 
 task_repository = TaskRepository()
 comment_repository = CommentRepository()
+follower_repository = FollowerRepository()
 activity_repository = ActivityRepository()

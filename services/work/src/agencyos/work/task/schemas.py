@@ -326,6 +326,15 @@ class Comment(BaseModel):
     updated_at: datetime
 
 
+class Follower(BaseModel):
+    """A member who follows a task (hears about its comments)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: uuid.UUID
+    followed_at: datetime
+
+
 # --- activity -------------------------------------------------------------------------------
 
 

@@ -15,6 +15,11 @@ task rows. So writes within one project run one at a time: none can deadlock wit
 (row locks, foreign-key checks and a rebalance of a column never meet in opposite orders),
 and a dependency edit's cycle check sees every edge committed before it. Writes are short;
 different projects do not wait for each other.
+
+Events. Every write publishes the task as it is now (`work.task.created`, `.updated`,
+`.moved`, `.completed`, its due date included). Each member newly assigned, at creation or by
+an edit (not those an edit keeps), gets one `work.task.assigned` naming who assigned them,
+themselves included. Whoever creates a task follows it (`followers`).
 """
 
 from __future__ import annotations
@@ -40,15 +45,22 @@ from agencyos.work.models import BoardColumn, Project, Subtask, Task
 from agencyos.work.project.access import visible_project
 from agencyos.work.project.defaults import POSITION_STEP
 from agencyos.work.task import activity
+from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import (
     DONE,
     event_fields,
     place,
     placement_action,
+    publish_assigned,
     publish_placement,
     publish_task_event,
 )
-from agencyos.work.task.repository import TaskFilters, TaskView, task_repository
+from agencyos.work.task.repository import (
+    TaskFilters,
+    TaskView,
+    follower_repository,
+    task_repository,
+)
 from agencyos.work.task.schemas import (
     SubtaskCreate,
     TaskCreate,
@@ -89,6 +101,8 @@ class NewTask:
     visible_to_client: bool = False
     subtasks: list[SubtaskCreate] = field(default_factory=list)
     blocked_by: list[uuid.UUID] = field(default_factory=list)
+    # Whoever creates it follows it (not a client user passing on feedback, nor an API key).
+    creator_follows: bool = True
 
 
 class TaskService:
@@ -265,6 +279,7 @@ class TaskService:
                 visible_to_client=data.visible_to_client,
                 subtasks=data.subtasks,
                 blocked_by=blockers,
+                creator_follows=follows_tasks(principal),
             ),
         )
         return await self.detail(session, task)
@@ -277,7 +292,8 @@ class TaskService:
         new: NewTask,
     ) -> Task:
         """Insert a validated task at the bottom of its column, with its subtasks, blockers,
-        `created` activity and work.task.created."""
+        `created` activity, work.task.created and one work.task.assigned per assignee; its
+        creator (`actor_id`) follows it unless `new.creator_follows` says otherwise."""
         if not await task_repository.lock_project(session, project.id):
             raise NotFound("no such project")
         column = await column_repository.lock_for_tasks(session, new.column.id)
@@ -318,6 +334,8 @@ class TaskService:
                 )
             )
         await task_repository.add_blockers(session, task, new.blocked_by)
+        if actor_id is not None and new.creator_follows:
+            await follower_repository.follow(session, task, actor_id)
         await session.flush()
         initial = {
             "title": task.title,
@@ -342,6 +360,7 @@ class TaskService:
             await publish_task_event(
                 session, TaskCompleted(**fields, completed_at=task.completed_at), task
             )
+        await publish_assigned(session, task, list(task.assignee_ids), actor_id)
         return task
 
     # --- editing -------------------------------------------------------------------------------
@@ -363,10 +382,11 @@ class TaskService:
 
         old: dict[str, Any] = {name: getattr(task, name) for name in sent if name != "blocked_by"}
         new: dict[str, Any] = dict(sent)
+        assignees_added: list[uuid.UUID] = []
         if "assignee_ids" in sent:
             new["assignee_ids"] = unique(data.assignee_ids or [])
-            added = [u for u in new["assignee_ids"] if u not in set(task.assignee_ids)]
-            await self._check_assignees(session, task.project_id, added)
+            assignees_added = [u for u in new["assignee_ids"] if u not in set(task.assignee_ids)]
+            await self._check_assignees(session, task.project_id, assignees_added)
         if "labels" in sent:
             new["labels"] = unique(data.labels or [])
         if "milestone_id" in sent and data.milestone_id != task.milestone_id:
@@ -415,6 +435,7 @@ class TaskService:
             ),
             task,
         )
+        await publish_assigned(session, task, assignees_added, principal.user_id)
         return await self.detail(session, task)
 
     async def delete(

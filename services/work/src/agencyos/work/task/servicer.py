@@ -3,7 +3,11 @@ a client's feedback.
 
 A client-role caller (its token's `cid`) reaches only projects of its own client; any other
 project answers NOT_FOUND, exactly like one that does not exist. Everyone else goes through
-the usual project visibility (members see their projects, `projects.read_all` all)."""
+the usual project visibility (members see their projects, `projects.read_all` all).
+
+A task made from feedback publishes `work.feedback.received` (the caller is its author) with
+the task's own events; a client user does not follow the task, a member passing the feedback
+on does."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied
+from agencyos.common.events import FeedbackReceived
+from agencyos.common.outbox import publish
 from agencyos.common.permissions import Role
 from agencyos.common.rpc import (
     iso_date,
@@ -27,6 +33,9 @@ from agencyos.work.board.repository import column_repository
 from agencyos.work.models import Project, Task
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
+from agencyos.work.task.comments import excerpt
+from agencyos.work.task.permissions import follows_tasks
+from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import TaskFilters, task_repository
 from agencyos.work.task.service import NewTask, task_service
 
@@ -149,6 +158,19 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
                 column=column,
                 description=request.description or None,
                 visible_to_client=visible,
+                creator_follows=follows_tasks(principal),
             ),
+        )
+        await publish(
+            session,
+            FeedbackReceived(
+                task_id=task.id,
+                project_id=project.id,
+                client_id=project.client_id,
+                author_id=principal.user_id,
+                excerpt=excerpt(request.description or title),
+            ),
+            source_service=SERVICE,
+            subject=f"tasks/{task.id}",
         )
         return task_message(task)
