@@ -20,6 +20,7 @@ across a call that can be slow:
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,9 @@ from agencyos.billing.checkout.provider import (
     PaymentProvider,
 )
 from agencyos.billing.checkout.service import checkout_service
+from agencyos.billing.invoice.document_link import DocumentLinks
 from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
+from agencyos.billing.invoice.parties import bill_to, keep_parties
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView
@@ -49,6 +52,14 @@ from agencyos.common.peers.crm import Client as ClientInfo
 from agencyos.common.peers.identity import Agency as AgencyInfo
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Addressed:
+    """Who sends the invoice and to whom, as identity and CRM answered before sending."""
+
+    agency: AgencyInfo
+    client: ClientInfo
 
 
 def invoice_number(prefix: str, number: int) -> str:
@@ -71,6 +82,7 @@ class IssuingService:
         principal: Principal,
         peers: Peers,
         provider: PaymentProvider,
+        links: DocumentLinks,
         invoice_id: uuid.UUID,
     ) -> InvoiceView:
         principal.require("invoices.write")
@@ -81,7 +93,7 @@ class IssuingService:
             self._check_sendable(draft)
             seen_version = draft.version
             customer_id = await checkout_service.stored_customer(session, draft.client_id)
-        agency, link = await self._open_page(
+        agency, client, link = await self._open_page(
             tx,
             principal,
             peers,
@@ -95,7 +107,14 @@ class IssuingService:
         try:
             async with tx() as session:
                 return await self._issue(
-                    session, principal, peers, agency, invoice_id, seen_version, link
+                    session,
+                    principal,
+                    peers,
+                    links,
+                    _Addressed(agency, client),
+                    invoice_id,
+                    seen_version,
+                    link,
                 )
         except BaseException:
             await provider.expire_checkout(link.session_id)
@@ -113,7 +132,7 @@ class IssuingService:
         amount_cents: int,
         title: str,
         refusal: type[Conflict],
-    ) -> tuple[AgencyInfo, CheckoutLink]:
+    ) -> tuple[AgencyInfo, ClientInfo, CheckoutLink]:
         """A Checkout Session for `amount_cents` of the invoice, for the client's Stripe
         customer (made now if the client has none); no lock is held meanwhile."""
         agency = await peers.identity.agency(principal)
@@ -134,7 +153,7 @@ class IssuingService:
                 description=f"For {client.company_name}"[:250],
             ),
         )
-        return agency, link
+        return agency, client, link
 
     async def _new_customer(
         self, tx: Transactions, principal: Principal, provider: PaymentProvider, client: ClientInfo
@@ -159,11 +178,13 @@ class IssuingService:
         session: AsyncSession,
         principal: Principal,
         peers: Peers,
-        agency: AgencyInfo,
+        links: DocumentLinks,
+        parties: _Addressed,
         invoice_id: uuid.UUID,
         seen_version: int,
         link: CheckoutLink,
     ) -> InvoiceView:
+        agency = parties.agency
         invoice = await invoice_repository.lock(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
@@ -192,6 +213,7 @@ class IssuingService:
         invoice.payment_url = link.url
         invoice.stripe_checkout_session_id = link.session_id
         invoice.sent_at = utcnow()
+        keep_parties(invoice, agency, parties.client)
         invoice.version += 1
         try:
             async with session.begin_nested():
@@ -211,6 +233,8 @@ class IssuingService:
                 currency=invoice.currency,
                 due_date=invoice.due_date,
                 payment_url=invoice.payment_url,
+                bill_to=bill_to(invoice),
+                document_url=links.url(invoice.tenant_id, invoice.id, invoice.sent_at),
             ),
             source_service=SERVICE,
             subject=f"invoices/{invoice.id}",
@@ -297,7 +321,7 @@ class IssuingService:
             owed = self._check_payable(invoice)
             seen_version = invoice.version
             customer_id = await checkout_service.stored_customer(session, invoice.client_id)
-        _, link = await self._open_page(
+        _, _, link = await self._open_page(
             tx,
             principal,
             peers,
