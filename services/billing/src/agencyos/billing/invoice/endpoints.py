@@ -416,7 +416,8 @@ async def void_invoice(
         "logo is embedded; an https logo is fetched with a 3-second timeout and a 512 KiB cap "
         "and left out when that fails), its address and tax number and footer from the billing "
         "settings, the client with its billing address, number, dates, lines, tax per rate, "
-        "totals and the payment link. Drafts are marked DRAFT and void invoices VOID. Needs "
+        "totals and the payment link. Drafts are marked DRAFT and void invoices VOID. A sent "
+        "invoice shows the agency and the client as they were when it was sent. Needs "
         "`invoices.read`."
     ),
     responses={

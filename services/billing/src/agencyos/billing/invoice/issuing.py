@@ -7,7 +7,8 @@ across a call that can be slow:
 
 - send: the Stripe customer and Checkout Session are made first (no lock held); then one
   transaction locks the draft, has time confirm its entries, takes the agency's number counter
-  lock last, numbers the invoice and publishes `billing.invoice.sent`. A failure anywhere rolls
+  lock last, numbers the invoice, keeps whom it is addressed to (and from whom) and publishes
+  `billing.invoice.sent` with that addressee and a signed PDF link. A failure anywhere rolls
   that transaction back (the number with it, so numbers stay gapless) and expires the session.
 - renew the payment page: a Checkout Session lives at most 24 hours, an invoice weeks. A new
   one is made for what is still owed (no lock held), then one transaction checks the invoice
