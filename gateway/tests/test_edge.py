@@ -225,6 +225,43 @@ class TestForwarding:
         assert upstream.targets == [b"/v1/auth/login"]
 
 
+DOCUMENT = b"/v1/invoices/6f1c2a44-0000-4000-8000-000000000001/document"
+DOCUMENT_QUERY = b"?tenant_id=6f1c2a44-0000-4000-8000-000000000002&expires=1&signature=ab"
+
+
+class TestSignedInvoiceDocument:
+    """An invoice's PDF through the signed link emailed to the client: the one invoice route
+    open without a token (billing checks the signature), GET only, that exact path only."""
+
+    async def test_the_signed_link_is_forwarded_without_a_token_query_and_all(
+        self, gateway_app: FastAPI, upstream: Upstream
+    ) -> None:
+        response = await send_raw(gateway_app, "GET", DOCUMENT + DOCUMENT_QUERY)
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [DOCUMENT + DOCUMENT_QUERY]
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [
+            ("POST", DOCUMENT),
+            ("DELETE", DOCUMENT),
+            ("GET", DOCUMENT + b"/x"),
+            ("GET", DOCUMENT.replace(b"/document", b"/pdf")),
+            ("GET", DOCUMENT.replace(b"/document", b"")),
+            ("GET", b"/v1/invoices/document"),
+            ("GET", b"/v1/invoices/a/b/document"),
+        ],
+    )
+    async def test_nothing_else_under_invoices_is_open(
+        self, gateway_app: FastAPI, upstream: Upstream, method: str, target: bytes
+    ) -> None:
+        response = await send_raw(gateway_app, method, target + DOCUMENT_QUERY, body=b"{}")
+
+        assert response.status_code == 401, response.text
+        assert upstream.received == []
+
+
 INTERNAL = ["metrics", "readyz", "healthz", "openapi.json", "docs", "redoc", "Metrics"]
 
 

@@ -56,6 +56,8 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
+    # an invoice's PDF through the signed link emailed to the client (billing checks it)
+    ("GET", re.compile(r"^/v1/invoices/[^/]+/document$")),
 ]
 
 _BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)

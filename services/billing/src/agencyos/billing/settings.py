@@ -1,9 +1,12 @@
+from typing import ClassVar
+
 from agencyos.common.settings import ServiceSettings, service_config
 
 
 class BillingSettings(ServiceSettings):
     service_name = "billing"
     model_config = service_config("billing")
+    development_secrets: ClassVar[tuple[str, ...]] = ("document_signing_key",)
 
     # Stripe (the official SDK). Locally and in tests the API is stripe-mock
     # (deploy/local/stack.sh starts it); in production leave stripe_api_base empty.
@@ -23,3 +26,11 @@ class BillingSettings(ServiceSettings):
     # advisory-lock key that keeps one replica active at a time.
     scheduler_interval_seconds: float = 60.0
     scheduler_lock_key: int = 7_305_001
+
+    # Signed links to a sent invoice's PDF that need no login (emailed to the client):
+    # HMAC-SHA256 with this key (AGENCYOS_BILLING_DOCUMENT_SIGNING_KEY; the default is for
+    # local development only, a production start refuses it), valid this many days, on this
+    # public address (the gateway's).
+    document_signing_key: str = "agencyos-local-invoice-document-links-development-only"
+    document_link_days: int = 60
+    public_base_url: str = "http://127.0.0.1:8080"

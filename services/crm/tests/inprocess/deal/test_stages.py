@@ -60,7 +60,8 @@ class TestStageChanges:
             "proposal",
             stage_id(pipeline, "proposal"),
         )
-        (event,) = about(await crm_events(agency), deal["id"])
+        # the creation's `crm.deal.assigned` came first
+        (_, event) = about(await crm_events(agency), deal["id"])
         assert event["type"] == "crm.deal.stage_changed"
         assert event["subject"] == f"deals/{deal['id']}"
         assert event["source"] == "/agencyos/crm"
@@ -109,6 +110,7 @@ class TestStageChanges:
         assert won["closed_at"] is not None
         events = await crm_events(agency)
         assert [e["type"] for e in about(events, deal["id"])] == [
+            "crm.deal.assigned",
             "crm.deal.stage_changed",
             "crm.deal.won",
         ]
@@ -229,8 +231,8 @@ class TestStageChanges:
         agency: Caller,
         client: dict[str, Any],
     ) -> None:
-        first = await create_deal(crm, agency, client)
-        second = await create_deal(crm, agency, client)
+        first = await create_deal(crm, agency, client, assigned_to=None)
+        second = await create_deal(crm, agency, client, assigned_to=None)
 
         reordered = await moved(crm, agency, second["id"], stage="lead", before_id=first["id"])
         await moved(crm, agency, first["id"], stage="proposal")  # a move that does publish

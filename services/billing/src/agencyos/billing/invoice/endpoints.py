@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.billing.checkout.provider import payment_provider
+from agencyos.billing.invoice.document import document_service
+from agencyos.billing.invoice.document_link import document_links
 from agencyos.billing.invoice.issuing import issuing_service
-from agencyos.billing.invoice.pdf import render
+from agencyos.billing.invoice.pdf import Document, render
 from agencyos.billing.invoice.permissions import InvoicesRead, InvoicesWrite
 from agencyos.billing.invoice.repository import InvoiceFilters
 from agencyos.billing.invoice.schemas import (
@@ -29,9 +31,10 @@ from agencyos.billing.invoice.schemas import (
 from agencyos.billing.invoice.service import InvoiceView, invoice_service
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.peers import Peers
+from agencyos.common.db import utcnow
 from agencyos.common.pagination import Pagination
 from agencyos.common.types import IsoDate
-from agencyos.common.web import TenantSession, TenantTransactions
+from agencyos.common.web import TenantSession, TenantTransactions, service_context
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -332,6 +335,7 @@ async def send_invoice(
         principal,
         Peers.of(request),
         payment_provider(request),
+        document_links(request),
         invoice_id,
     )
     return _out(view)
@@ -412,7 +416,8 @@ async def void_invoice(
         "logo is embedded; an https logo is fetched with a 3-second timeout and a 512 KiB cap "
         "and left out when that fails), its address and tax number and footer from the billing "
         "settings, the client with its billing address, number, dates, lines, tax per rate, "
-        "totals and the payment link. Drafts are marked DRAFT and void invoices VOID. Needs "
+        "totals and the payment link. Drafts are marked DRAFT and void invoices VOID. A sent "
+        "invoice shows the agency and the client as they were when it was sent. Needs "
         "`invoices.read`."
     ),
     responses={
@@ -424,9 +429,50 @@ async def void_invoice(
 async def invoice_pdf(
     invoice_id: uuid.UUID, principal: InvoicesRead, session: TenantSession, request: Request
 ) -> Response:
-    document = await invoice_service.document(session, principal, Peers.of(request), invoice_id)
+    document = await document_service.document(session, principal, Peers.of(request), invoice_id)
+    return await _pdf_response(document)
+
+
+@router.get(
+    "/{invoice_id}/document",
+    response_class=Response,
+    summary="The invoice as a PDF, through a signed link (no login)",
+    description=(
+        "The same PDF as `GET /v1/invoices/{invoice_id}/pdf`, for whoever holds the link "
+        "`billing.invoice.sent` carries as `document_url` (the client's email attaches and "
+        "links to it): no token. The link names the agency (`tenant_id`) and its expiry "
+        "(`expires`, Unix seconds) and is signed by billing (`signature`, HMAC-SHA256); the "
+        "PDF is read under that agency only. A link changed in any part answers 403 "
+        "`document-link-invalid`, an expired one 410 `document-link-expired`. Only an "
+        "invoice that went out (sent, partly paid, paid, overdue) is shown; a draft or a "
+        "void invoice answers 404."
+    ),
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The PDF document"},
+        403: {"description": "Not a link billing signed (`document-link-invalid`)"},
+        404: {"description": "No such invoice that went out, in the link's agency"},
+        410: {"description": "The link has expired (`document-link-expired`)"},
+        **_422,
+    },
+)
+async def linked_invoice_document(
+    invoice_id: uuid.UUID,
+    request: Request,
+    tenant_id: uuid.UUID,
+    expires: int,
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
+    document_links(request).check(tenant_id, invoice_id, expires, signature, utcnow())
+    # The agency is the signed link's: nothing else of this request is trusted.
+    async with service_context(request).database().transaction(tenant_id) as session:
+        document = await document_service.linked_document(session, invoice_id)
+        return await _pdf_response(document)
+
+
+async def _pdf_response(document: Document) -> Response:
     content = await asyncio.to_thread(render, document)
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", document.invoice.number or f"draft-{invoice_id}")
+    invoice = document.invoice
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", invoice.number or f"draft-{invoice.id}")
     return Response(
         content=content,
         media_type="application/pdf",

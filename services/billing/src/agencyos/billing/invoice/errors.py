@@ -1,6 +1,6 @@
 """Invoice problems with their own `type` slugs, so clients can branch on them."""
 
-from agencyos.common.errors import Conflict, InvalidInput
+from agencyos.common.errors import Conflict, Gone, InvalidInput, PermissionDenied
 
 
 class NothingToInvoice(InvalidInput):
@@ -33,3 +33,11 @@ class LineLocked(Conflict):
 
 class NotPayable(Conflict):
     slug, title = "invoice-not-payable", "The invoice takes no payment"
+
+
+class DocumentLinkInvalid(PermissionDenied):
+    slug, title = "document-link-invalid", "The document link is not valid"
+
+
+class DocumentLinkExpired(Gone):
+    slug, title = "document-link-expired", "The document link has expired"

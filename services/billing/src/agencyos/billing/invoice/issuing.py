@@ -7,7 +7,8 @@ across a call that can be slow:
 
 - send: the Stripe customer and Checkout Session are made first (no lock held); then one
   transaction locks the draft, has time confirm its entries, takes the agency's number counter
-  lock last, numbers the invoice and publishes `billing.invoice.sent`. A failure anywhere rolls
+  lock last, numbers the invoice, keeps whom it is addressed to (and from whom) and publishes
+  `billing.invoice.sent` with that addressee and a signed PDF link. A failure anywhere rolls
   that transaction back (the number with it, so numbers stay gapless) and expires the session.
 - renew the payment page: a Checkout Session lives at most 24 hours, an invoice weeks. A new
   one is made for what is still owed (no lock held), then one transaction checks the invoice
@@ -20,6 +21,7 @@ across a call that can be slow:
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +34,9 @@ from agencyos.billing.checkout.provider import (
     PaymentProvider,
 )
 from agencyos.billing.checkout.service import checkout_service
+from agencyos.billing.invoice.document_link import DocumentLinks
 from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
+from agencyos.billing.invoice.parties import bill_to, keep_parties
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView
@@ -49,6 +53,14 @@ from agencyos.common.peers.crm import Client as ClientInfo
 from agencyos.common.peers.identity import Agency as AgencyInfo
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Addressed:
+    """Who sends the invoice and to whom, as identity and CRM answered before sending."""
+
+    agency: AgencyInfo
+    client: ClientInfo
 
 
 def invoice_number(prefix: str, number: int) -> str:
@@ -71,6 +83,7 @@ class IssuingService:
         principal: Principal,
         peers: Peers,
         provider: PaymentProvider,
+        links: DocumentLinks,
         invoice_id: uuid.UUID,
     ) -> InvoiceView:
         principal.require("invoices.write")
@@ -81,7 +94,7 @@ class IssuingService:
             self._check_sendable(draft)
             seen_version = draft.version
             customer_id = await checkout_service.stored_customer(session, draft.client_id)
-        agency, link = await self._open_page(
+        agency, client, link = await self._open_page(
             tx,
             principal,
             peers,
@@ -95,7 +108,14 @@ class IssuingService:
         try:
             async with tx() as session:
                 return await self._issue(
-                    session, principal, peers, agency, invoice_id, seen_version, link
+                    session,
+                    principal,
+                    peers,
+                    links,
+                    _Addressed(agency, client),
+                    invoice_id,
+                    seen_version,
+                    link,
                 )
         except BaseException:
             await provider.expire_checkout(link.session_id)
@@ -113,7 +133,7 @@ class IssuingService:
         amount_cents: int,
         title: str,
         refusal: type[Conflict],
-    ) -> tuple[AgencyInfo, CheckoutLink]:
+    ) -> tuple[AgencyInfo, ClientInfo, CheckoutLink]:
         """A Checkout Session for `amount_cents` of the invoice, for the client's Stripe
         customer (made now if the client has none); no lock is held meanwhile."""
         agency = await peers.identity.agency(principal)
@@ -134,7 +154,7 @@ class IssuingService:
                 description=f"For {client.company_name}"[:250],
             ),
         )
-        return agency, link
+        return agency, client, link
 
     async def _new_customer(
         self, tx: Transactions, principal: Principal, provider: PaymentProvider, client: ClientInfo
@@ -159,11 +179,13 @@ class IssuingService:
         session: AsyncSession,
         principal: Principal,
         peers: Peers,
-        agency: AgencyInfo,
+        links: DocumentLinks,
+        parties: _Addressed,
         invoice_id: uuid.UUID,
         seen_version: int,
         link: CheckoutLink,
     ) -> InvoiceView:
+        agency = parties.agency
         invoice = await invoice_repository.lock(session, invoice_id)
         if invoice is None:
             raise NotFound("no such invoice")
@@ -192,6 +214,7 @@ class IssuingService:
         invoice.payment_url = link.url
         invoice.stripe_checkout_session_id = link.session_id
         invoice.sent_at = utcnow()
+        keep_parties(invoice, agency, parties.client)
         invoice.version += 1
         try:
             async with session.begin_nested():
@@ -211,6 +234,8 @@ class IssuingService:
                 currency=invoice.currency,
                 due_date=invoice.due_date,
                 payment_url=invoice.payment_url,
+                bill_to=bill_to(invoice),
+                document_url=links.url(invoice.tenant_id, invoice.id, invoice.sent_at),
             ),
             source_service=SERVICE,
             subject=f"invoices/{invoice.id}",
@@ -297,7 +322,7 @@ class IssuingService:
             owed = self._check_payable(invoice)
             seen_version = invoice.version
             customer_id = await checkout_service.stored_customer(session, invoice.client_id)
-        _, link = await self._open_page(
+        _, _, link = await self._open_page(
             tx,
             principal,
             peers,

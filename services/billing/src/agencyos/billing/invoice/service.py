@@ -1,5 +1,5 @@
-"""Invoices: drafts built from reserved time and claimed milestones, manual lines, reads,
-and the PDF's content. Sending and voiding live in `issuing`.
+"""Invoices: drafts built from reserved time and claimed milestones, manual lines, reads.
+Sending and voiding live in `issuing`, the PDF's content in `document`.
 
 Most rules run in the request's one transaction. Two operations here talk to time's gRPC,
 whose effects cannot ride in billing's transaction, so they are given `Transactions` and open
@@ -36,8 +36,6 @@ from agencyos.billing.invoice.lines import (
     milestone_lines,
     time_lines,
 )
-from agencyos.billing.invoice.logo import load_logo
-from agencyos.billing.invoice.pdf import Document
 from agencyos.billing.invoice.repository import (
     InvoiceFilters,
     MilestoneSelection,
@@ -527,36 +525,6 @@ class InvoiceService:
             await invoice_repository.release_milestones(session, invoice.id)
             await session.delete(invoice)
             await session.flush()
-
-    # --- the document ------------------------------------------------------------------------
-
-    async def document(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        peers: Peers,
-        invoice_id: uuid.UUID,
-    ) -> Document:
-        """What the PDF shows: the invoice and its lines, the agency's branding and billing
-        settings, and the client as CRM has it now."""
-        view = await self.get(session, principal, invoice_id)
-        settings = await invoice_repository.billing_settings(session)
-        agency = await peers.identity.agency(principal)
-        client = await peers.crm.client(principal, view.invoice.client_id)
-        return Document(
-            invoice=view.invoice,
-            lines=view.lines,
-            agency_name=agency.name,
-            brand_color=agency.brand_color,
-            logo=await load_logo(agency.logo_url),
-            sender_address=settings.sender_address if settings else None,
-            tax_number=settings.tax_number if settings else None,
-            footer=settings.invoice_footer if settings else None,
-            client_name=client.company_name if client else "(client removed from CRM)",
-            client_contact=client.contact_name if client else None,
-            client_email=client.contact_email if client else None,
-            client_address=client.address_lines if client else (),
-        )
 
     @staticmethod
     def today(agency: AgencyInfo) -> date:

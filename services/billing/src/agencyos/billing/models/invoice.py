@@ -46,6 +46,15 @@ class Invoice(TenantScoped, Timestamped, Base):
     void_reason: Mapped[str | None] = mapped_column(Text, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # Whom it was addressed to and from whom, as CRM and identity had them when it was sent
+    # (null on drafts and on invoices sent before these were kept).
+    bill_to_client_name: Mapped[str | None] = mapped_column(Text, default=None)
+    bill_to_contact_name: Mapped[str | None] = mapped_column(Text, default=None)
+    bill_to_email: Mapped[str | None] = mapped_column(Text, default=None)
+    bill_to_address: Mapped[list[str] | None] = mapped_column(ARRAY(Text), default=None)
+    issuer_name: Mapped[str | None] = mapped_column(Text, default=None)
+    issuer_brand_color: Mapped[str | None] = mapped_column(String(32), default=None)
+    issuer_logo_url: Mapped[str | None] = mapped_column(String(2048), default=None)
 
     @property
     def amount_due_cents(self) -> int:

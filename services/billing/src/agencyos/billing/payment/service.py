@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.parties import bill_to
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, Payment
 from agencyos.billing.payment.repository import payment_repository
@@ -129,6 +130,7 @@ class PaymentService:
                     amount_cents=amount_cents,
                     currency=invoice.currency,
                     paid_at=received_at,
+                    bill_to=bill_to(invoice),
                 ),
                 source_service=SERVICE,
                 subject=subject,

@@ -41,6 +41,7 @@ import stripe
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.billing.invoice.parties import bill_to
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice
 from agencyos.billing.payment.repository import StripeOwner, payment_repository
@@ -355,6 +356,10 @@ class StripeWebhookProcessor:
                 client_id=invoice.client_id,
                 number=invoice.number,
                 reason=reason,
+                amount_due_cents=invoice.amount_due_cents,
+                currency=invoice.currency,
+                payment_url=invoice.payment_url,
+                bill_to=bill_to(invoice),
             ),
             source_service=SERVICE,
             subject=invoice_subject(invoice.id),

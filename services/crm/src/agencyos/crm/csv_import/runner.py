@@ -21,6 +21,7 @@ from agencyos.common.db import Database
 from agencyos.common.logs import get_logger
 from agencyos.common.tracing import tracer
 from agencyos.common.web import ServiceContext
+from agencyos.crm.csv_import.outcome import publish_outcome
 from agencyos.crm.csv_import.rows import RawRow, parse
 from agencyos.crm.csv_import.service import (
     JOB_KIND,
@@ -106,6 +107,7 @@ class ImportRunner:
                         stale_seconds=self.stale_after_seconds,
                         max_attempts=self.max_attempts,
                     ):
+                        await publish_outcome(session, candidate.id)
                         log.warning("import job given up", job_id=str(candidate.id))
                     continue
                 job = await job_repository.claim(
@@ -189,6 +191,8 @@ class ImportRunner:
                         errors=_listable(outcome.errors, progress.errors),
                         finished=finished,
                     )
+                    if finished:
+                        await publish_outcome(session, job.id)
                 return finished
             except DBAPIError as exc:
                 if attempt == BATCH_TRIES or not is_transient_conflict(exc):
@@ -207,6 +211,8 @@ class ImportRunner:
                 status = await job_repository.retry_or_fail(
                     session, job.id, job.attempt, max_attempts=self.max_attempts, message=message
                 )
+                if status == "failed":
+                    await publish_outcome(session, job.id)
             log.info("import job after crash", status=status, **context)
         except Exception:
             # The heartbeat goes stale and another claim retries it.

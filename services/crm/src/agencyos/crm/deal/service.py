@@ -30,6 +30,7 @@ from agencyos.common.peers.identity import IdentityClient
 from agencyos.common.peers.work import WorkClient
 from agencyos.common.positions import POSITION_STEP, between
 from agencyos.crm.client.service import client_service
+from agencyos.crm.deal.events import publish_assigned
 from agencyos.crm.deal.repository import (
     DealFilters,
     DealRow,
@@ -280,6 +281,8 @@ class DealService:
             created_by=principal.user_id,
         )
         await deal_repository.create(session, deal)
+        if assigned_to is not None:
+            await publish_assigned(session, deal, principal.user_id)
         await timeline_repository.add(
             session,
             tenant_id=principal.tenant_id,
@@ -323,6 +326,9 @@ class DealService:
         changes = {k: v for k, v in sent.items() if getattr(deal, k) != v}
         if changes:
             await deal_repository.update(session, deal, changes)
+        # A new assignee is told; an unchanged or cleared one is not.
+        if changes.get("assigned_to") is not None:
+            await publish_assigned(session, deal, principal.user_id)
         return await self.get(session, deal_id)
 
     async def delete(self, session: AsyncSession, deal_id: uuid.UUID) -> None:
@@ -526,6 +532,7 @@ class DealService:
                     lost_reason=deal.lost_reason,
                     lost_at=now,
                     lost_by=principal.user_id,
+                    assigned_to=deal.assigned_to,
                 ),
                 source_service=SERVICE,
                 subject=subject,

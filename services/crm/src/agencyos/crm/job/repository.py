@@ -45,6 +45,22 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended, for its `crm.import.finished` / `crm.import.failed`."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    created_by: uuid.UUID
+    total: int
+    processed: int
+    created: int
+    updated: int
+    # the message of the job's last error entry (why a failed job failed)
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class JobProgress:
     processed: int
     total: int
@@ -221,6 +237,29 @@ class JobRepository(Repository[Job]):
             )
         ).first()
         return str(row.status) if row is not None else None
+
+    async def outcome(self, session: AsyncSession, job_id: uuid.UUID) -> JobOutcome:
+        """The job as it ended (read in the transaction that ended it)."""
+        row = (
+            await session.execute(
+                text(
+                    "SELECT id, kind, status, created_by, total, processed, created, updated, "
+                    "errors -> -1 ->> 'message' AS last_error FROM jobs WHERE id = :id"
+                ),
+                {"id": job_id},
+            )
+        ).one()
+        return JobOutcome(
+            row.id,
+            row.kind,
+            row.status,
+            row.created_by,
+            row.total,
+            row.processed,
+            row.created,
+            row.updated,
+            row.last_error,
+        )
 
 
 job_repository = JobRepository()
