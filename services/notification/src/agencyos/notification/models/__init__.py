@@ -7,6 +7,19 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
+from agencyos.notification.models.digest_run import DigestRun  # noqa: E402
 from agencyos.notification.models.notification import Notification  # noqa: E402
+from agencyos.notification.models.person import DirectoryPerson  # noqa: E402
+from agencyos.notification.models.project import DirectoryProject  # noqa: E402
+from agencyos.notification.models.task import DirectoryTask  # noqa: E402
+from agencyos.notification.models.waiting_notice import WaitingNotice  # noqa: E402
 
-__all__ = ["Base", "Notification"]
+__all__ = [
+    "Base",
+    "DigestRun",
+    "DirectoryPerson",
+    "DirectoryProject",
+    "DirectoryTask",
+    "Notification",
+    "WaitingNotice",
+]
