@@ -8,5 +8,9 @@ class Base(DeclarativeBase):
 
 
 from agencyos.notification.models.notification import Notification  # noqa: E402
+from agencyos.notification.models.preference import (  # noqa: E402
+    NotificationPreference,
+    NotificationRoleDefault,
+)
 
-__all__ = ["Base", "Notification"]
+__all__ = ["Base", "Notification", "NotificationPreference", "NotificationRoleDefault"]
