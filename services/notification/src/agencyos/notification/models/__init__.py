@@ -10,6 +10,10 @@ class Base(DeclarativeBase):
 from agencyos.notification.models.digest_run import DigestRun  # noqa: E402
 from agencyos.notification.models.notification import Notification  # noqa: E402
 from agencyos.notification.models.person import DirectoryPerson  # noqa: E402
+from agencyos.notification.models.preference import (  # noqa: E402
+    NotificationPreference,
+    NotificationRoleDefault,
+)
 from agencyos.notification.models.project import DirectoryProject  # noqa: E402
 from agencyos.notification.models.task import DirectoryTask  # noqa: E402
 from agencyos.notification.models.waiting_notice import WaitingNotice  # noqa: E402
@@ -21,5 +25,7 @@ __all__ = [
     "DirectoryProject",
     "DirectoryTask",
     "Notification",
+    "NotificationPreference",
+    "NotificationRoleDefault",
     "WaitingNotice",
 ]
