@@ -3,5 +3,8 @@
 from agencyos.common.consumer import Subscription
 from agencyos.common.events import ClientCreated
 from agencyos.notification.inapp.handlers import on_client_created
+from agencyos.notification.notices.composition import compose_handlers
+from agencyos.notification.notices.handlers import NOTICE_HANDLERS
 
-SUBSCRIPTION = Subscription(handlers={ClientCreated.event_type: on_client_created})
+HANDLERS = compose_handlers({ClientCreated.event_type: on_client_created}, NOTICE_HANDLERS)
+SUBSCRIPTION = Subscription(handlers=HANDLERS)
