@@ -1,8 +1,8 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import ARRAY, Boolean, Date, Integer, String
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, Date, Integer, String
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.notification.models import Base
