@@ -56,6 +56,10 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
+    # The link in every email (GET) and mail clients' one-click form of it (POST, RFC 8058):
+    # its signed token is the credential.
+    ("GET", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
+    ("POST", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
 ]
 
 _BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)

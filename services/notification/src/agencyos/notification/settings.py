@@ -7,10 +7,17 @@ class NotificationSettings(ServiceSettings):
     service_name = "notification"
     model_config = service_config("notification")
     # Local defaults that must never reach production (the SMTP sink and the local gateway).
-    development_secrets: ClassVar[tuple[str, ...]] = ("smtp_host", "public_base_url")
+    development_secrets: ClassVar[tuple[str, ...]] = (
+        "smtp_host",
+        "public_base_url",
+        "unsubscribe_signing_key",
+    )
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
     public_base_url: str = "http://127.0.0.1:8080"
+    # Signs the unsubscribe link in every email (HMAC-SHA256 over agency, person and kind);
+    # AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY. Changing it breaks the links already sent.
+    unsubscribe_signing_key: str = "agencyos-unsubscribe-local-development-only"
 
     # SMTP (mailpit in the local stack)
     smtp_host: str = "127.0.0.1"

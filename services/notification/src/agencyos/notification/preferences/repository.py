@@ -135,3 +135,43 @@ async def save_role_defaults(
             },
         )
     )
+
+
+async def forget_own_choices(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    choices: Iterable[tuple[str, Channel]],
+) -> None:
+    """Delete `(kind, channel)` choices of one person: the defaults apply again."""
+    pairs = [(kind, str(channel)) for kind, channel in choices]
+    if not pairs:
+        return
+    own = NotificationPreference
+    await session.execute(
+        sa.delete(own).where(
+            own.tenant_id == tenant_id,
+            own.user_id == user_id,
+            sa.tuple_(own.kind, own.channel).in_(pairs),
+        )
+    )
+
+
+async def forget_role_defaults(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    role: Role,
+    choices: Iterable[tuple[str, Channel]],
+) -> None:
+    """Delete an agency's `(kind, channel)` defaults of one role: the catalog's apply again."""
+    pairs = [(kind, str(channel)) for kind, channel in choices]
+    if not pairs:
+        return
+    agency = NotificationRoleDefault
+    await session.execute(
+        sa.delete(agency).where(
+            agency.tenant_id == tenant_id,
+            agency.role == str(role),
+            sa.tuple_(agency.kind, agency.channel).in_(pairs),
+        )
+    )
