@@ -253,5 +253,10 @@ class TestSigningKey:
 
     def test_production_starts_with_a_key_of_its_own(self) -> None:
         refuse_development_defaults(
-            NotificationSettings(environment="production", unsubscribe_signing_key="s3cret")
+            NotificationSettings(
+                environment="production",
+                unsubscribe_signing_key="s3cret",
+                smtp_host="smtp.example.com",
+                public_base_url="https://app.example.com",
+            )
         )
