@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import uuid
 
-from agencyos.common.events import AgencyCreated, CloudEvent, CommentCreated, TaskAssigned
+import httpx
+
+from agencyos.common.events import (
+    AgencyCreated,
+    CloudEvent,
+    CommentCreated,
+    CommentMentioned,
+    TaskAssigned,
+)
 from agencyos.testing.inprocess import Caller, InProcess
 from agencyos.testing.notices import Cast, deliver, emailed, event_of, notices_of, told
 
@@ -155,3 +163,36 @@ class TestEmails:
         assert email["kind"] == "task.assigned"
         assert "Northwind Studio" in email["html"]
         assert "Mona Manager" in email["text"]
+
+
+class TestUnsubscribe:
+    async def test_the_emails_unsubscribe_link_stops_that_kinds_email_and_nothing_else(
+        self, in_process: InProcess, notification: httpx.AsyncClient, people: Cast
+    ) -> None:
+        first = assigned(people, people.member)
+        await deliver(in_process, first)
+        [email] = await emailed(in_process, first)
+        link = httpx.URL(email["unsubscribe_url"])
+        assert link.path == "/v1/notification-preferences/unsubscribe"
+        assert f"/v1/tasks/{first.data['task_id']}" in email["text"]
+
+        answer = await notification.get(link.path, params=dict(link.params))
+        assert answer.status_code == 200, answer.text
+        again = assigned(people, people.member)
+        mentioned = event_of(
+            CommentMentioned(
+                comment_id=uuid.uuid4(),
+                task_id=uuid.uuid4(),
+                project_id=people.project_id,
+                task_title="Homepage copy",
+                mentioned_user_id=people.member.user_id,
+                author_id=people.manager.user_id,
+                excerpt="@ada",
+            ),
+            people.agency.id,
+        )
+        await deliver(in_process, again, mentioned)
+
+        assert await emailed(in_process, again) == []
+        assert len(await notices_of(in_process, people.member, "task.assigned")) == 2
+        assert [e["template"] for e in await emailed(in_process, mentioned)] == ["mention"]

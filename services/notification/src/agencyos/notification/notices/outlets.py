@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.notification.directory.people import Person
 from agencyos.notification.email.brands import brand_of
-from agencyos.notification.email.handlers import public_url
 from agencyos.notification.email.message import Addressee
 from agencyos.notification.email.queue import queue_email
 from agencyos.notification.email.rendering import render_email
-from agencyos.notification.models import Notification
+from agencyos.notification.inapp.repository import add_notification
 from agencyos.notification.notices.notice import GENERIC_TEMPLATE, Notice
+from agencyos.notification.preferences.unsubscribe import unsubscribe_url
+from agencyos.notification.settings import NotificationSettings
+
+TITLE_LENGTH = 300
 
 
 async def write_in_app(
@@ -33,25 +36,19 @@ async def write_in_app(
     notice: Notice,
 ) -> bool:
     """One in-app row for `person`; False when the event already wrote it."""
-    written = await session.execute(
-        insert(Notification)
-        .values(
-            tenant_id=tenant_id,
-            id=uuid.uuid4(),
-            user_id=person.user_id,
-            kind=notice.kind,
-            title=notice.title[:300],
-            body=notice.body,
-            subject=notice.subject,
-            link=notice.link,
-            data=dict(notice.data),
-            actor_id=notice.actor_id,
-            source_event_id=source_event_id,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "source_event_id", "user_id", "kind"])
-        .returning(Notification.id)
+    return await add_notification(
+        session,
+        tenant_id=tenant_id,
+        user_id=person.user_id,
+        kind=notice.kind,
+        title=notice.title[:TITLE_LENGTH],
+        body=notice.body,
+        subject=notice.subject,
+        link=notice.link,
+        data=dict(notice.data),
+        source_event_id=source_event_id,
+        actor_id=notice.actor_id,
     )
-    return written.first() is not None
 
 
 async def queue_notice_email(
@@ -96,6 +93,17 @@ def email_context(notice: Notice, person: Person) -> Mapping[str, Any]:
     return {**notice.context, **common}
 
 
-def unsubscribe_link(tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str) -> str | None:
+def public_url(path: str) -> str:
+    """An API path as the link people follow (under the public base URL)."""
+    return notification_settings().public_base_url.rstrip("/") + path
+
+
+def unsubscribe_link(tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str) -> str:
     """The link that turns this kind's email off for this person."""
-    return None
+    return unsubscribe_url(notification_settings(), tenant_id, user_id, kind)
+
+
+@cache
+def notification_settings() -> NotificationSettings:
+    """The service's settings, as the process read them from its environment."""
+    return NotificationSettings()
