@@ -1,5 +1,7 @@
 from typing import ClassVar
 
+from pydantic import Field
+
 from agencyos.common.settings import ServiceSettings, service_config
 
 
@@ -42,3 +44,9 @@ class NotificationSettings(ServiceSettings):
     # A row being sent is leased for this long; a worker that died mid-send loses it after.
     email_sending_lease_seconds: float = 300.0
     email_attachment_timeout_seconds: float = 30.0
+
+    # Digests (worker mode): how often the worker looks, the local hour (in each agency's
+    # time zone) the daily and Monday's weekly digests go out from, and its leader lock.
+    digest_poll_seconds: float = 60.0
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_lock_key: int = 7_305_101

@@ -20,11 +20,40 @@ from agencyos.notification.email.message import Addressee
 from agencyos.notification.email.queue import queue_email
 from agencyos.notification.email.rendering import render_email
 from agencyos.notification.inapp.repository import add_notification
+from agencyos.notification.kinds import Channel
 from agencyos.notification.notices.notice import GENERIC_TEMPLATE, Notice
 from agencyos.notification.preferences.unsubscribe import unsubscribe_url
 from agencyos.notification.settings import NotificationSettings
 
 TITLE_LENGTH = 300
+
+
+async def deliver_notice(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    source_event_id: uuid.UUID,
+    person: Person,
+    notice: Notice,
+    channels: frozenset[Channel],
+) -> None:
+    """The notice to `person` on each of `channels` (their effective ones for its kind)."""
+    if Channel.IN_APP in channels:
+        await write_in_app(
+            session,
+            tenant_id=tenant_id,
+            source_event_id=source_event_id,
+            person=person,
+            notice=notice,
+        )
+    if Channel.EMAIL in channels:
+        await queue_notice_email(
+            session,
+            tenant_id=tenant_id,
+            source_event_id=source_event_id,
+            person=person,
+            notice=notice,
+        )
 
 
 async def write_in_app(

@@ -21,10 +21,10 @@ from agencyos.common.events import CloudEvent
 from agencyos.common.permissions import Role
 from agencyos.notification.directory.people import Person, people_repository
 from agencyos.notification.directory.projects import Project, project_repository
-from agencyos.notification.kinds import KINDS, Channel, Kind
+from agencyos.notification.kinds import KINDS
 from agencyos.notification.models import WaitingNotice
 from agencyos.notification.notices.notice import Notice
-from agencyos.notification.notices.outlets import queue_notice_email, write_in_app
+from agencyos.notification.notices.outlets import deliver_notice
 from agencyos.notification.preferences.service import effective_channels_for
 from agencyos.notification.recipients.rules import final
 
@@ -117,28 +117,15 @@ class Telling:
             self.session, self.tenant_id, [(p.user_id, _role(p)) for p in chosen], kind.name
         )
         for person in chosen:
-            await self._deliver(person, notice, kind, channels.get(person.user_id, frozenset()))
+            await deliver_notice(
+                self.session,
+                tenant_id=self.tenant_id,
+                source_event_id=self.event.id,
+                person=person,
+                notice=notice,
+                channels=channels.get(person.user_id, frozenset()),
+            )
         return [p.user_id for p in chosen]
-
-    async def _deliver(
-        self, person: Person, notice: Notice, kind: Kind, channels: frozenset[Channel]
-    ) -> None:
-        if Channel.IN_APP in channels:
-            await write_in_app(
-                self.session,
-                tenant_id=self.tenant_id,
-                source_event_id=self.event.id,
-                person=person,
-                notice=notice,
-            )
-        if Channel.EMAIL in channels and person.email:
-            await queue_notice_email(
-                self.session,
-                tenant_id=self.tenant_id,
-                source_event_id=self.event.id,
-                person=person,
-                notice=notice,
-            )
 
 
 def _role(person: Person) -> Role:
