@@ -73,9 +73,13 @@ class DigestWorker:
                 except TimeoutError:
                     pass
         finally:
-            await self.resign()
-            await self._engine.dispose()
+            await self.close()
             log.info("digest worker stopped")
+
+    async def close(self) -> None:
+        """Give up leading and close the lock's engine."""
+        await self.resign()
+        await self._engine.dispose()
 
     async def lead(self) -> bool:
         """Whether this instance leads now (taking the lock when it is free)."""
