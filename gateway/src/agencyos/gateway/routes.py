@@ -44,6 +44,7 @@ ROUTES: dict[str, str] = {
     "/v1/subscription": "billing",
     "/v1/notifications": "notification",
     "/v1/notification-preferences": "notification",
+    "/v1/email-deliveries": "notification",
     "/v1/webhook-endpoints": "notification",
     "/v1/automations": "notification",
     "/v1/portal": "portal",
