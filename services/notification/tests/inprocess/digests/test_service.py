@@ -135,6 +135,20 @@ class TestDailyDigest:
         # the colleague's late task is in a project they are not on: nothing for them
         assert result.daily == 1
 
+    async def test_an_agency_whose_zone_is_not_known_yet_gets_it_at_eight_utc(
+        self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        await seed(in_process, tenant.owner)
+        member = await join(in_process, tenant, "member")
+        created = project_created(tenant, member)
+        project_id = uuid.UUID(created.data["project_id"])
+        await deliver(in_process, created, task(tenant, project_id, "Late", MONDAY, member))
+
+        at_seven = await tick(in_process, utc(TUESDAY, 7))
+        at_eight = await tick(in_process, utc(TUESDAY, 8))
+
+        assert (at_seven.daily, at_eight.daily) == (0, 1)
+
     async def test_before_the_agencys_hour_nothing_is_sent(
         self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
     ) -> None:

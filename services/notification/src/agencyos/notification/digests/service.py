@@ -8,7 +8,9 @@ period) in the transaction that writes it, so two workers, a restart or a tick t
 again never send it twice; a worker that was down at the hour catches up later in the same
 period (see `schedule`). A person with nothing to be told is claimed too (nothing is sent,
 and they are not looked at again until the next period). Only active staff get digests,
-and only of tasks in projects they can still see; each person's channels decide where.
+and only of tasks in projects they can still see; each person's channels decide where. An
+agency whose `identity.agency.created` has not arrived yet is judged in UTC (its brand's
+neutral zone) until it does.
 """
 
 from __future__ import annotations
