@@ -174,6 +174,40 @@ class TestRefusedChanges:
 
         assert_invalid_fields(response, "preferences", "kinds")
 
+    @pytest.mark.parametrize(
+        ("content", "field"),
+        [
+            (b"[]", "body"),
+            (b"null", "body"),
+            (b'"preferences"', "body"),
+            (b'{"preferences": null}', "preferences"),
+            (b'{"preferences": {"kind": "deal.won"}}', "preferences"),
+            (b'{"preferences": ["deal.won"]}', "preferences[0]"),
+        ],
+    )
+    async def test_a_body_of_the_wrong_shape_is_a_422_naming_where(
+        self, notification: httpx.AsyncClient, tenant: Agency, content: bytes, field: str
+    ) -> None:
+        response = await notification.put(
+            PATH,
+            content=content,
+            headers={**tenant.owner.headers, "Content-Type": "application/json"},
+        )
+
+        assert_invalid_fields(response, field)
+
+    async def test_a_body_that_is_not_json_is_refused_as_a_problem(
+        self, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        response = await notification.put(
+            PATH,
+            content=b"{not json",
+            headers={**tenant.owner.headers, "Content-Type": "application/json"},
+        )
+
+        assert response.status_code in (400, 422)
+        assert response.headers["content-type"] == "application/problem+json"
+
     async def test_every_bad_entry_is_named_at_once(
         self, notification: httpx.AsyncClient, tenant: Agency
     ) -> None:

@@ -48,7 +48,9 @@ _CHANGE_RULES = (
 
 
 def _channel(setting: Setting | None) -> ChannelSettingOut | None:
-    return None if setting is None else ChannelSettingOut(**setting.__dict__)
+    if setting is None:
+        return None
+    return ChannelSettingOut(enabled=setting.enabled, source=setting.source)
 
 
 def _shown(found: list[KindSettings]) -> list[KindPreferenceOut]:
@@ -150,6 +152,9 @@ async def _unsubscribe(request: Request, token: str) -> UnsubscribedOut:
     return UnsubscribedOut(kind=kind.name, label=kind.label, email=False)
 
 
+_UNSUBSCRIBE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The token is tampered, foreign or malformed (names `token`)"}
+}
 TokenQuery = Annotated[str, Query(description="The signed token of the email's link")]
 
 
@@ -158,6 +163,7 @@ TokenQuery = Annotated[str, Query(description="The signed token of the email's l
     response_model=UnsubscribedOut,
     summary="Unsubscribe from one kind's email (the link in the email)",
     description=_UNSUBSCRIBE_DOC,
+    responses=_UNSUBSCRIBE_ANSWERS,
 )
 async def unsubscribe_by_link(request: Request, token: TokenQuery = "") -> UnsubscribedOut:
     return await _unsubscribe(request, token)
@@ -168,6 +174,7 @@ async def unsubscribe_by_link(request: Request, token: TokenQuery = "") -> Unsub
     response_model=UnsubscribedOut,
     summary="Unsubscribe from one kind's email (one-click, RFC 8058)",
     description=_UNSUBSCRIBE_DOC,
+    responses=_UNSUBSCRIBE_ANSWERS,
 )
 async def unsubscribe_one_click(request: Request, token: TokenQuery = "") -> UnsubscribedOut:
     return await _unsubscribe(request, token)
