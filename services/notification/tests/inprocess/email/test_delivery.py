@@ -242,6 +242,20 @@ class TestConcurrentWorkers:
         row = await delivery(in_process, tenant, to)
         assert (row["status"], row["attempts"]) == ("sent", 2)
 
+    async def test_a_claim_whose_lease_ran_low_before_sending_sends_nothing(
+        self, in_process: InProcess, notification_db: Database, tenant: Agency, smtp_sink: SmtpSink
+    ) -> None:
+        to = address()
+        await queued(notification_db, tenant, to)
+        # a lease so short it is half gone before the email's turn to be sent
+        worker = service(notification_db, smtp_sink, lease_seconds=0.001)
+
+        result = await worker.tick()
+
+        assert (result.claimed, result.sent) == (1, 0)
+        assert smtp_sink.to(to) == []
+        assert (await delivery(in_process, tenant, to))["status"] == "sending"
+
 
 class TestSecrets:
     @pytest.mark.parametrize("refusal", [None, "550 no such mailbox"])

@@ -5,8 +5,9 @@ A row is claimed (under its own agency, `FOR UPDATE SKIP LOCKED`) by setting it 
 with a lease: `next_attempt_at` moves to the end of the lease, so no other worker sees it as
 due until then. The claim commits before sending, so two workers never send the same row
 while the lease lasts; a worker that dies mid-send leaves the row to be taken again when its
-lease ends. The outcome is recorded only by the claim that still holds the row (same
-`last_attempt_at`, still `sending`).
+lease ends, and a claimed row still waiting for a free sending slot when half its lease has
+gone is not sent by this claim (the next one takes it). The outcome is recorded only by the
+claim that still holds the row (same `last_attempt_at`, still `sending`).
 
 Each claim counts an attempt. A temporary failure waits `email_retry_seconds[attempt - 1]`
 (the last one repeats) plus up to a fifth at random; after `email_max_attempts` the email is
@@ -148,6 +149,10 @@ class DeliveryService:
 
     async def _deliver(self, claimed: Claimed) -> Outcome | None:
         async with self._slots:
+            if self._lease_ran_low(claimed):
+                # waited too long for a slot: another worker may take the row any moment now,
+                # so leave it to whoever claims it next rather than risk sending it twice
+                return None
             try:
                 result = await self.sender.send(claimed.email)
             except Exception as error:
@@ -161,6 +166,9 @@ class DeliveryService:
             log.exception("recording an email's outcome failed", delivery_id=str(claimed.id))
             return None
         return result.outcome if recorded else None
+
+    def _lease_ran_low(self, claimed: Claimed) -> bool:
+        return utcnow() > claimed.claimed_at + timedelta(seconds=self.lease_seconds / 2)
 
     async def _record(self, claimed: Claimed, result: SendResult) -> bool:
         values: dict[str, Any] = {
