@@ -23,6 +23,7 @@ class TestProduction:
             environment="production",
             smtp_host="smtp.example.com",
             public_base_url="https://app.example.com",
+            unsubscribe_signing_key="s3cret",
         )
 
         refuse_development_defaults(settings)
