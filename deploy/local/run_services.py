@@ -14,7 +14,11 @@ Ctrl-C / SIGTERM: SIGTERM to every child, up to 15 s grace, SIGKILL for straggle
 (a second Ctrl-C kills at once). A child that exits on its own is reported with its exit code
 and last log lines, everything else is stopped, and the exit status is 1.
 
-The infrastructure (PostgreSQL, Redis, Kafka) is not started here: ``deploy/local/stack.sh up``.
+The infrastructure (PostgreSQL, Redis, Kafka, stripe-mock, mailpit) is not started here:
+``deploy/local/stack.sh up``. Notification sends email to the stack's mailpit (SMTP on
+``AGENCYOS_SMTP_HOST``:``AGENCYOS_SMTP_PORT``, 127.0.0.1:1025 by default), whose web UI and
+REST API (``AGENCYOS_MAILPIT_PORT``, 8025) the banner points to; links in emails lead to the
+gateway.
 """
 
 from __future__ import annotations
@@ -113,9 +117,28 @@ class Child:
         sys.stdout.flush()
 
 
+def smtp_address() -> tuple[str, int]:
+    """The stack's SMTP server (mailpit), as stack.sh starts it."""
+    return (
+        os.environ.get("AGENCYOS_SMTP_HOST", "127.0.0.1"),
+        int(os.environ.get("AGENCYOS_SMTP_PORT", "1025")),
+    )
+
+
+def mailpit_url() -> str:
+    return f"http://127.0.0.1:{os.environ.get('AGENCYOS_MAILPIT_PORT', '8025')}"
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    host, port = smtp_address()
+    env.setdefault("AGENCYOS_NOTIFICATION_SMTP_HOST", host)
+    env.setdefault("AGENCYOS_NOTIFICATION_SMTP_PORT", str(port))
+    env.setdefault(
+        "AGENCYOS_NOTIFICATION_PUBLIC_BASE_URL",
+        f"http://{env_host(GATEWAY)}:{env_port(GATEWAY, GATEWAY_PORT)}",
+    )
     return env
 
 
@@ -273,6 +296,8 @@ def banner(children: Sequence[Child]) -> None:
     services = "  ".join(f"{c.name} :{c.port}" for c in children if c.name != GATEWAY)
     if services:
         say(f"services: {services}")
+    host, port = smtp_address()
+    say(f"email:    mailpit UI and API {mailpit_url()} (SMTP {host}:{port})")
     say(f"logs:     {LOGS}/<name>.log")
     say("stop:     Ctrl-C")
     print(paint(line, 32), flush=True)

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # AgencyOS local infrastructure without Docker: PostgreSQL 15 (apt), Redis (apt) and a
-# single-node KRaft Kafka 3.9 broker (jars from Maven Central), and stripe-mock (Stripe's
-# official API mock, built with `go install` from the Go module proxy).
+# single-node KRaft Kafka 3.9 broker (jars from Maven Central), stripe-mock (Stripe's
+# official API mock) and mailpit (a real SMTP server with a REST API and web UI), both built
+# with `go install` from the Go module proxy.
 #
 #   stack.sh install        install what is missing (apt packages, Kafka jars); nothing else
 #   stack.sh up             install, start whatever is not running, wait until ready,
 #                           create roles/databases/topics (idempotent; safe to re-run)
-#   stack.sh down           stop PostgreSQL, Redis, Kafka and stripe-mock (no error if not running)
+#   stack.sh down           stop PostgreSQL, Redis, Kafka, stripe-mock and mailpit (no error if
+#                           not running)
 #   stack.sh kafka stop     stop only the broker and wait until the process is gone
 #   stack.sh kafka start    start only the broker (same data dir / cluster id) and wait
 #   stack.sh kafka restart  stop + start
+#   stack.sh mailpit start|stop|restart   only mailpit (installed first if missing)
 #   stack.sh reset          down, then delete all data (keeps downloaded jars)
 #   stack.sh status         one line per component; exit 3 if anything is not running
 #   stack.sh env            print `export` lines for the AGENCYOS_* connection settings
 #
 # Ports: AGENCYOS_POSTGRES_PORT (55432), AGENCYOS_REDIS_PORT (6379), AGENCYOS_KAFKA_PORT (9092),
-# AGENCYOS_KAFKA_CONTROLLER_PORT (9093), AGENCYOS_STRIPE_MOCK_PORT (12111). Everything lives under <repo>/.run/ (git-ignored),
+# AGENCYOS_KAFKA_CONTROLLER_PORT (9093), AGENCYOS_STRIPE_MOCK_PORT (12111), AGENCYOS_SMTP_PORT
+# (mailpit's SMTP, 1025), AGENCYOS_MAILPIT_PORT (mailpit's REST API and UI, 8025); mailpit keeps
+# at most AGENCYOS_MAILPIT_MAX_MESSAGES (100000). Everything lives under <repo>/.run/ (git-ignored),
 # except PostgreSQL's data directory when running as root: the server runs as the `postgres`
 # user, which may not be able to enter the checkout, so its data lives in
 # ${TMPDIR:-/tmp}/agencyos-pg-<hash of the repo path> and .run/postgres is a symlink to it.
-# Logs: .run/logs/{postgres,redis,kafka,stripe-mock}.log.
+# Logs: .run/logs/{postgres,redis,kafka,stripe-mock,mailpit}.log.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,6 +39,9 @@ REDIS_PORT="${AGENCYOS_REDIS_PORT:-6379}"
 KAFKA_PORT="${AGENCYOS_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${AGENCYOS_KAFKA_CONTROLLER_PORT:-9093}"
 STRIPE_MOCK_PORT="${AGENCYOS_STRIPE_MOCK_PORT:-12111}"
+SMTP_PORT="${AGENCYOS_SMTP_PORT:-1025}"
+MAILPIT_PORT="${AGENCYOS_MAILPIT_PORT:-8025}"
+MAILPIT_MAX_MESSAGES="${AGENCYOS_MAILPIT_MAX_MESSAGES:-100000}"
 
 PGBIN="${AGENCYOS_PGBIN:-/usr/lib/postgresql/15/bin}"
 # One database per service, named by agencyos.common.services (read once the venv exists).
@@ -55,6 +63,11 @@ STRIPE_MOCK_VERSION=v0.197.0
 STRIPE_MOCK_DIR="$RUN/stripe-mock"
 STRIPE_MOCK_BIN="$STRIPE_MOCK_DIR/bin/stripe-mock"
 STRIPE_MOCK_PIDFILE="$STRIPE_MOCK_DIR/stripe-mock.pid"
+
+MAILPIT_VERSION=v1.33.1
+MAILPIT_DIR="$RUN/mailpit"
+MAILPIT_BIN="$MAILPIT_DIR/bin/mailpit"
+MAILPIT_PIDFILE="$MAILPIT_DIR/mailpit.pid"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 
 UV_VERSION=0.13.9
@@ -229,6 +242,7 @@ cmd_install() {
     install_apt_packages
     install_kafka_jars
     install_stripe_mock
+    install_mailpit
 }
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -600,6 +614,65 @@ stripe_mock_stop() {
     rm -f "$STRIPE_MOCK_PIDFILE"
 }
 
+# ---------------------------------------------------------------------------- mailpit
+install_mailpit() {
+    if [[ -x "$MAILPIT_BIN" && "$(cat "$MAILPIT_DIR/version" 2>/dev/null)" == "$MAILPIT_VERSION" ]]; then
+        return 0
+    fi
+    command -v go >/dev/null || die "go not found: mailpit is built with 'go install'"
+    local t0=$SECONDS
+    say "mailpit: go install github.com/axllent/mailpit@$MAILPIT_VERSION (a few minutes the first time)"
+    mkdir -p "$MAILPIT_DIR/bin"
+    GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOTOOLCHAIN="${GOTOOLCHAIN:-local}" \
+        GOBIN="$MAILPIT_DIR/bin" go install "github.com/axllent/mailpit@$MAILPIT_VERSION" ||
+        die "could not build mailpit"
+    printf '%s\n' "$MAILPIT_VERSION" >"$MAILPIT_DIR/version"
+    say "mailpit: built in $((SECONDS - t0))s"
+}
+
+mailpit_pid() { alive_pid "$MAILPIT_PIDFILE" mailpit; }
+
+mailpit_start() {
+    local pid i
+    if pid="$(mailpit_pid)"; then
+        say "mailpit: already running (pid $pid, smtp $HOST:$SMTP_PORT, api $HOST:$MAILPIT_PORT)"
+        return 0
+    fi
+    for port in "$SMTP_PORT" "$MAILPIT_PORT"; do
+        if port_open "$port"; then
+            die "port $port is already in use; stop it or set AGENCYOS_SMTP_PORT / AGENCYOS_MAILPIT_PORT"
+        fi
+    done
+    say "mailpit: starting (smtp $HOST:$SMTP_PORT, api and ui http://$HOST:$MAILPIT_PORT)"
+    # Any login is accepted, even over plain text, so SMTP auth settings can be exercised.
+    nohup "$MAILPIT_BIN" --smtp "$HOST:$SMTP_PORT" --listen "$HOST:$MAILPIT_PORT" \
+        --database "$MAILPIT_DIR/mailpit.db" --max "$MAILPIT_MAX_MESSAGES" \
+        --smtp-auth-accept-any --smtp-auth-allow-insecure --disable-version-check \
+        >"$LOGS/mailpit.log" 2>&1 9>&- &
+    printf '%s\n' "$!" >"$MAILPIT_PIDFILE"
+    for ((i = 0; i < 100; i++)); do
+        if port_open "$SMTP_PORT" && port_open "$MAILPIT_PORT"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    show_log_tail "$LOGS/mailpit.log"
+    die "mailpit did not start"
+}
+
+mailpit_stop() {
+    local pid
+    if ! pid="$(mailpit_pid)"; then
+        say "mailpit: not running"
+        rm -f "$MAILPIT_PIDFILE"
+        return 0
+    fi
+    say "mailpit: stopping"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 20
+    rm -f "$MAILPIT_PIDFILE"
+}
+
 # ---------------------------------------------------------------------------- commands
 take_lock() {
     mkdir -p "$RUN" "$LOGS"
@@ -617,16 +690,18 @@ cmd_up() {
     pg_start
     redis_start
     stripe_mock_start
+    mailpit_start
     kafka_start_process
     pg_wait_ready
     pg_bootstrap
     kafka_wait_ready
-    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT · stripe-mock $HOST:$STRIPE_MOCK_PORT"
+    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT · stripe-mock $HOST:$STRIPE_MOCK_PORT · mailpit smtp $HOST:$SMTP_PORT, api and ui http://$HOST:$MAILPIT_PORT"
 }
 
 cmd_down() {
     kafka_stop
     stripe_mock_stop
+    mailpit_stop
     redis_stop
     pg_stop
 }
@@ -648,9 +723,25 @@ cmd_kafka() {
     esac
 }
 
+cmd_mailpit() {
+    case "${1:-}" in
+        stop) mailpit_stop ;;
+        start)
+            mkdir -p "$RUN" "$LOGS"
+            install_mailpit
+            mailpit_start
+            ;;
+        restart)
+            mailpit_stop
+            cmd_mailpit start
+            ;;
+        *) die "usage: stack.sh mailpit start|stop|restart" ;;
+    esac
+}
+
 cmd_reset() {
     cmd_down
-    say "deleting data: $PG_BASE, $KAFKA_DATA, $REDIS_DIR"
+    say "deleting data: $PG_BASE, $KAFKA_DATA, $REDIS_DIR, mailpit's messages"
     case "$PG_BASE" in
         */agencyos-pg-* | "$RUN/postgres") rm -rf "$PG_BASE" ;;
         *) warn "not deleting unexpected PostgreSQL dir $PG_BASE" ;;
@@ -659,7 +750,8 @@ cmd_reset() {
     rm -f "$LOGS/postgres.log"
     rm -rf "$KAFKA_DATA" "$KAFKA_HOME/cluster.id" "$KAFKA_HOME/kafka.port" "$KAFKA_CONF"
     rm -rf "$REDIS_DIR"
-    say "reset done (Kafka jars kept in .run/kafka/lib)"
+    rm -f "$MAILPIT_DIR"/mailpit.db*
+    say "reset done (Kafka jars and the go-installed binaries kept)"
 }
 
 cmd_status() {
@@ -698,6 +790,13 @@ cmd_status() {
         printf '%-9s stopped\n' stripe-mock
         down=1
     fi
+    if pid="$(mailpit_pid)"; then
+        printf '%-9s running  pid %-7s smtp %s:%s  api and ui http://%s:%s\n' mailpit "$pid" \
+            "$HOST" "$SMTP_PORT" "$HOST" "$MAILPIT_PORT"
+    else
+        printf '%-9s stopped\n' mailpit
+        down=1
+    fi
     return $((down * 3))
 }
 
@@ -708,6 +807,9 @@ export AGENCYOS_POSTGRES_PORT=$PG_PORT
 export AGENCYOS_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT
 export AGENCYOS_REDIS_URL=redis://$HOST:$REDIS_PORT/0
 export AGENCYOS_STRIPE_API_BASE=http://$HOST:$STRIPE_MOCK_PORT
+export AGENCYOS_SMTP_HOST=$HOST
+export AGENCYOS_SMTP_PORT=$SMTP_PORT
+export AGENCYOS_MAILPIT_URL=http://$HOST:$MAILPIT_PORT
 EOF
 }
 
@@ -734,6 +836,10 @@ main() {
         kafka)
             take_lock
             cmd_kafka "$@"
+            ;;
+        mailpit)
+            take_lock
+            cmd_mailpit "$@"
             ;;
         reset)
             take_lock

@@ -224,6 +224,35 @@ class TestForwarding:
         assert response.status_code == 200, response.text
         assert upstream.targets == [b"/v1/auth/login"]
 
+    @pytest.mark.parametrize("method", ["GET", "POST"])
+    async def test_the_unsubscribe_link_of_an_email_is_forwarded_without_a_token(
+        self, gateway_app: FastAPI, upstream: Upstream, method: str
+    ) -> None:
+        target = b"/v1/notification-preferences/unsubscribe?token=abc.def"
+
+        response = await send_raw(gateway_app, method, target)
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [target]
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [
+            ("PUT", b"/v1/notification-preferences/unsubscribe?token=abc.def"),
+            ("DELETE", b"/v1/notification-preferences/unsubscribe?token=abc.def"),
+            ("GET", b"/v1/notification-preferences/unsubscribe/x?token=abc.def"),
+            ("GET", b"/v1/notification-preferences"),
+            ("PUT", b"/v1/notification-preferences/defaults/member"),
+        ],
+    )
+    async def test_the_rest_of_notification_preferences_still_needs_a_token(
+        self, gateway_app: FastAPI, upstream: Upstream, method: str, target: bytes
+    ) -> None:
+        response = await send_raw(gateway_app, method, target)
+
+        assert_problem(response, 401, "unauthenticated")
+        assert upstream.received == []
+
 
 DOCUMENT = b"/v1/invoices/6f1c2a44-0000-4000-8000-000000000001/document"
 DOCUMENT_QUERY = b"?tenant_id=6f1c2a44-0000-4000-8000-000000000002&expires=1&signature=ab"

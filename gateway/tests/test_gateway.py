@@ -262,6 +262,17 @@ class TestPublicRoutes:
         assert response.status_code == 200
         assert response.json()["keys"]
 
+    @pytest.mark.parametrize("method", ["GET", "POST"])
+    async def test_the_unsubscribe_link_needs_no_token_and_its_own_token_is_checked(
+        self, gateway: httpx.AsyncClient, method: str
+    ) -> None:
+        response = await gateway.request(
+            method, "/v1/notification-preferences/unsubscribe", params={"token": "forged.token"}
+        )
+
+        body = assert_problem(response, 400, "bad-request")
+        assert [e["field"] for e in body["errors"]] == ["token"]
+
     async def test_a_public_path_with_another_method_still_needs_a_token(
         self, gateway: httpx.AsyncClient
     ) -> None:

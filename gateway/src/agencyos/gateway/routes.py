@@ -44,6 +44,7 @@ ROUTES: dict[str, str] = {
     "/v1/subscription": "billing",
     "/v1/notifications": "notification",
     "/v1/notification-preferences": "notification",
+    "/v1/email-deliveries": "notification",
     "/v1/webhook-endpoints": "notification",
     "/v1/automations": "notification",
     "/v1/portal": "portal",
@@ -58,6 +59,10 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
     # an invoice's PDF through the signed link emailed to the client (billing checks it)
     ("GET", re.compile(r"^/v1/invoices/[^/]+/document$")),
+    # The link in every email (GET) and mail clients' one-click form of it (POST, RFC 8058):
+    # its signed token is the credential.
+    ("GET", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
+    ("POST", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
 ]
 
 _BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)

@@ -42,6 +42,7 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
         "invoices.write",
         "reports.financial.read",
         "notifications.read",
+        "email_deliveries.read",
         "webhooks.write",
         "portal.read",
     }
@@ -72,7 +73,13 @@ _MANAGER = _MEMBER | {
     "invoices.write",
     "reports.financial.read",
 }
-_ADMIN = _MANAGER | {"agency.write", "members.write", "api_keys.write", "webhooks.write"}
+_ADMIN = _MANAGER | {
+    "agency.write",
+    "members.write",
+    "api_keys.write",
+    "webhooks.write",
+    "email_deliveries.read",
+}
 
 # Only owners hold `roles.write` (tuning roles and per-member overrides) unless they grant it.
 DEFAULT_ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

@@ -17,6 +17,7 @@ import httpx
 
 from agencyos.common.services import SERVICES
 from agencyos.testing.infra import Infra, free_port
+from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -72,6 +73,10 @@ class Platform:
         default_factory=lambda: os.environ.get("AGENCYOS_STRIPE_API_BASE", DEFAULT_STRIPE_API)
     )
     stripe_webhook_secret: str = field(default_factory=lambda: f"whsec_{uuid.uuid4().hex}")
+    # Email goes to mailpit (started by the local stack); tests read it through its API.
+    smtp_host: str = field(default_factory=smtp_host)
+    smtp_port: int = field(default_factory=smtp_port)
+    mailpit_url: str = field(default_factory=mailpit_url)
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
     # The gateway serves Prometheus metrics on a port of its own, never the public one.
@@ -115,6 +120,15 @@ class Platform:
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
+                "AGENCYOS_NOTIFICATION_SMTP_HOST": self.smtp_host,
+                "AGENCYOS_NOTIFICATION_SMTP_PORT": str(self.smtp_port),
+                # every link in an email leads through this run's gateway
+                "AGENCYOS_NOTIFICATION_PUBLIC_BASE_URL": self.gateway_url,
+                # retries in a test's time: a few quick ones, then every two seconds
+                "AGENCYOS_NOTIFICATION_EMAIL_POLL_SECONDS": "0.1",
+                "AGENCYOS_NOTIFICATION_EMAIL_RETRY_SECONDS": "[0.2, 0.5, 1, 2]",
+                "AGENCYOS_NOTIFICATION_EMAIL_MAX_ATTEMPTS": "30",
+                "AGENCYOS_NOTIFICATION_SMTP_TIMEOUT_SECONDS": "5",
                 # argon2id at its floor: a test run signs up thousands of accounts, and the
                 # production cost (64 MiB, 3 passes) is most of each signup's time there.
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",

@@ -3,6 +3,8 @@ from pathlib import Path
 from agencyos.common.runtime import ServiceDefinition, main
 from agencyos.notification.app import build_app
 from agencyos.notification.consumers import SUBSCRIPTION
+from agencyos.notification.digests.worker import digest_worker
+from agencyos.notification.email.worker import email_worker
 from agencyos.notification.settings import NotificationSettings
 
 DEFINITION = ServiceDefinition(
@@ -11,6 +13,7 @@ DEFINITION = ServiceDefinition(
     create_app=build_app,
     service_dir=Path(__file__).resolve().parents[3],
     subscription=SUBSCRIPTION,
+    workers={"email": email_worker, "digests": digest_worker},
 )
 
 if __name__ == "__main__":

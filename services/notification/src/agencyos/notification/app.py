@@ -1,7 +1,9 @@
 from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
+from agencyos.notification.email.endpoints import router as email_deliveries_router
 from agencyos.notification.inapp.endpoints import router as notifications_router
+from agencyos.notification.preferences.endpoints import router as preferences_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
@@ -9,5 +11,5 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS notification",
         description="In-app notifications, preferences, email and outbound webhooks.",
-        routers=[notifications_router],
+        routers=[notifications_router, preferences_router, email_deliveries_router],
     )

@@ -1,6 +1,52 @@
+from typing import ClassVar
+
+from pydantic import Field
+
 from agencyos.common.settings import ServiceSettings, service_config
 
 
 class NotificationSettings(ServiceSettings):
     service_name = "notification"
     model_config = service_config("notification")
+    # Local defaults that must never reach production (the SMTP sink and the local gateway).
+    development_secrets: ClassVar[tuple[str, ...]] = (
+        "smtp_host",
+        "public_base_url",
+        "unsubscribe_signing_key",
+    )
+
+    # Where people reach AgencyOS (the gateway): every link in every email starts with it.
+    public_base_url: str = "http://127.0.0.1:8080"
+    # Signs the unsubscribe link in every email (HMAC-SHA256 over agency, person and kind);
+    # AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY. Changing it breaks the links already sent.
+    unsubscribe_signing_key: str = "agencyos-unsubscribe-local-development-only"
+
+    # SMTP (mailpit in the local stack)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # STARTTLS after connecting in plain text (port 587), or TLS from the start (port 465)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    # The address emails come from; the display name is replaced by the agency's name.
+    email_from: str = "AgencyOS <no-reply@agencyos.localhost>"
+
+    # Delivery worker
+    email_poll_seconds: float = 1.0
+    email_batch_size: int = 50
+    email_concurrency: int = 10
+    # Waits after the 1st, 2nd, ... temporary failure (the last one repeats), each with up
+    # to a fifth added at random so a burst of failures does not retry in lockstep.
+    email_retry_seconds: list[float] = [30, 120, 600, 1800, 3600, 7200, 14400]
+    email_max_attempts: int = 8
+    # A row being sent is leased for this long; a worker that died mid-send loses it after.
+    email_sending_lease_seconds: float = 300.0
+    email_attachment_timeout_seconds: float = 30.0
+
+    # Digests (worker mode): how often the worker looks, the local hour (in each agency's
+    # time zone) the daily and Monday's weekly digests go out from, and its leader lock.
+    digest_poll_seconds: float = 60.0
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_lock_key: int = 7_305_101

@@ -32,9 +32,13 @@ class Addressee:
 
 @dataclass(frozen=True)
 class RenderedEmail:
+    """An email as the recipient reads it. `unsubscribe_url` (when the email carries one)
+    also becomes its List-Unsubscribe header."""
+
     subject: str
     html: str
     text: str
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,33 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
+from agencyos.notification.models.agency_brand import AgencyBrand  # noqa: E402
+from agencyos.notification.models.digest_run import DigestRun  # noqa: E402
+from agencyos.notification.models.email_delivery import (  # noqa: E402
+    DeliveryStatus,
+    EmailDelivery,
+)
 from agencyos.notification.models.notification import Notification  # noqa: E402
+from agencyos.notification.models.person import DirectoryPerson  # noqa: E402
+from agencyos.notification.models.preference import (  # noqa: E402
+    NotificationPreference,
+    NotificationRoleDefault,
+)
+from agencyos.notification.models.project import DirectoryProject  # noqa: E402
+from agencyos.notification.models.task import DirectoryTask  # noqa: E402
+from agencyos.notification.models.waiting_notice import WaitingNotice  # noqa: E402
 
-__all__ = ["Base", "Notification"]
+__all__ = [
+    "AgencyBrand",
+    "Base",
+    "DeliveryStatus",
+    "DigestRun",
+    "DirectoryPerson",
+    "DirectoryProject",
+    "DirectoryTask",
+    "EmailDelivery",
+    "Notification",
+    "NotificationPreference",
+    "NotificationRoleDefault",
+    "WaitingNotice",
+]
