@@ -2,7 +2,7 @@
 for a person not yet known; digest runs claimed once per person and period; RLS
 
 Revision ID: 0003
-Revises: 0002, 0004
+Revises: 0002
 Create Date: 2026-12-05 01:15:00
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from agencyos.common.migrations import enable_tenant_rls, uuid_column
 
 revision = "0003"
-down_revision = ("0002", "0004")
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

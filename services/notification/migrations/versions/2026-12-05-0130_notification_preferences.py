@@ -1,7 +1,7 @@
 """notification preferences and role defaults; notifications written once, with link and actor
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-05 01:30:00
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from agencyos.common.migrations import enable_tenant_rls
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
