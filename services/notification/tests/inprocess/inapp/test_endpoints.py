@@ -395,7 +395,7 @@ class TestPermission:
             ("GET", PATH),
             ("GET", f"{PATH}/unread-count"),
             ("POST", f"{PATH}/read-all"),
-            ("POST", f"{PATH}/{uuid.uuid4()}/read"),
+            ("POST", f"{PATH}/00000000-0000-4000-8000-000000000001/read"),
         ],
     )
     async def test_a_caller_without_notifications_read_is_refused(
