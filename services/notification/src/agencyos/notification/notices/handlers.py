@@ -7,6 +7,7 @@ from agencyos.common.consumer import Handler
 from agencyos.common.events import MemberAdded
 from agencyos.notification.directory.handlers import DIRECTORY_HANDLERS
 from agencyos.notification.notices import (
+    clients,
     deals,
     deliverables,
     imports,
@@ -22,6 +23,7 @@ from agencyos.notification.notices.waiting import on_member_joined
 # Event type → what it tells whom (one builder per event type).
 BUILDERS: dict[str, Builder] = {
     **members.BUILDERS,
+    **clients.BUILDERS,
     **tasks.BUILDERS,
     **deliverables.BUILDERS,
     **deals.BUILDERS,

@@ -1,5 +1,6 @@
-"""What notification makes of `crm.client.created`, handed to its own consumer runner (inbox,
-the handler in the runner's transaction) and read back through its API."""
+"""What notification makes of `crm.client.created` (the `client.created` notice), handed to its
+own consumer runner (inbox, the handler in the runner's transaction) and read back through its
+API. The people involved are known to it first (their `identity.member.added` delivered)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 
 from agencyos.common.events import ClientCreated, CloudEvent, build_event
 from agencyos.testing.inprocess import Agency, Caller, InProcess
+from agencyos.testing.notices import join, seed
 from agencyos.testing.sql import fetch_rows
 
 
@@ -57,6 +59,7 @@ class TestDuplicateDelivery:
     async def test_the_same_event_delivered_again_and_again_notifies_once(
         self, in_process: InProcess, notification: httpx.AsyncClient, agency: Caller
     ) -> None:
+        await seed(in_process, agency)
         event = client_created(agency)
 
         outcomes = [await in_process.deliver("notification", event) for _ in range(3)]
@@ -76,6 +79,7 @@ class TestDuplicateDelivery:
     async def test_two_events_for_the_same_client_with_different_ids_are_two_notifications(
         self, in_process: InProcess, notification: httpx.AsyncClient, agency: Caller
     ) -> None:
+        await seed(in_process, agency)
         event = client_created(agency)
         twin = event.model_copy(update={"id": uuid.uuid4()})
 
@@ -89,13 +93,15 @@ class TestRecipient:
     async def test_the_creator_who_owns_the_client_is_told_it_was_created(
         self, in_process: InProcess, notification: httpx.AsyncClient, agency: Caller
     ) -> None:
+        await seed(in_process, agency)
         event = client_created(agency, company_name="Acme Corp")
 
         await in_process.deliver("notification", event)
 
         [note] = about(await notifications_of(notification, agency), event)
-        assert note["kind"] == "crm.client.created"
-        assert note["title"] == "Client Acme Corp was created"
+        assert note["kind"] == "client.created"
+        assert note["title"] == "Client \u201cAcme Corp\u201d was created"
+        assert note["link"] == f"/v1/clients/{event.data['client_id']}"
         assert note["subject"] == event.subject
         assert note["data"] == {"client_id": event.data["client_id"]}
         assert note["read_at"] is None
@@ -107,7 +113,8 @@ class TestRecipient:
         tenant: Agency,
         agency: Caller,
     ) -> None:
-        owner = tenant.caller("member")
+        await seed(in_process, agency)
+        owner = await join(in_process, tenant, "member")
         event = client_created(
             agency, created_by=agency.user_id, owner_id=owner.user_id, company_name="Globex"
         )
@@ -115,7 +122,7 @@ class TestRecipient:
         await in_process.deliver("notification", event)
 
         [note] = about(await notifications_of(notification, owner), event)
-        assert note["title"] == "You are now the owner of Globex"
+        assert note["title"] == "You are now the owner of \u201cGlobex\u201d"
         notes = await rows(
             in_process,
             event,
@@ -135,7 +142,8 @@ class TestVisibility:
         agency: Caller,
         other_agency: Caller,
     ) -> None:
-        colleague = tenant.caller("member")
+        await seed(in_process, agency, other_agency)
+        colleague = await join(in_process, tenant, "member")
         for_owner = client_created(agency)
         for_colleague = client_created(agency, owner_id=colleague.user_id)
         for_stranger = client_created(other_agency)
@@ -157,3 +165,41 @@ class TestVisibility:
 
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
+
+
+class TestPreferences:
+    async def test_an_owner_who_turned_the_kind_off_in_app_is_not_told(
+        self, in_process: InProcess, notification: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        await seed(in_process, agency)
+        turned_off = await notification.put(
+            "/v1/notification-preferences",
+            json={"preferences": [{"kind": "client.created", "in_app": False}]},
+            headers=agency.headers,
+        )
+        assert turned_off.status_code == 200, turned_off.text
+        quiet = client_created(agency)
+
+        assert await in_process.deliver("notification", quiet) == "ok"
+
+        assert about(await notifications_of(notification, agency), quiet) == []
+
+
+class TestNotYetKnown:
+    async def test_an_owner_notification_does_not_know_yet_is_told_once_they_join(
+        self,
+        in_process: InProcess,
+        notification: httpx.AsyncClient,
+        tenant: Agency,
+        agency: Caller,
+    ) -> None:
+        await seed(in_process, agency)
+        newcomer = tenant.caller("member")
+        event = client_created(agency, owner_id=newcomer.user_id, company_name="Initech")
+
+        assert await in_process.deliver("notification", event) == "ok"
+        assert about(await notifications_of(notification, newcomer), event) == []
+        await seed(in_process, newcomer)
+
+        [note] = about(await notifications_of(notification, newcomer), event)
+        assert note["title"] == "You are now the owner of \u201cInitech\u201d"
