@@ -32,6 +32,7 @@ from agencyos.identity.models import Membership, User
 from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.service import (
     ensure_may_assign,
+    publish_permissions_changed,
     role_service,
     validate_permissions,
     with_current_role,
@@ -152,6 +153,7 @@ class MemberService:
                 new_role=membership.role,
                 client_id=membership.client_id,
                 changed_by=principal.user_id,
+                permissions=sorted(await role_service.effective_permissions(session, membership)),
             ),
             source_service=SERVICE,
             subject=f"members/{membership.user_id}",
@@ -294,6 +296,8 @@ class MemberService:
         if not before <= view.permissions:
             # Their tokens carry permissions they no longer hold (gains wait for a refresh).
             await revoker.member(membership.tenant_id, membership.user_id)
+        if view.permissions != before:
+            await publish_permissions_changed(session, principal, membership, view.permissions)
         return view
 
 
