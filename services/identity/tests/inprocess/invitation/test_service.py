@@ -14,7 +14,6 @@ import httpx
 
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.testing.factories import PASSWORD, AgencySession, invite
-from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import ServiceInProcess
 from agencyos.testing.sql import fetch_rows
 
@@ -170,18 +169,3 @@ class TestInvitationAccepted:
         (event,) = await events_about(outbox, agency, ACCEPTED, str(other_agency.user_id))
         name = me.json()["user"]["name"]
         assert (event["data"]["name"], event["data"]["role"]) == (name, "admin")
-
-    async def test_a_refused_acceptance_writes_neither_event(
-        self,
-        identity: httpx.AsyncClient,
-        agency: AgencySession,
-        other_agency: AgencySession,
-        outbox: Outbox,
-    ) -> None:
-        created = await invite(identity, agency, other_agency.email, "member")
-
-        refused = await accept(identity, created["token"], {"password": "not the password"})
-
-        assert_problem(refused, 401)
-        for event_type in (ADDED, ACCEPTED):
-            assert await events_about(outbox, agency, event_type, str(other_agency.user_id)) == []
