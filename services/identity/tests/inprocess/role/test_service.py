@@ -4,6 +4,7 @@ nothing changed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -165,3 +166,55 @@ class TestResettingARole:
         await reset(identity, agency, "member")
 
         assert await told(outbox, agency) == {}
+
+
+class TestConcurrentChanges:
+    """The last event about a member tells the set identity holds once both changes are in,
+    whichever commits first: a consumer keeping the last event never keeps a stale set."""
+
+    async def test_tuning_the_role_while_members_overrides_change(
+        self,
+        outbox: Outbox,
+        add_member: AddMember,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        members = [await add_member(agency, "member") for _ in range(3)]
+        for round_ in range(4):
+            gained = {"invoices.read"} if round_ % 2 else {"invoices.read", "timesheets.approve"}
+
+            await asyncio.gather(
+                *(
+                    identity.put(
+                        f"/v1/members/{m.user_id}/permissions",
+                        json={"revoked": ["clients.read"] if round_ % 2 else ["members.read"]},
+                        headers=agency.headers,
+                    )
+                    for m in members
+                ),
+                tune(identity, agency, "member", MEMBER | gained),
+            )
+
+            for m in members:
+                held = await identity.get(f"/v1/members/{m.user_id}", headers=agency.headers)
+                *_, last = (await told(outbox, agency))[key(m)]
+                assert last["permissions"] == held.json()["permissions"], round_
+
+    async def test_two_tunings_of_one_role_at_once(
+        self,
+        outbox: Outbox,
+        add_member: AddMember,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        member = await add_member(agency, "member")
+        for round_ in range(4):
+            await asyncio.gather(
+                tune(identity, agency, "member", MEMBER | {"invoices.read"}),
+                tune(identity, agency, "member", MEMBER - {"clients.read"}),
+            )
+
+            held = await identity.get(f"/v1/members/{member.user_id}", headers=agency.headers)
+            events = (await told(outbox, agency)).get(key(member), [])
+            told_last = events[-1]["permissions"] if events else sorted(MEMBER)
+            assert told_last == held.json()["permissions"], round_

@@ -257,6 +257,7 @@ class InvitationService:
         invitation.accepted_at = utcnow()
         invitation.accepted_by = user.id
         await session.flush()
+        await role_service.lock_permissions(session, invitation.tenant_id)
         await publish(
             session,
             MemberAdded(

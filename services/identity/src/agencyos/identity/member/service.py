@@ -144,6 +144,7 @@ class MemberService:
     async def _publish_role_change(
         self, session: AsyncSession, principal: Principal, membership: Membership, old: str
     ) -> None:
+        await role_service.lock_permissions(session, membership.tenant_id)
         await publish(
             session,
             MemberRoleChanged(
@@ -287,6 +288,7 @@ class MemberService:
         await with_current_role(session, principal, "roles.write")
         if membership.role == Role.OWNER.value:
             raise field_error("user_id", "owners hold every permission and take no overrides")
+        await role_service.lock_permissions(session, membership.tenant_id)
         before = await role_service.effective_permissions(session, membership)
         membership.granted_permissions = list(granted)
         membership.revoked_permissions = list(revoked)

@@ -119,6 +119,10 @@ async def publish_permissions_changed(
 
 
 class RoleService:
+    async def lock_permissions(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        """Taken before reading a member's permissions for an event (role_repository)."""
+        await role_repository.lock_permissions(session, tenant_id)
+
     async def role_set(
         self, session: AsyncSession, tenant_id: uuid.UUID, role: Role
     ) -> frozenset[str]:
@@ -168,6 +172,7 @@ class RoleService:
         names = validate_permissions(permissions, "permissions")
         principal = await with_current_role(session, principal, "roles.write")
         updated_by = None if principal.api_key_id else principal.user_id
+        await role_repository.lock_permissions(session, principal.tenant_id)
         before = await self.role_set(session, principal.tenant_id, role)
         after = frozenset(names)
         await role_repository.save(session, principal.tenant_id, role.value, names, updated_by)
@@ -181,6 +186,7 @@ class RoleService:
         if role is Role.OWNER:
             return self._view(role, ALL_PERMISSIONS)
         await with_current_role(session, principal, "roles.write")
+        await role_repository.lock_permissions(session, principal.tenant_id)
         before = await self.role_set(session, principal.tenant_id, role)
         await role_repository.reset(session, principal.tenant_id, role.value)
         after = DEFAULT_ROLE_PERMISSIONS[role]
