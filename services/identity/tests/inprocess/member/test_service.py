@@ -4,6 +4,7 @@ effective set under the new role (two for an ownership transfer), and
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -185,3 +186,41 @@ class TestOverridesTellTheNewSet:
             sorted(MEMBER - {"clients.read"}),
             sorted(MEMBER),
         ]
+
+
+class TestRoleChangeWhileTheRoleIsTuned:
+    async def test_the_last_event_about_the_member_tells_the_set_they_hold(
+        self,
+        outbox: Outbox,
+        add_member: AddMember,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        """Whichever commits first, a consumer keeping the last event keeps the right set."""
+        manager = DEFAULT_ROLE_PERMISSIONS[Role.MANAGER]
+        for round_ in range(4):
+            member = await add_member(agency, "member")
+            tuned = manager - {"clients.write"} if round_ % 2 else manager | {"roles.write"}
+
+            answers = await asyncio.gather(
+                identity.patch(
+                    f"/v1/members/{member.user_id}",
+                    json={"role": "manager"},
+                    headers=agency.headers,
+                ),
+                identity.put(
+                    "/v1/roles/manager",
+                    json={"permissions": sorted(tuned)},
+                    headers=agency.headers,
+                ),
+            )
+
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            held = await identity.get(f"/v1/members/{member.user_id}", headers=agency.headers)
+            about = [
+                e
+                for e in await outbox(None, agency.agency_id)
+                if e["type"] in (ROLE_CHANGED, PERMISSIONS_CHANGED)
+                and e["data"]["user_id"] == str(member.user_id)
+            ]
+            assert about[-1]["data"]["permissions"] == held.json()["permissions"], round_
