@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -169,3 +170,34 @@ class TestInvitationAccepted:
         (event,) = await events_about(outbox, agency, ACCEPTED, str(other_agency.user_id))
         name = me.json()["user"]["name"]
         assert (event["data"]["name"], event["data"]["role"]) == (name, "admin")
+
+
+class TestJoiningWhileTheRoleIsTuned:
+    async def test_the_last_event_about_the_new_member_tells_the_set_they_hold(
+        self, identity: httpx.AsyncClient, agency: AgencySession, outbox: Outbox
+    ) -> None:
+        """Whichever commits first, a consumer keeping the last event keeps the right set."""
+        member = DEFAULT_ROLE_PERMISSIONS[Role.MEMBER]
+        for round_ in range(4):
+            created = await invite(identity, agency, new_email(), "member")
+            tuned = member | {"invoices.read"} if round_ % 2 else member - {"clients.read"}
+
+            joined, tuning = await asyncio.gather(
+                accept(identity, created["token"]),
+                identity.put(
+                    "/v1/roles/member",
+                    json={"permissions": sorted(tuned)},
+                    headers=agency.headers,
+                ),
+            )
+
+            assert (joined.status_code, tuning.status_code) == (201, 200)
+            user_id = joined.json()["user"]["id"]
+            held = await identity.get(f"/v1/members/{user_id}", headers=agency.headers)
+            about = [
+                e
+                for e in await outbox(None, agency.agency_id)
+                if e["type"] in (ADDED, "identity.member.permissions_changed")
+                and e["data"]["user_id"] == user_id
+            ]
+            assert about[-1]["data"]["permissions"] == held.json()["permissions"], round_
