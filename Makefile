@@ -85,8 +85,9 @@ format: install ## apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench
-bench: install stack-up ## load benchmark: gateway vs service vs pgbench floor (bench/results/)
+bench: install stack-up ## benchmarks: gateway vs service vs pgbench floor; a notification burst (bench/results/)
 	$(PY) bench/run.py
+	$(PY) bench/notification_burst.py
 
 .PHONY: clean
 clean: ## stop the stack and delete .run/ state (downloads are kept)
