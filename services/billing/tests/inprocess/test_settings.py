@@ -1,5 +1,5 @@
-"""billing's settings: the key that signs invoice document links has a development default
-that a production start refuses."""
+"""billing's settings: the key that signs invoice document links and the public address those
+links start with have development defaults that a production start refuses."""
 
 from __future__ import annotations
 
@@ -14,9 +14,19 @@ class TestDocumentSigningKey:
         with pytest.raises(DevelopmentDefaultInProduction, match="DOCUMENT_SIGNING_KEY"):
             refuse_development_defaults(BillingSettings(environment="production"))
 
-    def test_production_starts_with_a_key_of_its_own(self) -> None:
+    def test_production_refuses_the_local_public_address(self) -> None:
+        with pytest.raises(DevelopmentDefaultInProduction, match="BILLING_PUBLIC_BASE_URL"):
+            refuse_development_defaults(
+                BillingSettings(environment="production", document_signing_key="a-real-secret")
+            )
+
+    def test_production_starts_with_a_key_and_an_address_of_its_own(self) -> None:
         refuse_development_defaults(
-            BillingSettings(environment="production", document_signing_key="a-real-secret")
+            BillingSettings(
+                environment="production",
+                document_signing_key="a-real-secret",
+                public_base_url="https://api.example.com",
+            )
         )
 
     def test_development_starts_with_the_default_key(self) -> None:

@@ -6,7 +6,7 @@ from agencyos.common.settings import ServiceSettings, service_config
 class BillingSettings(ServiceSettings):
     service_name = "billing"
     model_config = service_config("billing")
-    development_secrets: ClassVar[tuple[str, ...]] = ("document_signing_key",)
+    development_secrets: ClassVar[tuple[str, ...]] = ("document_signing_key", "public_base_url")
 
     # Stripe (the official SDK). Locally and in tests the API is stripe-mock
     # (deploy/local/stack.sh starts it); in production leave stripe_api_base empty.
