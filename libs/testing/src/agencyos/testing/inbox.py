@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from agencyos.testing.factories import PASSWORD, AgencySession, invite
+from agencyos.testing.factories import PASSWORD, AgencySession, invite, new_project, new_task
 from agencyos.testing.infra import wait_for
 from agencyos.testing.mailpit import Mailpit, Message, unique_address
 from agencyos.testing.platform import Platform
@@ -84,9 +84,7 @@ def about(key: str, value: object) -> Callable[[Notice], bool]:
     return lambda notice: notice["data"].get(key) == str(value)
 
 
-async def emailed(
-    platform: Platform, to: str, subject: str, *, timeout: float = 30.0
-) -> Message:
+async def emailed(platform: Platform, to: str, subject: str, *, timeout: float = 30.0) -> Message:
     """The one email to `to` whose subject is `subject`, once mailpit has it (fails if there
     are two: nothing is sent twice)."""
     async with Mailpit(platform.mailpit_url) as mailpit:
@@ -129,3 +127,15 @@ async def follow(
 async def agency_name(gateway: httpx.AsyncClient, owner: AgencySession) -> str:
     name: str = (await follow(gateway, "/v1/agency", owner))["name"]
     return name
+
+
+async def heard_only_a_later_notice(
+    gateway: httpx.AsyncClient, owner: AgencySession, who: AgencySession
+) -> None:
+    """`who` (a member) is given a task of a new project of their own; once that reaches
+    them, every earlier event of work was handled (one agency's events keep their order),
+    and it must be all they were told."""
+    side = await new_project(gateway, owner, who)
+    sentinel = await new_task(gateway, owner, side["id"], assignee_ids=[str(who.user_id)])
+    await wait_for_notice(gateway, who, "task.assigned", about("task_id", sentinel["id"]))
+    assert [n["data"].get("task_id") for n in await notices(gateway, who)] == [sentinel["id"]]
