@@ -52,7 +52,9 @@ async def notices(
     gateway: httpx.AsyncClient, who: AgencySession, kind: str | None = None
 ) -> list[Notice]:
     """`who`'s in-app notifications (of `kind`), newest first, as the API lists them."""
-    params = {"kind": kind, "per_page": 100} if kind else {"per_page": 100}
+    params: dict[str, str | int] = {"per_page": 100}
+    if kind:
+        params["kind"] = kind
     response = await gateway.get("/v1/notifications", params=params, headers=who.headers)
     assert response.status_code == 200, response.text
     items: list[Notice] = response.json()["items"]
@@ -76,7 +78,8 @@ async def wait_for_notice(
     matching = await wait_for(found, timeout=timeout)
     assert isinstance(matching, list)
     [notice] = matching
-    return notice
+    found_notice: Notice = notice
+    return found_notice
 
 
 def about(key: str, value: object) -> Callable[[Notice], bool]:
@@ -95,6 +98,7 @@ async def emailed(platform: Platform, to: str, subject: str, *, timeout: float =
         matching = await wait_for(found, timeout=timeout)
     assert isinstance(matching, list)
     [message] = matching
+    assert isinstance(message, Message)
     assert message.to == [to]
     return message
 
@@ -138,4 +142,5 @@ async def heard_only_a_later_notice(
     side = await new_project(gateway, owner, who)
     sentinel = await new_task(gateway, owner, side["id"], assignee_ids=[str(who.user_id)])
     await wait_for_notice(gateway, who, "task.assigned", about("task_id", sentinel["id"]))
-    assert [n["data"].get("task_id") for n in await notices(gateway, who)] == [sentinel["id"]]
+    told = await notices(gateway, who)
+    assert [n["data"].get("task_id") for n in told] == [sentinel["id"]], told
