@@ -251,6 +251,51 @@ class TestPreferences:
         assert subject not in await subjects(platform, crew.member.email)
 
 
+class TestUnsubscribe:
+    async def test_the_emails_unsubscribe_link_stops_that_kinds_email_and_nothing_else(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        crew = await team(gateway, agency)
+        first = await new_task(
+            gateway, agency, crew.project["id"], assignee_ids=[str(crew.member.user_id)]
+        )
+        message = await emailed(
+            platform, crew.member.email, f"{crew.owner_name} assigned you {first['title']}"
+        )
+        [link] = [url for url in message.links if "/v1/notification-preferences/unsubscribe" in url]
+        assert link.startswith(platform.gateway_url)
+        assert message.header("List-Unsubscribe") == f"<{link}>"
+
+        unsubscribed = await follow(gateway, link.removeprefix(platform.gateway_url))
+
+        assert (unsubscribed["kind"], unsubscribed["email"]) == ("task.assigned", False)
+        second = await new_task(
+            gateway,
+            agency,
+            crew.project["id"],
+            assignee_ids=[str(crew.member.user_id), str(crew.manager.user_id)],
+        )
+        subject = f"{crew.owner_name} assigned you {second['title']}"
+        await emailed(platform, crew.manager.email, subject)
+        await wait_for_notice(gateway, crew.member, "task.assigned", about("task_id", second["id"]))
+        await gateway.post(
+            f"/v1/tasks/{second['id']}/comments",
+            json={"body": f"@[Ada Lovelace]({crew.member.user_id}) over to you"},
+            headers=crew.manager.headers,
+        )
+        await emailed(
+            platform, crew.member.email, f"Mona Manager mentioned you on {second['title']}"
+        )
+        assert subject not in await subjects(platform, crew.member.email)
+        queued = await gateway.get(
+            "/v1/email-deliveries",
+            params={"to": crew.member.email, "template": "task_assigned"},
+            headers=agency.headers,
+        )
+        assert queued.status_code == 200, queued.text
+        assert [i["subject"] for i in queued.json()["items"]] == [message.subject]
+
+
 def zone_at(local_hour: int, now: datetime) -> str:
     """A fixed-offset time zone whose clock shows `local_hour` at `now`."""
     for offset in range(-12, 15):
