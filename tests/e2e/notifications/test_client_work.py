@@ -252,3 +252,23 @@ class TestProjectFromWonDeal:
         await wait_for(linked, timeout=30)
         await heard_only_a_later_notice(gateway, agency, outsider)
         assert await notices(gateway, agency, "project.created_from_deal") == []
+
+    async def test_a_member_the_won_deal_was_assigned_to_hears_of_their_project(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        member = await join(gateway, agency, "member", name="Ada Lovelace")
+        client = await create_client(gateway, agency, company_name="Hooli")
+        title = f"Hooli app {uuid.uuid4().hex[:4]}"
+        deal = await create_deal(
+            gateway, agency, client, title=title, assigned_to=str(member.user_id)
+        )
+
+        await moved(gateway, agency, deal["id"], stage="won")
+
+        # nobody on the project manages it, and the one who won the deal is not told of it
+        note = await wait_for_notice(
+            gateway, member, "project.created_from_deal", about("deal_id", deal["id"]), timeout=60
+        )
+        assert note["title"] == f"Project \u201c{title}\u201d was started from a won deal"
+        project = await follow(gateway, note["link"], member)
+        assert project["deal_id"] == deal["id"]
