@@ -33,6 +33,8 @@ DEFAULT_STRIPE_API = "http://127.0.0.1:12111"
 # their own gateways with strict limits.
 GENEROUS_RATE_LIMIT = "100000"
 REPO_ROOT = Path(__file__).resolve().parents[5]
+# The local hour notification's daily and weekly digests are due from.
+DIGEST_HOUR = 22
 
 
 @dataclass
@@ -129,6 +131,11 @@ class Platform:
                 "AGENCYOS_NOTIFICATION_EMAIL_RETRY_SECONDS": "[0.2, 0.5, 1, 2]",
                 "AGENCYOS_NOTIFICATION_EMAIL_MAX_ATTEMPTS": "30",
                 "AGENCYOS_NOTIFICATION_SMTP_TIMEOUT_SECONDS": "5",
+                # Digests late in the local day, checked every second: a test moves its
+                # agency's time zone past this hour to make its digest due now, while agencies
+                # left in UTC get theirs only in the day's last two hours.
+                "AGENCYOS_NOTIFICATION_DIGEST_HOUR": str(DIGEST_HOUR),
+                "AGENCYOS_NOTIFICATION_DIGEST_POLL_SECONDS": "1",
                 # argon2id at its floor: a test run signs up thousands of accounts, and the
                 # production cost (64 MiB, 3 passes) is most of each signup's time there.
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",

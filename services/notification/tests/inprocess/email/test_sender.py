@@ -78,6 +78,21 @@ class TestTheMessage:
         assert received.message["List-Unsubscribe"] == "<http://127.0.0.1:8080/v1/unsub?token=t>"
         assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
+    async def test_a_long_unsubscribe_link_stays_one_plain_url_in_its_header(
+        self, smtp_sink: SmtpSink
+    ) -> None:
+        token = "WyIxNzBmM2Q5NS0yM2ZmLTQ3NGYtYmIxZC0xZGE3Y2UwM2QzMjAiLCJ0YXNrLmFzc2lnbmVkIl0" * 3
+        url = f"https://app.example.com/v1/notification-preferences/unsubscribe?token={token}"
+        email = outgoing(unsubscribe_url=url)
+        sender = SmtpSender(settings_for(smtp_sink))
+
+        await sender.send(email)
+        await sender.close()
+
+        # not folded into RFC 2047 encoded words, which mail clients do not read as a URL
+        [received] = smtp_sink.to(email.to.email)
+        assert received.message["List-Unsubscribe"] == f"<{url}>"
+
     async def test_an_attachment_is_fetched_from_its_link_and_attached(
         self, smtp_sink: SmtpSink
     ) -> None:

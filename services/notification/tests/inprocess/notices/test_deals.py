@@ -176,6 +176,20 @@ class TestProjectCreatedFromDeal:
             "member"
         }
 
+    async def test_without_managers_its_members_are_told_not_the_one_who_won_the_deal(
+        self, in_process: InProcess, people: Cast
+    ) -> None:
+        # the saga's project: its creator is who won the deal, its member the deal's assignee
+        event = project_created(
+            people.agency, people.member, deal_id=uuid.uuid4(), created_by=people.owner
+        )
+
+        await deliver(in_process, event)
+
+        assert people.names(await told(in_process, event, "project.created_from_deal")) == {
+            "member"
+        }
+
     async def test_a_project_not_from_a_deal_tells_nobody(
         self, in_process: InProcess, people: Cast
     ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -25,6 +26,17 @@ import httpx
 from agencyos.common.db import utcnow
 from agencyos.notification.email.message import Addressee, AttachmentLink
 from agencyos.notification.settings import NotificationSettings
+
+# Written with lines as long as RFC 5322 allows (998): at the usual 78, a header of one long
+# word (the List-Unsubscribe link with its signed token) becomes RFC 2047 encoded words, which
+# mail clients do not read as a URL.
+MAX_LINE_LENGTH = 998
+
+
+def as_bytes(message: EmailMessage, *, utf8: bool) -> bytes:
+    """The message as sent over SMTP (CRLF line ends, long lines kept)."""
+    smtp = policy.SMTPUTF8 if utf8 else policy.SMTP
+    return message.as_bytes(policy=smtp.clone(max_line_length=MAX_LINE_LENGTH))
 
 
 class Outcome(StrEnum):
@@ -148,6 +160,8 @@ class SmtpSender:
                     Outcome.TEMPORARY, f"attachment {link.filename} not fetched: {error}"
                 )
         message = build_message(email, files, email_from=self.settings.email_from)
+        sender = parseaddr(self.settings.email_from)[1]
+        utf8 = not (sender + email.to.email).isascii()
         settings = self.settings
         client = aiosmtplib.SMTP(
             hostname=settings.smtp_host,
@@ -160,7 +174,12 @@ class SmtpSender:
         )
         try:
             async with client:
-                _, answer = await client.send_message(message)
+                _, answer = await client.sendmail(
+                    sender,
+                    [email.to.email],
+                    as_bytes(message, utf8=utf8),
+                    mail_options=["SMTPUTF8"] if utf8 else None,
+                )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             return classify(error)
         return SendResult(Outcome.SENT, f"250 {answer}".strip()[:500])

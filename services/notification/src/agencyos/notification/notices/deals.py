@@ -90,7 +90,12 @@ async def project_created_from_deal(telling: Telling) -> None:
     if project is None:
         return
     everyone = await telling.everyone()
-    told = project_managers(project, everyone, kind) or project_members(project, everyone, kind)
+    # Its managers, else its members. The one who won the deal (the project's creator, whom
+    # `project_managers` falls back to) is never told of it, so they count for nothing here.
+    managers = [
+        p for p in project_managers(project, everyone, kind) if p.user_id != payload.created_by
+    ]
+    told = managers or project_members(project, everyone, kind)
     notice = Notice(
         kind=kind.name,
         title=f"Project {quoted(project.name)} was started from a won deal",
