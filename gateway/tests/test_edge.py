@@ -291,6 +291,62 @@ class TestSignedInvoiceDocument:
         assert upstream.received == []
 
 
+# The links emailed to people (an invitation, a password reset), as a mail client follows them.
+FOLLOWED_LINKS = [
+    b"/v1/invitations/inv_secret.0123456789abcdef0123456789abcdef/accept",
+    b"/v1/auth/password-reset/confirm?token=pr_secret",
+]
+
+
+class TestFollowedLinks:
+    @pytest.mark.parametrize("target", FOLLOWED_LINKS)
+    async def test_a_get_without_a_token_is_forwarded_under_the_auth_limit(
+        self, gateway_app: FastAPI, upstream: Upstream, target: bytes
+    ) -> None:
+        response = await send_raw(gateway_app, "GET", target)
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [target]
+        assert response.headers["ratelimit-limit"] == str(AUTH_LIMIT)
+
+    async def test_following_links_counts_against_the_same_per_ip_limit_as_logging_in(
+        self, gateway_app: FastAPI, upstream: Upstream
+    ) -> None:
+        """A guessed token costs what a guessed password does; no email in a GET, so the
+        limit is the caller's IP."""
+        for n in range(AUTH_LIMIT - 1):
+            followed = await send_raw(
+                gateway_app, "GET", f"/v1/auth/password-reset/confirm?token=pr_{n}".encode()
+            )
+            assert followed.status_code == 200, followed.text
+        await send_raw(gateway_app, "POST", b"/v1/auth/login", body=b"{}")
+
+        refused = await send_raw(gateway_app, "GET", FOLLOWED_LINKS[0])
+
+        assert_problem(refused, 429)
+        assert len(upstream.received) == AUTH_LIMIT
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [
+            ("PUT", FOLLOWED_LINKS[0]),
+            ("DELETE", FOLLOWED_LINKS[0]),
+            ("PATCH", b"/v1/auth/password-reset/confirm"),
+            ("GET", b"/v1/invitations/inv_secret.0123/accept/more"),
+            ("GET", b"/v1/invitations"),
+            ("GET", b"/v1/auth/login"),
+            ("GET", b"/v1/auth/password-reset"),
+        ],
+    )
+    async def test_other_methods_and_look_alike_paths_still_need_a_token(
+        self, gateway_app: FastAPI, upstream: Upstream, method: str, target: bytes
+    ) -> None:
+        response = await send_raw(gateway_app, method, target)
+
+        assert_problem(response, 401)
+        assert upstream.received == []
+
+
 INTERNAL = ["metrics", "readyz", "healthz", "openapi.json", "docs", "redoc", "Metrics"]
 
 

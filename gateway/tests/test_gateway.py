@@ -25,7 +25,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from prometheus_client.parser import text_string_to_metric_families
 
-from agencyos.testing.factories import PASSWORD, AgencySession
+from agencyos.testing.factories import PASSWORD, AgencySession, invite
 from agencyos.testing.http import assert_problem
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_rows
@@ -272,6 +272,26 @@ class TestPublicRoutes:
 
         body = assert_problem(response, 400, "bad-request")
         assert [e["field"] for e in body["errors"]] == ["token"]
+
+    async def test_the_emailed_invitation_link_opens_without_a_token(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        email = f"followed-{uuid.uuid4().hex[:8]}@example.com"
+        invitation = await invite(gateway, agency, email, "member")
+
+        response = await gateway.get(f"/v1/invitations/{invitation['token']}/accept")
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["email"], response.json()["role"]) == (email, "member")
+
+    async def test_the_emailed_password_reset_link_is_answered_by_identity_without_a_token(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        response = await gateway.get(
+            "/v1/auth/password-reset/confirm", params={"token": "pr_not-a-real-token"}
+        )
+
+        assert_problem(response, 400, "bad-request")  # identity's answer, not the gateway's 401
 
     async def test_a_public_path_with_another_method_still_needs_a_token(
         self, gateway: httpx.AsyncClient

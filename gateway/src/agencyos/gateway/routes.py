@@ -56,6 +56,9 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/v1/auth/(signup|login|refresh|magic-link)$")),
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
+    # The links emailed to people: followed with a GET, they read and spend nothing.
+    ("GET", re.compile(r"^/v1/auth/password-reset/confirm$")),
+    ("GET", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
     # an invoice's PDF through the signed link emailed to the client (billing checks it)
     ("GET", re.compile(r"^/v1/invoices/[^/]+/document$")),

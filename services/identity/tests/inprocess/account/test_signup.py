@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agencyos.common.permissions import ALL_PERMISSIONS
 from agencyos.testing.factories import PASSWORD, AgencySession, signup_agency
 from agencyos.testing.http import assert_invalid_fields, assert_problem
 
@@ -231,4 +232,7 @@ class TestSignupEvents:
             "email": owner.email,
             "name": added[0]["data"]["name"],
             "role": "owner",
+            "client_id": None,
+            # The owner holds every permission there is.
+            "permissions": sorted(ALL_PERMISSIONS),
         }

@@ -1,5 +1,6 @@
-"""Invitations: who may invite with which role, accepting as a new or existing person, every
-way an invitation token can be misused, and the events identity writes to its outbox."""
+"""Invitations: who may invite with which role, accepting as a new or existing person, the
+emailed link (a GET that shows the invitation and accepts nothing), every way an invitation
+token can be misused, and the events identity writes to its outbox."""
 
 from __future__ import annotations
 
@@ -358,6 +359,92 @@ class TestMisusedInvitations:
         spliced = f"{secret}.{other_agency.agency_id.hex}"
 
         assert_problem(await accept(identity, spliced), 404, "invitation-not-found")
+
+
+async def follow(identity: httpx.AsyncClient, token: str) -> httpx.Response:
+    """The emailed link, followed: a GET without credentials."""
+    return await identity.get(f"/v1/invitations/{token}/accept")
+
+
+class TestFollowingTheLink:
+    async def test_it_shows_what_accepting_would_do(
+        self, add_member: AddMember, identity: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        manager = await add_member(agency, "manager")
+        email = new_email()
+        created = await invite(identity, manager, email, "member")
+        agency_name = (await identity.get("/v1/agency", headers=agency.headers)).json()["name"]
+        inviter_name = (await me(identity, manager.access_token))["user"]["name"]
+
+        response = await follow(identity, created["token"])
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {
+            "agency_name": agency_name,
+            "email": email,
+            "role": "member",
+            "inviter_name": inviter_name,
+            "expires_at": response.json()["expires_at"],
+        }
+        expires_at = datetime.fromisoformat(response.json()["expires_at"])
+        assert expires_at == datetime.fromisoformat(created["expires_at"])
+
+    async def test_following_it_accepts_nothing_and_the_invitation_stays_open(
+        self, identity: httpx.AsyncClient, agency: AgencySession, outbox: Outbox
+    ) -> None:
+        created = await invite(identity, agency, new_email(), "member")
+
+        for _ in range(2):
+            assert (await follow(identity, created["token"])).status_code == 200
+
+        pending = await identity.get("/v1/invitations?status=pending", headers=agency.headers)
+        assert created["id"] in {i["id"] for i in pending.json()["items"]}
+        added = await outbox("identity.member.added", agency.agency_id)
+        assert [e["data"]["user_id"] for e in added] == [str(agency.user_id)]  # the owner only
+        assert await outbox("identity.invitation.accepted", agency.agency_id) == []
+        assert (await accept(identity, created["token"])).status_code == 201
+
+    async def test_an_accepted_invitation_is_409_as_accepting_again_would_be(
+        self, identity: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await invite(identity, agency, new_email(), "member")
+        assert (await accept(identity, created["token"])).status_code == 201
+
+        assert_problem(await follow(identity, created["token"]), 409, "invitation-already-accepted")
+
+    async def test_an_expired_invitation_is_410(
+        self,
+        identity_service: ServiceInProcess,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        created = await invite(identity, agency, new_email(), "member")
+        await set_expiry(identity_service, agency, created["id"])
+
+        assert_problem(await follow(identity, created["token"]), 410, "invitation-expired")
+
+    async def test_a_revoked_invitation_is_410(
+        self, identity: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        created = await invite(identity, agency, new_email(), "member")
+        await identity.delete(f"/v1/invitations/{created['id']}", headers=agency.headers)
+
+        assert_problem(await follow(identity, created["token"]), 410, "invitation-revoked")
+
+    @pytest.mark.parametrize(
+        "token", ["inv_" + "A" * 43 + "." + "0" * 32, "not-a-token", "inv_" + "A" * 43]
+    )
+    async def test_a_made_up_token_is_404(self, identity: httpx.AsyncClient, token: str) -> None:
+        assert_problem(await follow(identity, token), 404, "invitation-not-found")
+
+    async def test_a_token_with_another_agency_spliced_in_is_404(
+        self, identity: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
+    ) -> None:
+        created = await invite(identity, agency, new_email(), "admin")
+        spliced = f"{created['token'].rsplit('.', 1)[0]}.{other_agency.agency_id.hex}"
+
+        assert_problem(await follow(identity, spliced), 404, "invitation-not-found")
 
 
 class TestTenancy:

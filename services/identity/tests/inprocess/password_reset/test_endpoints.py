@@ -1,7 +1,7 @@
 """Password reset: the request that always answers 202 and writes
 `identity.password_reset.requested` (carrying the token) to the outbox only for a known user,
-and the confirm that sets the password once and ends every session of the user in every
-agency."""
+the confirm that sets the password once and ends every session of the user in every agency,
+and the emailed link (a GET that tells whether the token still works and spends nothing)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ import httpx
 from agencyos.identity.passwords import hash_password
 from agencyos.identity.settings import IdentitySettings
 from agencyos.testing.factories import PASSWORD, AgencySession, signup_agency
-from agencyos.testing.http import assert_invalid_fields, assert_problem
+from agencyos.testing.http import assert_invalid_fields, assert_problem, without_trace
 from agencyos.testing.inprocess import ServiceInProcess
 from agencyos.testing.sql import fetch_rows
 
@@ -267,3 +268,77 @@ class TestConfirm:
         winner = "first" if answers[0].status_code == 204 else "second"
         logged_in = await login(identity, agency.email, f"{winner} racing passphrase")
         assert logged_in.status_code == 200, logged_in.text
+
+
+async def follow(identity: httpx.AsyncClient, token: str) -> httpx.Response:
+    """The emailed link, followed: a GET without credentials."""
+    return await identity.get("/v1/auth/password-reset/confirm", params={"token": token})
+
+
+class TestFollowingTheLink:
+    async def test_a_live_token_is_valid_until_it_expires_and_nothing_else_is_said(
+        self, outbox: Outbox, identity: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        token = await reset_token(identity, outbox, agency)
+        (event,) = await reset_events(outbox, agency.user_id)
+
+        response = await follow(identity, token)
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert set(body) == {"valid", "expires_at"}
+        assert body["valid"] is True
+        expires_at = datetime.fromisoformat(body["expires_at"])
+        assert expires_at == datetime.fromisoformat(event["data"]["expires_at"])
+        assert agency.email not in response.text
+        assert str(agency.user_id) not in response.text
+
+    async def test_following_the_link_spends_nothing_and_the_token_still_sets_the_password(
+        self, outbox: Outbox, identity: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        token = await reset_token(identity, outbox, agency)
+
+        for _ in range(2):
+            assert (await follow(identity, token)).status_code == 200
+
+        assert (await confirm(identity, token)).status_code == 204
+        assert (await login(identity, agency.email, NEW_PASSWORD)).status_code == 200
+        assert_token_refused(await follow(identity, token))
+
+    async def test_a_refused_token_gets_the_same_problem_as_confirming_it(
+        self,
+        outbox: Outbox,
+        identity_service: ServiceInProcess,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+    ) -> None:
+        used = await reset_token(identity, outbox, agency)
+        assert (await confirm(identity, used)).status_code == 204
+        superseded = await reset_token(identity, outbox, agency)
+        expired = await reset_token(identity, outbox, agency)
+        await fetch_rows(
+            identity_service.infra,
+            identity_service.database,
+            "UPDATE password_reset_tokens SET expires_at = now() - interval '1 second' "
+            "WHERE token_hash = $1",
+            sha256(expired),
+            owner=True,
+        )
+
+        for token in (used, superseded, expired, "pr_" + "A" * 43, "garbage"):
+            followed = await follow(identity, token)
+            assert_token_refused(followed)
+            assert without_trace(followed.json()) == without_trace(
+                (await confirm(identity, token)).json()
+            )
+
+    async def test_a_missing_empty_or_nul_token_is_a_422_naming_it(
+        self, identity: httpx.AsyncClient
+    ) -> None:
+        missing = await identity.get("/v1/auth/password-reset/confirm")
+        empty = await follow(identity, "")
+        nul = await follow(identity, "pr_\x00")
+
+        for response in (missing, empty, nul):
+            assert_invalid_fields(response, "query.token")

@@ -22,6 +22,7 @@ from agencyos.identity.account.repository import account_repository
 from agencyos.identity.api_key.repository import api_key_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
+from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 
@@ -101,6 +102,8 @@ class AccountService:
                 email=user.email,
                 name=user.name,
                 role=membership.role,
+                client_id=None,
+                permissions=sorted(await role_service.effective_permissions(session, membership)),
             ),
             source_service=SERVICE,
             subject=f"members/{user.id}",

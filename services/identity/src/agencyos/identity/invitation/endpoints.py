@@ -16,6 +16,7 @@ from agencyos.identity.invitation.schemas import (
     InvitationAccept,
     InvitationCreate,
     InvitationCreated,
+    InvitationPreview,
 )
 from agencyos.identity.invitation.service import (
     InvitationNotFound,
@@ -99,6 +100,35 @@ async def revoke_invitation(
 ) -> Response:
     await invitation_service.revoke(session, principal, invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/v1/invitations/{token}/accept",
+    response_model=InvitationPreview,
+    summary="What accepting an invitation would do (the emailed link); accepts nothing",
+    description=(
+        "The agency, the invited email and role, who invited and until when the invitation "
+        "is open. Safe to follow any number of times: accepting is the POST on this path."
+    ),
+    responses={
+        404: {"description": "No such invitation"},
+        409: {"description": "Already accepted"},
+        410: {"description": "Expired or revoked"},
+    },
+)
+async def preview_invitation(token: str, request: Request) -> InvitationPreview:
+    tenant_id = invitation_token_tenant(token)
+    if tenant_id is None:
+        raise InvitationNotFound("no such invitation; ask for a new one")
+    async with service_context(request).database().transaction(tenant_id) as session:
+        preview = await invitation_service.preview(session, token=token)
+        return InvitationPreview(
+            agency_name=preview.agency.name,
+            email=preview.invitation.email,
+            role=Role(preview.invitation.role),
+            inviter_name=preview.inviter.name,
+            expires_at=preview.invitation.expires_at,
+        )
 
 
 @router.post(

@@ -16,6 +16,10 @@ InvitationState = Literal["pending", "accepted", "revoked", "expired"]
 
 
 class InvitationRepository:
+    async def by_hash(self, session: AsyncSession, token_hash: str) -> Invitation | None:
+        stmt = select(Invitation).where(Invitation.token_hash == token_hash)
+        return (await session.execute(stmt)).scalar_one_or_none()
+
     async def by_hash_for_update(self, session: AsyncSession, token_hash: str) -> Invitation | None:
         stmt = select(Invitation).where(Invitation.token_hash == token_hash).with_for_update()
         return (await session.execute(stmt)).scalar_one_or_none()

@@ -70,3 +70,13 @@ class InvitationAccept(BaseModel):
             "password. Leave both out when accepting while logged in (Authorization header)."
         ),
     )
+
+
+class InvitationPreview(BaseModel):
+    """What accepting the invitation would do (nothing is accepted by reading this)."""
+
+    agency_name: str
+    email: str = Field(description="The invited address: the account that joins")
+    role: Role
+    inviter_name: str
+    expires_at: datetime

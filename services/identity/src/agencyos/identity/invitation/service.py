@@ -29,7 +29,7 @@ from agencyos.common.errors import (
     Unauthenticated,
     field_error,
 )
-from agencyos.common.events import InvitationCreated, MemberAdded
+from agencyos.common.events import InvitationAccepted, InvitationCreated, MemberAdded
 from agencyos.common.outbox import publish
 from agencyos.common.peers.crm import CrmClient
 from agencyos.common.permissions import Role
@@ -37,9 +37,9 @@ from agencyos.identity.account.repository import account_repository
 from agencyos.identity.account.service import SessionGrant
 from agencyos.identity.crm_clients import ensure_client_exists
 from agencyos.identity.invitation.repository import InvitationState, invitation_repository
-from agencyos.identity.models import Invitation, Membership, User
+from agencyos.identity.models import Agency, Invitation, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
-from agencyos.identity.role.service import ensure_may_assign, with_current_role
+from agencyos.identity.role.service import ensure_may_assign, role_service, with_current_role
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, issue_tokens
 
@@ -81,10 +81,30 @@ def invitation_state(invitation: Invitation, now: datetime) -> InvitationState:
     return "expired" if invitation.expires_at <= now else "pending"
 
 
+def ensure_open(invitation: Invitation) -> None:
+    """The error for an invitation that has ended, as its token is presented again."""
+    state = invitation_state(invitation, datetime.now(UTC))
+    if state == "accepted":
+        raise InvitationAlreadyAccepted("this invitation has already been accepted")
+    if state == "revoked":
+        raise InvitationRevoked("this invitation was revoked; ask for a new one")
+    if state == "expired":
+        raise InvitationExpired("this invitation has expired; ask for a new one")
+
+
 @dataclass(frozen=True)
 class NewInvitation:
     invitation: Invitation
     token: str
+
+
+@dataclass(frozen=True)
+class InvitationPreview:
+    """What accepting an invitation would do: join `agency` as `invitation.role`."""
+
+    invitation: Invitation
+    agency: Agency
+    inviter: User
 
 
 class InvitationService:
@@ -186,6 +206,21 @@ class InvitationService:
         invitation.revoked_at = utcnow()
         await session.flush()
 
+    async def preview(self, session: AsyncSession, *, token: str) -> InvitationPreview:
+        """What accepting `token` would do, changing nothing (an emailed link is followed with
+        a GET, and mail scanners follow links too). The session must run under the token's
+        agency; an invitation that has ended gets the error accepting it would."""
+        invitation = await invitation_repository.by_hash(session, hash_invitation_token(token))
+        if invitation is None:
+            raise InvitationNotFound("no such invitation; ask for a new one")
+        ensure_open(invitation)
+        agency = await account_repository.agency(session, invitation.tenant_id)
+        inviter = await account_repository.user_by_id(session, invitation.invited_by)
+        # The invitation's row references both.
+        assert agency is not None
+        assert inviter is not None
+        return InvitationPreview(invitation, agency, inviter)
+
     async def accept(
         self,
         session: AsyncSession,
@@ -207,13 +242,7 @@ class InvitationService:
         )
         if invitation is None:
             raise InvitationNotFound("no such invitation; ask for a new one")
-        state = invitation_state(invitation, datetime.now(UTC))
-        if state == "accepted":
-            raise InvitationAlreadyAccepted("this invitation has already been accepted")
-        if state == "revoked":
-            raise InvitationRevoked("this invitation was revoked; ask for a new one")
-        if state == "expired":
-            raise InvitationExpired("this invitation has expired; ask for a new one")
+        ensure_open(invitation)
         user = await self._joining_user(session, invitation, settings, principal, name, password)
         if await account_repository.membership(session, invitation.tenant_id, user.id):
             raise Conflict("you are already a member of this agency")
@@ -228,6 +257,7 @@ class InvitationService:
         invitation.accepted_at = utcnow()
         invitation.accepted_by = user.id
         await session.flush()
+        await role_service.lock_permissions(session, invitation.tenant_id)
         await publish(
             session,
             MemberAdded(
@@ -236,9 +266,25 @@ class InvitationService:
                 email=user.email,
                 name=user.name,
                 role=membership.role,
+                client_id=membership.client_id,
+                permissions=sorted(await role_service.effective_permissions(session, membership)),
             ),
             source_service=SERVICE,
             subject=f"members/{user.id}",
+        )
+        await publish(
+            session,
+            InvitationAccepted(
+                agency_id=invitation.tenant_id,
+                invitation_id=invitation.id,
+                user_id=user.id,
+                email=user.email,
+                name=user.name,
+                role=membership.role,
+                invited_by=invitation.invited_by,
+            ),
+            source_service=SERVICE,
+            subject=f"invitations/{invitation.id}",
         )
         agency = await account_repository.agency(session, invitation.tenant_id)
         assert agency is not None  # the invitation's tenant row references it

@@ -56,6 +56,17 @@ class MemberRepository:
         )
         return [(m, u) for m, u in (await session.execute(stmt)).all()]
 
+    async def with_role(
+        self, session: AsyncSession, tenant_id: uuid.UUID, role: str
+    ) -> Sequence[Membership]:
+        """Every membership with `role`, whatever its status, oldest first."""
+        stmt = (
+            select(Membership)
+            .where(Membership.tenant_id == tenant_id, Membership.role == role)
+            .order_by(Membership.created_at, Membership.user_id)
+        )
+        return list((await session.execute(stmt)).scalars())
+
     async def get_for_update(
         self, session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
     ) -> tuple[Membership, User] | None:

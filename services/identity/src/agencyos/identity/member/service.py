@@ -32,6 +32,7 @@ from agencyos.identity.models import Membership, User
 from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.service import (
     ensure_may_assign,
+    publish_permissions_changed,
     role_service,
     validate_permissions,
     with_current_role,
@@ -143,6 +144,7 @@ class MemberService:
     async def _publish_role_change(
         self, session: AsyncSession, principal: Principal, membership: Membership, old: str
     ) -> None:
+        await role_service.lock_permissions(session, membership.tenant_id)
         await publish(
             session,
             MemberRoleChanged(
@@ -152,6 +154,7 @@ class MemberService:
                 new_role=membership.role,
                 client_id=membership.client_id,
                 changed_by=principal.user_id,
+                permissions=sorted(await role_service.effective_permissions(session, membership)),
             ),
             source_service=SERVICE,
             subject=f"members/{membership.user_id}",
@@ -285,6 +288,7 @@ class MemberService:
         await with_current_role(session, principal, "roles.write")
         if membership.role == Role.OWNER.value:
             raise field_error("user_id", "owners hold every permission and take no overrides")
+        await role_service.lock_permissions(session, membership.tenant_id)
         before = await role_service.effective_permissions(session, membership)
         membership.granted_permissions = list(granted)
         membership.revoked_permissions = list(revoked)
@@ -294,6 +298,8 @@ class MemberService:
         if not before <= view.permissions:
             # Their tokens carry permissions they no longer hold (gains wait for a refresh).
             await revoker.member(membership.tenant_id, membership.user_id)
+        if view.permissions != before:
+            await publish_permissions_changed(session, principal, membership, view.permissions)
         return view
 
 

@@ -1,10 +1,14 @@
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from agencyos.common.web import PublicSession
 from agencyos.identity.password_reset.schemas import (
     PasswordResetAccepted,
     PasswordResetConfirm,
     PasswordResetRequest,
+    PasswordResetTokenStatus,
+    ResetToken,
 )
 from agencyos.identity.password_reset.service import password_reset_service
 from agencyos.identity.revocations import IdentityRevoker
@@ -30,6 +34,24 @@ async def request_password_reset(
     settings: IdentitySettings = request.app.state.ctx.settings
     await password_reset_service.request(session, settings, email=str(body.email))
     return PasswordResetAccepted()
+
+
+@router.get(
+    "/v1/auth/password-reset/confirm",
+    response_model=PasswordResetTokenStatus,
+    summary="Whether an emailed reset token can still be used (the emailed link)",
+    description=(
+        "Spends nothing: the password is set with the POST on this path. A token that is "
+        "unknown, used, superseded or expired gets the same 400 the POST gives."
+    ),
+    responses={400: {"description": "The token is unknown, used, superseded or expired"}},
+)
+async def check_password_reset_token(
+    token: Annotated[ResetToken, Query(description="The token from the email")],
+    session: PublicSession,
+) -> PasswordResetTokenStatus:
+    expires_at = await password_reset_service.check(session, token=token)
+    return PasswordResetTokenStatus(expires_at=expires_at)
 
 
 @router.post(

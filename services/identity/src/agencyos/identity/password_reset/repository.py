@@ -36,6 +36,17 @@ class PasswordResetRepository:
         )
         await session.flush()
 
+    async def live_expiry(self, session: AsyncSession, token_hash: str) -> datetime | None:
+        """When the token stops working, if it works now (unused, not expired); reads only."""
+        result = await session.execute(
+            select(PasswordResetToken.expires_at).where(
+                PasswordResetToken.token_hash == token_hash,
+                PasswordResetToken.used_at.is_(None),
+                PasswordResetToken.expires_at > func.now(),
+            )
+        )
+        return result.scalar_one_or_none()
+
     async def spend(self, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
         """Mark the token used if it is live, in one conditional update; returns its user.
 

@@ -1,4 +1,5 @@
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -20,6 +21,16 @@ class PasswordResetAccepted(BaseModel):
     detail: str = "if an account with this email exists, a link to reset its password is on its way"
 
 
+ResetToken = Annotated[str, Field(min_length=1, max_length=256), NoNul]
+
+
+class PasswordResetTokenStatus(BaseModel):
+    """A usable token (a refused one is answered with the confirm's problem instead)."""
+
+    valid: Literal[True] = True
+    expires_at: datetime
+
+
 class PasswordResetConfirm(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -27,5 +38,5 @@ class PasswordResetConfirm(BaseModel):
             "examples": [{"token": "pr_Jx0T2u9Qm4YwV8r1…", "new_password": "a new long passphrase"}]
         },
     )
-    token: Annotated[str, Field(min_length=1, max_length=256), NoNul]
+    token: ResetToken
     new_password: Password

@@ -77,6 +77,14 @@ class PasswordResetService:
             subject=f"users/{user.id}",
         )
 
+    async def check(self, session: AsyncSession, *, token: str) -> datetime:
+        """When `token` stops working, if it would be accepted now; spends nothing (the
+        emailed link is followed with a GET). A refused token gets the confirm's error."""
+        expires_at = await password_reset_repository.live_expiry(session, hash_reset_token(token))
+        if expires_at is None:
+            raise BadRequest(INVALID_TOKEN)
+        return expires_at
+
     async def confirm(
         self,
         session: AsyncSession,

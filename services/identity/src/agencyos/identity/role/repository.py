@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,14 @@ from agencyos.identity.models import RolePermissions
 
 
 class RoleRepository:
+    async def lock_permissions(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        """Until the transaction ends, nobody else in the agency changes what a member may do
+        (a role's tuning, a member's overrides or role) or reads it for an event: so each
+        event about a member's permissions is computed from what the one before it left,
+        and the last one published is the set identity holds."""
+        key = func.hashtextextended(f"identity.permissions:{tenant_id}", 0)
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def tuned(self, session: AsyncSession, tenant_id: uuid.UUID) -> Sequence[RolePermissions]:
         stmt = select(RolePermissions).where(RolePermissions.tenant_id == tenant_id)
         return list((await session.execute(stmt)).scalars())

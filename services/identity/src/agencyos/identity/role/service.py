@@ -4,7 +4,9 @@ tuning of it, per-member overrides, and who may hand out which role.
 What a member may do = (their role's set in the agency + granted) minus revoked. The owner role
 always holds every permission and takes no overrides, so an agency can never lock itself out.
 Access tokens carry the result (`perms`), so a change reaches a member no later than their
-access token's lifetime (the next refresh reads it anew).
+access token's lifetime (the next refresh reads it anew). Services that keep their own copy of
+members learn of every change from identity's events: `identity.member.permissions_changed`
+when the set changes without a role change (overrides set, the role tuned or reset).
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, PermissionDenied
+from agencyos.common.events import MemberPermissionsChanged
+from agencyos.common.outbox import publish
 from agencyos.common.permissions import ALL_PERMISSIONS, DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.common.wording import with_article
 from agencyos.identity.account.repository import account_repository
+from agencyos.identity.member.repository import member_repository
 from agencyos.identity.models import Membership
 from agencyos.identity.revocations import Revoker
 from agencyos.identity.role.repository import role_repository
+
+SERVICE = "identity"
 
 # Higher outranks lower. Who may give (or take away) which role is decided from this.
 RANK: dict[Role, int] = {
@@ -81,7 +88,41 @@ def validate_permissions(names: Iterable[str], field: str) -> list[str]:
     return sorted(set(names))
 
 
+def with_overrides(base: frozenset[str], membership: Membership) -> frozenset[str]:
+    """What `membership` may do when its role holds `base`: plus granted, minus revoked
+    (owners take no overrides)."""
+    if membership.role == Role.OWNER.value:
+        return base
+    granted = frozenset(membership.granted_permissions or ())
+    revoked = frozenset(membership.revoked_permissions or ())
+    return (base | granted) - revoked
+
+
+async def publish_permissions_changed(
+    session: AsyncSession,
+    principal: Principal,
+    membership: Membership,
+    permissions: frozenset[str],
+) -> None:
+    await publish(
+        session,
+        MemberPermissionsChanged(
+            agency_id=membership.tenant_id,
+            user_id=membership.user_id,
+            role=membership.role,
+            permissions=sorted(permissions),
+            changed_by=principal.user_id,
+        ),
+        source_service=SERVICE,
+        subject=f"members/{membership.user_id}",
+    )
+
+
 class RoleService:
+    async def lock_permissions(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        """Taken before reading a member's permissions for an event (role_repository)."""
+        await role_repository.lock_permissions(session, tenant_id)
+
     async def role_set(
         self, session: AsyncSession, tenant_id: uuid.UUID, role: Role
     ) -> frozenset[str]:
@@ -93,13 +134,8 @@ class RoleService:
     async def effective_permissions(
         self, session: AsyncSession, membership: Membership
     ) -> frozenset[str]:
-        role = Role(membership.role)
-        base = await self.role_set(session, membership.tenant_id, role)
-        if role is Role.OWNER:
-            return base
-        granted = frozenset(membership.granted_permissions or ())
-        revoked = frozenset(membership.revoked_permissions or ())
-        return (base | granted) - revoked
+        base = await self.role_set(session, membership.tenant_id, Role(membership.role))
+        return with_overrides(base, membership)
 
     async def list_roles(self, session: AsyncSession, tenant_id: uuid.UUID) -> list[RoleView]:
         tuned = {
@@ -136,10 +172,13 @@ class RoleService:
         names = validate_permissions(permissions, "permissions")
         principal = await with_current_role(session, principal, "roles.write")
         updated_by = None if principal.api_key_id else principal.user_id
+        await role_repository.lock_permissions(session, principal.tenant_id)
         before = await self.role_set(session, principal.tenant_id, role)
+        after = frozenset(names)
         await role_repository.save(session, principal.tenant_id, role.value, names, updated_by)
-        await self._revoke_if_narrowed(principal.tenant_id, role, before, frozenset(names), revoker)
-        return self._view(role, frozenset(names))
+        await self._revoke_if_narrowed(principal.tenant_id, role, before, after, revoker)
+        await self._tell_members(session, principal, role, before, after)
+        return self._view(role, after)
 
     async def reset(
         self, session: AsyncSession, principal: Principal, role: Role, *, revoker: Revoker
@@ -147,11 +186,33 @@ class RoleService:
         if role is Role.OWNER:
             return self._view(role, ALL_PERMISSIONS)
         await with_current_role(session, principal, "roles.write")
+        await role_repository.lock_permissions(session, principal.tenant_id)
         before = await self.role_set(session, principal.tenant_id, role)
         await role_repository.reset(session, principal.tenant_id, role.value)
         after = DEFAULT_ROLE_PERMISSIONS[role]
         await self._revoke_if_narrowed(principal.tenant_id, role, before, after, revoker)
+        await self._tell_members(session, principal, role, before, after)
         return self._view(role, after)
+
+    @staticmethod
+    async def _tell_members(
+        session: AsyncSession,
+        principal: Principal,
+        role: Role,
+        before: frozenset[str],
+        after: frozenset[str],
+    ) -> None:
+        """One event per member of `role` (active or suspended) whose effective set changed:
+        a member whose overrides already granted (or revoked) what the role gained (or lost)
+        is left out."""
+        if before == after:
+            return
+        for membership in await member_repository.with_role(
+            session, principal.tenant_id, role.value
+        ):
+            now = with_overrides(after, membership)
+            if now != with_overrides(before, membership):
+                await publish_permissions_changed(session, principal, membership, now)
 
     @staticmethod
     async def _revoke_if_narrowed(
