@@ -2,7 +2,12 @@
 emails the client's primary contact (amount, due date, pay link, the PDF attached and linked
 without a login) and tells the agency's invoice readers in the app; Stripe's signed webhooks
 make it paid (a receipt to the contact) or report a failed payment (an email to the contact
-and to the readers)."""
+and to the readers).
+
+An invoice becomes overdue only on the day after its due date in the agency's zone (due in 0
+days at the soonest): no request makes one overdue in a test's time, so billing's
+`billing.invoice.overdue` for a really sent invoice is written to its topic as the scheduler
+writes it."""
 
 from __future__ import annotations
 
@@ -14,9 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from agencyos.common.events import BillTo, InvoiceOverdue, build_event
 from agencyos.testing.deals import create_client
 from agencyos.testing.factories import AgencySession, add_member
 from agencyos.testing.inbox import about, follow, link_to, one_email, wait_for_notice
+from agencyos.testing.kafka import topic_writer
 from agencyos.testing.mailpit import Mailpit, unique_address
 from agencyos.testing.platform import Platform
 from agencyos.testing.sql import fetch_value
@@ -244,3 +251,52 @@ class TestStripeOnAnInvoice:
         for kind in INVOICE_KINDS:
             for invoice in (paid, refused):
                 assert await about(gateway, member, kind, "invoice_id", invoice["id"]) == []
+
+
+class TestAnOverdueInvoice:
+    async def test_reminds_the_contact_and_tells_the_readers_by_email_and_in_the_app(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        mailpit: Mailpit,
+        agency: AgencySession,
+    ) -> None:
+        member = await add_member(platform, gateway, agency, "member")
+        contact = unique_address("late")
+        client = await client_with_contact(gateway, agency, contact)
+        invoice = await sent_invoice(gateway, agency, client, 80_000)
+        overdue = build_event(
+            InvoiceOverdue(
+                invoice_id=uuid.UUID(invoice["id"]),
+                client_id=uuid.UUID(client["id"]),
+                number=invoice["number"],
+                total_cents=80_000,
+                amount_due_cents=80_000,
+                currency="EUR",
+                due_date=date.fromisoformat(invoice["due_date"]),
+                payment_url=invoice["payment_url"],
+                bill_to=BillTo(
+                    client_name=client["company_name"], contact_name="Hank Scorpio", email=contact
+                ),
+            ),
+            tenant_id=agency.agency_id,
+            source_service="billing",
+            subject=f"invoices/{invoice['id']}",
+        )
+
+        async with topic_writer(platform.infra.kafka_bootstrap) as writer:
+            await writer.send_event(f"{platform.topic_prefix}billing.events", overdue)
+
+        reminder = await one_email(mailpit, contact, f"Invoice {invoice['number']} is overdue")
+        assert reminder.to == [contact]
+        assert "800.00 EUR" in reminder.text
+        assert invoice["payment_url"] in reminder.links
+        notice = await wait_for_notice(gateway, agency, "invoice.overdue", of_invoice(invoice))
+        assert notice["title"] == f"Invoice {invoice['number']} is overdue"
+        assert notice["body"] == f"800.00 EUR was due {invoice['due_date']}."
+        readers = await one_email(mailpit, agency.email, notice["title"])
+        path = link_to(platform, readers, f"/v1/invoices/{invoice['id']}")
+        opened = await follow(gateway, path, agency)
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["number"] == invoice["number"]
+        assert await about(gateway, member, "invoice.overdue", "invoice_id", invoice["id"]) == []
