@@ -60,6 +60,9 @@ class TestADealAssignedToAMember:
         message = await one_email(mailpit, seller.email, deal["title"])
         assert message.to == [seller.email]
         assert message.subject == notice["title"]
+        brand = (await gateway.get("/v1/agency", headers=agency.headers)).json()["name"]
+        assert message.from_name == brand
+        assert "12,500.00 EUR" in message.text
         opened = await follow(
             gateway, link_to(platform, message, f"/v1/deals/{deal['id']}"), seller
         )
