@@ -144,3 +144,47 @@ async def heard_only_a_later_notice(
     await wait_for_notice(gateway, who, "task.assigned", about("task_id", sentinel["id"]))
     told = await notices(gateway, who)
     assert [n["data"].get("task_id") for n in told] == [sentinel["id"]], told
+
+
+async def notices_about(
+    gateway: httpx.AsyncClient, who: AgencySession, kind: str, key: str, value: object
+) -> list[Notice]:
+    """`who`'s notifications of `kind` whose data names `value` under `key` (now)."""
+    return [n for n in await notices(gateway, who, kind) if about(key, value)(n)]
+
+
+async def one_email(
+    mailpit: Mailpit, to: str, subject_has: str, *, timeout: float = 30.0
+) -> Message:
+    """The one message to `to` whose subject contains `subject_has`, once it arrived."""
+
+    async def arrived() -> list[Message]:
+        return [m for m in await mailpit.messages_to(to) if subject_has in m.subject]
+
+    matching = await wait_for(arrived, timeout=timeout, interval=0.2)
+    assert isinstance(matching, list)
+    [message] = matching
+    assert isinstance(message, Message)
+    return message
+
+
+def link_to(platform: Platform, message: Message, path_has: str) -> str:
+    """The one link in `message`'s HTML leading through the gateway to a path containing
+    `path_has`, as a path (the part after the gateway's address)."""
+    found = [link for link in message.links if path_has in link]
+    assert len(found) == 1, (path_has, message.links)
+    [link] = found
+    assert link.startswith(platform.gateway_url), link
+    return link.removeprefix(platform.gateway_url)
+
+
+def unsubscribe_link(platform: Platform, message: Message) -> str:
+    """The unsubscribe link in a notice email's body, as a path through the gateway."""
+    return link_to(platform, message, "/v1/notification-preferences/unsubscribe")
+
+
+async def open_link(
+    gateway: httpx.AsyncClient, path: str, who: AgencySession | None = None
+) -> httpx.Response:
+    """GET `path` through the gateway, as `who` (or with no token at all), whatever it answers."""
+    return await gateway.get(path, headers=who.headers if who is not None else None)

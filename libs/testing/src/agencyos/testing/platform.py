@@ -124,8 +124,9 @@ class Platform:
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
                 "AGENCYOS_NOTIFICATION_SMTP_HOST": self.smtp_host,
                 "AGENCYOS_NOTIFICATION_SMTP_PORT": str(self.smtp_port),
-                # every link in an email leads through this run's gateway
-                "AGENCYOS_NOTIFICATION_PUBLIC_BASE_URL": self.gateway_url,
+                # Every emailed link (notification's, billing's invoice document link) goes through
+                # this run's gateway.
+                "AGENCYOS_PUBLIC_BASE_URL": self.gateway_url,
                 # retries in a test's time: a few quick ones, then every two seconds
                 "AGENCYOS_NOTIFICATION_EMAIL_POLL_SECONDS": "0.1",
                 "AGENCYOS_NOTIFICATION_EMAIL_RETRY_SECONDS": "[0.2, 0.5, 1, 2]",
