@@ -14,7 +14,7 @@ def finished(people: Cast, started_by: uuid.UUID) -> CloudEvent:
     return event_of(
         ImportFinished(
             job_id=uuid.uuid4(),
-            kind="clients",
+            kind="client_import",
             started_by=started_by,
             total=10,
             created=7,
@@ -34,7 +34,7 @@ class TestImportNotices:
         await deliver(in_process, event)
 
         [note] = await notices_of(in_process, people.manager, "import.finished")
-        assert note["title"] == "Your clients import finished"
+        assert note["title"] == "Your client import finished"
         assert note["body"] == "10 rows: 7 created, 2 updated, 1 failed."
         assert note["link"] == f"/v1/jobs/{event.data['job_id']}"
         assert people.names(await told(in_process, event, "import.finished")) == {"manager"}
@@ -45,7 +45,7 @@ class TestImportNotices:
         event = event_of(
             ImportFailed(
                 job_id=uuid.uuid4(),
-                kind="clients",
+                kind="client_import",
                 started_by=people.manager.user_id,
                 error="The file is not CSV",
             ),

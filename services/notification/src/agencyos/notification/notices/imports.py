@@ -12,6 +12,11 @@ from agencyos.notification.notices.telling import Telling
 from agencyos.notification.recipients.rules import is_staff
 
 
+def what(job_kind: str) -> str:
+    """The job's kind as people say it: `client_import` is a "client import"."""
+    return job_kind.removesuffix("_import").replace("_", " ") + " import"
+
+
 def _notice(kind: str, job_id: uuid.UUID, title: str, body: str) -> Notice:
     return Notice(
         kind=kind,
@@ -29,7 +34,7 @@ async def import_finished(telling: Telling) -> None:
     notice = _notice(
         "import.finished",
         p.job_id,
-        f"Your {p.kind} import finished",
+        f"Your {what(p.kind)} finished",
         f"{p.total} rows: {p.created} created, {p.updated} updated, {p.failed} failed.",
     )
     starters = await telling.named(p.started_by)
@@ -38,7 +43,7 @@ async def import_finished(telling: Telling) -> None:
 
 async def import_failed(telling: Telling) -> None:
     p = telling.event.payload(ImportFailed)
-    notice = _notice("import.failed", p.job_id, f"Your {p.kind} import failed", p.error)
+    notice = _notice("import.failed", p.job_id, f"Your {what(p.kind)} failed", p.error)
     starters = await telling.named(p.started_by)
     await telling.tell(notice, [s for s in starters if is_staff(s)])
 
