@@ -128,13 +128,6 @@ class TestDeliverableSubmitted:
         assert len(await notices(gateway, cast.other_client)) == 1
         assert await notices(gateway, cast.manager, "deliverable.submitted") == []
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "the link leads to GET /v1/deliverables/{id}, which needs `projects.read`: a client "
-            "user (portal.read, notifications.read) is refused 403, and there is no portal yet"
-        ),
-    )
     async def test_the_emailed_link_opens_the_deliverable_for_the_clients_user(
         self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.web import TenantSession
+from agencyos.work.deliverable.permissions import DeliverableRead
 from agencyos.work.deliverable.schemas import (
     ChangesRequest,
     Decision,
@@ -93,10 +94,15 @@ async def list_deliverables(
     "/v1/deliverables/{deliverable_id}",
     response_model=Deliverable,
     summary="Get a deliverable",
+    description=(
+        "Staff see the deliverables of the projects they see. A client user sees those of its "
+        "own client's projects that the client sees (submitted, approved or changes "
+        "requested; never a draft)."
+    ),
     responses=_DELIVERABLE_404,
 )
 async def get_deliverable(
-    deliverable_id: uuid.UUID, principal: ProjectsRead, session: TenantSession
+    deliverable_id: uuid.UUID, principal: DeliverableRead, session: TenantSession
 ) -> Deliverable:
     view = await deliverable_service.get(session, principal, deliverable_id)
     return deliverable_out(view.deliverable)

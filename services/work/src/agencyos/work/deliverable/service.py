@@ -138,7 +138,22 @@ class DeliverableService:
             if not principal.can("projects.write"):
                 raise NotFound("no such deliverable")
             return await self._visible(session, principal, deliverable_id, lock=True)
-        deliverable = await deliverable_repository.lock(session, deliverable_id)
+        return await self._client_visible(session, principal, deliverable_id, lock=True)
+
+    async def _client_visible(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        deliverable_id: uuid.UUID,
+        *,
+        lock: bool,
+    ) -> DeliverableView:
+        """A deliverable the client user's client sees (not a draft, of its own client's
+        project); any other answers NotFound."""
+        if lock:
+            deliverable = await deliverable_repository.lock(session, deliverable_id)
+        else:
+            deliverable = await deliverable_repository.get(session, deliverable_id)
         if deliverable is None or deliverable.status not in CLIENT_VISIBLE:
             raise NotFound("no such deliverable")
         try:
@@ -228,6 +243,9 @@ class DeliverableService:
     async def get(
         self, session: AsyncSession, principal: Principal, deliverable_id: uuid.UUID
     ) -> DeliverableView:
+        """For staff, if they see its project; for a client user, if its client sees it."""
+        if _is_client_user(principal):
+            return await self._client_visible(session, principal, deliverable_id, lock=False)
         return await self._visible(session, principal, deliverable_id)
 
     async def list_deliverables(
