@@ -103,14 +103,22 @@ class ConsumerRunner:
                     self._dlq = None
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Handle each fetched batch record by record, then commit each partition's offset
+        once, after its last handled record. A crash before the commit redelivers records
+        whose effects already committed; their inbox rows make those duplicates."""
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=100)
             for tp, records in batches.items():
-                for record in records:
-                    await self.handle_record(record)
-                    await consumer.commit({tp: record.offset + 1})
-                    if self._stopping.is_set():
-                        return
+                handled = None
+                try:
+                    for record in records:
+                        await self.handle_record(record)
+                        handled = record.offset
+                        if self._stopping.is_set():
+                            return
+                finally:
+                    if handled is not None:
+                        await consumer.commit({tp: handled + 1})
             await self._report_lag(consumer)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:

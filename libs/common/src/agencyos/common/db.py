@@ -102,10 +102,14 @@ class Database:
 
 async def set_local(session: AsyncSession, values: dict[str, str]) -> None:
     """Set transaction-local settings (`set_config(name, value, true)`): safe under pooling."""
-    for name, value in values.items():
-        await session.execute(
-            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-        )
+    if not values:
+        return
+    # One round trip for all of them (a transaction sets the tenant and the user at least).
+    calls = ", ".join(f"set_config(:name{i}, :value{i}, true)" for i in range(len(values)))
+    params: dict[str, str] = {}
+    for i, (name, value) in enumerate(values.items()):
+        params[f"name{i}"], params[f"value{i}"] = name, value
+    await session.execute(text(f"SELECT {calls}"), params)
 
 
 async def current_tenant(session: AsyncSession) -> uuid.UUID | None:
