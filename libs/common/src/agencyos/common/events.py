@@ -679,6 +679,17 @@ class BillTo(BaseModel):
     email: str | None
 
 
+class Issuer(BaseModel):
+    """Who sends an invoice: the agency's name, logo and colour when it was sent, and the time
+    zone its dates are in (what the client's emails about it are branded with)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    logo_url: str | None
+    brand_color: str | None
+    timezone: str | None
+
+
 @register
 class InvoiceSent(EventPayload):
     """An invoice was sent. `document_url` is a signed link to its PDF that needs no login."""
@@ -692,6 +703,7 @@ class InvoiceSent(EventPayload):
     due_date: date
     payment_url: str | None = None
     bill_to: BillTo | None = None
+    issuer: Issuer | None = None
     document_url: str | None = None
 
 
@@ -708,6 +720,7 @@ class InvoicePaid(EventPayload):
     currency: str
     paid_at: datetime
     bill_to: BillTo | None = None
+    issuer: Issuer | None = None
 
 
 @register
@@ -734,6 +747,7 @@ class InvoiceOverdue(EventPayload):
     due_date: date
     payment_url: str | None = None
     bill_to: BillTo | None = None
+    issuer: Issuer | None = None
 
 
 @register
@@ -751,6 +765,7 @@ class InvoiceReminder(EventPayload):
     days_from_due: int
     payment_url: str | None = None
     bill_to: BillTo | None = None
+    issuer: Issuer | None = None
 
 
 @register
@@ -780,3 +795,4 @@ class InvoicePaymentFailed(EventPayload):
     currency: str | None = None
     payment_url: str | None = None
     bill_to: BillTo | None = None
+    issuer: Issuer | None = None

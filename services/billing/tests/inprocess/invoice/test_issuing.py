@@ -158,9 +158,10 @@ class TestSend:
             "currency": "EUR",
             "due_date": invoice["due_date"],
             "payment_url": invoice["payment_url"],
-            # the addressee and the signed PDF link: their own tests are in test_parties.py
+            # the parties and the signed PDF link: their own tests are in test_parties.py
             # and test_document_link.py
             "bill_to": event["data"]["bill_to"],
+            "issuer": event["data"]["issuer"],
             "document_url": event["data"]["document_url"],
         }
 

@@ -27,6 +27,8 @@ BILL_TO = {
     "contact_name": "Jane Payer",
     "email": "jane@acme.example",
 }
+# The agency as identity's stand-in answers it after `addressed` (its zone is the stand-in's).
+ISSUER = {"name": "Northwind Studio", "logo_url": None, "brand_color": "#1A73E8"}
 
 
 @pytest.fixture
@@ -59,6 +61,8 @@ class TestSending:
 
         [event] = await outbox_events(agency, "billing.invoice.sent", invoice_id)
         assert event["data"]["bill_to"] == BILL_TO
+        row = await invoice_row(agency, invoice_id)
+        assert event["data"]["issuer"] == {**ISSUER, "timezone": row["timezone"]}
         row = await invoice_row(agency, invoice_id)
         assert (row["bill_to_client_name"], row["bill_to_contact_name"], row["bill_to_email"]) == (
             "Acme Widgets GmbH",
@@ -146,4 +150,5 @@ class TestLaterEvents:
             "currency": "EUR",
             "payment_url": invoice["payment_url"],
             "bill_to": BILL_TO,
+            "issuer": {**ISSUER, "timezone": event["data"]["issuer"]["timezone"]},
         }

@@ -56,6 +56,7 @@ class TestNotices:
             "due_date": invoice["due_date"],
             "payment_url": invoice["payment_url"],
             "bill_to": bill_to,
+            "issuer": overdue["data"]["issuer"],
         }
         [reminder] = await outbox_events(agency, "billing.invoice.reminder", invoice_id)
         assert reminder["data"]["days_from_due"] == 1

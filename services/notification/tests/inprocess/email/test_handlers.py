@@ -21,6 +21,7 @@ from agencyos.common.events import (
     InvoicePaymentFailed,
     InvoiceReminder,
     InvoiceSent,
+    Issuer,
     MagicLinkRequested,
     PasswordResetRequested,
     build_event,
@@ -253,3 +254,23 @@ class TestBranding:
         assert "Acme Studio" in row["html"]
         assert "#112233" in row["html"]
         assert "250,000 JPY" in row["text"]
+
+    async def test_an_invoice_email_is_branded_as_sent_even_before_the_agency_is_known(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        # identity's agency events may still be on their way (another topic): the invoice's
+        # own event says who sent it, in which zone.
+        to = address()
+        issuer = Issuer(
+            name="Northwind Studio",
+            logo_url=None,
+            brand_color="#1A73E8",
+            timezone="America/New_York",
+        )
+
+        await in_process.deliver("notification", invoice_sent(tenant, to, issuer=issuer))
+
+        [row] = await emails(in_process, tenant, to)
+        assert "Northwind Studio" in row["html"]
+        assert "#1A73E8" in row["html"]
+        assert "AgencyOS" not in row["subject"]

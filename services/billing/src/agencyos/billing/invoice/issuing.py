@@ -36,7 +36,7 @@ from agencyos.billing.checkout.provider import (
 from agencyos.billing.checkout.service import checkout_service
 from agencyos.billing.invoice.document_link import DocumentLinks
 from agencyos.billing.invoice.errors import NotPayable, NotSendable, NotVoidable
-from agencyos.billing.invoice.parties import bill_to, keep_parties
+from agencyos.billing.invoice.parties import bill_to, issuer, keep_parties
 from agencyos.billing.invoice.repository import invoice_repository
 from agencyos.billing.invoice.schemas import InvoiceVoid
 from agencyos.billing.invoice.service import SERVICE, InvoiceView
@@ -235,6 +235,7 @@ class IssuingService:
                 due_date=invoice.due_date,
                 payment_url=invoice.payment_url,
                 bill_to=bill_to(invoice),
+                issuer=issuer(invoice),
                 document_url=links.url(invoice.tenant_id, invoice.id, invoice.sent_at),
             ),
             source_service=SERVICE,

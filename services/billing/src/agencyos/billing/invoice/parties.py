@@ -1,14 +1,15 @@
 """The two parties of a sent invoice, kept on it when it is sent: the agency that sends it
 (identity's name, brand colour and logo) and the client it is addressed to (CRM's company
 name, primary contact and billing address). Its PDF shows them and its events carry the
-addressee (`bill_to`), for the notification service, which cannot ask CRM."""
+addressee (`bill_to`) and the sender (`issuer`), for the notification service, which cannot ask
+CRM and may not have heard of the agency yet."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from agencyos.billing.models import Invoice
-from agencyos.common.events import BillTo
+from agencyos.common.events import BillTo, Issuer
 from agencyos.common.peers.crm import Client as ClientInfo
 from agencyos.common.peers.identity import Agency as AgencyInfo
 
@@ -71,4 +72,16 @@ def bill_to(invoice: Invoice) -> BillTo | None:
         client_name=invoice.bill_to_client_name,
         contact_name=invoice.bill_to_contact_name,
         email=invoice.bill_to_email,
+    )
+
+
+def issuer(invoice: Invoice) -> Issuer | None:
+    """Who sent the invoice, as it was then (None before it was sent with the parties kept)."""
+    if invoice.issuer_name is None:
+        return None
+    return Issuer(
+        name=invoice.issuer_name,
+        logo_url=invoice.issuer_logo_url,
+        brand_color=invoice.issuer_brand_color,
+        timezone=invoice.timezone,
     )

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.billing.invoice.parties import bill_to
+from agencyos.billing.invoice.parties import bill_to, issuer
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, Payment
 from agencyos.billing.payment.repository import payment_repository
@@ -131,6 +131,7 @@ class PaymentService:
                     currency=invoice.currency,
                     paid_at=received_at,
                     bill_to=bill_to(invoice),
+                    issuer=issuer(invoice),
                 ),
                 source_service=SERVICE,
                 subject=subject,

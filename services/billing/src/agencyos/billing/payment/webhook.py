@@ -41,7 +41,7 @@ import stripe
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.billing.invoice.parties import bill_to
+from agencyos.billing.invoice.parties import bill_to, issuer
 from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice
 from agencyos.billing.payment.repository import StripeOwner, payment_repository
@@ -360,6 +360,7 @@ class StripeWebhookProcessor:
                 currency=invoice.currency,
                 payment_url=invoice.payment_url,
                 bill_to=bill_to(invoice),
+                issuer=issuer(invoice),
             ),
             source_service=SERVICE,
             subject=invoice_subject(invoice.id),

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.billing.billing_settings.service import billing_settings_service
-from agencyos.billing.invoice.parties import bill_to
+from agencyos.billing.invoice.parties import bill_to, issuer
 from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
 from agencyos.billing.models.invoice import SCHEDULER_SETTING
@@ -218,6 +218,7 @@ class SchedulerService:
                 due_date=invoice.due_date,
                 payment_url=invoice.payment_url,
                 bill_to=bill_to(invoice),
+                issuer=issuer(invoice),
             ),
             source_service=SERVICE,
             subject=invoice_subject(invoice.id),
@@ -239,6 +240,7 @@ class SchedulerService:
                 days_from_due=offset,
                 payment_url=invoice.payment_url,
                 bill_to=bill_to(invoice),
+                issuer=issuer(invoice),
             ),
             source_service=SERVICE,
             subject=invoice_subject(invoice.id),

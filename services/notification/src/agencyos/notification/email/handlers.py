@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +29,13 @@ from agencyos.common.events import (
     InvoicePaymentFailed,
     InvoiceReminder,
     InvoiceSent,
+    Issuer,
     MagicLinkRequested,
     PasswordResetRequested,
 )
 from agencyos.common.logs import get_logger
 from agencyos.notification.email.brands import brand_of, on_agency_created, on_agency_updated
-from agencyos.notification.email.message import Addressee, AttachmentLink
+from agencyos.notification.email.message import Addressee, AttachmentLink, Brand
 from agencyos.notification.email.queue import queue_email
 from agencyos.notification.email.rendering import render_email
 from agencyos.notification.settings import NotificationSettings
@@ -71,8 +73,10 @@ async def _send(
     *,
     contains_secret: bool = False,
     attachments: tuple[AttachmentLink, ...] = (),
+    brand: Brand | None = None,
 ) -> None:
-    brand = await brand_of(session, event.tenantid)
+    if brand is None:
+        brand = await brand_of(session, event.tenantid)
     rendered = render_email(template, {"recipient_name": to.name, **context}, brand)
     queued = await queue_email(
         session,
@@ -159,6 +163,24 @@ async def on_magic_link_requested(session: AsyncSession, event: CloudEvent) -> N
 # --- billing: to the client's primary contact -----------------------------------------------
 
 
+def _issued_by(issuer: Issuer | None, currency: str | None) -> Brand | None:
+    """The brand an invoice was sent under, from its event: the agency as it was then, even
+    before (or without) identity's agency events reaching this service."""
+    if issuer is None:
+        return None
+    try:
+        zone = ZoneInfo(issuer.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return Brand(
+        name=issuer.name,
+        logo_url=issuer.logo_url,
+        brand_color=issuer.brand_color,
+        timezone=zone,
+        currency=currency or "USD",
+    )
+
+
 def _bill_to(event: CloudEvent, bill_to: BillTo | None) -> Addressee | None:
     if bill_to is None or not bill_to.email:
         log.info(
@@ -197,6 +219,7 @@ async def on_invoice_sent(session: AsyncSession, event: CloudEvent) -> None:
             "document_url": document_url,
         },
         attachments=attachments,
+        brand=_issued_by(payload.issuer, payload.currency),
     )
 
 
@@ -218,6 +241,7 @@ async def on_invoice_reminder(session: AsyncSession, event: CloudEvent) -> None:
             "days_from_due": payload.days_from_due,
             "pay_url": _link(payload.payment_url),
         },
+        brand=_issued_by(payload.issuer, payload.currency),
     )
 
 
@@ -238,6 +262,7 @@ async def on_invoice_overdue(session: AsyncSession, event: CloudEvent) -> None:
             "due_date": payload.due_date,
             "pay_url": _link(payload.payment_url),
         },
+        brand=_issued_by(payload.issuer, payload.currency),
     )
 
 
@@ -258,6 +283,7 @@ async def on_invoice_paid(session: AsyncSession, event: CloudEvent) -> None:
             "currency": payload.currency,
             "paid_at": payload.paid_at,
         },
+        brand=_issued_by(payload.issuer, payload.currency),
     )
 
 
@@ -278,6 +304,7 @@ async def on_invoice_payment_failed(session: AsyncSession, event: CloudEvent) ->
             "reason": payload.reason,
             "pay_url": _link(payload.payment_url),
         },
+        brand=_issued_by(payload.issuer, payload.currency),
     )
 
 
