@@ -47,7 +47,7 @@ class TestSignupToNotification:
 
         items = await wait_for(lambda: notifications_of(gateway, owner))
         assert isinstance(items, list)
-        assert items[0]["kind"] == "crm.client.created"
+        assert items[0]["kind"] == "client.created"
         assert items[0]["data"] == {"client_id": client["id"]}
 
 
