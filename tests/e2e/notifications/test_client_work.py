@@ -18,6 +18,7 @@ from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.testing.deals import create_client, create_deal, moved
 from agencyos.testing.factories import AgencySession, as_caller, new_project
 from agencyos.testing.inbox import (
+    TOLD_WITHIN_SECONDS,
     about,
     agency_name,
     emailed,
@@ -159,14 +160,14 @@ class TestClientAnswers:
         await work.ApproveDeliverable(
             work_pb2.DeliverableDecisionRequest(deliverable_id=approved["id"], comment="Love it"),
             metadata=as_caller(cast.client),
-            timeout=30,
+            timeout=TOLD_WITHIN_SECONDS,
         )
         await work.RequestDeliverableChanges(
             work_pb2.DeliverableDecisionRequest(
                 deliverable_id=sent_back["id"], comment="Bigger headline, please"
             ),
             metadata=as_caller(cast.client),
-            timeout=30,
+            timeout=TOLD_WITHIN_SECONDS,
         )
 
         for who in (cast.manager, agency):  # the owner made the project: a member managing it
@@ -203,7 +204,7 @@ class TestClientAnswers:
                 description="On my phone the footer is cut off below the address.",
             ),
             metadata=as_caller(cast.client),
-            timeout=30,
+            timeout=TOLD_WITHIN_SECONDS,
         )
 
         note = await wait_for_notice(
@@ -232,7 +233,7 @@ class TestProjectFromWonDeal:
         await moved(gateway, agency, deal["id"], stage="won")
 
         note = await wait_for_notice(
-            gateway, manager, "project.created_from_deal", about("deal_id", deal["id"]), timeout=60
+            gateway, manager, "project.created_from_deal", about("deal_id", deal["id"])
         )
         assert note["title"] == f"Project \u201c{title}\u201d was started from a won deal"
         project = await follow(gateway, note["link"], manager)
@@ -242,7 +243,7 @@ class TestProjectFromWonDeal:
             found = await follow(gateway, f"/v1/deals/{deal['id']}", agency)
             return found["project_id"] == project["id"]
 
-        await wait_for(linked, timeout=30)
+        await wait_for(linked, timeout=TOLD_WITHIN_SECONDS)
         await heard_only_a_later_notice(gateway, agency, outsider)
         assert await notices(gateway, agency, "project.created_from_deal") == []
 
@@ -260,7 +261,7 @@ class TestProjectFromWonDeal:
 
         # nobody on the project manages it, and the one who won the deal is not told of it
         note = await wait_for_notice(
-            gateway, member, "project.created_from_deal", about("deal_id", deal["id"]), timeout=60
+            gateway, member, "project.created_from_deal", about("deal_id", deal["id"])
         )
         assert note["title"] == f"Project \u201c{title}\u201d was started from a won deal"
         project = await follow(gateway, note["link"], member)

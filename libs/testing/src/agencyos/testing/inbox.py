@@ -16,6 +16,11 @@ from agencyos.testing.platform import Platform
 
 Notice = dict[str, Any]
 
+# How long a journey waits for what it expects to be told. Generous: in a full parallel run
+# one notification consumer hears every test's events, and a busy topic (identity's, where
+# every signup lands) can run half a minute behind a quiet one. Only a failure waits it out.
+TOLD_WITHIN_SECONDS = 90.0
+
 
 async def join(
     gateway: httpx.AsyncClient,
@@ -67,7 +72,7 @@ async def wait_for_notice(
     kind: str,
     where: Callable[[Notice], bool] = lambda _: True,
     *,
-    timeout: float = 30.0,
+    timeout: float = TOLD_WITHIN_SECONDS,
 ) -> Notice:
     """The one notification of `kind` to `who` matching `where`, once it is there (fails
     if there are two)."""
@@ -87,7 +92,9 @@ def about(key: str, value: object) -> Callable[[Notice], bool]:
     return lambda notice: notice["data"].get(key) == str(value)
 
 
-async def emailed(platform: Platform, to: str, subject: str, *, timeout: float = 30.0) -> Message:
+async def emailed(
+    platform: Platform, to: str, subject: str, *, timeout: float = TOLD_WITHIN_SECONDS
+) -> Message:
     """The one email to `to` whose subject is `subject`, once mailpit has it (fails if there
     are two: nothing is sent twice)."""
     async with Mailpit(platform.mailpit_url) as mailpit:
@@ -154,7 +161,7 @@ async def notices_about(
 
 
 async def one_email(
-    mailpit: Mailpit, to: str, subject_has: str, *, timeout: float = 30.0
+    mailpit: Mailpit, to: str, subject_has: str, *, timeout: float = TOLD_WITHIN_SECONDS
 ) -> Message:
     """The one message to `to` whose subject contains `subject_has`, once it arrived."""
 
