@@ -45,7 +45,7 @@ class TestSignupToNotification:
         assert listed.json()["total"] == 1
         assert [c["id"] for c in listed.json()["items"]] == [client["id"]]
 
-        items = await wait_for(lambda: notifications_of(gateway, owner))
+        items = await wait_for(lambda: notifications_of(gateway, owner), timeout=90)
         assert isinstance(items, list)
         assert items[0]["kind"] == "client.created"
         assert items[0]["data"] == {"client_id": client["id"]}
@@ -73,6 +73,6 @@ class TestTenantIsolation:
 
         b_list = await gateway.get("/v1/clients", headers=agency_b.headers)
         assert b_list.json()["total"] == 0
-        a_notes = await wait_for(lambda: notifications_of(gateway, agency_a))
+        a_notes = await wait_for(lambda: notifications_of(gateway, agency_a), timeout=90)
         assert a_notes
         assert await notifications_of(gateway, agency_b) == []

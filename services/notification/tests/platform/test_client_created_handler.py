@@ -79,7 +79,7 @@ async def wait_until_notified(
     async def found() -> list[dict[str, Any]]:
         return about(await notifications_of(client, who), event)
 
-    items = await wait_for(found, timeout=30)
+    items = await wait_for(found, timeout=90)
     assert isinstance(items, list)
     return items[0]
 

@@ -36,7 +36,7 @@ class TestRoleChanged:
         async def told() -> list[dict[str, Any]]:
             return await notices(gateway, member, "member.role_changed")
 
-        [note] = await wait_for(told)
+        [note] = await wait_for(told, timeout=90)
         assert note["title"] == "Your role is now manager"
         assert note["link"] == f"/v1/members/{member.user_id}"
         assert await notices(gateway, agency, "member.role_changed") == []

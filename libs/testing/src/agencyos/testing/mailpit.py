@@ -18,6 +18,10 @@ import httpx
 DEFAULT_MAILPIT_URL = "http://127.0.0.1:8025"
 DEFAULT_SMTP_HOST = "127.0.0.1"
 DEFAULT_SMTP_PORT = 1025
+# How long a test waits for an email. Generous: in a full parallel run one notification
+# consumer hears every test's events, and a busy topic can run half a minute behind a quiet
+# one. Only a failure waits it out.
+DELIVERED_WITHIN_SECONDS = 90.0
 
 
 def mailpit_url() -> str:
@@ -142,7 +146,9 @@ class Mailpit:
         response.raise_for_status()
         return response.content
 
-    async def wait_for(self, to: str, *, count: int = 1, timeout: float = 30.0) -> list[Message]:
+    async def wait_for(
+        self, to: str, *, count: int = 1, timeout: float = DELIVERED_WITHIN_SECONDS
+    ) -> list[Message]:
         """The messages to `to` once there are at least `count` of them (newest first)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -144,7 +144,7 @@ class TestRedelivery:
         async def sent() -> list[Any]:
             return [r for r in await deliveries(platform, agency, to) if r["status"] == "sent"]
 
-        await wait_for(sent, timeout=30)
+        await wait_for(sent, timeout=90)
         [message] = await mailpit.messages_to(to)
         assert "1,234.56 EUR" in message.subject
         assert "Hello Hank," in message.text
