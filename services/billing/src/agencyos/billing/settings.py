@@ -6,7 +6,15 @@ from agencyos.common.settings import ServiceSettings, service_config
 class BillingSettings(ServiceSettings):
     service_name = "billing"
     model_config = service_config("billing")
-    development_secrets: ClassVar[tuple[str, ...]] = ("document_signing_key", "public_base_url")
+    # Local defaults a production start refuses (Stripe's test key, stripe-mock's address and
+    # the local webhook secret included).
+    development_secrets: ClassVar[tuple[str, ...]] = (
+        "stripe_api_key",
+        "stripe_api_base",
+        "stripe_webhook_secret",
+        "document_signing_key",
+        "public_base_url",
+    )
 
     # Stripe (the official SDK). Locally and in tests the API is stripe-mock
     # (deploy/local/stack.sh starts it); in production leave stripe_api_base empty.
