@@ -8,13 +8,13 @@ from typing import ClassVar
 
 import pytest
 
-from agencyos.common import events
 from agencyos.common.events import (
     ClientCreated,
     CloudEvent,
     EventPayload,
     MemberAdded,
     build_event,
+    envelope,
     register,
     registered_events,
 )
@@ -42,7 +42,7 @@ class ClientCreatedV2(EventPayload):
 @pytest.fixture
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by a test vanish with it."""
-    monkeypatch.setattr(events, "_REGISTRY", dict(events._REGISTRY))
+    monkeypatch.setattr(envelope, "_REGISTRY", dict(envelope._REGISTRY))
 
 
 class TestEnvelope:
