@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# notification's stream process: an upstream of its own (GatewaySettings.stream_url), so the
+# long-lived `GET /v1/stream` connections can run on pods apart from notification's API.
+STREAM = "stream"
+
 # Longest prefix wins; a prefix matches itself and anything below it.
 ROUTES: dict[str, str] = {
     "/.well-known/jwks.json": "identity",
@@ -47,6 +51,10 @@ ROUTES: dict[str, str] = {
     "/v1/email-deliveries": "notification",
     "/v1/webhook-endpoints": "notification",
     "/v1/automations": "notification",
+    # The agency's event feed, and its live stream: notification's stream process (`stream`
+    # mode) where one is deployed apart, else notification itself (GatewaySettings.stream_url).
+    "/v1/events": "notification",
+    "/v1/stream": STREAM,
     "/v1/portal": "portal",
 }
 

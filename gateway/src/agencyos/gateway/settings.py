@@ -23,6 +23,9 @@ class GatewaySettings(ServiceSettings):
     billing_url: str = _url("billing")
     notification_url: str = _url("notification")
     portal_url: str = _url("portal")
+    # `GET /v1/stream`: notification's stream process when deployed apart (the chart's
+    # notification-stream); unset, notification itself serves it (`all` mode, make dev, tests).
+    stream_url: str | None = None
 
     upstream_timeout_seconds: float = 30.0
     upstream_connect_timeout_seconds: float = 3.0
@@ -63,5 +66,7 @@ class GatewaySettings(ServiceSettings):
     trusted_proxies: list[str] = []
 
     def upstream_url(self, service: str) -> str:
+        if service == "stream":  # routes.STREAM
+            return (self.stream_url or self.notification_url).rstrip("/")
         url: str = getattr(self, f"{service}_url")
         return url.rstrip("/")

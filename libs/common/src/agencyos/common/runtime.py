@@ -2,7 +2,9 @@
 
 Modes: `api`, `rpc`, `relay`, `consumer`, `worker` (the service's background workers, e.g.
 crm's import runner), `all` (all of these together) and `migrate`, plus any one-shot commands a
-service adds (`ServiceDefinition.commands`, e.g. identity's `rotate-signing-key`).
+service adds (`ServiceDefinition.commands`, e.g. identity's `rotate-signing-key`) and any HTTP
+server it runs apart (`ServiceDefinition.servers`, e.g. notification's `stream`: its app alone,
+on the service's HTTP port; `all` leaves it out, the service's own app serving those routes too).
 SIGTERM/SIGINT stop intake first, let in-flight work finish within the grace period, then exit.
 """
 
@@ -65,6 +67,9 @@ class ServiceDefinition:
     commands: dict[str, Command] = field(default_factory=dict)
     # Background workers by name, run in modes `worker` and `all`.
     workers: dict[str, WorkerFactory] = field(default_factory=dict)
+    # HTTP servers deployable apart, by mode name: `python -m agencyos.<svc> <name>` serves
+    # that app alone on the HTTP port (its own pods, scaled and timed out on their own).
+    servers: dict[str, Callable[[ServiceContext], FastAPI]] = field(default_factory=dict)
 
 
 def _no_servicers(server: grpc.aio.Server) -> Sequence[str]:
@@ -133,8 +138,9 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             worker = make_worker(ctx)
             tasks.append(asyncio.create_task(worker.run(), name=f"worker:{worker_name}"))
             stoppers.append(worker.stop)
-    if "api" in wants:
-        app = definition.create_app(ctx)
+    server_app = definition.servers.get(mode)
+    if "api" in wants or server_app is not None:
+        app = server_app(ctx) if server_app is not None else definition.create_app(ctx)
         config = uvicorn.Config(
             app,
             host=settings.http_host,
@@ -166,7 +172,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
         task.cancel()
     waiter.cancel()
     await close_channels()
-    if "api" not in wants:
+    if "api" not in wants and server_app is None:
         await ctx.close()
     if crashed:
         raise SystemExit(
@@ -176,10 +182,16 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
 
 def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m agencyos.{definition.name}")
-    clashing = set(MODES) & set(definition.commands)
+    clashing = (set(MODES) | set(definition.servers)) & set(definition.commands)
+    clashing |= set(MODES) & set(definition.servers)
     if clashing:
-        raise ValueError(f"{definition.name}: commands shadow built-in modes: {sorted(clashing)}")
-    parser.add_argument("mode", choices=(*MODES, *definition.commands), nargs="?", default="all")
+        raise ValueError(f"{definition.name}: modes named twice: {sorted(clashing)}")
+    parser.add_argument(
+        "mode",
+        choices=(*MODES, *definition.servers, *definition.commands),
+        nargs="?",
+        default="all",
+    )
     args = parser.parse_args(argv)
     settings = definition.settings_factory()
     configure_logging(definition.name, settings.log_level, settings.log_json)

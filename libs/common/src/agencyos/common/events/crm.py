@@ -96,6 +96,19 @@ class DealLost(EventPayload):
 
 
 @register
+class DealDeleted(EventPayload):
+    """A deal was deleted: a pipeline board drops its card from `stage_id`."""
+
+    event_type: ClassVar[str] = "crm.deal.deleted"
+    deal_id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    pipeline_id: uuid.UUID
+    stage_id: uuid.UUID
+    deleted_by: uuid.UUID
+
+
+@register
 class DealAssigned(EventPayload):
     """A deal got an assignee (when it was created with one, or when it changed hands)."""
 

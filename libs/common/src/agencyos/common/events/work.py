@@ -80,6 +80,11 @@ class _TaskEvent(EventPayload):
     actor_id: uuid.UUID | None
     # Added later than the events: null on older ones.
     due_date: date | None = None
+    # Where the card sits in its column (ascending), its priority and labels: with the
+    # fields above, what a board needs to draw it without a refetch. Null on older events.
+    position: float | None = None
+    priority: str | None = None
+    labels: list[str] | None = None
 
 
 @register
@@ -108,6 +113,19 @@ class TaskMoved(_TaskEvent):
 class TaskCompleted(_TaskEvent):
     event_type: ClassVar[str] = "work.task.completed"
     completed_at: datetime
+
+
+@register
+class TaskDeleted(EventPayload):
+    """A task was deleted (with its checklist and comments): a board drops its card."""
+
+    event_type: ClassVar[str] = "work.task.deleted"
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    column_id: uuid.UUID
+    title: str
+    visible_to_client: bool
+    actor_id: uuid.UUID | None
 
 
 @register

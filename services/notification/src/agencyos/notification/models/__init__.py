@@ -13,6 +13,7 @@ from agencyos.notification.models.email_delivery import (  # noqa: E402
     DeliveryStatus,
     EmailDelivery,
 )
+from agencyos.notification.models.feed import FeedEvent, FeedHead  # noqa: E402
 from agencyos.notification.models.notification import Notification  # noqa: E402
 from agencyos.notification.models.person import DirectoryPerson  # noqa: E402
 from agencyos.notification.models.preference import (  # noqa: E402
@@ -32,6 +33,8 @@ __all__ = [
     "DirectoryProject",
     "DirectoryTask",
     "EmailDelivery",
+    "FeedEvent",
+    "FeedHead",
     "Notification",
     "NotificationPreference",
     "NotificationRoleDefault",
