@@ -168,7 +168,9 @@ class Platform:
         env = self.environment()
         await self.infra.create_topics(
             [f"{self.topic_prefix}{s}.events" for s in SERVICES]
-            + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES],
+            + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES]
+            # notification's feed: every recorded feed entry, for the stream processes
+            + [f"{self.topic_prefix}notification.feed"],
             partitions=3,
         )
         for service in SERVICES:
