@@ -49,7 +49,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import psutil
@@ -413,8 +413,8 @@ class SseConnection(asyncio.Protocol):
         return self
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
         lines = [
             "GET /v1/stream HTTP/1.1",
             f"Host: {self.client.host}:{self.client.port}",
@@ -424,7 +424,7 @@ class SseConnection(asyncio.Protocol):
         ]
         if self.last_id:
             lines.append(f"Last-Event-ID: {self.last_id}")
-        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def close(self) -> None:
         self.closing = True
@@ -567,24 +567,32 @@ class StreamClient:
 
     # connections
 
-    async def connect(self, viewer: Viewer, attempts: int = 5) -> None:
+    async def connect(self, viewer: Viewer, *, gated: bool = True, attempts: int = 5) -> None:
+        """Open `viewer`'s stream (with its Last-Event-ID once it has one), until its response
+        head arrives. `gated`: at most `concurrency` handshakes at once (the initial ramp);
+        the storm's reconnects are not gated, as real clients do not wait for each other."""
         for attempt in range(attempts):
-            async with self.gate:
-                loop = asyncio.get_running_loop()
-                conn = SseConnection(self, viewer, viewer.last_id)
-                viewer.connection = conn
-                try:
-                    await loop.create_connection(conn.itself, self.host, self.port)
-                    await asyncio.wait_for(conn.ready, 30)
+            async with self.gate if gated else contextlib.nullcontext():
+                if await self._attempt(viewer):
                     return
-                except HttpError as exc:
-                    conn.close()
-                    self.failures[str(exc)[:160]] += 1
-                except (OSError, TimeoutError) as exc:
-                    conn.close()
-                    self.failures[repr(exc)[:160]] += 1
             await asyncio.sleep(0.5 * (attempt + 1))
         raise RuntimeError(f"viewer {viewer.index} could not connect ({dict(self.failures)})")
+
+    async def _attempt(self, viewer: Viewer) -> bool:
+        loop = asyncio.get_running_loop()
+        conn = SseConnection(self, viewer, viewer.last_id)
+        viewer.connection = conn
+        try:
+            await loop.create_connection(conn.itself, self.host, self.port)
+            await asyncio.wait_for(conn.ready, 30)
+            return True
+        except HttpError as exc:
+            conn.close()
+            self.failures[str(exc)[:160]] += 1
+        except (OSError, TimeoutError) as exc:
+            conn.close()
+            self.failures[repr(exc)[:160]] += 1
+        return False
 
     def opened(self, conn: SseConnection, now: float) -> None:
         viewer = conn.viewer
@@ -732,12 +740,21 @@ class Sampler:
             )
 
 
+def busy_seconds() -> float:
+    """CPU time the whole machine has been busy (all cores)."""
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    guests = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)  # already in user/nice
+    return float(sum(t) - idle - guests)
+
+
 @dataclass
 class CpuWindow:
-    """Cores used by the named processes between `start` and `finish`."""
+    """Cores used by the whole machine and by the named processes, from creation to `finish`."""
 
     pids: dict[str, int]
     wall: float = field(default_factory=time.monotonic)
+    busy: float = field(default_factory=busy_seconds)
     before: dict[str, float | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -745,7 +762,7 @@ class CpuWindow:
 
     def finish(self) -> dict[str, float | None]:
         wall = max(time.monotonic() - self.wall, 1e-9)
-        out: dict[str, float | None] = {}
+        out: dict[str, float | None] = {"machine": round((busy_seconds() - self.busy) / wall, 2)}
         for name, pid in self.pids.items():
             now, then = cpu_seconds(pid), self.before.get(name)
             out[name] = None if now is None or then is None else round((now - then) / wall, 2)
@@ -834,11 +851,15 @@ async def storm(
         viewer.storm_missed = len(events) - 1 - seen
         already = target is None or (viewer.received and viewer.received[-1] == target)
         viewer.storm_target = None if already else target
-        await client.connect(viewer)
+        await client.connect(viewer, gated=False)
 
     await asyncio.gather(*(one(i, v) for i, v in enumerate(viewers)))
-    asked_in = loop.time() - started
-    return {"asked_in": asked_in, "wall_started": wall_started}
+    asked = [v.storm_asked for v in viewers if v.storm_asked is not None]
+    return {
+        "asked_in": max(asked) - wall_started,
+        "connected_in": loop.time() - started,
+        "wall_started": wall_started,
+    }
 
 
 async def bench(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
@@ -977,9 +998,11 @@ async def measure(
     sampler.phase = injector.phase = "steady"
     stop = asyncio.Event()
     cpu = CpuWindow(pids)
+    committed_before = injector.count
     injecting = asyncio.create_task(injector.run(args.rate, stop))
     await asyncio.sleep(args.steady)
     out["cpu_steady_cores"] = cpu.finish()
+    out["steady_events_per_second"] = round((injector.count - committed_before) / args.steady, 1)
     out["rss_steady_mb"] = round((rss_bytes(stream_pid) or 0) / 2**20, 1)
     stack.check_alive()
 
@@ -1010,6 +1033,7 @@ async def measure(
     missed = [v.storm_missed for v in viewers]
     out["storm"] = {
         "reconnects_asked_in_seconds": round(storm_info["asked_in"], 2),
+        "reconnects_answered_in_seconds": round(storm_info["connected_in"], 2),
         "all_caught_up": caught_up,
         "caught_up": len(catchups),
         "all_caught_up_after_seconds": round(max(done_at) - started, 2)
@@ -1071,7 +1095,7 @@ def render(result: dict[str, Any]) -> str:
     lines = [
         f"stream fan-out: {p['connections']} connections ({p['agencies']} agencies x "
         f"{p['viewers_per_agency']} viewers) on one stream process, {p['rate_per_second']:g} "
-        "events/s",
+        f"events/s asked ({result.get('steady_events_per_second')} committed)",
         f"  connections opened in                       {result.get('connect_seconds')} s",
         f"  stream RSS idle / connected / steady / peak  {result.get('stream_rss_idle_mb')} / "
         f"{result.get('rss_connected_mb')} / {result.get('rss_steady_mb')} / "
@@ -1084,7 +1108,9 @@ def render(result: dict[str, Any]) -> str:
         f"  bench loop lag, steady                      p99 {lag.get('p99')}  max "
         f"{lag.get('max')} ms",
         f"storm: all {p['connections']} closed, {p['storm_pause_seconds']:g} s away, "
-        f"reconnected with Last-Event-ID over {storm.get('reconnects_asked_in_seconds')} s",
+        f"reconnected with Last-Event-ID over {storm.get('reconnects_asked_in_seconds')} s "
+        f"(all answered in {storm.get('reconnects_answered_in_seconds')} s), "
+        f"{storm.get('missed_events_total')} missed deliveries to catch up",
         f"  all caught up after                         "
         f"{storm.get('all_caught_up_after_seconds')} s from the first reconnect "
         f"({storm.get('caught_up')}/{p['connections']})",
