@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform as pyplatform
+import resource
 import signal
 import subprocess
 import sys
@@ -1162,8 +1163,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def raise_open_files_limit(connections: int) -> None:
+    """Each connection is a descriptor here and one in the stream process (which inherits
+    this limit): raise the soft limit as far as needed, or say why the run cannot work."""
+    needed = connections * 2 + 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(
+            f"{connections} connections need about {needed} open files, and the hard limit "
+            f"is {hard}: raise it (ulimit -Hn) or pass fewer --agencies/--viewers"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    raise_open_files_limit(args.agencies * args.viewers)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
     with contextlib.suppress(ImportError):
         import uvloop
