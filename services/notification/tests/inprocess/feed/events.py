@@ -16,6 +16,8 @@ from agencyos.common.events import (
     ProjectCreated,
     ProjectState,
     TaskCreated,
+    TimeEntryLogged,
+    TimesheetSubmitted,
 )
 from agencyos.testing.inprocess import Agency, Caller
 from agencyos.testing.notices import event_of
@@ -126,6 +128,37 @@ def password_reset(agency: Agency, who: Caller) -> CloudEvent:
             name="Someone",
             token="secret-reset-token",
             expires_at=utcnow(),
+        ),
+        agency.id,
+    )
+
+
+def entry_logged(
+    agency: Agency, who: Caller, project_id: uuid.UUID, client_id: uuid.UUID | None = None
+) -> CloudEvent:
+    return event_of(
+        TimeEntryLogged(
+            entry_id=uuid.uuid4(),
+            user_id=who.user_id,
+            project_id=project_id,
+            task_id=None,
+            client_id=client_id,
+            date=date(2026, 12, 1),
+            duration_seconds=3600,
+            is_billable=True,
+        ),
+        agency.id,
+    )
+
+
+def timesheet_submitted(agency: Agency, who: Caller) -> CloudEvent:
+    return event_of(
+        TimesheetSubmitted(
+            timesheet_id=uuid.uuid4(),
+            user_id=who.user_id,
+            week_start=date(2026, 11, 30),
+            total_seconds=3600,
+            billable_seconds=3600,
         ),
         agency.id,
     )
