@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from agencyos.common.services import SERVICES
+from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
 
@@ -169,8 +169,7 @@ class Platform:
         await self.infra.create_topics(
             [f"{self.topic_prefix}{s}.events" for s in SERVICES]
             + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES]
-            # notification's feed: every recorded feed entry, for the stream processes
-            + [f"{self.topic_prefix}notification.feed"],
+            + [f"{self.topic_prefix}{t}" for t in EXTRA_TOPICS],
             partitions=3,
         )
         for service in SERVICES:

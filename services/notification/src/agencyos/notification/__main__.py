@@ -6,6 +6,7 @@ from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
 from agencyos.notification.feed.recorder import feed_recorder
+from agencyos.notification.feed.retention import feed_retention
 from agencyos.notification.settings import NotificationSettings
 
 DEFINITION = ServiceDefinition(
@@ -18,6 +19,7 @@ DEFINITION = ServiceDefinition(
         "email": email_worker,
         "digests": digest_worker,
         "feed": feed_recorder,
+        "feed-retention": feed_retention,
     },
 )
 
