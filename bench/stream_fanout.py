@@ -56,6 +56,7 @@ import asyncpg
 import psutil
 
 from agencyos.common.events import TaskUpdated, build_event
+from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.notification.feed.cursor import InvalidCursor, decode
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys, serve_jwks
@@ -64,10 +65,8 @@ from agencyos.testing.platform import redis_url
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
-SERVICES = ("notification", "work")
-# Every service's events topic exists (the recorder reads them all), and the feed topic.
-EVENT_TOPICS = ("identity", "crm", "work", "time", "billing", "notification", "portal")
-FEED_TOPIC = "notification.feed"
+# The services whose databases the run makes: the stream's and the outbox's.
+DATABASES = ("notification", "work")
 # The processes: the one under test, the feed recorder, and the relay that publishes the outbox.
 PROCESSES = {
     "stream": ["-m", "agencyos.notification", "stream"],
@@ -185,7 +184,7 @@ class Stack:
         )
         if self.relay_poll_seconds is not None:
             env["AGENCYOS_RELAY_POLL_SECONDS"] = str(self.relay_poll_seconds)
-        for service in SERVICES:
+        for service in DATABASES:
             env[f"AGENCYOS_{service.upper()}_DATABASE_NAME"] = self.database(service)
         return env
 
@@ -199,12 +198,15 @@ class Stack:
     async def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = self.environment()
-        topics = [f"{self.topic_prefix}{s}.events" for s in EVENT_TOPICS]
-        topics += [f"{t}.dlq" for t in topics] + [f"{self.topic_prefix}{FEED_TOPIC}"]
+        # Every service's topics (the recorder reads them all) and the feed topic, as the
+        # test platform makes them.
+        topics = [f"{self.topic_prefix}{s}.events" for s in SERVICES]
+        topics += [f"{t}.dlq" for t in topics]
+        topics += [f"{self.topic_prefix}{t}" for t in EXTRA_TOPICS]
         await self.infra.create_topics(topics, partitions=3)
-        for service in SERVICES:
+        for service in DATABASES:
             await self.infra.recreate_database(self.database(service))
-        await asyncio.gather(*(self._migrate(s, env) for s in SERVICES))
+        await asyncio.gather(*(self._migrate(s, env) for s in DATABASES))
         for name, command in PROCESSES.items():
             self.procs[name] = subprocess.Popen(
                 [sys.executable, *command],
@@ -288,7 +290,7 @@ class Stack:
                 await asyncio.to_thread(proc.wait)
         await self.infra.delete_topics(self.topic_prefix)
         if not self.keep_databases:
-            for service in SERVICES:
+            for service in DATABASES:
                 await self.infra.drop_database(self.database(service))
 
 
