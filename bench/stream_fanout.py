@@ -54,6 +54,7 @@ from typing import Any, cast
 
 import asyncpg
 import psutil
+from aiokafka import AIOKafkaConsumer
 
 from agencyos.common.events import TaskUpdated, build_event
 from agencyos.common.services import EXTRA_TOPICS, SERVICES
@@ -65,6 +66,7 @@ from agencyos.testing.platform import redis_url
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
+FEED_TOPIC = "notification.feed"
 # The services whose databases the run makes: the stream's and the outbox's.
 DATABASES = ("notification", "work")
 # The processes: the one under test, the feed recorder, and the relay that publishes the outbox.
@@ -558,6 +560,9 @@ class StreamClient:
         self.injector = injector
         self.gate = asyncio.Semaphore(concurrency)
         self.latencies: dict[str, list[float]] = {}
+        # The steady phase's live deliveries, (event id, arrival wall time), for the split of
+        # the latency into stages.
+        self.steady_arrivals: list[tuple[str, float]] = []
         self.unresolved: list[tuple[Viewer, str, float]] = []
         self.frames_other: Counter[str] = Counter()
         self.heartbeats = 0
@@ -679,6 +684,8 @@ class StreamClient:
         # Live deliveries only: an event committed while this viewer was away is a catch-up.
         if committed.at >= viewer.live_since:
             self.latencies.setdefault(committed.phase, []).append(now - committed.at)
+            if committed.phase == "steady":
+                self.steady_arrivals.append((event_id, now))
 
     def resolve(self) -> None:
         """Deliveries that arrived before their commit was noted (the bench's own loop lag)."""
@@ -689,6 +696,62 @@ class StreamClient:
                 viewer.foreign += 1
             else:
                 self._measure(viewer, event_id, committed, now)
+
+
+# --- where the latency goes ---
+
+
+async def record_times(bootstrap: str, topic: str, event_id: Any) -> dict[str, float]:
+    """Event id -> the Kafka timestamp (the producer's send time) of its first record on
+    `topic`, read from the beginning to the current end."""
+    # No group: the consumer is given every partition of the topic.
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    times: dict[str, float] = {}
+    try:
+        partitions = list(consumer.assignment())
+        if not partitions:
+            return times
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    key = event_id(json.loads(record.value))
+                    if key is not None and key not in times:
+                        times[key] = record.timestamp / 1000.0
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+            if not batches:
+                break
+    finally:
+        await consumer.stop()
+    return times
+
+
+async def stages(
+    bootstrap: str, prefix: str, injector: Injector, client: StreamClient
+) -> dict[str, Any]:
+    """The steady phase's latency in three stages, from the Kafka record timestamps: commit ->
+    the relay's send to `work.events`; -> the recorder's send to `notification.feed`; -> the
+    arrival at the client (every live delivery)."""
+    relayed = await record_times(bootstrap, f"{prefix}work.events", lambda e: e.get("id"))
+    fed = await record_times(
+        bootstrap, f"{prefix}{FEED_TOPIC}", lambda m: (m.get("envelope") or {}).get("id")
+    )
+    steady = [(e, c) for e, c in injector.committed.items() if c.phase == "steady"]
+    to_relay = [relayed[e] - c.at for e, c in steady if e in relayed]
+    to_feed = [fed[e] - relayed[e] for e, _ in steady if e in relayed and e in fed]
+    to_client = [now - fed[e] for e, now in client.steady_arrivals if e in fed]
+    return {
+        "commit_to_relay_send": distribution(to_relay),
+        "relay_send_to_feed_send": distribution(to_feed),
+        "feed_send_to_client": distribution(to_client),
+    }
 
 
 # --- measuring the processes -----------------------------------------------------------------
@@ -1061,6 +1124,9 @@ async def measure(
     out["injector_behind_max_seconds"] = round(injector.behind_max, 3)
     out["rss_peak_mb"] = round(sampler.peak_rss / 2**20, 1)
     out["latency_ms"] = {phase: distribution(v) for phase, v in client.latencies.items()}
+    out["steady_stages_ms"] = await stages(
+        stack.infra.kafka_bootstrap, stack.topic_prefix, injector, client
+    )
     out["bench_loop_lag_ms"] = {phase: distribution(v) for phase, v in sampler.lag.items()}
     out["drops"] = dict(client.drops)
     out["connect_failures"] = dict(client.failures)
@@ -1091,6 +1157,7 @@ def render(result: dict[str, Any]) -> str:
     cpu = result.get("cpu_steady_cores", {})
     lag = result.get("bench_loop_lag_ms", {}).get("steady", {})
     targets = result.get("targets", {})
+    stages = result.get("steady_stages_ms", {})
 
     def ok(flag: bool | None) -> str:
         return "yes" if flag else "NO"
@@ -1106,6 +1173,12 @@ def render(result: dict[str, Any]) -> str:
         f"  commit -> client latency, steady            p50 {steady.get('p50')}  p95 "
         f"{steady.get('p95')}  p99 {steady.get('p99')}  max {steady.get('max')} ms over "
         f"{steady.get('count')} deliveries   (p99 < 500 ms: {ok(targets.get('p99_below_500ms'))})",
+        "  of which (p50/p99 ms): commit -> relay sent "
+        + "/".join(str(stages.get("commit_to_relay_send", {}).get(k)) for k in ("p50", "p99"))
+        + ", -> recorder sent "
+        + "/".join(str(stages.get("relay_send_to_feed_send", {}).get(k)) for k in ("p50", "p99"))
+        + ", -> client "
+        + "/".join(str(stages.get("feed_send_to_client", {}).get(k)) for k in ("p50", "p99")),
         "  CPU cores, steady                           "
         + "  ".join(f"{k} {v}" for k, v in cpu.items()),
         f"  bench loop lag, steady                      p99 {lag.get('p99')}  max "
