@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from agencyos.common.runtime import ServiceDefinition, main
-from agencyos.notification.app import build_app
+from agencyos.notification.app import build_app, build_stream_app
 from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
@@ -14,6 +14,7 @@ DEFINITION = ServiceDefinition(
     service_dir=Path(__file__).resolve().parents[3],
     subscription=SUBSCRIPTION,
     workers={"email": email_worker, "digests": digest_worker},
+    servers={"stream": build_stream_app},
 )
 
 if __name__ == "__main__":
