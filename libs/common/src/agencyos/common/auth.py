@@ -40,6 +40,9 @@ class Principal:
     # When the token was issued, in milliseconds since the epoch: identity's `iat_ms` claim,
     # else `iat` (whole seconds). Revocation "not before" times are compared with it.
     issued_at_ms: int | None = None
+    # When the token expires (`exp`, seconds since the epoch): what outlives one request (a
+    # live stream) ends then.
+    expires_at: float | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -70,6 +73,7 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             session_id=str(claims["sid"]) if claims.get("sid") else None,
             api_key_id=uuid.UUID(str(claims["akid"])) if claims.get("akid") else None,
             issued_at_ms=_issued_at_ms(claims),
+            expires_at=_expires_at(claims),
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc
@@ -81,6 +85,13 @@ def _issued_at_ms(claims: dict[str, Any]) -> int | None:
         return precise
     if isinstance(whole, int | float) and not isinstance(whole, bool):
         return int(whole * 1000)
+    return None
+
+
+def _expires_at(claims: dict[str, Any]) -> float | None:
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return float(exp)
     return None
 
 

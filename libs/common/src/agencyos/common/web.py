@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -49,6 +49,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Something an app runs while it serves: entered at startup, exited at shutdown.
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class ServiceContext:
@@ -466,11 +468,20 @@ def create_app(
     routers: Sequence[APIRouter],
     version: str = "0.1.0",
     readiness: dict[str, ReadinessCheck] | None = None,
+    lifespans: Sequence[Lifespan] = (),
 ) -> FastAPI:
+    """`lifespans`: what the app runs while it serves (entered in order at startup, exited in
+    reverse at shutdown, before the context closes), e.g. notification's stream hub."""
+
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await ctx.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with AsyncExitStack() as stack:
+                for enter in lifespans:
+                    await stack.enter_async_context(enter(app))
+                yield
+        finally:
+            await ctx.close()
 
     # No redirect from `/clients/` to `/clients`: behind the gateway its Location would name
     # the service's own address, and the redirect is documented nowhere; it is a 404.

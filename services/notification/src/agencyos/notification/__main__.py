@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from agencyos.common.runtime import ServiceDefinition, main
-from agencyos.notification.app import build_app
+from agencyos.notification.app import build_app, build_stream_app
 from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
@@ -21,6 +21,7 @@ DEFINITION = ServiceDefinition(
         "feed": feed_recorder,
         "feed-retention": feed_retention,
     },
+    servers={"stream": build_stream_app},
 )
 
 if __name__ == "__main__":

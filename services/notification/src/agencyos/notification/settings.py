@@ -64,3 +64,11 @@ class NotificationSettings(ServiceSettings):
     feed_retention_days: int = Field(default=30, ge=1)
     feed_retention_interval_seconds: float = 3600.0
     feed_retention_lock_key: int = 7_305_102
+
+    # Live stream (`GET /v1/stream`): a `: heartbeat` comment this often, so proxies and
+    # clients see the connection alive (below the gateway's 30 s upstream read timeout); the
+    # events a connection may have waiting before it counts as too slow and is closed; how
+    # many events one read of the feed catches a resuming connection up by.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    stream_queue_size: int = Field(default=1000, ge=1)
+    stream_catch_up_page: int = Field(default=500, ge=1, le=5000)

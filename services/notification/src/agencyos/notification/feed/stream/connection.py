@@ -1,0 +1,182 @@
+"""One reader's live stream.
+
+The hub hands every entry of the reader's agency to `offer` (never waiting); the connection's
+own task turns them into frames (`frames`), reading the database only for what Kafka cannot
+give: the events before it registered (resume) and any the topic skipped (a gap in `seq`).
+`last_seq` is the agency seq considered so far (shown or not), so each event goes out once,
+in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.notification.feed import store
+from agencyos.notification.feed.cursor import encode
+from agencyos.notification.feed.stream import frames
+from agencyos.notification.feed.types import TypeFilter
+from agencyos.notification.feed.visibility import FeedEntry, Viewer, sees
+
+# A transaction under the reader's agency, opened per database read (never held while idle).
+OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+PROJECT_EVENTS = "work.project."
+
+# (kind, bytes): kind counts frames by what they are (agencyos_stream_frames_sent_total).
+Frame = tuple[str, bytes]
+EVENT, HEARTBEAT, CONTROL = "event", "heartbeat", "control"
+
+
+class Connection:
+    def __init__(
+        self,
+        viewer: Viewer,
+        types: TypeFilter,
+        *,
+        open_session: OpenSession,
+        last_seq: int,
+        queue_size: int,
+        heartbeat_seconds: float,
+        page_size: int,
+        expires_at: float | None,
+    ) -> None:
+        self.id = uuid.uuid4()
+        self.viewer = viewer
+        self.types = types
+        self.last_seq = last_seq
+        self.open_session = open_session
+        self.heartbeat_seconds = heartbeat_seconds
+        self.page_size = page_size
+        self.expires_at = expires_at
+        self.inbox: asyncio.Queue[FeedEntry] = asyncio.Queue(maxsize=queue_size)
+        # Why the stream must end now (set by the hub: too slow, shutdown); `ended` wakes the
+        # response, which cuts the stream even while a write to the client is stuck.
+        self.closing: str | None = None
+        self.ended = asyncio.Event()
+        # Why the stream ended on its own (token expired, cursor expired), once it has.
+        self.ended_with: str | None = None
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.viewer.tenant_id
+
+    def offer(self, entry: FeedEntry) -> None:
+        """Called by the hub for every entry of the agency: queued, or, when the queue is
+        full, the connection is closed as too slow. Never waits."""
+        if self.closing is not None:
+            return
+        try:
+            self.inbox.put_nowait(entry)
+        except asyncio.QueueFull:
+            self.close(frames.TOO_SLOW)
+
+    def close(self, reason: str) -> None:
+        if self.closing is None:
+            self.closing = reason
+            self.ended.set()
+
+    async def frames(self, resume: bool) -> AsyncIterator[Frame]:
+        """Every frame of the stream, in order: `: connected`, the events missed since
+        `last_seq` (when resuming), `ready`, then live events and heartbeats until the token
+        expires or the server closes the stream (then `stream.closed` comes last, and
+        `ended_with` says why)."""
+        yield CONTROL, frames.CONNECTED
+        if resume:
+            try:
+                async for frame in self._read(through_seq=None):
+                    yield EVENT, frame
+            except store.CursorExpired:
+                yield self._end(frames.CURSOR_EXPIRED)
+                return
+        yield CONTROL, frames.ready_frame(encode(self.last_seq))
+        loop = asyncio.get_running_loop()
+        next_heartbeat = loop.time() + self.heartbeat_seconds
+        while self.closing is None:
+            now = loop.time()
+            left = self._token_left()
+            if left is not None and left <= 0:
+                yield self._end(frames.TOKEN_EXPIRED)
+                return
+            if now >= next_heartbeat:
+                yield HEARTBEAT, frames.HEARTBEAT
+                next_heartbeat = now + self.heartbeat_seconds
+                continue
+            wait = next_heartbeat - now if left is None else min(next_heartbeat - now, left)
+            try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that lands as the queue hands over an entry, and the stream would not end.
+                async with asyncio.timeout(wait):
+                    entry = await self.inbox.get()
+            except TimeoutError:
+                continue
+            async for frame in self._consider(entry):
+                yield EVENT, frame
+        yield self._end(self.closing)
+
+    def _end(self, reason: str) -> Frame:
+        self.ended_with = reason
+        return CONTROL, frames.closed_frame(reason)
+
+    def _token_left(self) -> float | None:
+        return None if self.expires_at is None else self.expires_at - time.time()
+
+    async def _consider(self, entry: FeedEntry) -> AsyncIterator[bytes]:
+        if entry.tenant_id != self.viewer.tenant_id or entry.seq <= self.last_seq:
+            return  # another agency's (never offered), or already considered
+        if entry.seq > self.last_seq + 1:
+            # The topic skipped some (a lost publish, or this process started late): the
+            # database has every seq up to this one, committed in order.
+            async for frame in self._read(through_seq=entry.seq):
+                yield frame
+            return
+        self.last_seq = entry.seq
+        self._follow_membership(entry)
+        if self.types.matches(entry.type) and sees(self.viewer, entry):
+            yield frames.event_frame(self.viewer, entry)
+
+    async def _read(self, *, through_seq: int | None) -> AsyncIterator[bytes]:
+        """The events after `last_seq` (up to `through_seq`, else the head) from the
+        database, page by page, each page in its own short transaction."""
+        while True:
+            async with self.open_session() as session:
+                page = await store.read_after(
+                    session,
+                    self.viewer,
+                    self.last_seq,
+                    types=self.types,
+                    limit=self.page_size,
+                    through_seq=through_seq,
+                )
+            for entry in page.entries:
+                self._follow_membership(entry)
+                yield frames.event_frame(self.viewer, entry)
+            self.last_seq = max(self.last_seq, page.through_seq)
+            if not page.more:
+                return
+
+    def _follow_membership(self, entry: FeedEntry) -> None:
+        """A project event that adds the reader to a project (or drops them) changes which
+        events they see from here on, without reconnecting."""
+        viewer = self.viewer
+        if viewer.sees_all_projects or viewer.is_client or entry.project_id is None:
+            return
+        if not entry.type.startswith(PROJECT_EVENTS):
+            return
+        data: Any = entry.envelope.get("data") or {}
+        project = data.get("project") if isinstance(data, dict) else None
+        members = project.get("member_ids") if isinstance(project, dict) else None
+        if not isinstance(members, list):
+            return
+        current = set(viewer.project_ids or ())
+        if str(viewer.user_id) in {str(m) for m in members}:
+            current.add(entry.project_id)
+        else:
+            current.discard(entry.project_id)
+        self.viewer = viewer.with_projects(current)

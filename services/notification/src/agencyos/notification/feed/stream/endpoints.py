@@ -1,0 +1,187 @@
+"""`GET /v1/stream`: the agency's feed, live, as server-sent events."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from agencyos.common.errors import BadRequest, Gone, ServiceUnavailable, field_problem
+from agencyos.common.web import CurrentPrincipal, service_context
+from agencyos.notification.feed import cursor as feed_cursor
+from agencyos.notification.feed import store
+from agencyos.notification.feed.stream import frames
+from agencyos.notification.feed.stream.connection import Connection
+from agencyos.notification.feed.stream.hub import FEED_TOPIC, HubUnavailable, install_hub
+from agencyos.notification.feed.stream.response import HEADERS, MEDIA_TYPE, EventStreamResponse
+from agencyos.notification.feed.stream.viewers import viewer_of
+from agencyos.notification.feed.types import InvalidTypes, TypeFilter
+from agencyos.notification.feed.visibility import Viewer
+from agencyos.notification.settings import NotificationSettings
+
+router = APIRouter(tags=["events"])
+
+STREAM_DESCRIPTION = f"""
+Every event of the caller's agency that the caller may see, live, as
+[server-sent events](https://html.spec.whatwg.org/multipage/server-sent-events.html): the same
+events, visibility and shapes as `GET /v1/events` (a member sees only their projects' events
+and no money, a client user only their client's portal-visible events, an API key what its
+role sees), plus the caller's own notifications and unread count. Any authenticated caller.
+
+**Frames.** Each event is
+```
+id: <cursor>
+event: <type, e.g. work.task.moved>
+data: <the CloudEvent as JSON, with "cursor">
+```
+`id` is the event's feed cursor (the same as `GET /v1/events`' cursors). Comments (lines
+starting with `:`) carry no data: `: connected` first, then `: heartbeat` every 15 s so
+proxies and clients see the connection alive.
+
+**Resuming.** Send the last `id` you received as the `Last-Event-ID` header (browsers'
+EventSource does it on reconnect) or as `?after=`: every event after it that you may see
+arrives exactly once, in order, then the live ones. Without either, only live events arrive.
+Either way, a `ready` event (`id:` and data `{{"cursor": ...}}`) marks the point where the stream
+is caught up: resume from its `id` if nothing else arrived. An id that is not a cursor of
+this feed is a 400; one older than the feed keeps (retention) is a 410: start again without
+one (and read what you missed from `GET /v1/events`).
+
+**Filtering.** `?types=` keeps only some types: exact types or prefixes, comma-separated
+(`work.task.*,crm.deal.won`).
+
+**Closing.** When the server ends a stream it sends `event: stream.closed` with data
+`{{"reason": ...}}` last, then closes: `token_expired` (the access token expired: reconnect
+with a fresh one and `Last-Event-ID`), `too_slow` (the client did not read fast enough and fell
+too far behind; reconnect and resume), `shutdown` (the server is restarting; reconnect),
+`cursor_expired` (retention passed the resume point while catching up). Reasons:
+{", ".join(f"`{r}`" for r in frames.CLOSING_REASONS)}. A client that is too slow may get
+no final frame at all.
+
+Responses are never buffered (`Cache-Control: no-cache`, `X-Accel-Buffering: no`); a
+proxy in front must allow idle reads of at least the heartbeat interval.
+"""
+
+TypesQuery = Annotated[
+    str | None,
+    Query(
+        description="Only these event types: exact types or prefixes, comma-separated "
+        "(`work.task.*,crm.deal.won`)",
+    ),
+]
+AfterQuery = Annotated[
+    str | None,
+    Query(description="Resume after this cursor (like `Last-Event-ID`, which wins)"),
+]
+LastEventIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        description="The `id` of the last event received: resume after it",
+    ),
+]
+
+
+def _settings(request: Request) -> NotificationSettings:
+    settings = service_context(request).settings
+    assert isinstance(settings, NotificationSettings)
+    return settings
+
+
+def _cursor(last_event_id: str | None, after: str | None) -> tuple[str, int] | None:
+    for name, value in (("Last-Event-ID", last_event_id), ("after", after)):
+        if value is None or not value.strip():
+            continue
+        try:
+            return name, feed_cursor.decode(value.strip())
+        except feed_cursor.InvalidCursor as exc:
+            raise BadRequest(
+                f"{name}: {exc}", errors=[field_problem(name, str(exc), "invalid_cursor")]
+            ) from exc
+    return None
+
+
+@router.get(
+    "/v1/stream",
+    summary="The agency's events, live (server-sent events)",
+    description=STREAM_DESCRIPTION,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The stream (`text/event-stream`), open until the server or the "
+            "client ends it",
+            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "headers": {
+                name: {"schema": {"type": "string", "enum": [value]}}
+                for name, value in HEADERS.items()
+            },
+        },
+        400: {"description": "`Last-Event-ID` or `after` is not a cursor of this feed"},
+        410: {"description": "The cursor is older than the feed keeps"},
+        503: {"description": "The live feed cannot be read right now"},
+    },
+)
+async def stream_events(
+    request: Request,
+    principal: CurrentPrincipal,
+    types: TypesQuery = None,
+    after: AfterQuery = None,
+    last_event_id: LastEventIdHeader = None,
+) -> Response:
+    try:
+        type_filter = TypeFilter.parse(types)
+    except InvalidTypes as exc:
+        raise BadRequest(
+            str(exc), errors=[field_problem("types", str(exc), "invalid_types")]
+        ) from exc
+    resume = _cursor(last_event_id, after)
+    settings = _settings(request)
+    ctx = service_context(request)
+    db = ctx.database()
+    hub = install_hub(
+        request.app, settings.kafka_bootstrap, settings.kafka_topic_prefix + FEED_TOPIC
+    )
+    try:
+        await hub.start()
+    except HubUnavailable as exc:
+        raise ServiceUnavailable("the live stream is not available right now") from exc
+
+    def open_session() -> AbstractAsyncContextManager[AsyncSession]:
+        return db.transaction(principal.tenant_id, user_id=principal.user_id)
+
+    connection = Connection(
+        Viewer.of(principal, ()),
+        type_filter,
+        open_session=open_session,
+        last_seq=0,
+        queue_size=settings.stream_queue_size,
+        heartbeat_seconds=settings.stream_heartbeat_seconds,
+        page_size=settings.stream_catch_up_page,
+        expires_at=principal.expires_at,
+    )
+    # Registered before the head is read: whatever commits after the read arrives live.
+    hub.register(connection)
+    try:
+        async with open_session() as session:
+            connection.viewer = await viewer_of(session, principal)
+            head, pruned_through = await store.position(session)
+        if resume is None:
+            connection.last_seq = head
+        else:
+            name, seq = resume
+            if seq < pruned_through:
+                raise Gone(
+                    f"{name}: this cursor is older than the feed keeps; events after it were "
+                    "deleted by retention. Reconnect without it (and read what you missed "
+                    "from GET /v1/events)."
+                )
+            if seq > head:
+                message = f"{name}: not a cursor of this agency's feed"
+                raise BadRequest(message, errors=[field_problem(name, message, "invalid_cursor")])
+            connection.last_seq = seq
+    except BaseException:
+        hub.unregister(connection)
+        raise
+    return EventStreamResponse(hub, connection, resume=resume is not None)

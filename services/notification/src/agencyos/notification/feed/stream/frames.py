@@ -1,0 +1,54 @@
+"""What goes on the wire of `GET /v1/stream` (the `text/event-stream` format).
+
+- an event: `id: <cursor>`, `event: <type>`, `data: <the CloudEvent as the reader may see it,
+  with "cursor">`;
+- `ready` once caught up: `id:` the cursor to resume from, data `{"cursor": ...}`;
+- `stream.closed` last when the server ends the stream: data `{"reason": ...}`;
+- comments (`: connected`, `: heartbeat`), which clients ignore.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agencyos.notification.feed.visibility import FeedEntry, Viewer, shape
+
+CONNECTED = b": connected\n\n"
+HEARTBEAT = b": heartbeat\n\n"
+
+READY = "ready"
+CLOSED = "stream.closed"
+
+# Why the server ended a stream (`stream.closed`'s `reason`).
+TOKEN_EXPIRED = "token_expired"
+TOO_SLOW = "too_slow"
+SHUTDOWN = "shutdown"
+CURSOR_EXPIRED = "cursor_expired"
+CLOSING_REASONS = (TOKEN_EXPIRED, TOO_SLOW, SHUTDOWN, CURSOR_EXPIRED)
+
+
+def _json(value: Any) -> str:
+    # One line: `data:` must not hold a newline (JSON escapes those inside strings).
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def frame(event: str, data: Any, *, event_id: str | None = None) -> bytes:
+    lines = [] if event_id is None else [f"id: {event_id}"]
+    lines += [f"event: {event}", f"data: {_json(data)}"]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def event_frame(viewer: Viewer, entry: FeedEntry) -> bytes:
+    cursor = entry.cursor
+    data = shape(viewer, entry)
+    data["cursor"] = cursor
+    return frame(entry.type, data, event_id=cursor)
+
+
+def ready_frame(cursor: str) -> bytes:
+    return frame(READY, {"cursor": cursor}, event_id=cursor)
+
+
+def closed_frame(reason: str) -> bytes:
+    return frame(CLOSED, {"reason": reason})

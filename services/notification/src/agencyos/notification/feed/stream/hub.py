@@ -1,0 +1,187 @@
+"""One Kafka consumer per process on the feed topic, fanning entries out to the open
+connections of their agency.
+
+No consumer group and no committed offsets: the hub reads every partition from its end as of
+when it starts (history comes from the database; `Connection` fills any gap from there). It
+only ever `put_nowait`s into a connection's queue, so a slow reader never holds up the hub or
+anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+
+from agencyos.common.logs import get_logger
+from agencyos.common.web import Lifespan
+from agencyos.notification.feed.stream import frames
+from agencyos.notification.feed.stream.connection import Connection
+from agencyos.notification.feed.stream.metrics import STREAM_HUB_ENTRIES, STREAMS_OPEN
+from agencyos.notification.feed.visibility import FeedEntry
+
+log = get_logger(__name__)
+
+# The feed topic (with the run's topic prefix): the recorder publishes every recorded entry
+# there, as `FeedEntry.to_message()` JSON keyed by agency, after its transaction commits.
+FEED_TOPIC = "notification.feed"
+
+
+class HubUnavailable(RuntimeError):
+    """The hub cannot read the feed topic (Kafka down, or the topic missing)."""
+
+
+class StreamHub:
+    def __init__(self, bootstrap: str, topic: str, *, start_timeout: float = 10.0) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.start_timeout = start_timeout
+        self._connections: dict[uuid.UUID, set[Connection]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start reading (once): on return, every partition's position is fixed at its end,
+        so anything published from now on reaches the connections registered."""
+        async with self._lock:
+            if self.running:
+                return
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+            )
+            try:
+                await asyncio.wait_for(self._position(consumer), self.start_timeout)
+            except BaseException as exc:
+                await consumer.stop()
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise HubUnavailable(f"cannot read {self.topic}: {exc!r}") from exc
+            self._consumer = consumer
+            self._task = asyncio.create_task(self._run(consumer), name="stream-hub")
+            log.info("stream hub reading", topic=self.topic)
+
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        ids = [
+            p["partition"]
+            for d in described
+            if d.get("error_code", 0) == 0
+            for p in d["partitions"]
+        ]
+        if not ids:
+            raise HubUnavailable(f"no such topic: {self.topic}")
+        return sorted(ids)
+
+    async def _position(self, consumer: AIOKafkaConsumer) -> None:
+        ids = await self._partitions()
+        await consumer.start()
+        assigned = [TopicPartition(self.topic, p) for p in ids]
+        consumer.assign(assigned)
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)  # resolves the end offset now, not on first fetch
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stream hub read failed")
+                await asyncio.sleep(1.0)
+                continue
+            for records in batches.values():
+                for record in records:
+                    STREAM_HUB_ENTRIES.inc()
+                    try:
+                        entry = FeedEntry.from_message(json.loads(record.value or b""))
+                    except (ValueError, KeyError, TypeError):
+                        log.warning(
+                            "stream hub: unreadable feed message",
+                            partition=record.partition,
+                            offset=record.offset,
+                        )
+                        continue
+                    self.dispatch(entry)
+                    # Let the connections take it before the next one: a batch is not a burst
+                    # each of their queues must hold at once.
+                    await asyncio.sleep(0)
+
+    def dispatch(self, entry: FeedEntry) -> None:
+        for connection in tuple(self._connections.get(entry.tenant_id, ())):
+            connection.offer(entry)
+
+    def register(self, connection: Connection) -> None:
+        self._connections.setdefault(connection.tenant_id, set()).add(connection)
+        STREAMS_OPEN.inc()
+
+    def unregister(self, connection: Connection) -> None:
+        tenant = self._connections.get(connection.tenant_id)
+        if tenant is None or connection not in tenant:
+            return
+        tenant.discard(connection)
+        if not tenant:
+            del self._connections[connection.tenant_id]
+        STREAMS_OPEN.dec()
+
+    @property
+    def open_connections(self) -> int:
+        return sum(len(c) for c in self._connections.values())
+
+    async def stop(self) -> None:
+        """Close every connection (`shutdown`: clients reconnect with their last id) and stop
+        reading."""
+        for tenant in tuple(self._connections.values()):
+            for connection in tuple(tenant):
+                connection.close(frames.SHUTDOWN)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+
+def stream_lifespan(bootstrap: str, topic: str) -> Lifespan:
+    """For `create_app(lifespans=...)`: the app's hub (`app.state.stream_hub`), started on
+    the first stream (see `StreamHub.start`), stopped with the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = install_hub(app, bootstrap, topic)
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    return lifespan
+
+
+def install_hub(app: FastAPI, bootstrap: str, topic: str) -> StreamHub:
+    """The app's hub, made when missing (apps run without their lifespan, as in-process tests
+    do, get one on first use)."""
+    hub = getattr(app.state, "stream_hub", None)
+    if hub is None:
+        hub = StreamHub(bootstrap, topic)
+        app.state.stream_hub = hub
+    return hub
