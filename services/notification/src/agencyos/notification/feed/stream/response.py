@@ -35,7 +35,13 @@ class EventStreamResponse(Response):
     media_type = MEDIA_TYPE
 
     def __init__(self, hub: StreamHub, connection: Connection, *, resume: bool) -> None:
-        super().__init__(headers=HEADERS, media_type=MEDIA_TYPE)
+        # Not Response.__init__: it renders an empty body and announces `Content-Length: 0`,
+        # and a real HTTP server (uvicorn) then refuses every frame after the head. Without a
+        # body the head carries no length, and the server sends the stream chunked (as
+        # Starlette's StreamingResponse does).
+        self.status_code = 200
+        self.background = None
+        self.init_headers(HEADERS)
         self.hub = hub
         self.connection = connection
         self.resume = resume
