@@ -242,12 +242,13 @@ class Stack:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
-    def log_tail(self, name: str, lines: int = 30) -> str:
+    def log_tail(self, name: str, lines: int = 10) -> str:
         try:
             text = (self.log_dir / f"{name}.log").read_text(errors="replace")
         except OSError:
             return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        # JSON lines with tracebacks run long: the end of each is enough here.
+        return "\n".join(line[-400:] for line in text.splitlines()[-lines:])
 
     async def _wait_listening(self, timeout: float = 120.0) -> None:
         """Until the stream process accepts connections (the others have no port: alive)."""
@@ -412,6 +413,8 @@ class SseConnection(asyncio.Protocol):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closing = False
         self.ended = False
+        # Why the server ended the stream, when it said so (`stream.closed`).
+        self.reason: str | None = None
 
     def itself(self) -> SseConnection:
         """The protocol factory `create_connection` wants, for this one connection."""
@@ -621,7 +624,12 @@ class StreamClient:
         if conn.closing or viewer.connection is not conn:
             return
         # The server ended it: record why, and come back like EventSource does.
-        reason = "server ended the stream" if exc is None else f"connection error {exc!r}"
+        if conn.reason is not None:
+            reason = f"stream.closed: {conn.reason}"
+        elif exc is None:
+            reason = "server ended the stream without a reason"
+        else:
+            reason = f"connection error {exc!r}"
         self.drops[reason] += 1
         viewer.dropped.append(reason)
         if self.auto_reconnect:
@@ -655,7 +663,13 @@ class StreamClient:
             self.frames_other[f"unparsable {name}"] += 1
             return
         if not isinstance(event, dict) or "specversion" not in event:
+            # Not an event: `ready` (caught up: its id is where to resume from) or the
+            # server's last word, `stream.closed` with its reason.
             self.frames_other[name or "data without an event"] += 1
+            if cursor and name == "ready":
+                viewer.last_id = cursor
+            if isinstance(event, dict) and "reason" in event:
+                conn.reason = str(event["reason"])
             return
         event_id = str(event.get("id"))
         viewer.received.append(event_id)
