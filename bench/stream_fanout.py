@@ -79,6 +79,9 @@ TOKEN_LIFETIME_SECONDS = 3600
 TARGET_RSS_BYTES = 1 << 30
 TARGET_P99_SECONDS = 0.5
 SAMPLE_SECONDS = 0.5
+# A client gives up on one attempt when the response head has not come by then (and tries
+# again, up to 5 times, as EventSource would).
+READY_TIMEOUT_SECONDS = 30.0
 
 
 def percentile(sorted_values: list[float], pct: float) -> float | None:
@@ -322,11 +325,15 @@ class Injector:
         self.count = 0
         self.behind_max = 0.0
         self._conn: asyncpg.Connection | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._conn = await self.infra.raw(self.database)
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.stop()
         if self._conn is not None:
             await self._conn.close()
 
@@ -370,18 +377,29 @@ class Injector:
         agency.events.append(event_id)
         return event_id
 
-    async def run(self, rate: float, stop: asyncio.Event) -> None:
-        """`rate` events per second, round-robin over the agencies, until `stop`."""
+    def start(self, rate: float) -> None:
+        """Commit `rate` events per second, round-robin over the agencies, until `stop`."""
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(rate), name="injector")
+
+    async def stop(self) -> None:
+        """Stop committing; raises what made the injection fail, if it did."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def _run(self, rate: float) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         n = 0
-        while not stop.is_set():
+        while not self._stopping.is_set():
             due = started + n / rate
             delay = due - loop.time()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                if stop.is_set():
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
                     return
             else:
                 self.behind_max = max(self.behind_max, -delay)
@@ -542,6 +560,8 @@ class Viewer:
     live_since: float = 0.0
     connections: int = 0
     dropped: list[str] = field(default_factory=list)
+    # Could not (re)connect in all its attempts.
+    gave_up: bool = False
     # The reconnect storm: when this viewer asked again, the last event committed for its
     # agency by then, and when it had that event.
     storm_asked: float | None = None
@@ -573,21 +593,26 @@ class StreamClient:
         self.drops: Counter[str] = Counter()
         self.reconnects = 0
         self.auto_reconnect = True
+        self.stopped = False
         self.open_count = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     # connections
 
-    async def connect(self, viewer: Viewer, *, gated: bool = True, attempts: int = 5) -> None:
+    async def connect(self, viewer: Viewer, *, gated: bool = True, attempts: int = 5) -> bool:
         """Open `viewer`'s stream (with its Last-Event-ID once it has one), until its response
-        head arrives. `gated`: at most `concurrency` handshakes at once (the initial ramp);
-        the storm's reconnects are not gated, as real clients do not wait for each other."""
+        head arrives; False (and `viewer.gave_up`) after `attempts` failures. `gated`: at most
+        `concurrency` handshakes at once (the initial ramp); the storm's reconnects are not
+        gated, as real clients do not wait for each other."""
         for attempt in range(attempts):
+            if self.stopped:
+                return False
             async with self.gate if gated else contextlib.nullcontext():
                 if await self._attempt(viewer):
-                    return
+                    return True
             await asyncio.sleep(0.5 * (attempt + 1))
-        raise RuntimeError(f"viewer {viewer.index} could not connect ({dict(self.failures)})")
+        viewer.gave_up = True
+        return False
 
     async def _attempt(self, viewer: Viewer) -> bool:
         loop = asyncio.get_running_loop()
@@ -595,7 +620,7 @@ class StreamClient:
         viewer.connection = conn
         try:
             await loop.create_connection(conn.itself, self.host, self.port)
-            await asyncio.wait_for(conn.ready, 30)
+            await asyncio.wait_for(conn.ready, READY_TIMEOUT_SECONDS)
             return True
         except HttpError as exc:
             conn.close()
@@ -634,14 +659,14 @@ class StreamClient:
         viewer.dropped.append(reason)
         if self.auto_reconnect:
             self.reconnects += 1
-            self._spawn(self._reconnect_later(viewer))
+            self.spawn(self._reconnect_later(viewer))
 
     async def _reconnect_later(self, viewer: Viewer) -> None:
         await asyncio.sleep(1.0)
         if self.auto_reconnect:
             await self.connect(viewer)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -650,6 +675,15 @@ class StreamClient:
         for viewer in self.viewers:
             if viewer.connection is not None:
                 viewer.connection.close()
+
+    async def shutdown(self) -> None:
+        """No more (re)connecting; every connection closed."""
+        self.stopped = True
+        self.auto_reconnect = False
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.close_all()
 
     # deliveries
 
@@ -906,8 +940,14 @@ def verify(viewers: list[Viewer], agencies: list[Agency]) -> dict[str, Any]:
 
 
 async def open_all(client: StreamClient, viewers: list[Viewer]) -> float:
+    """Open every viewer's stream; the seconds it took. Raises when any could not."""
     started = time.monotonic()
-    await asyncio.gather(*(client.connect(v) for v in viewers))
+    opened = await asyncio.gather(*(client.connect(v) for v in viewers))
+    if not all(opened):
+        raise RuntimeError(
+            f"{opened.count(False)} of {len(viewers)} streams could not be opened: "
+            f"{dict(client.failures)}"
+        )
     return time.monotonic() - started
 
 
@@ -916,39 +956,36 @@ async def storm(
     viewers: list[Viewer],
     agencies: list[Agency],
     window: float,
-) -> dict[str, Any]:
-    """Reconnect every viewer with its Last-Event-ID, spread evenly over `window` seconds."""
+) -> float:
+    """Reconnect every viewer with its Last-Event-ID, spread evenly over `window` seconds
+    (each on its own: none waits for another's answer); returns when the last has asked,
+    with the wall time the first did."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     wall_started = time.time()
-
-    async def one(i: int, viewer: Viewer) -> None:
+    for i, viewer in enumerate(viewers):
         await asyncio.sleep(max(0.0, started + i * window / len(viewers) - loop.time()))
         events = agencies[viewer.agency].events
         viewer.storm_asked = time.time()
         target = events[-1] if events else None
         seen = events.index(viewer.received[-1]) if viewer.received else -1
         viewer.storm_missed = len(events) - 1 - seen
-        already = target is None or (viewer.received and viewer.received[-1] == target)
-        viewer.storm_target = None if already else target
-        await client.connect(viewer, gated=False)
-
-    await asyncio.gather(*(one(i, v) for i, v in enumerate(viewers)))
-    asked = [v.storm_asked for v in viewers if v.storm_asked is not None]
-    return {
-        "asked_in": max(asked) - wall_started,
-        "connected_in": loop.time() - started,
-        "wall_started": wall_started,
-    }
+        viewer.storm_target = None if seen == len(events) - 1 else target
+        client.spawn(client.connect(viewer, gated=False))
+    return wall_started
 
 
 async def bench(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
+    """Start everything, measure, stop everything; the result (partial, with `error`, when a
+    phase broke: what was measured up to there is kept)."""
     infra = Infra.from_env()
     work = REPO / ".run" / "bench" / f"{stamp}-stream"
     agencies = make_agencies(args.agencies)
     keys = TestKeys()
     load_before = os.getloadavg()
+    result: dict[str, Any] = {}
     notes: list[str] = []
+    sampler: Sampler | None = None
     async with serve_jwks(keys) as jwks_url:
         stack = Stack(
             infra=infra,
@@ -960,11 +997,13 @@ async def bench(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
         print(f"starting notification stream + worker, work relay (logs: {stack.log_dir}) ...")
         minting = asyncio.create_task(asyncio.to_thread(mint_tokens, keys, agencies, args.viewers))
         injector = Injector(infra, stack.database("work"), agencies)
+        client: StreamClient | None = None
+        sampling: asyncio.Task[None] | None = None
         try:
             started = time.monotonic()
             await stack.start()
             tokens = await minting
-            startup = time.monotonic() - started
+            result["startup_seconds"] = round(time.monotonic() - started, 1)
             await injector.open()
             viewers = [Viewer(i, agency, token) for i, (agency, token) in enumerate(tokens)]
             client = StreamClient(
@@ -973,19 +1012,25 @@ async def bench(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
             stream_pid = stack.pid("stream")
             sampler = Sampler(stream_pid, client, time.monotonic())
             sampling = asyncio.create_task(sampler.run())
-            rss_idle = rss_bytes(stream_pid)
+            result["stream_rss_idle_mb"] = mb(rss_bytes(stream_pid))
             pids = {"stream": stream_pid, **{n: stack.pid(n) for n in ("recorder", "relay")}}
             pids["bench client"] = os.getpid()
-            result = await measure(args, stack, injector, client, sampler, agencies, pids)
-            sampling.cancel()
-            client.auto_reconnect = False
-            client.close_all()
-            await asyncio.sleep(0.5)
-            warnings = stack.warnings()
+            try:
+                await measure(args, stack, injector, client, sampler, agencies, pids, result)
+            except Exception as exc:
+                result["error"] = f"{type(exc).__name__}: {exc}"
+                print(f"the run broke: {result['error']}", flush=True)
+            await summarize(args, stack, injector, client, sampler, agencies, result)
         finally:
             print("stopping ...", flush=True)
             minting.cancel()
+            if sampling is not None:
+                sampling.cancel()
             await injector.close()
+            if client is not None:
+                await client.shutdown()
+            await asyncio.sleep(0.5)
+            warnings = stack.warnings()
             await stack.stop()
     for name, count in warnings.items():
         if count:
@@ -1021,14 +1066,16 @@ async def bench(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
                 "relay_poll_seconds": args.relay_poll_seconds,
                 "connect_concurrency": args.connect_concurrency,
             },
-            "startup_seconds": round(startup, 1),
-            "stream_rss_idle_mb": None if rss_idle is None else round(rss_idle / 2**20, 1),
-            "timeline": sampler.timeline,
+            "timeline": sampler.timeline if sampler is not None else [],
             "notes": notes,
             "work_dir": str(work),
         }
     )
     return result
+
+
+def mb(value: int | None) -> float | None:
+    return None if value is None else round(value / 2**20, 1)
 
 
 async def measure(
@@ -1039,17 +1086,20 @@ async def measure(
     sampler: Sampler,
     agencies: list[Agency],
     pids: dict[str, int],
-) -> dict[str, Any]:
+    out: dict[str, Any],
+) -> None:
+    """The phases, each adding its figures to `out` as it ends."""
     viewers = client.viewers
     stream_pid = pids["stream"]
-    out: dict[str, Any] = {}
 
     sampler.phase = "connect"
     print(f"opening {len(viewers)} stream connections ...", flush=True)
+    cpu = CpuWindow(pids)
     out["connect_seconds"] = round(await open_all(client, viewers), 1)
+    out["cpu_connect_cores"] = cpu.finish()
     stack.check_alive()
     await asyncio.sleep(1.0)
-    out["rss_connected_mb"] = round((rss_bytes(stream_pid) or 0) / 2**20, 1)
+    out["rss_connected_mb"] = mb(rss_bytes(stream_pid))
 
     # Warm-up: an event per agency until every viewer has one (the pipeline is flowing and
     # every connection subscribed); each viewer's check starts from the first event it saw.
@@ -1076,14 +1126,13 @@ async def measure(
     # Steady state.
     print(f"steady: {args.rate:g} events/s for {args.steady:g}s ...", flush=True)
     sampler.phase = injector.phase = "steady"
-    stop = asyncio.Event()
     cpu = CpuWindow(pids)
     committed_before = injector.count
-    injecting = asyncio.create_task(injector.run(args.rate, stop))
+    injector.start(args.rate)
     await asyncio.sleep(args.steady)
     out["cpu_steady_cores"] = cpu.finish()
     out["steady_events_per_second"] = round((injector.count - committed_before) / args.steady, 1)
-    out["rss_steady_mb"] = round((rss_bytes(stream_pid) or 0) / 2**20, 1)
+    out["rss_steady_mb"] = mb(rss_bytes(stream_pid))
     stack.check_alive()
 
     # The storm: everyone leaves, events go on, everyone comes back with Last-Event-ID.
@@ -1098,12 +1147,14 @@ async def measure(
     await asyncio.sleep(args.storm_pause)
     client.auto_reconnect = True
     cpu = CpuWindow(pids)
-    storm_info = await storm(client, viewers, agencies, args.storm_window)
+    started = await storm(client, viewers, agencies, args.storm_window)
+    asked = [v.storm_asked for v in viewers if v.storm_asked is not None]
     caught_up = await wait_until(
-        lambda: all(v.storm_caught_up is not None for v in viewers), args.catchup_timeout
-    )
+        lambda: all(v.storm_caught_up is not None or v.gave_up for v in viewers),
+        args.catchup_timeout,
+    ) and not any(v.gave_up for v in viewers)
     out["cpu_storm_cores"] = cpu.finish()
-    started = storm_info["wall_started"]
+    back = [v for v in viewers if v.storm_asked is not None and v.live_since >= v.storm_asked]
     catchups = [
         v.storm_caught_up - v.storm_asked
         for v in viewers
@@ -1112,10 +1163,14 @@ async def measure(
     done_at = [v.storm_caught_up for v in viewers if v.storm_caught_up is not None]
     missed = [v.storm_missed for v in viewers]
     out["storm"] = {
-        "reconnects_asked_in_seconds": round(storm_info["asked_in"], 2),
-        "reconnects_answered_in_seconds": round(storm_info["connected_in"], 2),
+        "reconnects_asked_in_seconds": round(max(asked) - started, 2),
+        "reconnected": len(back),
+        "reconnects_answered_in_seconds": round(max(v.live_since for v in back) - started, 2)
+        if back
+        else None,
         "all_caught_up": caught_up,
         "caught_up": len(catchups),
+        "gave_up": sum(1 for v in viewers if v.gave_up),
         "all_caught_up_after_seconds": round(max(done_at) - started, 2)
         if caught_up and done_at
         else None,
@@ -1127,34 +1182,48 @@ async def measure(
     # A tail of live events after the storm, then a drain.
     sampler.phase = injector.phase = "tail"
     await asyncio.sleep(args.tail)
-    stop.set()
-    await injecting
+    await injector.stop()
     sampler.phase = "drain"
-    drained = await wait_until(lambda: all(has_all(v, agencies) for v in viewers), 30.0)
+    out["drained"] = await wait_until(
+        lambda: all(has_all(v, agencies) for v in viewers if not v.gave_up), 30.0
+    )
     stack.check_alive()
+
+
+async def summarize(
+    args: argparse.Namespace,
+    stack: Stack,
+    injector: Injector,
+    client: StreamClient,
+    sampler: Sampler,
+    agencies: list[Agency],
+    out: dict[str, Any],
+) -> None:
+    """The figures over the whole run (also when a phase broke: up to where it did)."""
     client.resolve()
-    out["drained"] = drained
     out["events_committed"] = injector.count
     out["injector_behind_max_seconds"] = round(injector.behind_max, 3)
-    out["rss_peak_mb"] = round(sampler.peak_rss / 2**20, 1)
+    out["rss_peak_mb"] = mb(sampler.peak_rss)
     out["latency_ms"] = {phase: distribution(v) for phase, v in client.latencies.items()}
-    out["steady_stages_ms"] = await stages(
-        stack.infra.kafka_bootstrap, stack.topic_prefix, injector, client
-    )
+    try:
+        out["steady_stages_ms"] = await stages(
+            stack.infra.kafka_bootstrap, stack.topic_prefix, injector, client
+        )
+    except Exception as exc:  # a figure short, not a broken run
+        out["steady_stages_ms"] = {"error": repr(exc)}
     out["bench_loop_lag_ms"] = {phase: distribution(v) for phase, v in sampler.lag.items()}
     out["drops"] = dict(client.drops)
     out["connect_failures"] = dict(client.failures)
     out["other_frames"] = dict(client.frames_other)
     out["heartbeats"] = client.heartbeats
-    out["verification"] = verify(viewers, agencies)
+    out["verification"] = verify(client.viewers, agencies)
     steady = out["latency_ms"].get("steady", {})
     out["targets"] = {
         "rss_below_1gb": sampler.peak_rss < TARGET_RSS_BYTES,
         "p99_below_500ms": steady.get("p99") is not None
         and steady["p99"] < TARGET_P99_SECONDS * 1000,
-        "storm_all_caught_up": caught_up,
+        "storm_all_caught_up": out.get("storm", {}).get("all_caught_up", False),
     }
-    return out
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -1199,7 +1268,8 @@ def render(result: dict[str, Any]) -> str:
         f"{lag.get('max')} ms",
         f"storm: all {p['connections']} closed, {p['storm_pause_seconds']:g} s away, "
         f"reconnected with Last-Event-ID over {storm.get('reconnects_asked_in_seconds')} s "
-        f"(all answered in {storm.get('reconnects_answered_in_seconds')} s), "
+        f"({storm.get('reconnected')} answered, the last after "
+        f"{storm.get('reconnects_answered_in_seconds')} s; {storm.get('gave_up')} gave up), "
         f"{storm.get('missed_events_total')} missed deliveries to catch up",
         f"  all caught up after                         "
         f"{storm.get('all_caught_up_after_seconds')} s from the first reconnect "
@@ -1213,6 +1283,10 @@ def render(result: dict[str, Any]) -> str:
         f"missing {ver.get('missing')}, duplicates {ver.get('duplicates')}, foreign "
         f"{ver.get('foreign')}, out of order {ver.get('out_of_order')})",
     ]
+    if result.get("error"):
+        lines.append(f"THE RUN BROKE: {result['error'][:2000]}")
+    if result.get("connect_failures"):
+        lines.append(f"  failed connection attempts: {result['connect_failures']}")
     if result.get("drops"):
         lines.append(f"  dropped by the server: {result['drops']}")
     lines += [f"  {example}" for example in ver.get("examples", [])]
@@ -1281,7 +1355,8 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(result, indent=2, default=str))
     print(render(result))
     print(f"result: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-    return 0 if result["verification"]["ok"] and result["drained"] else 1
+    complete = "error" not in result and result.get("drained")
+    return 0 if complete and result.get("verification", {}).get("ok") else 1
 
 
 if __name__ == "__main__":
