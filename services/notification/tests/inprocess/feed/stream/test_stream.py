@@ -36,6 +36,7 @@ class TestLive:
             assert live.response.headers["content-type"].startswith("text/event-stream")
             assert live.response.headers["cache-control"] == "no-cache"
             assert live.response.headers["x-accel-buffering"] == "no"
+            assert "content-length" not in live.response.headers
             head = await ready(live)
             assert head == encode(0)
             [entry] = await stream.record(tenant.id, task_event(tenant.id, project))
@@ -239,6 +240,21 @@ class TestLifetime:
             rest = await slow.rest(timeout=5)
             assert len(rest) < len(entries)
             assert stream.hub.open_connections == 1
+
+    async def test_a_shutdown_ends_every_stream_with_shutdown_and_refuses_new_ones(
+        self, stream: StreamRig, tenant: Agency
+    ) -> None:
+        async with open_stream(stream.http, PATH, headers=tenant.owner.headers) as live:
+            await ready(live)
+            stream.hub.drain()
+            try:
+                closed = await live.next()
+                assert (closed.event, data(closed)) == ("stream.closed", {"reason": "shutdown"})
+                assert await live.next_or_end() is None
+                refused = await stream.http.get(PATH, headers=tenant.owner.headers)
+                assert_problem(refused, 503)
+            finally:
+                stream.hub.draining = False
 
     async def test_a_stream_whose_client_went_away_is_forgotten(
         self, stream: StreamRig, tenant: Agency

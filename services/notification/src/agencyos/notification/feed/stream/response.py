@@ -35,7 +35,10 @@ class EventStreamResponse(Response):
     media_type = MEDIA_TYPE
 
     def __init__(self, hub: StreamHub, connection: Connection, *, resume: bool) -> None:
-        super().__init__(headers=HEADERS, media_type=MEDIA_TYPE)
+        # Not Response.__init__: it would declare the empty body's length (0).
+        self.status_code = 200
+        self.background = None
+        self.init_headers(HEADERS)
         self.hub = hub
         self.connection = connection
         self.resume = resume
