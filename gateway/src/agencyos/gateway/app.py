@@ -30,7 +30,7 @@ from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.revocation import RevocationGate
-from agencyos.gateway.routes import is_public, resolve
+from agencyos.gateway.routes import STREAM, is_public, resolve
 from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
@@ -50,6 +50,15 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         connect_timeout=settings.upstream_connect_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )
+    # `GET /v1/stream` holds its upstream connection for as long as the client listens: a
+    # pool of its own (see GatewaySettings.stream_max_connections).
+    stream_forwarder = Forwarder(
+        timeout=settings.stream_read_timeout_seconds,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        max_connections=settings.stream_max_connections,
+        max_keepalive_connections=10,
+    )
     aggregator = OpenApiAggregator(
         {s: settings.upstream_url(s) for s in SERVICES},
         cache_seconds=settings.openapi_cache_seconds,
@@ -68,6 +77,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await forwarder.close()
+        await stream_forwarder.close()
         await verifier.close()
         await limits.close()
         await revocations.close()
@@ -148,7 +158,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 checks = limits.user_checks(principal.tenant_id, principal.user_id)
                 limit_headers = await limits.enforce(checks)
         request_id: Any = get_contextvars().get("request_id", "")
-        response = await forwarder.forward(
+        chosen = stream_forwarder if route.service == STREAM else forwarder
+        response = await chosen.forward(
             request,
             settings.upstream_url(route.service),
             request_id,

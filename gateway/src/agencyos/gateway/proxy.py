@@ -34,7 +34,15 @@ SET_BY_GATEWAY = frozenset({"date", "server", "x-request-id"})
 
 
 class Forwarder:
-    def __init__(self, *, timeout: float, connect_timeout: float, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        max_body_bytes: int,
+        max_connections: int = 500,
+        max_keepalive_connections: int = 100,
+    ) -> None:
         self.max_body_bytes = max_body_bytes
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -42,7 +50,9 @@ class Forwarder:
             # servers close them (75 s, agencyos.common.runtime): a connection the server
             # closes while the gateway reuses it would fail a request with 503.
             limits=httpx.Limits(
-                max_connections=500, max_keepalive_connections=100, keepalive_expiry=30.0
+                max_connections=max_connections,
+                max_keepalive_connections=max_keepalive_connections,
+                keepalive_expiry=30.0,
             ),
             follow_redirects=False,
         )

@@ -26,6 +26,11 @@ class GatewaySettings(ServiceSettings):
     # `GET /v1/stream`: notification's stream process when deployed apart (the chart's
     # notification-stream); unset, notification itself serves it (`all` mode, make dev, tests).
     stream_url: str | None = None
+    # Live streams go through a connection pool of their own, so open streams never take
+    # the connections API requests need; each holds one upstream connection while open. A
+    # stream that sends nothing (not even its 15 s heartbeat) for this long is dropped.
+    stream_max_connections: int = 10_000
+    stream_read_timeout_seconds: float = 60.0
 
     upstream_timeout_seconds: float = 30.0
     upstream_connect_timeout_seconds: float = 3.0
