@@ -1,6 +1,7 @@
 """Moving tasks on the board: before/after anchors, fractional positions rebalanced when a
 gap runs out, completion in a done column (and its events), bad targets named; and what every
-task event says (the task as it is now, its due date included)."""
+task event says (the task as it is now: its due date, and what a board draws — column,
+position, priority, labels)."""
 
 from __future__ import annotations
 
@@ -231,6 +232,9 @@ class TestTaskEventsCarryTheDueDate:
             "task_version": 1,
             "actor_id": str(agency.user_id),
             "due_date": "2027-01-31",
+            "position": task["position"],
+            "priority": "medium",
+            "labels": [],
         }
 
     async def test_updates_moves_and_completion_carry_the_due_date_as_it_is_now(
@@ -279,3 +283,106 @@ class TestTaskEventsCarryTheDueDate:
         assert response.status_code == 200, response.text
         [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
         assert event["data"]["due_date"] is None
+
+
+class TestTaskEventsCarryWhatABoardDraws:
+    async def test_a_move_carries_the_new_position_priority_and_labels(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        top, bottom = [await new_task(work, agency, pid, status="review") for _ in range(2)]
+        task = await new_task(work, agency, pid, priority="high", labels=["web", "copy"])
+
+        response = await move(work, agency, task["id"], columns["Review"], before_id=bottom["id"])
+
+        assert response.status_code == 200, response.text
+        [moved] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        assert top["position"] < moved["data"]["position"] < bottom["position"]
+        assert moved["data"]["position"] == response.json()["position"]
+        assert moved["data"]["column_id"] == columns["Review"]
+        assert moved["data"]["from_column_id"] == columns["To do"]
+        assert (moved["data"]["priority"], moved["data"]["labels"]) == ("high", ["web", "copy"])
+
+    async def test_completion_by_a_move_carries_the_same_place_as_the_move(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"], labels=["ops"])
+
+        response = await move(work, agency, task["id"], columns["Done"])
+
+        assert response.status_code == 200, response.text
+        [moved] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        [completed] = await work_events(agency.agency_id, "work.task.completed", task_id=task["id"])
+        board_fields = ("column_id", "position", "priority", "labels")
+        assert [completed["data"][f] for f in board_fields] == [
+            moved["data"][f] for f in board_fields
+        ]
+        assert completed["data"]["position"] == response.json()["position"]
+
+    async def test_an_edit_carries_the_priority_and_labels_it_set(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"], labels=["draft"])
+
+        response = await work.patch(
+            f"/v1/tasks/{task['id']}",
+            json={"priority": "urgent", "labels": ["ops", "ops", "web"]},
+            headers=agency.headers,
+        )
+
+        assert response.status_code == 200, response.text
+        [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+        assert event["data"]["priority"] == "urgent"
+        assert event["data"]["labels"] == ["ops", "web"]
+        assert event["data"]["position"] == task["position"]
+
+    async def test_a_column_changing_status_publishes_each_card_where_it_stays(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        first, second = [
+            await new_task(work, agency, project["id"], status="review") for _ in range(2)
+        ]
+
+        response = await work.patch(
+            f"/v1/columns/{columns['Review']}", json={"status": "done"}, headers=agency.headers
+        )
+
+        assert response.status_code == 200, response.text
+        for task in (first, second):
+            [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+            assert event["data"]["status"] == "done"
+            assert event["data"]["column_id"] == columns["Review"]
+            assert event["data"]["position"] == task["position"]
+
+    async def test_deleting_a_column_publishes_each_card_at_its_new_place(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        staying = await new_task(work, agency, pid)
+        leaving = [await new_task(work, agency, pid, status="review") for _ in range(2)]
+
+        response = await work.delete(
+            f"/v1/columns/{columns['Review']}",
+            params={"move_to": columns["To do"]},
+            headers=agency.headers,
+        )
+
+        assert response.status_code == 204, response.text
+        board = await get_board(work, agency, pid)
+        [todo] = [c for c in board["columns"] if c["name"] == "To do"]
+        placed = {t["id"]: t["position"] for t in todo["tasks"]}
+        assert list(placed) == [staying["id"], *[t["id"] for t in leaving]]
+        for task in leaving:
+            [event] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+            assert event["data"]["from_column_id"] == columns["Review"]
+            assert event["data"]["column_id"] == columns["To do"]
+            assert event["data"]["position"] == placed[task["id"]]

@@ -20,6 +20,8 @@ DONE = "done"
 
 
 def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
+    """The task as it is now, as every task event (`_TaskEvent`) carries it: with its place in
+    its column, priority and labels, what a board needs to draw its card without a refetch."""
     return {
         "task_id": task.id,
         "project_id": task.project_id,
@@ -31,6 +33,9 @@ def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
         "task_version": task.version,
         "actor_id": actor_id,
         "due_date": task.due_date,
+        "position": task.position,
+        "priority": task.priority,
+        "labels": list(task.labels),
     }
 
 
@@ -128,7 +133,7 @@ async def publish_placement(
     if moved:
         await publish_task_event(
             session,
-            TaskMoved(**fields, from_column_id=from_column_id, position=task.position),
+            TaskMoved(**fields, from_column_id=from_column_id),
             task,
         )
     else:

@@ -17,9 +17,10 @@ and a dependency edit's cycle check sees every edge committed before it. Writes 
 different projects do not wait for each other.
 
 Events. Every write publishes the task as it is now (`work.task.created`, `.updated`,
-`.moved`, `.completed`, its due date included). Each member newly assigned, at creation or by
-an edit (not those an edit keeps), gets one `work.task.assigned` naming who assigned them,
-themselves included. Whoever creates a task follows it (`followers`).
+`.moved`, `.completed`: its due date, position, priority and labels included); a deletion
+publishes `work.task.deleted` with the column the card leaves. Each member newly assigned, at
+creation or by an edit (not those an edit keeps), gets one `work.task.assigned` naming who
+assigned them, themselves included. Whoever creates a task follows it (`followers`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
-from agencyos.common.events import TaskCompleted, TaskCreated, TaskUpdated
+from agencyos.common.events import TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from agencyos.common.pagination import PageParams
 from agencyos.common.positions import between
 from agencyos.work.board.repository import column_repository
@@ -447,7 +448,7 @@ class TaskService:
         expected_version: int | None,
     ) -> None:
         """Delete the task with its subtasks, comments and dependencies; its activity stays
-        (with a `deleted` entry) in the project's feed."""
+        (with a `deleted` entry) in the project's feed; work.task.deleted goes out with it."""
         principal.require("tasks.write")
         found, _ = await self.visible_task(session, principal, task_id)
         await self.lock_project(session, found.project_id)
@@ -458,6 +459,18 @@ class TaskService:
             principal.user_id,
             "deleted",
             [activity.change("title", task.title, None)],
+        )
+        await publish_task_event(
+            session,
+            TaskDeleted(
+                task_id=task.id,
+                project_id=task.project_id,
+                column_id=task.column_id,
+                title=task.title,
+                visible_to_client=task.visible_to_client,
+                actor_id=principal.user_id,
+            ),
+            task,
         )
         await session.execute(
             delete(Task).where(Task.id == task.id).execution_options(synchronize_session=False)
