@@ -14,7 +14,7 @@ import httpx
 
 from agencyos.testing.factories import get_board, new_project, new_task
 from agencyos.testing.http import assert_invalid_fields, assert_problem
-from agencyos.testing.inprocess import Agency, Caller
+from agencyos.testing.inprocess import Agency, Caller, InProcess
 
 # The conftest's `work_events`: the events work wrote to its outbox.
 WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
@@ -386,3 +386,46 @@ class TestTaskEventsCarryWhatABoardDraws:
             assert event["data"]["from_column_id"] == columns["Review"]
             assert event["data"]["column_id"] == columns["To do"]
             assert event["data"]["position"] == placed[task["id"]]
+
+    async def test_a_board_kept_from_the_events_alone_orders_a_rebalanced_column_as_the_api(
+        self, work: httpx.AsyncClient, agency: Caller, in_process: InProcess
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        top = await new_task(work, agency, pid, title="top")
+        await new_task(work, agency, pid, title="bottom")
+        movers = [await new_task(work, agency, pid, status="review") for _ in range(40)]
+
+        # Right below `top` each time: the gap runs out and the column is rebalanced.
+        for mover in movers:
+            response = await move(work, agency, mover["id"], columns["To do"], after_id=top["id"])
+            assert response.status_code == 200, response.text
+
+        # A board applying every task event in the order work published them, each the card
+        # as it is now.
+        events = await (await in_process.service("work")).outbox(agency.agency_id)
+        board_kinds = ("work.task.created", "work.task.updated", "work.task.moved")
+        cards: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if event["type"] in board_kinds:
+                card = event["data"]
+                if card.get("changed_fields") == ["position"]:
+                    # a rebalance: the same version, only the position is new
+                    before = cards[card["task_id"]]
+                    assert card["task_version"] == before["task_version"]
+                    assert card["position"] != before["position"]
+                cards[card["task_id"]] = card
+        from_events = sorted(
+            (c for c in cards.values() if c["column_id"] == columns["To do"]),
+            key=lambda c: (c["position"], c["task_id"]),
+        )
+        renumbered = [
+            e
+            for e in events
+            if e["type"] == "work.task.updated" and e["data"]["changed_fields"] == ["position"]
+        ]
+        assert renumbered, "40 halvings of one gap should have rebalanced the column"
+        assert [c["task_id"] for c in from_events] == await column_task_ids(
+            work, agency, pid, "To do"
+        )

@@ -43,6 +43,18 @@ async def publish_task_event(session: AsyncSession, payload: Any, task: Task) ->
     await publish(session, payload, source_service=SERVICE, subject=f"tasks/{task.id}")
 
 
+async def publish_renumbered(
+    session: AsyncSession, tasks: list[Task], actor_id: uuid.UUID | None
+) -> None:
+    """work.task.updated (`position`) for each task a rebalance of its column renumbered: the
+    order is the same, but a board that keeps positions from the events needs the new ones
+    to place the next card between them. The version stays (no one's edit is made stale)."""
+    for task in tasks:
+        await publish_task_event(
+            session, TaskUpdated(**event_fields(task, actor_id), changed_fields=["position"]), task
+        )
+
+
 async def publish_assigned(
     session: AsyncSession,
     task: Task,
