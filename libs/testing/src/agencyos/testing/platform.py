@@ -137,6 +137,9 @@ class Platform:
                 # left in UTC get theirs only in the day's last two hours.
                 "AGENCYOS_NOTIFICATION_DIGEST_HOUR": str(DIGEST_HOUR),
                 "AGENCYOS_NOTIFICATION_DIGEST_POLL_SECONDS": "1",
+                # the feed recorder: short waits between retries of a failing batch
+                "AGENCYOS_NOTIFICATION_FEED_RETRY_BACKOFF_SECONDS": "0.05",
+                "AGENCYOS_NOTIFICATION_FEED_POLL_SECONDS": "0.05",
                 # argon2id at its floor: a test run signs up thousands of accounts, and the
                 # production cost (64 MiB, 3 passes) is most of each signup's time there.
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
