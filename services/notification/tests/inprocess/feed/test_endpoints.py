@@ -207,7 +207,16 @@ class TestPaging:
 
 class TestBadRequests:
     @pytest.mark.parametrize(
-        "after", ["nope", "ev1_", "ev1_AAAAAAAAAA", "ev2_AAAAAAAAAAE", "ev1_AAAAAAAAAA!"]
+        "after",
+        [
+            "nope",
+            "ev1_",
+            "ev1_AAAAAAAAAA",
+            "ev2_AAAAAAAAAAE",
+            "ev1_AAAAAAAAAA!",
+            "ev1___________8",  # 2**64 - 1: more than any seq
+            "ev1_AAAAAAAAAAF",  # not the spelling a cursor of seq 1 has
+        ],
     )
     async def test_a_cursor_that_is_not_one_is_a_400_naming_after(
         self, notification: httpx.AsyncClient, agency: Caller, after: str
