@@ -70,3 +70,33 @@ async def test_a_managers_project_and_task_reach_the_feed_of_those_who_may_see_t
     theirs = await feed(gateway, other_agency)
     assert about(theirs, "project_id", project["id"]) == []
     assert {i["tenantid"] for i in theirs} <= {str(other_agency.agency_id)}
+
+
+async def test_a_persons_own_notices_and_unread_count_reach_their_feed_only(
+    platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+) -> None:
+    manager = await join(gateway, agency, "manager", name="Mona Manager")
+    member = await join(gateway, agency, "member", name="Ada Lovelace")
+    project = await new_project(gateway, manager, member)
+    task = await new_task(gateway, manager, project["id"], assignee_ids=[str(member.user_id)])
+
+    async def told(event_type: str) -> dict[str, Any] | None:
+        mine = [i for i in await feed(gateway, member) if i["type"] == event_type]
+        return mine[-1] if mine else None
+
+    notice = await wait_for(lambda: told("notification.notice.created"), timeout=30)
+    assert isinstance(notice, dict)
+    assert notice["data"]["recipient_id"] == str(member.user_id)
+    assert notice["data"]["unread_count"] >= 1
+    assert notice["source"] == "/agencyos/notification"
+    assert task["id"] in (notice["data"]["link"] or "")
+
+    response = await gateway.post("/v1/notifications/read-all", headers=member.headers)
+    assert response.status_code == 200, response.text
+    changed = await wait_for(lambda: told("notification.unread_count.changed"), timeout=30)
+    assert isinstance(changed, dict)
+    assert changed["data"] == {"recipient_id": str(member.user_id), "unread_count": 0}
+
+    # someone else's notices are theirs alone, whatever the reader's role
+    theirs = await feed(gateway, manager, types="notification.*")
+    assert {i["data"]["recipient_id"] for i in theirs} <= {str(manager.user_id)}
