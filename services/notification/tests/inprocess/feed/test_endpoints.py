@@ -262,3 +262,19 @@ class TestRetention:
         fresh = await read(notification, scene.agency.owner)
         assert fresh["items"] == []
         assert fresh["next_cursor"] == cursors.encode(len(scene.ordered))
+
+
+class TestOpenApi:
+    async def test_the_route_documents_cursors_visibility_retention_and_its_errors(
+        self, notification: httpx.AsyncClient
+    ) -> None:
+        response = await notification.get("/openapi.json")
+        assert response.status_code == 200, response.text
+        operation = response.json()["paths"][PATH]["get"]
+
+        assert operation["summary"]
+        for topic in ("**Cursors.**", "**Visibility.**", "**Retention.**", "410"):
+            assert topic in operation["description"]
+        assert {"200", "400", "401", "410", "422"} <= set(operation["responses"])
+        for status in ("400", "410"):
+            assert "application/problem+json" in operation["responses"][status]["content"]
