@@ -278,3 +278,22 @@ class TestOpenApi:
         assert {"200", "400", "401", "410", "422"} <= set(operation["responses"])
         for status in ("400", "410"):
             assert "application/problem+json" in operation["responses"][status]["content"]
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"after": "a\x00b"},
+            {"types": "a\x00b"},
+            {"limit": str(2**64)},
+            {"types": ",".join(["work.task.*"] * 51)},
+        ],
+        ids=["nul-after", "nul-types", "huge-limit", "too-many-types"],
+    )
+    async def test_it_is_a_4xx(
+        self, notification: httpx.AsyncClient, agency: Caller, params: dict[str, str]
+    ) -> None:
+        response = await notification.get(PATH, params=params, headers=agency.headers)
+
+        assert 400 <= response.status_code < 500, response.text
