@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from agencyos.common.services import SERVICES
+from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
 
@@ -137,6 +137,9 @@ class Platform:
                 # left in UTC get theirs only in the day's last two hours.
                 "AGENCYOS_NOTIFICATION_DIGEST_HOUR": str(DIGEST_HOUR),
                 "AGENCYOS_NOTIFICATION_DIGEST_POLL_SECONDS": "1",
+                # the feed recorder: short waits between retries of a failing batch
+                "AGENCYOS_NOTIFICATION_FEED_RETRY_BACKOFF_SECONDS": "0.05",
+                "AGENCYOS_NOTIFICATION_FEED_POLL_SECONDS": "0.05",
                 # argon2id at its floor: a test run signs up thousands of accounts, and the
                 # production cost (64 MiB, 3 passes) is most of each signup's time there.
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
@@ -168,7 +171,8 @@ class Platform:
         env = self.environment()
         await self.infra.create_topics(
             [f"{self.topic_prefix}{s}.events" for s in SERVICES]
-            + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES],
+            + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES]
+            + [f"{self.topic_prefix}{t}" for t in EXTRA_TOPICS],
             partitions=3,
         )
         for service in SERVICES:

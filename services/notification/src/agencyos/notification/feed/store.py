@@ -117,6 +117,18 @@ async def record(
     if not entries:
         return []
     ids = [entry.event_id for entry in entries]
+    # The agency's head row, locked first: a concurrent recording of the same events waits
+    # here, then sees them recorded (no unique violation, no seq given out twice).
+    head = (
+        await session.execute(
+            text(
+                "INSERT INTO feed_heads (tenant_id, last_seq) VALUES (:tenant, 0) "
+                "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = feed_heads.last_seq "
+                "RETURNING last_seq"
+            ),
+            {"tenant": tenant_id},
+        )
+    ).scalar_one()
     known = {
         row.event_id
         for row in (
@@ -134,18 +146,11 @@ async def record(
         seen.add(entry.event_id)
         fresh.append(entry)
     if fresh:
-        last = (
-            await session.execute(
-                text(
-                    "INSERT INTO feed_heads (tenant_id, last_seq) VALUES (:tenant, :n) "
-                    "ON CONFLICT (tenant_id) DO UPDATE "
-                    "SET last_seq = feed_heads.last_seq + EXCLUDED.last_seq "
-                    "RETURNING last_seq"
-                ),
-                {"tenant": tenant_id, "n": len(fresh)},
-            )
-        ).scalar_one()
-        first = last - len(fresh) + 1
+        first, last = head + 1, head + len(fresh)
+        await session.execute(
+            text("UPDATE feed_heads SET last_seq = :last WHERE tenant_id = :tenant"),
+            {"last": last, "tenant": tenant_id},
+        )
         await session.execute(
             text(
                 "INSERT INTO feed_events (tenant_id, seq, event_id, type, occurred_at, "
