@@ -226,6 +226,21 @@ class TestBadRequests:
         body = assert_problem(response, 400)
         assert problem_fields(body) == {"after"}
 
+    async def test_a_cursor_past_the_agencys_last_event_is_a_400_not_a_position(
+        self, notification: httpx.AsyncClient, scene: Scene
+    ) -> None:
+        # e.g. a busier agency's cursor: taken as a position it would hide every event
+        # up to it from a stream resumed with it
+        beyond = cursors.encode(len(scene.ordered) + 1)
+
+        response = await notification.get(
+            PATH, params={"after": beyond}, headers=scene.agency.owner.headers
+        )
+
+        body = assert_problem(response, 400)
+        assert problem_fields(body) == {"after"}
+        assert "not of your agency's feed" in body["detail"]
+
     @pytest.mark.parametrize("types", ["Work.Task", "work..task", "work.*.created", "a b"])
     async def test_a_types_filter_that_is_not_one_is_a_400_naming_types(
         self, notification: httpx.AsyncClient, agency: Caller, types: str
