@@ -7,7 +7,8 @@ Used by ``deploy/local/stack.sh``::
 
 An open port is not enough: the broker is "ready" once a metadata request (``list_topics``)
 succeeds. With ``--ensure-topics`` it then creates ``<svc>.events`` (3 partitions) and
-``<svc>.events.dlq`` (1 partition) for every service, skipping those that already exist.
+``<svc>.events.dlq`` (1 partition) for every service, and the other topics of
+``agencyos.common.services.EXTRA_TOPICS`` (3 partitions), skipping those that already exist.
 Exit status: 0 ready (and topics present), 1 timeout / broker died / topic creation failed.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agencyos.common.services import SERVICES
+from agencyos.common.services import EXTRA_TOPICS, SERVICES
 
 EVENTS_PARTITIONS = 3
 DLQ_PARTITIONS = 1
@@ -32,11 +33,13 @@ TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
 def wanted_topics() -> dict[str, int]:
-    """Topic name -> partition count for every service."""
+    """Topic name -> partition count: every service's, and the extra ones."""
     topics: dict[str, int] = {}
     for svc in SERVICES:
         topics[f"{svc}.events"] = EVENTS_PARTITIONS
         topics[f"{svc}.events.dlq"] = DLQ_PARTITIONS
+    for topic in EXTRA_TOPICS:
+        topics[topic] = EVENTS_PARTITIONS
     return topics
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from agencyos.common.services import EXTRA_TOPICS
+
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 CHART_VALUES = yaml.safe_load((REPO / "charts" / "agencyos" / "values.yaml").read_text())
@@ -77,7 +79,8 @@ class TestKafka:
         cluster = _one(self.docs, "Kafka")["metadata"]["name"]
         topics = [doc for doc in self.docs if doc["kind"] == "KafkaTopic"]
         assert sorted(t["spec"]["topicName"] for t in topics) == sorted(
-            f"{name}.{suffix}" for name in SERVICES for suffix in ("events", "events.dlq")
+            [f"{name}.{suffix}" for name in SERVICES for suffix in ("events", "events.dlq")]
+            + list(EXTRA_TOPICS)
         )
         for topic in topics:
             assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster

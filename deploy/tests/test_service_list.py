@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from agencyos.common.services import (
+    EXTRA_TOPICS,
     GATEWAY,
     GATEWAY_METRICS_PORT,
     GATEWAY_PORT,
@@ -46,6 +47,7 @@ def test_compose_creates_the_topics_of_each_service() -> None:
     script = "\n".join(compose["kafka-topics"]["command"])
 
     assert re.findall(r"^\s*for svc in ([\w ]+); do$", script, re.M) == [" ".join(SERVICES)]
+    assert re.findall(r"^\s*for topic in ([\w. ]+); do$", script, re.M) == [" ".join(EXTRA_TOPICS)]
 
 
 def test_the_compose_postgres_init_creates_one_database_per_service() -> None:
@@ -64,7 +66,7 @@ def test_kubernetes_has_a_database_and_both_topics_per_service() -> None:
     assert sorted(databases) == sorted(SERVICES)
     assert set(re.findall(r"^\s+topicName: (\S+)$", kafka, re.M)) == {
         f"{name}.{suffix}" for name in SERVICES for suffix in ("events", "events.dlq")
-    }
+    } | set(EXTRA_TOPICS)
 
 
 def test_the_chart_has_one_values_block_per_service() -> None:

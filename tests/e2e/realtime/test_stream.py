@@ -23,7 +23,7 @@ import pytest
 from agencyos.common.db import Database
 from agencyos.common.events import CloudEvent
 from agencyos.notification.feed import store
-from agencyos.notification.feed.stream.hub import FEED_TOPIC
+from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.visibility import FeedEntry
 from agencyos.testing.factories import AgencySession, add_member, new_project, signup_agency
 from agencyos.testing.feed_events import invoice_event, publish_entries, task_event

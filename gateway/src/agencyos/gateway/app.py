@@ -49,15 +49,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         timeout=settings.upstream_timeout_seconds,
         connect_timeout=settings.upstream_connect_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
-    )
-    # `GET /v1/stream` holds its upstream connection for as long as the client listens: a
-    # pool of its own (see GatewaySettings.stream_max_connections).
-    stream_forwarder = Forwarder(
-        timeout=settings.stream_read_timeout_seconds,
-        connect_timeout=settings.upstream_connect_timeout_seconds,
-        max_body_bytes=settings.max_body_bytes,
-        max_connections=settings.stream_max_connections,
-        max_keepalive_connections=10,
+        stream_read_timeout=settings.stream_read_timeout_seconds,
+        stream_max_connections=settings.stream_max_connections,
     )
     aggregator = OpenApiAggregator(
         {s: settings.upstream_url(s) for s in SERVICES},
@@ -77,7 +70,6 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await forwarder.close()
-        await stream_forwarder.close()
         await verifier.close()
         await limits.close()
         await revocations.close()
@@ -158,13 +150,14 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 checks = limits.user_checks(principal.tenant_id, principal.user_id)
                 limit_headers = await limits.enforce(checks)
         request_id: Any = get_contextvars().get("request_id", "")
-        chosen = stream_forwarder if route.service == STREAM else forwarder
-        response = await chosen.forward(
+        response = await forwarder.forward(
             request,
             settings.upstream_url(route.service),
             request_id,
             body,
             header_overrides=header_overrides,
+            # Rate limits and credentials were checked above, once, when the stream opens.
+            stream=route.service == STREAM,
         )
         response.headers.update(limit_headers)
         return response

@@ -22,6 +22,10 @@ SERVICE_PORTS: dict[str, tuple[int, int]] = {
 }
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
+# Kafka topics besides each service's `<service>.events` and `<service>.events.dlq`:
+# notification's feed (every recorded feed entry, for the stream processes).
+EXTRA_TOPICS: tuple[str, ...] = ("notification.feed",)
+
 GATEWAY = "gateway"
 GATEWAY_PORT = 8080
 GATEWAY_METRICS_PORT = 9080

@@ -18,7 +18,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from agencyos.common.services import SERVICES
+from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
 
@@ -38,9 +38,6 @@ GENEROUS_RATE_LIMIT = "100000"
 REPO_ROOT = Path(__file__).resolve().parents[5]
 # The local hour notification's daily and weekly digests are due from.
 DIGEST_HOUR = 22
-# Topics besides each service's events and dead letters: notification's feed (its recorder
-# publishes every recorded entry there; its stream processes read it).
-EXTRA_TOPICS = ("notification.feed",)
 
 
 @dataclass
@@ -143,6 +140,9 @@ class Platform:
                 # left in UTC get theirs only in the day's last two hours.
                 "AGENCYOS_NOTIFICATION_DIGEST_HOUR": str(DIGEST_HOUR),
                 "AGENCYOS_NOTIFICATION_DIGEST_POLL_SECONDS": "1",
+                # the feed recorder: short waits between retries of a failing batch
+                "AGENCYOS_NOTIFICATION_FEED_RETRY_BACKOFF_SECONDS": "0.05",
+                "AGENCYOS_NOTIFICATION_FEED_POLL_SECONDS": "0.05",
                 # A live stream may fall 50 events behind before it is dropped as too slow
                 # (1,000 in production): a test stalls a client with a few MB, not 60.
                 "AGENCYOS_NOTIFICATION_STREAM_QUEUE_SIZE": "50",
@@ -178,7 +178,7 @@ class Platform:
         await self.infra.create_topics(
             [f"{self.topic_prefix}{s}.events" for s in SERVICES]
             + [f"{self.topic_prefix}{s}.events.dlq" for s in SERVICES]
-            + [f"{self.topic_prefix}{topic}" for topic in EXTRA_TOPICS],
+            + [f"{self.topic_prefix}{t}" for t in EXTRA_TOPICS],
             partitions=3,
         )
         for service in SERVICES:

@@ -5,6 +5,8 @@ from agencyos.notification.app import build_app, build_stream_app
 from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
+from agencyos.notification.feed.recorder import feed_recorder
+from agencyos.notification.feed.retention import feed_retention
 from agencyos.notification.settings import NotificationSettings
 
 DEFINITION = ServiceDefinition(
@@ -13,7 +15,12 @@ DEFINITION = ServiceDefinition(
     create_app=build_app,
     service_dir=Path(__file__).resolve().parents[3],
     subscription=SUBSCRIPTION,
-    workers={"email": email_worker, "digests": digest_worker},
+    workers={
+        "email": email_worker,
+        "digests": digest_worker,
+        "feed": feed_recorder,
+        "feed-retention": feed_retention,
+    },
     servers={"stream": build_stream_app},
 )
 

@@ -2,8 +2,10 @@ from fastapi import FastAPI
 
 from agencyos.common.web import Lifespan, ServiceContext, create_app
 from agencyos.notification.email.endpoints import router as email_deliveries_router
+from agencyos.notification.feed.endpoints import router as events_router
+from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.stream.endpoints import router as stream_router
-from agencyos.notification.feed.stream.hub import FEED_TOPIC, stream_lifespan
+from agencyos.notification.feed.stream.hub import stream_lifespan
 from agencyos.notification.inapp.endpoints import router as notifications_router
 from agencyos.notification.preferences.endpoints import router as preferences_router
 
@@ -17,9 +19,17 @@ def build_app(ctx: ServiceContext) -> FastAPI:
     return create_app(
         ctx,
         title="AgencyOS notification",
-        description="In-app notifications, preferences, email and outbound webhooks; the "
-        "agency's event feed, live.",
-        routers=[notifications_router, preferences_router, email_deliveries_router, stream_router],
+        description=(
+            "In-app notifications, preferences, email and outbound webhooks; the agency's "
+            "event feed, and the same live."
+        ),
+        routers=[
+            notifications_router,
+            preferences_router,
+            email_deliveries_router,
+            events_router,
+            stream_router,
+        ],
         lifespans=[_stream_hub(ctx)],
     )
 

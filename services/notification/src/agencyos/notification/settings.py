@@ -51,8 +51,22 @@ class NotificationSettings(ServiceSettings):
     digest_hour: int = Field(default=8, ge=0, le=23)
     digest_lock_key: int = 7_305_101
 
+    # The feed recorder (worker `feed`): how long one fetch waits for events when there are
+    # none, how many events it takes at most, how many agencies' transactions run at once,
+    # and how it retries an agency's batch that fails (doubling waits from the first).
+    feed_poll_seconds: float = 0.05
+    feed_batch_size: int = Field(default=500, ge=1, le=5000)
+    feed_concurrency: int = Field(default=4, ge=1, le=32)
+    feed_max_attempts: int = Field(default=5, ge=1)
+    feed_retry_backoff_seconds: float = 0.2
+    # Feed retention: events older than this are deleted (a cursor before them answers 410),
+    # by one leader every `feed_retention_interval_seconds`.
+    feed_retention_days: int = Field(default=30, ge=1)
+    feed_retention_interval_seconds: float = 3600.0
+    feed_retention_lock_key: int = 7_305_102
+
     # Live stream (`GET /v1/stream`): a `: heartbeat` comment this often, so proxies and
-    # clients see the connection alive (below the gateway's 30 s upstream read timeout); the
+    # clients see the connection alive (well below the gateway's stream read timeout); the
     # events a connection may have waiting before it counts as too slow and is closed; how
     # many events one read of the feed catches a resuming connection up by.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)

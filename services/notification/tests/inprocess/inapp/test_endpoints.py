@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agencyos.notification.inapp.repository import add_notification
+from agencyos.notification.inapp.service import add_notification
 from agencyos.testing.http import assert_invalid_fields, assert_problem
 from agencyos.testing.inprocess import Agency, Caller, InProcess
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from agencyos.notification.inapp.repository import add_notification
+from agencyos.notification.inapp.service import add_notification
 from agencyos.testing.inprocess import Agency, InProcess
 
 

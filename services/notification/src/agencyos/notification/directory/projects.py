@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import any_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,6 +100,13 @@ class ProjectRepository:
             .where(DirectoryProject.id == project_id, DirectoryProject.created_by.is_(None))
             .values(created_by=created_by)
         )
+
+    async def ids_with_member(self, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+        """The projects `user_id` is on (the feed's and the stream's readers)."""
+        rows = await session.scalars(
+            select(DirectoryProject.id).where(any_(DirectoryProject.member_ids) == user_id)
+        )
+        return set(rows)
 
     async def get(self, session: AsyncSession, project_id: uuid.UUID) -> Project | None:
         return (await self.by_ids(session, [project_id])).get(project_id)

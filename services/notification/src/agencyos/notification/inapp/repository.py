@@ -1,5 +1,5 @@
-"""All SQL of in-app notifications, and `add_notification`, which the event handlers call to
-write one."""
+"""All SQL of in-app notifications (writing one: `insert_notification`, called by
+`service.add_notification`, which also tells the recipient's feed)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,13 @@ class NotificationRepository(Repository[Notification]):
 notification_repository = NotificationRepository()
 
 
-async def add_notification(
+@dataclass(frozen=True)
+class Inserted:
+    id: uuid.UUID
+    created_at: datetime
+
+
+async def insert_notification(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
@@ -115,9 +121,9 @@ async def add_notification(
     data: dict[str, Any] | None = None,
     source_event_id: uuid.UUID,
     actor_id: uuid.UUID | None = None,
-) -> bool:
-    """Write one in-app notice, once: the same event, person and kind again writes nothing.
-    Answers whether it was written. Runs in the caller's transaction (tenant set)."""
+) -> Inserted | None:
+    """Write one in-app notice, once: the same event, person and kind again writes nothing
+    (None). Runs in the caller's transaction (tenant set)."""
     stmt = (
         insert(Notification)
         .values(
@@ -134,6 +140,7 @@ async def add_notification(
             actor_id=actor_id,
         )
         .on_conflict_do_nothing(index_elements=["tenant_id", "source_event_id", "user_id", "kind"])
-        .returning(Notification.id)
+        .returning(Notification.id, Notification.created_at)
     )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    row = (await session.execute(stmt)).first()
+    return None if row is None else Inserted(row.id, row.created_at)

@@ -19,7 +19,7 @@ from agencyos.notification.email.brands import brand_of
 from agencyos.notification.email.message import Addressee
 from agencyos.notification.email.queue import queue_email
 from agencyos.notification.email.rendering import render_email
-from agencyos.notification.inapp.repository import add_notification
+from agencyos.notification.inapp.service import add_notification
 from agencyos.notification.kinds import Channel
 from agencyos.notification.notices.notice import GENERIC_TEMPLATE, Notice
 from agencyos.notification.preferences.unsubscribe import unsubscribe_url

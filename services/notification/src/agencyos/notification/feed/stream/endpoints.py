@@ -13,11 +13,12 @@ from agencyos.common.errors import BadRequest, Gone, ServiceUnavailable, field_p
 from agencyos.common.web import CurrentPrincipal, service_context
 from agencyos.notification.feed import cursor as feed_cursor
 from agencyos.notification.feed import store
+from agencyos.notification.feed.endpoints import viewer_of
+from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.stream import frames
 from agencyos.notification.feed.stream.connection import Connection
-from agencyos.notification.feed.stream.hub import FEED_TOPIC, HubUnavailable, install_hub
+from agencyos.notification.feed.stream.hub import HubUnavailable, install_hub
 from agencyos.notification.feed.stream.response import HEADERS, MEDIA_TYPE, EventStreamResponse
-from agencyos.notification.feed.stream.viewers import viewer_of
 from agencyos.notification.feed.types import InvalidTypes, TypeFilter
 from agencyos.notification.feed.visibility import Viewer
 from agencyos.notification.settings import NotificationSettings

@@ -28,10 +28,6 @@ from agencyos.notification.feed.visibility import FeedEntry
 
 log = get_logger(__name__)
 
-# The feed topic (with the run's topic prefix): the recorder publishes every recorded entry
-# there, as `FeedEntry.to_message()` JSON keyed by agency, after its transaction commits.
-FEED_TOPIC = "notification.feed"
-
 
 class HubUnavailable(RuntimeError):
     """The hub cannot read the feed topic (Kafka down, or the topic missing)."""
