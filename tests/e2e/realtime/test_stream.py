@@ -23,10 +23,18 @@ import pytest
 from agencyos.common.db import Database
 from agencyos.common.events import CloudEvent
 from agencyos.notification.feed import store
+from agencyos.notification.feed.cursor import decode
 from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.visibility import FeedEntry
-from agencyos.testing.factories import AgencySession, add_member, new_project, signup_agency
+from agencyos.testing.factories import (
+    AgencySession,
+    add_member,
+    new_project,
+    new_task,
+    signup_agency,
+)
 from agencyos.testing.feed_events import invoice_event, publish_entries, task_event
+from agencyos.testing.inbox import join
 from agencyos.testing.kafka import TopicWriter, topic_writer
 from agencyos.testing.platform import Platform
 from agencyos.testing.sse import EventStream, SseEvent, open_stream
@@ -34,6 +42,9 @@ from agencyos.testing.sse import EventStream, SseEvent, open_stream
 pytestmark = pytest.mark.e2e
 
 PATH = "/v1/stream"
+# The types the tests below record themselves: the platform's own recorder records the
+# agencies' real events too (sign-up, members, projects), which those tests leave out.
+RECORDED = "work.task.*,billing.*"
 
 
 @dataclass
@@ -77,10 +88,13 @@ async def feed(platform: Platform) -> AsyncIterator[Feed]:
 
 @asynccontextmanager
 async def streaming(
-    gateway: httpx.AsyncClient, token: str, **headers: str
+    gateway: httpx.AsyncClient, token: str, *, types: str | None = None, **headers: str
 ) -> AsyncIterator[EventStream]:
     async with open_stream(
-        gateway, PATH, headers={"Authorization": f"Bearer {token}", **headers}
+        gateway,
+        PATH,
+        headers={"Authorization": f"Bearer {token}", **headers},
+        params={"types": types} if types else None,
     ) as live:
         assert live.status_code == 200, await live.response.aread()
         yield live
@@ -103,19 +117,53 @@ async def stream_metric(platform: Platform, name: str, **labels: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+class TestJourney:
+    async def test_a_board_change_reaches_the_stream_of_who_may_see_it_and_their_own_notice(
+        self, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        """work's real events, through notification's recorder and the feed topic, to the
+        streams: the owner sees the new project and task; the assignee, on the project, the
+        task and their own new notice; nothing else of anyone's."""
+        member = await join(gateway, agency, "member", name="Ada Lovelace")
+        async with (
+            streaming(gateway, agency.access_token, types="work.*") as owner,
+            streaming(gateway, member.access_token) as assignee,
+        ):
+            await owner.ready()
+            await assignee.ready()
+            project = await new_project(gateway, agency, member)
+            task = await new_task(
+                gateway, agency, project["id"], assignee_ids=[str(member.user_id)]
+            )
+            seen = await owner.until(lambda e: e.event == "work.task.created", timeout=30)
+            assert seen[0].event == "work.project.created"
+            assert json.loads(seen[-1].data)["data"]["task_id"] == task["id"]
+            assert all(e.event.startswith("work.") for e in seen)
+            got = await assignee.until(
+                lambda e: e.event == "notification.notice.created", timeout=30
+            )
+            created = [e for e in got if e.event == "work.task.created"]
+            assert [json.loads(e.data)["data"]["task_id"] for e in created] == [task["id"]]
+            notice = json.loads(got[-1].data)["data"]
+            assert notice["recipient_id"] == str(member.user_id)
+            # cursors only grow: the ids are the feed's order
+            order = [e.id for e in got if e.id]
+            assert order == sorted(order, key=decode)
+
+
 class TestResume:
     async def test_a_client_that_reconnects_gets_what_it_missed_once_then_live_ones(
         self, gateway: httpx.AsyncClient, agency: AgencySession, feed: Feed
     ) -> None:
         project = uuid.uuid4()
-        async with streaming(gateway, agency.access_token) as live:
+        async with streaming(gateway, agency.access_token, types=RECORDED) as live:
             await live.ready()
             seen = await feed.tasks(agency.agency_id, project, 2)
             got = [await live.next(), await live.next()]
             assert ids(got) == cursors(seen)
         missed = await feed.tasks(agency.agency_id, project, 3)
         resume = {"Last-Event-ID": got[-1].id or ""}
-        async with streaming(gateway, agency.access_token, **resume) as live:
+        async with streaming(gateway, agency.access_token, **resume, types=RECORDED) as live:
             caught_up = await live.until(lambda e: e.event == "ready")
             assert ids(caught_up[:-1]) == cursors(missed)
             fresh = await feed.tasks(agency.agency_id, project, 1)
@@ -125,7 +173,7 @@ class TestResume:
         self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession, feed: Feed
     ) -> None:
         project = uuid.uuid4()
-        async with streaming(gateway, agency.access_token) as live:
+        async with streaming(gateway, agency.access_token, types=RECORDED) as live:
             await live.ready()
             before = await feed.tasks(agency.agency_id, project, 2)
             got = [await live.next(), await live.next()]
@@ -137,7 +185,7 @@ class TestResume:
         during = await feed.tasks(agency.agency_id, project, 2)
         await platform.start_process("notification")
         resume = {"Last-Event-ID": got[-1].id or ""}
-        async with streaming(gateway, agency.access_token, **resume) as live:
+        async with streaming(gateway, agency.access_token, **resume, types=RECORDED) as live:
             caught_up = await live.until(lambda e: e.event == "ready")
             assert ids(caught_up[:-1]) == cursors(during)
             after = await feed.tasks(agency.agency_id, project, 2)
@@ -207,10 +255,10 @@ class TestWhoSeesWhat:
         tenant = team.owner.agency_id
         clients = {team.client_project: team.client_id}
         async with (
-            streaming(gateway, team.owner.access_token) as owner,
-            streaming(gateway, team.manager.access_token) as manager,
-            streaming(gateway, team.member.access_token) as member,
-            streaming(gateway, team.client_user.access_token) as client,
+            streaming(gateway, team.owner.access_token, types=RECORDED) as owner,
+            streaming(gateway, team.manager.access_token, types=RECORDED) as manager,
+            streaming(gateway, team.member.access_token, types=RECORDED) as member,
+            streaming(gateway, team.client_user.access_token, types=RECORDED) as client,
         ):
             for live in (owner, manager, member, client):
                 await live.ready()
@@ -261,7 +309,7 @@ class TestEndings:
         self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
     ) -> None:
         token = await platform.token_expiring_in(agency.access_token, 3)
-        async with streaming(gateway, token) as live:
+        async with streaming(gateway, token, types=RECORDED) as live:
             await live.ready()
             closed = await live.next(timeout=15)
             assert closed.event == "stream.closed"
@@ -277,8 +325,8 @@ class TestEndings:
             platform, "agencyos_stream_disconnects_total", reason="too_slow"
         )
         async with (
-            streaming(gateway, agency.access_token) as stalled,
-            streaming(gateway, agency.access_token) as reader,
+            streaming(gateway, agency.access_token, types=RECORDED) as stalled,
+            streaming(gateway, agency.access_token, types=RECORDED) as reader,
         ):
             await stalled.ready()
             await reader.ready()
