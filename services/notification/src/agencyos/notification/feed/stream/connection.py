@@ -118,6 +118,8 @@ class Connection:
                 continue
             async for frame in self._consider(entry):
                 yield EVENT, frame
+                # a heartbeat is for a quiet stream: the interval starts again after a write
+                next_heartbeat = loop.time() + self.heartbeat_seconds
         yield self._end(self.closing)
 
     def _end(self, reason: str) -> Frame:

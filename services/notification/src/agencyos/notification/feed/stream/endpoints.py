@@ -39,8 +39,8 @@ event: <type, e.g. work.task.moved>
 data: <the CloudEvent as JSON, with "cursor">
 ```
 `id` is the event's feed cursor (the same as `GET /v1/events`' cursors). Comments (lines
-starting with `:`) carry no data: `: connected` first, then `: heartbeat` every 15 s so
-proxies and clients see the connection alive.
+starting with `:`) carry no data: `: connected` first, then `: heartbeat` after 15 s without
+any other frame, so proxies and clients see the connection alive.
 
 **Resuming.** Send the last `id` you received as the `Last-Event-ID` header (browsers'
 EventSource does it on reconnect) or as `?after=`: every event after it that you may see
