@@ -161,6 +161,7 @@ async def stream_events(
         heartbeat_seconds=settings.stream_heartbeat_seconds,
         page_size=settings.stream_catch_up_page,
         expires_at=principal.expires_at,
+        cache=hub.frames,
     )
     # Registered before the head is read: whatever commits after the read arrives live.
     hub.register(connection)

@@ -43,6 +43,8 @@ class StreamHub:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.draining = False
+        # The frames of recent entries, encoded once per shape for all connections.
+        self.frames = frames.FrameCache()
 
     @property
     def running(self) -> bool:
