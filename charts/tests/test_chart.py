@@ -104,10 +104,31 @@ def _values(values: Path) -> dict[str, Any]:
     return merged
 
 
-def _enabled(values: Path) -> set[str]:
+def _enabled_services(values: Path) -> set[str]:
     config = _values(values)
     names = {name for name, block in config["services"].items() if block.get("enabled", True)}
     return names | ({"gateway"} if config["gateway"].get("enabled", True) else set())
+
+
+def _servers(values: Path) -> dict[str, tuple[str, str]]:
+    """Server modes deployed apart and rendered: name -> (service, mode)."""
+    config = _values(values)
+    services = _enabled_services(values)
+    return {
+        name: (block["service"], block["mode"])
+        for name, block in (config.get("servers") or {}).items()
+        if block.get("enabled", True) and block["service"] in services
+    }
+
+
+def _enabled(values: Path) -> set[str]:
+    """Every deployable rendered: services, the gateway and servers deployed apart."""
+    return _enabled_services(values) | set(_servers(values))
+
+
+def _service_of(values: Path, component: str) -> str:
+    """The AgencyOS service whose image, settings and ports a deployable uses."""
+    return _servers(values).get(component, (component, ""))[0]
 
 
 def _component(obj: Manifest) -> str:
@@ -208,22 +229,34 @@ class TestDeployments:
     def test_images_carry_the_tag_from_values(self, values: Path) -> None:
         image = _values(values)["global"]["image"]
         for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
-            service = _component(obj).removesuffix("-migrate")
+            service = _service_of(values, _component(obj).removesuffix("-migrate"))
             expected = f"{image['registry']}/agencyos-{service}:{image['tag']}"
             assert _container(obj)["image"] == expected
 
     @ci_values
-    def test_services_run_all_modes_and_the_gateway_its_module(self, values: Path) -> None:
+    def test_services_run_all_modes_the_gateway_its_module_and_servers_their_mode(
+        self, values: Path
+    ) -> None:
+        servers = _servers(values)
         for obj in _of_kind(values, "Deployment"):
             name = _component(obj)
-            expected = ["agencyos.gateway"] if name == "gateway" else [f"agencyos.{name}", "all"]
+            if name == "gateway":
+                expected = ["agencyos.gateway"]
+            elif name in servers:
+                service, mode = servers[name]
+                expected = [f"agencyos.{service}", mode]
+            else:
+                expected = [f"agencyos.{name}", "all"]
             assert _container(obj)["args"] == expected
 
     @ci_values
     def test_ports_and_listen_settings_follow_services_md(self, values: Path) -> None:
+        servers = _servers(values)
         for obj in _of_kind(values, "Deployment"):
-            name = _component(obj)
+            name = _service_of(values, _component(obj))
             http, grpc = PORTS[name]
+            if _component(obj) in servers:
+                grpc = None  # a server mode apart serves HTTP only, on its service's port
             container = _container(obj)
             ports = {port["name"]: port["containerPort"] for port in container["ports"]}
             expected = {"http": http} if grpc is None else {"http": http, "grpc": grpc}
@@ -240,14 +273,16 @@ class TestDeployments:
             assert annotations["prometheus.io/scrape"] == "true"
             assert annotations["prometheus.io/port"] == str(scraped)
         for obj in _of_kind(values, "Service"):
-            http, grpc = PORTS[_component(obj)]
+            http, grpc = PORTS[_service_of(values, _component(obj))]
+            if _component(obj) in servers:
+                grpc = None
             ports = {port["name"]: port["port"] for port in obj["spec"]["ports"]}
             assert ports == ({"http": http} if grpc is None else {"http": http, "grpc": grpc})
 
     @ci_values
     def test_database_url_comes_from_a_secret_and_only_services_get_one(self, values: Path) -> None:
         for obj in _of_kind(values, "Deployment"):
-            name = _component(obj)
+            name = _service_of(values, _component(obj))
             env = _env(_container(obj))
             key = f"AGENCYOS_{name.upper()}_DATABASE_URL"
             if name == "gateway":
@@ -261,8 +296,9 @@ class TestMigrationJobs:
     @ci_values
     def test_every_database_service_has_a_pre_install_pre_upgrade_hook(self, values: Path) -> None:
         jobs = _of_kind(values, "Job")
+        # One per service: a server deployed apart uses its service's database, migrated once.
         assert {_component(job) for job in jobs} == {
-            f"{name}-migrate" for name in _enabled(values) - {"gateway"}
+            f"{name}-migrate" for name in _enabled_services(values) - {"gateway"}
         }
         for job in jobs:
             annotations = job["metadata"]["annotations"]
@@ -306,10 +342,15 @@ class TestValuesFiles:
         assert all(obj["spec"]["minReplicas"] >= 3 for obj in scalers.values())
         # The HPA owns the replica count, so the Deployment must not reset it on upgrade.
         assert all("replicas" not in obj["spec"] for obj in deployments)
-        (ingress,) = _of_kind(values, "Ingress")
-        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-        assert backend == {"name": f"{RELEASE}-gateway", "port": {"name": "http"}}
-        assert ingress["spec"]["tls"]
+        ingresses = _of_kind(values, "Ingress")
+        assert {obj["metadata"]["name"] for obj in ingresses} == {
+            f"{RELEASE}-gateway",
+            f"{RELEASE}-gateway-stream",
+        }
+        for ingress in ingresses:
+            backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+            assert backend == {"name": f"{RELEASE}-gateway", "port": {"name": "http"}}
+            assert ingress["spec"]["tls"]
 
     def test_default_deployments_keep_the_replica_count_from_values(self) -> None:
         values = CHART / "ci" / "default-values.yaml"
@@ -395,6 +436,128 @@ class TestNetworkPolicies:
                 assert {(5432, "TCP"), (9092, "TCP")} <= ports
 
 
+DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"
+PRODUCTION_VALUES = CHART / "ci" / "production-values.yaml"
+STREAM = "notification-stream"
+STREAM_HOST = f"{RELEASE}-{STREAM}"
+# What the stream process does on SIGTERM (AGENCYOS_NOTIFICATION_SHUTDOWN_GRACE_SECONDS).
+STREAM_SHUTDOWN_GRACE_SECONDS = 10
+
+
+def _named(values: Path, kind: str, name: str) -> Manifest:
+    (obj,) = [o for o in _of_kind(values, kind) if o["metadata"]["name"] == name]
+    return obj
+
+
+def _values_file(tmp_path: Path, content: str) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text('global:\n  image:\n    tag: "1.0.0"\n' + content)
+    return path
+
+
+class TestStreamServer:
+    """`GET /v1/stream` runs in pods of its own: notification's `stream` mode."""
+
+    def test_is_deployed_by_default_with_its_own_service_pdb_and_network_policy(self) -> None:
+        deployment = _named(DEFAULT_VALUES, "Deployment", STREAM_HOST)
+        container = _container(deployment)
+        assert container["args"] == ["agencyos.notification", "stream"]
+        assert container["image"] == "ghcr.io/agencyos/agencyos-notification:1.0.0"
+        env = _env(container)
+        assert env["AGENCYOS_NOTIFICATION_HTTP_PORT"] == str(PORTS["notification"][0])
+        assert env["AGENCYOS_NOTIFICATION_DATABASE_URL"]["secretKeyRef"]["name"] == (
+            "agencyos-db-notification"
+        )
+        assert not any(port["name"] == "grpc" for port in container["ports"])
+        service = _named(DEFAULT_VALUES, "Service", STREAM_HOST)
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == STREAM
+        _named(DEFAULT_VALUES, "PodDisruptionBudget", STREAM_HOST)
+        _named(DEFAULT_VALUES, "NetworkPolicy", STREAM_HOST)
+        assert not [job for job in _of_kind(DEFAULT_VALUES, "Job") if STREAM in _component(job)]
+
+    def test_the_gateway_sends_streams_to_it(self) -> None:
+        (config,) = _of_kind(DEFAULT_VALUES, "ConfigMap")
+        http = PORTS["notification"][0]
+        assert config["data"]["AGENCYOS_GATEWAY_STREAM_URL"] == f"http://{STREAM_HOST}:{http}"
+
+    def test_outlives_its_shutdown_grace_so_streams_end_before_the_pod_is_killed(self) -> None:
+        for values in CI_VALUES:
+            for obj in _of_kind(values, "Deployment"):
+                if _component(obj) != STREAM:
+                    continue
+                pod = obj["spec"]["template"]["spec"]
+                pre_stop = _container(obj)["lifecycle"]["preStop"]["sleep"]["seconds"]
+                assert pod["terminationGracePeriodSeconds"] > (
+                    pre_stop + STREAM_SHUTDOWN_GRACE_SECONDS
+                ), values.name
+
+    def test_autoscales_like_every_deployable_in_production(self) -> None:
+        scaler = _named(PRODUCTION_VALUES, "HorizontalPodAutoscaler", STREAM_HOST)
+        assert scaler["spec"]["scaleTargetRef"]["name"] == STREAM_HOST
+
+    def test_takes_notifications_env_and_database_secret(self, tmp_path: Path) -> None:
+        values = _values_file(
+            tmp_path,
+            "services:\n  notification:\n    env: {AGENCYOS_NOTIFICATION_FEED_X: '1'}\n"
+            "    database: {existingSecret: notification-db}\n"
+            "servers:\n  notification-stream:\n    replicas: 4\n",
+        )
+        deployment = _named(values, "Deployment", STREAM_HOST)
+        assert deployment["spec"]["replicas"] == 4
+        env = _env(_container(deployment))
+        assert env["AGENCYOS_NOTIFICATION_FEED_X"] == "1"
+        assert env["AGENCYOS_NOTIFICATION_DATABASE_URL"]["secretKeyRef"]["name"] == (
+            "notification-db"
+        )
+
+    def test_disabled_leaves_streams_to_notification(self, tmp_path: Path) -> None:
+        values = _values_file(tmp_path, "servers:\n  notification-stream: {enabled: false}\n")
+        rendered = _template(values)
+        assert STREAM_HOST not in rendered
+        (config,) = _of_kind(values, "ConfigMap")
+        assert "AGENCYOS_GATEWAY_STREAM_URL" not in config["data"]
+
+    def test_is_not_rendered_without_notification(self) -> None:
+        values = CHART / "ci" / "minimal-values.yaml"
+        assert STREAM not in _template(values)
+        assert "AGENCYOS_GATEWAY_STREAM_URL" not in _template(values)
+
+
+class TestStreamIngress:
+    """`/v1/stream` on an Ingress of its own: no proxy buffering, long timeouts; the rest of
+    the API keeps the controller's defaults."""
+
+    def test_the_stream_path_alone_is_unbuffered_with_long_timeouts(self) -> None:
+        stream = _named(PRODUCTION_VALUES, "Ingress", f"{RELEASE}-gateway-stream")
+        (path,) = stream["spec"]["rules"][0]["http"]["paths"]
+        assert (path["path"], path["pathType"]) == ("/v1/stream", "Exact")
+        annotations = stream["metadata"]["annotations"]
+        prefix = "nginx.ingress.kubernetes.io/"
+        assert annotations[prefix + "proxy-buffering"] == "off"
+        assert annotations[prefix + "proxy-http-version"] == "1.1"
+        for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+            assert int(annotations[prefix + timeout]) >= 3600
+
+    def test_the_rest_of_the_api_keeps_its_own_annotations_and_the_same_host(self) -> None:
+        main = _named(PRODUCTION_VALUES, "Ingress", f"{RELEASE}-gateway")
+        stream = _named(PRODUCTION_VALUES, "Ingress", f"{RELEASE}-gateway-stream")
+        assert main["metadata"]["annotations"] == {
+            "nginx.ingress.kubernetes.io/proxy-body-size": "10m"
+        }
+        assert main["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/"
+        for field in ("ingressClassName", "tls"):
+            assert stream["spec"][field] == main["spec"][field]
+        assert stream["spec"]["rules"][0]["host"] == main["spec"]["rules"][0]["host"]
+
+    def test_can_be_turned_off(self, tmp_path: Path) -> None:
+        values = _values_file(
+            tmp_path, "gateway:\n  ingress:\n    enabled: true\n    stream: {enabled: false}\n"
+        )
+        assert [obj["metadata"]["name"] for obj in _of_kind(values, "Ingress")] == [
+            f"{RELEASE}-gateway"
+        ]
+
+
 BAD_VALUES = {
     "replicas-not-an-integer": "services:\n  crm:\n    replicas: three\n",
     "unknown-service": "services:\n  payments:\n    enabled: true\n",
@@ -402,6 +565,10 @@ BAD_VALUES = {
     "env-value-not-a-string": "services:\n  crm:\n    env:\n      AGENCYOS_CRM_X: 5\n",
     "cors-origin-with-a-path": "gateway:\n  cors:\n    origins: [https://app.example.com/x]\n",
     "cors-origins-not-a-list": "gateway:\n  cors:\n    origins: https://app.example.com\n",
+    "server-of-unknown-service": "servers:\n  x-stream: {service: payments, mode: stream}\n",
+    "server-without-mode": "servers:\n  notification-stream: {mode: null}\n",
+    "server-misspelt-key": "servers:\n  notification-stream:\n    replica: 3\n",
+    "stream-ingress-relative-path": "gateway:\n  ingress:\n    stream: {path: v1/stream}\n",
 }
 
 

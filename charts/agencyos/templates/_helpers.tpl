@@ -103,6 +103,17 @@ AGENCYOS_{{ upper $name }}_GRPC_TARGET: {{ printf "%s:%v" $host $block.ports.grp
 AGENCYOS_GATEWAY_{{ upper $name }}_URL: {{ printf "http://%s:%v" $host $block.ports.http | quote }}
 {{- end }}
 {{- end }}
+{{- /* `GET /v1/stream` goes to the stream pods when they are deployed, else to notification. */}}
+{{- if include "agencyos.streamDeployed" . }}
+{{- $host := include "agencyos.serviceName" (dict "root" $root "name" "notification-stream") }}
+AGENCYOS_GATEWAY_STREAM_URL: {{ printf "http://%s:%v" $host .Values.services.notification.ports.http | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Non-empty when the notification-stream server is rendered (values `servers`). */}}
+{{- define "agencyos.streamDeployed" -}}
+{{- $stream := get (.Values.servers | default dict) "notification-stream" | default dict -}}
+{{- if and $stream.enabled .Values.services.notification.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{- define "agencyos.jwksUrl" -}}

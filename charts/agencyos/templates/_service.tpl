@@ -1,13 +1,18 @@
 {{/*
-agencyos.service renders everything one AgencyOS service needs: ServiceAccount, Service,
+agencyos.service renders everything one AgencyOS deployable needs: ServiceAccount, Service,
 Deployment (probes, security, env), PodDisruptionBudget, optional HorizontalPodAutoscaler,
 NetworkPolicy and, when it has a database, the migration Job (a pre-install/pre-upgrade hook).
 
 Call with (dict "root" $ "name" "crm" "svc" <block merged over serviceDefaults> "withDatabase" true).
+A server mode deployed apart (values `servers`) adds "service" (whose image, settings and
+database it uses: "notification") and "mode" (its argument: "stream"); "name" then names its
+objects ("notification-stream"). Without them, "service" is "name" and the mode is `all`.
 */}}
 {{- define "agencyos.service" -}}
 {{- $ctx := dict "root" .root "name" .name "svc" .svc "withDatabase" .withDatabase -}}
-{{- $_ := set $ctx "fullName" (include "agencyos.serviceName" .) -}}
+{{- $_ := set $ctx "service" (.service | default .name) -}}
+{{- $_ = set $ctx "mode" (.mode | default "") -}}
+{{- $_ = set $ctx "fullName" (include "agencyos.serviceName" .) -}}
 {{- $_ = set $ctx "tag" (include "agencyos.tag" .) -}}
 {{- $svc := .svc -}}
 apiVersion: v1
@@ -94,7 +99,7 @@ spec:
 {{- define "agencyos.deployment" -}}
 {{- $svc := .svc -}}
 {{- $global := .root.Values.global -}}
-{{- $envName := upper .name -}}
+{{- $envName := upper .service -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -156,7 +161,7 @@ spec:
       {{- end }}
       containers:
         - name: {{ .name }}
-          image: {{ printf "%s/agencyos-%s:%s" $global.image.registry .name .tag | quote }}
+          image: {{ printf "%s/agencyos-%s:%s" $global.image.registry .service .tag | quote }}
           imagePullPolicy: {{ $global.image.pullPolicy }}
           args: {{ include "agencyos.args" . }}
           ports:
@@ -243,17 +248,20 @@ spec:
           emptyDir: {sizeLimit: 64Mi}
 {{- end -}}
 
-{{/* `python -m <args>`: the gateway has one mode, services run all four in one process. */}}
+{{/*
+`python -m <args>`: the gateway has one mode, services run all theirs in one process, and a
+server deployed apart runs its own mode.
+*/}}
 {{- define "agencyos.args" -}}
 {{- if eq .name "gateway" -}}
 ["agencyos.gateway"]
 {{- else -}}
-["agencyos.{{ .name }}", "all"]
+["agencyos.{{ .service }}", {{ .mode | default "all" | quote }}]
 {{- end -}}
 {{- end -}}
 
 {{- define "agencyos.databaseSecret" -}}
-{{- .svc.database.existingSecret | default (printf "%s%s" .root.Values.global.secrets.databasePrefix .name) -}}
+{{- .svc.database.existingSecret | default (printf "%s%s" .root.Values.global.secrets.databasePrefix (.service | default .name)) -}}
 {{- end -}}
 
 {{/* A block's `env` map and `extraEnv` list as EnvVar entries. */}}

@@ -30,7 +30,7 @@ from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.revocation import RevocationGate
-from agencyos.gateway.routes import is_public, resolve
+from agencyos.gateway.routes import STREAM, is_public, resolve
 from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
@@ -49,6 +49,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         timeout=settings.upstream_timeout_seconds,
         connect_timeout=settings.upstream_connect_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
+        stream_read_timeout=settings.stream_read_timeout_seconds,
+        stream_max_connections=settings.stream_max_connections,
     )
     aggregator = OpenApiAggregator(
         {s: settings.upstream_url(s) for s in SERVICES},
@@ -154,6 +156,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             request_id,
             body,
             header_overrides=header_overrides,
+            # Rate limits and credentials were checked above, once, when the stream opens.
+            stream=route.service == STREAM,
         )
         response.headers.update(limit_headers)
         return response

@@ -1,17 +1,26 @@
 """Forwarding a request to its service: streamed both ways, hop-by-hop headers dropped,
-bounded body size, upstream failures answered as problem+json."""
+bounded body size, upstream failures answered as problem+json.
+
+Answers are relayed as they arrive, chunk by chunk, never buffered: that is what lets
+`GET /v1/stream` (Server-Sent Events) through. Streams get a connection pool and a read
+timeout of their own (`stream=True`), and their upstream is closed the moment the client goes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import anyio
 import httpx
 from fastapi import Request
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from agencyos.common.errors import PayloadTooLarge, ServiceUnavailable, UpstreamTimeout
+from agencyos.common.logs import get_logger
 from agencyos.common.tracing import inject_headers
+
+log = get_logger(__name__)
 
 HOP_BY_HOP = frozenset(
     {
@@ -32,9 +41,19 @@ HOP_BY_HOP = frozenset(
 # The gateway's own server writes these; the upstream's copies would be duplicates.
 SET_BY_GATEWAY = frozenset({"date", "server", "x-request-id"})
 
+EVENT_STREAM = "text/event-stream"
+
 
 class Forwarder:
-    def __init__(self, *, timeout: float, connect_timeout: float, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        max_body_bytes: int,
+        stream_read_timeout: float | None = None,
+        stream_max_connections: int = 10_000,
+    ) -> None:
         self.max_body_bytes = max_body_bytes
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -46,9 +65,25 @@ class Forwarder:
             ),
             follow_redirects=False,
         )
+        # Streams hold their upstream connection for as long as the client listens: a pool of
+        # their own, so open streams never starve ordinary requests of connections, and a read
+        # timeout far past the service's 15 s heartbeat (only a dead upstream goes that quiet).
+        # A full pool answers 503 at once (pool timeout = connect timeout) rather than queueing.
+        self.stream_client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                timeout, connect=connect_timeout, read=stream_read_timeout, pool=connect_timeout
+            ),
+            limits=httpx.Limits(
+                max_connections=stream_max_connections,
+                max_keepalive_connections=100,
+                keepalive_expiry=30.0,
+            ),
+            follow_redirects=False,
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.stream_client.aclose()
 
     async def forward(
         self,
@@ -58,9 +93,11 @@ class Forwarder:
         body: bytes | None = None,
         *,
         header_overrides: Mapping[str, str | None] | None = None,
+        stream: bool = False,
     ) -> Response:
         """Send `request` on; `body` when the caller already read it (with `read_body`).
-        `header_overrides` replaces request headers (None drops one), e.g. the credential."""
+        `header_overrides` replaces request headers (None drops one), e.g. the credential.
+        `stream`: a long-lived answer (`GET /v1/stream`), sent through the stream pool."""
         if body is None:
             body = await self.read_body(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -80,7 +117,8 @@ class Forwarder:
         # be re-encoded and have its dot segments resolved by httpx.
         url = httpx.URL(base_url)
         url = url.copy_with(raw_path=url.raw_path.rstrip(b"/") + request.scope["raw_path"])
-        upstream = self.client.build_request(
+        client = self.stream_client if stream else self.client
+        upstream = client.build_request(
             request.method,
             url,
             params=request.url.query,
@@ -88,7 +126,13 @@ class Forwarder:
             content=body,
         )
         try:
-            response = await self.client.send(upstream, stream=True)
+            response = await client.send(upstream, stream=True)
+        except httpx.PoolTimeout as exc:
+            if stream:
+                raise ServiceUnavailable(
+                    "too many streams are open through the gateway right now; retry shortly"
+                ) from exc
+            raise UpstreamTimeout("the service did not answer in time") from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("the service did not answer in time") from exc
         except httpx.TransportError as exc:
@@ -98,12 +142,12 @@ class Forwarder:
             for k, v in response.headers.items()
             if k.lower() not in HOP_BY_HOP and k.lower() not in SET_BY_GATEWAY
         }
-        return StreamingResponse(
-            response.aiter_raw(),
-            status_code=response.status_code,
-            headers=out_headers,
-            background=BackgroundTask(response.aclose),
-        )
+        if response.headers.get("content-type", "").startswith(EVENT_STREAM):
+            # Every proxy in front of the gateway must pass each event on as it comes
+            # (ingress-nginx honours X-Accel-Buffering), and no cache may keep a stream.
+            out_headers["x-accel-buffering"] = "no"
+            out_headers.setdefault("cache-control", "no-cache")
+        return UpstreamResponse(response, out_headers)
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, refused (413) past `max_body_bytes`, declared or streamed."""
@@ -116,3 +160,63 @@ class Forwarder:
             if len(chunks) > self.max_body_bytes:
                 raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
         return bytes(chunks)
+
+
+class UpstreamResponse(Response):
+    """An upstream answer relayed as it arrives: each chunk is sent on the moment it is read.
+
+    The client's disconnect is listened for all along, whatever ASGI version the server speaks
+    (Starlette's StreamingResponse stops listening from spec 2.4 on and then notices a gone
+    client only at its next write, which on a quiet stream may never come), and the upstream
+    response is closed on every way out: end, disconnect, error or cancellation (shutdown).
+    """
+
+    def __init__(self, upstream: httpx.Response, headers: Mapping[str, str]) -> None:
+        self.upstream = upstream
+        self.status_code = upstream.status_code
+        self.background = None
+        self.init_headers(headers)
+        self.is_event_stream = upstream.headers.get("content-type", "").startswith(EVENT_STREAM)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as relaying:
+
+                async def relay() -> None:
+                    await self._relay(send)
+                    relaying.cancel_scope.cancel()
+
+                relaying.start_soon(relay)
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                relaying.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The one error of the relay, as itself (the server logs it, as before).
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+
+    async def _relay(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        try:
+            async for chunk in self.upstream.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.TransportError as exc:
+            log.warning(
+                "upstream failed mid-response",
+                error=repr(exc),
+                event_stream=self.is_event_stream,
+            )
+            if not self.is_event_stream:
+                # The server then aborts the connection: a cut body must never look complete.
+                raise
+            # A stream has no complete form: ending it is what the client expects of a lost
+            # stream, and it reconnects with Last-Event-ID.
+        except OSError:
+            return  # the client is gone (a server of ASGI spec 2.4 says so on send)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

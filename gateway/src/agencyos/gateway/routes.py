@@ -8,6 +8,8 @@ from dataclasses import dataclass
 # notification's stream process: an upstream of its own (GatewaySettings.stream_url), so the
 # long-lived `GET /v1/stream` connections can run on pods apart from notification's API.
 STREAM = "stream"
+# Upstreams that run another service's code: that service's OpenAPI documents their routes.
+SERVED_BY = {STREAM: "notification"}
 
 # Longest prefix wins; a prefix matches itself and anything below it.
 ROUTES: dict[str, str] = {
@@ -97,5 +99,7 @@ def is_public(method: str, path: str) -> bool:
 
 
 def owns(service: str, path: str) -> bool:
+    """Whether `service`'s code serves `path` (wherever the gateway sends it): its OpenAPI
+    document is the one that describes the path."""
     route = resolve(path)
-    return route is not None and route.service == service
+    return route is not None and SERVED_BY.get(route.service, route.service) == service

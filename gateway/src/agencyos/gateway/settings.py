@@ -28,6 +28,13 @@ class GatewaySettings(ServiceSettings):
     stream_url: str | None = None
 
     upstream_timeout_seconds: float = 30.0
+    # `GET /v1/stream` (Server-Sent Events) waits this long for the stream's next bytes instead
+    # of `upstream_timeout_seconds`: the service writes a heartbeat every 15 s, so only a dead
+    # upstream stays quiet this long (None: no limit). Every other route keeps its timeout.
+    stream_read_timeout_seconds: float | None = 120.0
+    # Streams open at once through one gateway replica: each holds an upstream connection, in
+    # a pool apart from other requests' (past it, a new stream is answered 503).
+    stream_max_connections: int = 10_000
     upstream_connect_timeout_seconds: float = 3.0
     max_body_bytes: int = 10 * 1024 * 1024
     openapi_cache_seconds: float = 30.0

@@ -30,7 +30,7 @@ from agencyos.common.outbox import OutboxRelay
 from agencyos.common.rpc import Registrar, close_channels, start_grpc_server
 from agencyos.common.settings import ServiceSettings, refuse_development_defaults
 from agencyos.common.tracing import configure_tracing
-from agencyos.common.web import ServiceContext
+from agencyos.common.web import ServiceContext, drain
 
 log = get_logger(__name__)
 
@@ -156,7 +156,12 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
         )
         server = _Server(config)
         tasks.append(asyncio.create_task(server.serve(), name="api"))
-        stoppers.append(lambda: setattr(server, "should_exit", True))
+
+        def stop_serving(app: FastAPI = app, server: _Server = server) -> None:
+            drain(app)  # long-lived responses end now, not at the grace period's end
+            server.should_exit = True
+
+        stoppers.append(stop_serving)
         log.info("http serving", port=settings.http_port)
 
     waiter = asyncio.create_task(stop.wait(), name="stop")

@@ -460,6 +460,24 @@ def metrics_router() -> APIRouter:
     return router
 
 
+def on_drain(app: FastAPI, callback: Callable[[], None]) -> None:
+    """Call `callback` when the process begins shutting down, before the server waits for the
+    requests in flight: long-lived answers (a live stream) can end on their own terms
+    instead of being cut off when the grace period runs out."""
+    callbacks: list[Callable[[], None]] = getattr(app.state, "drain_callbacks", [])
+    callbacks.append(callback)
+    app.state.drain_callbacks = callbacks
+
+
+def drain(app: FastAPI) -> None:
+    """The process is shutting down (called by the runtime): see `on_drain`."""
+    for callback in getattr(app.state, "drain_callbacks", ()):
+        try:
+            callback()
+        except Exception:
+            log.exception("drain callback failed")
+
+
 def create_app(
     ctx: ServiceContext,
     *,

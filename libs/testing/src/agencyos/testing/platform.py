@@ -9,11 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
@@ -137,6 +140,12 @@ class Platform:
                 # left in UTC get theirs only in the day's last two hours.
                 "AGENCYOS_NOTIFICATION_DIGEST_HOUR": str(DIGEST_HOUR),
                 "AGENCYOS_NOTIFICATION_DIGEST_POLL_SECONDS": "1",
+                # the feed recorder: short waits between retries of a failing batch
+                "AGENCYOS_NOTIFICATION_FEED_RETRY_BACKOFF_SECONDS": "0.05",
+                "AGENCYOS_NOTIFICATION_FEED_POLL_SECONDS": "0.05",
+                # A live stream may fall 50 events behind before it is dropped as too slow
+                # (1,000 in production): a test stalls a client with a few MB, not 60.
+                "AGENCYOS_NOTIFICATION_STREAM_QUEUE_SIZE": "50",
                 # argon2id at its floor: a test run signs up thousands of accounts, and the
                 # production cost (64 MiB, 3 passes) is most of each signup's time there.
                 "AGENCYOS_IDENTITY_PASSWORD_HASH_TIME_COST": "1",
@@ -175,17 +184,60 @@ class Platform:
         for service in SERVICES:
             await self.infra.recreate_database(self.database(service))
         await asyncio.gather(*(self._migrate(s, env) for s in SERVICES))
-        for name, process in self.processes.items():
-            module = f"agencyos.{name}"
-            args = [sys.executable, "-m", module] + ([] if name == "gateway" else ["all"])
-            process.popen = subprocess.Popen(
-                args,
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=process.log_path.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
+        for name in self.processes:
+            self._spawn(name, env)
         await self._wait_healthy()
+
+    def _spawn(self, name: str, env: dict[str, str], *, append: bool = False) -> None:
+        process = self.processes[name]
+        args = [sys.executable, "-m", f"agencyos.{name}"] + ([] if name == "gateway" else ["all"])
+        process.popen = subprocess.Popen(
+            args,
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=process.log_path.open("ab" if append else "wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    async def stop_process(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one process as an orchestrator would (SIGTERM, then SIGKILL after `timeout`)."""
+        popen = self.processes[name].popen
+        if popen is None or popen.poll() is not None:
+            return
+        popen.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(popen.wait, timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            await asyncio.to_thread(popen.wait)
+
+    async def start_process(self, name: str) -> None:
+        """Start a stopped process again on its ports (its log goes on); back when healthy."""
+        self._spawn(name, self.environment(), append=True)
+        await self._wait_healthy()
+
+    async def restart(self, name: str) -> None:
+        """`name` stopped and started again, e.g. to show nothing is lost across a restart."""
+        await self.stop_process(name)
+        await self.start_process(name)
+
+    async def token_expiring_in(self, access_token: str, seconds: float) -> str:
+        """`access_token`'s claims, signed again by identity's current key with an `exp`
+        `seconds` from now: a token that expires within a test, without shortening every
+        token of the run."""
+        conn = await self.infra.raw(self.database("identity"), owner=True)
+        try:
+            row = await conn.fetchrow(
+                "SELECT kid, private_pem FROM signing_keys WHERE retired_at IS NULL "
+                "ORDER BY created_at DESC LIMIT 1"
+            )
+        finally:
+            await conn.close()
+        assert row is not None, "identity has no signing key yet"
+        key = RSAKey.import_key(row["private_pem"], parameters={"kid": row["kid"]})
+        claims = jwt.decode(access_token, key).claims
+        claims["exp"] = int(time.time() + seconds)
+        return jwt.encode({"alg": "RS256", "kid": row["kid"], "typ": "JWT"}, claims, key)
 
     async def _migrate(self, service: str, env: dict[str, str]) -> None:
         proc = await asyncio.create_subprocess_exec(

@@ -1,16 +1,21 @@
 """Who a deal is assigned to, for their notification: `crm.deal.assigned` when a deal is
 created with an assignee or changes hands (never when the assignee stays or is cleared), and
-`crm.deal.lost` naming the assignee."""
+`crm.deal.lost` naming the assignee. A deleted deal: `crm.deal.deleted` with the pipeline and
+stage its card leaves (none when the deletion is refused)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from agencyos.testing.deals import about, create_deal, moved
-from agencyos.testing.inprocess import Agency, Caller
+from agencyos.common.events import ProjectCreated
+from agencyos.testing.deals import about, create_client, create_deal, moved
+from agencyos.testing.http import assert_problem
+from agencyos.testing.inprocess import Agency, Caller, InProcess
+from agencyos.testing.notices import event_of
 
 CrmEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
 
@@ -166,3 +171,79 @@ class TestLostNamesTheAssignee:
 
         [event] = about(await crm_events(agency), deal["id"], "crm.deal.lost")
         assert event["data"].get("assigned_to") is None
+
+
+async def deleted_events(crm_events: CrmEvents, who: Caller) -> list[Any]:
+    return await crm_events(who, "crm.deal.deleted")
+
+
+class TestDeleted:
+    async def test_deleting_a_deal_publishes_the_pipeline_and_stage_its_card_leaves(
+        self, crm: httpx.AsyncClient, crm_events: CrmEvents, agency: Caller, client: dict[str, Any]
+    ) -> None:
+        deal = await create_deal(crm, agency, client, title="Rebrand")
+        proposal = await moved(crm, agency, deal["id"], stage="proposal")
+
+        response = await crm.delete(f"/v1/deals/{deal['id']}", headers=agency.headers)
+
+        assert response.status_code == 204, response.text
+        [event] = await deleted_events(crm_events, agency)
+        assert event["subject"] == f"deals/{deal['id']}"
+        assert event["tenantid"] == str(agency.agency_id)
+        assert event["data"] == {
+            "deal_id": deal["id"],
+            "client_id": client["id"],
+            "title": "Rebrand",
+            "pipeline_id": deal["pipeline_id"],
+            "stage_id": proposal["stage_id"],
+            "deleted_by": str(agency.user_id),
+        }
+        assert proposal["stage_id"] != deal["stage_id"]
+
+    async def test_a_deal_that_became_a_project_stays_and_publishes_nothing(
+        self,
+        in_process: InProcess,
+        crm: httpx.AsyncClient,
+        crm_events: CrmEvents,
+        agency: Caller,
+        client: dict[str, Any],
+    ) -> None:
+        deal = await create_deal(crm, agency, client)
+        await moved(crm, agency, deal["id"], stage="won")
+        made = ProjectCreated(
+            project_id=uuid.uuid4(),
+            name="Rebrand",
+            client_id=uuid.UUID(client["id"]),
+            deal_id=uuid.UUID(deal["id"]),
+            created_by=agency.user_id,
+        )
+        assert await in_process.deliver("crm", event_of(made, agency.agency_id)) == "ok"
+
+        response = await crm.delete(f"/v1/deals/{deal['id']}", headers=agency.headers)
+
+        assert_problem(response, 409, "conflict")
+        assert await deleted_events(crm_events, agency) == []
+
+    async def test_a_refused_deletion_publishes_nothing(
+        self,
+        tenant: Agency,
+        crm: httpx.AsyncClient,
+        crm_events: CrmEvents,
+        agency: Caller,
+        other_agency: Caller,
+        client: dict[str, Any],
+    ) -> None:
+        deal = await create_deal(crm, agency, client)
+        theirs = await create_deal(
+            crm, other_agency, await create_client(crm, other_agency, currency="EUR")
+        )
+
+        by_member = await crm.delete(
+            f"/v1/deals/{deal['id']}", headers=tenant.caller("member").headers
+        )
+        across = await crm.delete(f"/v1/deals/{theirs['id']}", headers=agency.headers)
+
+        assert_problem(by_member, 403, "permission-denied")
+        assert_problem(across, 404, "not-found")
+        assert await deleted_events(crm_events, agency) == []
+        assert await deleted_events(crm_events, other_agency) == []

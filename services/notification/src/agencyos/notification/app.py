@@ -3,8 +3,9 @@ from fastapi import FastAPI
 from agencyos.common.web import Lifespan, ServiceContext, create_app
 from agencyos.notification.email.endpoints import router as email_deliveries_router
 from agencyos.notification.feed.endpoints import router as events_router
+from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.stream.endpoints import router as stream_router
-from agencyos.notification.feed.stream.hub import FEED_TOPIC, stream_lifespan
+from agencyos.notification.feed.stream.hub import stream_lifespan
 from agencyos.notification.inapp.endpoints import router as notifications_router
 from agencyos.notification.preferences.endpoints import router as preferences_router
 
@@ -18,8 +19,10 @@ def build_app(ctx: ServiceContext) -> FastAPI:
     return create_app(
         ctx,
         title="AgencyOS notification",
-        description="In-app notifications, preferences, email and outbound webhooks; the "
-        "agency's event feed, paged and live.",
+        description=(
+            "In-app notifications, preferences, email and outbound webhooks; the agency's "
+            "event feed, and the same live."
+        ),
         routers=[
             notifications_router,
             preferences_router,

@@ -66,7 +66,7 @@ class NotificationSettings(ServiceSettings):
     feed_retention_lock_key: int = 7_305_102
 
     # Live stream (`GET /v1/stream`): a `: heartbeat` comment this often, so proxies and
-    # clients see the connection alive (below the gateway's 30 s upstream read timeout); the
+    # clients see the connection alive (well below the gateway's stream read timeout); the
     # events a connection may have waiting before it counts as too slow and is closed; how
     # many events one read of the feed catches a resuming connection up by.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)

@@ -1,6 +1,6 @@
 """notification's directory (people, projects, tasks) from identity's and work's events,
-handed to its own consumer runner: what is kept, and that a late or repeated event never
-undoes a newer one."""
+handed to its own consumer runner: what is kept, that a late or repeated event never
+undoes a newer one, and that a deleted task stays deleted (the digests never list it)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from agencyos.common.events import (
     ProjectState,
     ProjectStatusChanged,
     TaskCompleted,
+    TaskDeleted,
     TaskUpdated,
 )
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
+from agencyos.notification.directory.tasks import task_repository
 from agencyos.testing.inprocess import Agency, Caller, InProcess
 from agencyos.testing.notices import deliver, event_of, member_added
 
@@ -382,3 +384,112 @@ class TestTasks:
             [assignee],
             3,
         )
+
+
+def task_deleted(task_id: uuid.UUID, project_id: uuid.UUID | None = None) -> TaskDeleted:
+    return TaskDeleted(
+        task_id=task_id,
+        project_id=project_id or uuid.uuid4(),
+        column_id=uuid.uuid4(),
+        title="Homepage copy",
+        visible_to_client=False,
+        actor_id=uuid.uuid4(),
+    )
+
+
+async def task_row(in_process: InProcess, tenant: Agency, task_id: uuid.UUID) -> dict[str, Any]:
+    service = await in_process.service("notification")
+    [row] = await service.rows(
+        "SELECT status, assignee_ids, due_date FROM tasks WHERE id = $1",
+        task_id,
+        tenant_id=tenant.id,
+    )
+    return dict(row)
+
+
+async def due_for(
+    in_process: InProcess, tenant: Agency, user_id: uuid.UUID, until: date
+) -> list[uuid.UUID]:
+    """The ids of the open tasks the digests would list for `user_id` (due by `until`)."""
+    service = await in_process.service("notification")
+    async with service.ctx.database().transaction(tenant.id) as session:
+        tasks = await task_repository.open_assigned_due(session, user_id, until=until)
+    return [t.id for t in tasks]
+
+
+class TestDeletedTasks:
+    async def test_a_deleted_task_leaves_the_digests(
+        self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        assignee = uuid.uuid4()
+        kept, deleted = uuid.uuid4(), uuid.uuid4()
+        due = date(2026, 12, 2)
+        for task_id in (kept, deleted):
+            told = task_event(TaskUpdated, task_id, 1, assignee_ids=[assignee], due_date=due)
+            await deliver(in_process, event_of(told, tenant.id))
+        assert set(await due_for(in_process, tenant, assignee, due)) == {kept, deleted}
+
+        outcome = await deliver(in_process, event_of(task_deleted(deleted), tenant.id))
+
+        assert outcome == ["ok"]
+        assert await due_for(in_process, tenant, assignee, due) == [kept]
+        assert await task_row(in_process, tenant, deleted) == {
+            "status": "deleted",
+            "assignee_ids": [],
+            "due_date": None,
+        }
+
+    async def test_an_update_arriving_after_the_deletion_does_not_bring_it_back(
+        self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        assignee, task_id = uuid.uuid4(), uuid.uuid4()
+        due = date(2026, 12, 2)
+        created = task_event(TaskUpdated, task_id, 1, assignee_ids=[assignee], due_date=due)
+        late = task_event(TaskUpdated, task_id, 2, assignee_ids=[assignee], due_date=due)
+
+        await deliver(
+            in_process,
+            event_of(created, tenant.id),
+            event_of(task_deleted(task_id), tenant.id),
+            event_of(late, tenant.id),
+        )
+
+        assert await due_for(in_process, tenant, assignee, due) == []
+        assert (await task_row(in_process, tenant, task_id))["status"] == "deleted"
+
+    async def test_a_deletion_arriving_before_the_task_keeps_it_out(
+        self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        assignee, task_id = uuid.uuid4(), uuid.uuid4()
+        due = date(2026, 12, 2)
+        created = task_event(TaskUpdated, task_id, 1, assignee_ids=[assignee], due_date=due)
+
+        await deliver(in_process, event_of(task_deleted(task_id), tenant.id))
+        await deliver(in_process, event_of(created, tenant.id))
+
+        assert await due_for(in_process, tenant, assignee, due) == []
+
+    async def test_a_deletion_of_another_agencys_task_id_touches_nothing_here(
+        self,
+        in_process: InProcess,
+        notification: httpx.AsyncClient,
+        tenant: Agency,
+        other_tenant: Agency,
+    ) -> None:
+        assignee, task_id = uuid.uuid4(), uuid.uuid4()
+        due = date(2026, 12, 2)
+        mine = task_event(TaskUpdated, task_id, 1, assignee_ids=[assignee], due_date=due)
+        await deliver(in_process, event_of(mine, tenant.id))
+
+        await deliver(in_process, event_of(task_deleted(task_id), other_tenant.id))
+
+        assert await due_for(in_process, tenant, assignee, due) == [task_id]
+
+    async def test_a_repeated_deletion_is_a_duplicate(
+        self, in_process: InProcess, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        deletion = event_of(task_deleted(uuid.uuid4()), tenant.id)
+
+        outcomes = await deliver(in_process, deletion, deletion)
+
+        assert outcomes == ["ok", "duplicate"]

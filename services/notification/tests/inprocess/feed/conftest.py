@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from agencyos.common.consumer import dlq_topic
 from agencyos.common.db import Database
 from agencyos.notification.feed.recorder import FEED_TOPIC, FeedRecorder, source_topics
 from agencyos.testing.infra import Infra
@@ -30,7 +31,14 @@ def recorder(feed_db: Database, infra: Infra) -> FeedRecorder:
 async def topic_prefix(infra: Infra) -> AsyncIterator[str]:
     """A prefix of this test's own, with every source topic and the feed topic made under it."""
     prefix = f"test-feed-{uuid.uuid4().hex[:8]}."
-    await infra.create_topics([*source_topics(prefix), prefix + FEED_TOPIC], partitions=3)
+    await infra.create_topics(
+        [
+            *source_topics(prefix),
+            *(dlq_topic(t) for t in source_topics(prefix)),
+            prefix + FEED_TOPIC,
+        ],
+        partitions=3,
+    )
     try:
         yield prefix
     finally:

@@ -207,7 +207,16 @@ class TestPaging:
 
 class TestBadRequests:
     @pytest.mark.parametrize(
-        "after", ["nope", "ev1_", "ev1_AAAAAAAAAA", "ev2_AAAAAAAAAAE", "ev1_AAAAAAAAAA!"]
+        "after",
+        [
+            "nope",
+            "ev1_",
+            "ev1_AAAAAAAAAA",
+            "ev2_AAAAAAAAAAE",
+            "ev1_AAAAAAAAAA!",
+            "ev1___________8",  # 2**64 - 1: more than any seq
+            "ev1_AAAAAAAAAAF",  # not the spelling a cursor of seq 1 has
+        ],
     )
     async def test_a_cursor_that_is_not_one_is_a_400_naming_after(
         self, notification: httpx.AsyncClient, agency: Caller, after: str
@@ -216,6 +225,21 @@ class TestBadRequests:
 
         body = assert_problem(response, 400)
         assert problem_fields(body) == {"after"}
+
+    async def test_a_cursor_past_the_agencys_last_event_is_a_400_not_a_position(
+        self, notification: httpx.AsyncClient, scene: Scene
+    ) -> None:
+        # e.g. a busier agency's cursor: taken as a position it would hide every event
+        # up to it from a stream resumed with it
+        beyond = cursors.encode(len(scene.ordered) + 1)
+
+        response = await notification.get(
+            PATH, params={"after": beyond}, headers=scene.agency.owner.headers
+        )
+
+        body = assert_problem(response, 400)
+        assert problem_fields(body) == {"after"}
+        assert "not of your agency's feed" in body["detail"]
 
     @pytest.mark.parametrize("types", ["Work.Task", "work..task", "work.*.created", "a b"])
     async def test_a_types_filter_that_is_not_one_is_a_400_naming_types(
@@ -253,3 +277,38 @@ class TestRetention:
         fresh = await read(notification, scene.agency.owner)
         assert fresh["items"] == []
         assert fresh["next_cursor"] == cursors.encode(len(scene.ordered))
+
+
+class TestOpenApi:
+    async def test_the_route_documents_cursors_visibility_retention_and_its_errors(
+        self, notification: httpx.AsyncClient
+    ) -> None:
+        response = await notification.get("/openapi.json")
+        assert response.status_code == 200, response.text
+        operation = response.json()["paths"][PATH]["get"]
+
+        assert operation["summary"]
+        for topic in ("**Cursors.**", "**Visibility.**", "**Retention.**", "410"):
+            assert topic in operation["description"]
+        assert {"200", "400", "401", "410", "422"} <= set(operation["responses"])
+        for status in ("400", "410"):
+            assert "application/problem+json" in operation["responses"][status]["content"]
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"after": "a\x00b"},
+            {"types": "a\x00b"},
+            {"limit": str(2**64)},
+            {"types": ",".join(["work.task.*"] * 51)},
+        ],
+        ids=["nul-after", "nul-types", "huge-limit", "too-many-types"],
+    )
+    async def test_it_is_a_4xx(
+        self, notification: httpx.AsyncClient, agency: Caller, params: dict[str, str]
+    ) -> None:
+        response = await notification.get(PATH, params=params, headers=agency.headers)
+
+        assert 400 <= response.status_code < 500, response.text

@@ -161,6 +161,32 @@ class TestProjectClient:
         assert (row["client_id"], row["client_visible"]) == (None, False)
 
 
+def poisoned(agency: Agency) -> CloudEvent:
+    """A project event the database refuses (a status longer than its column): it can never
+    be recorded, however often it is tried."""
+    event = project_created(agency)
+    data = dict(event.data)
+    data["project"] = dict(data["project"]) | {"status": "x" * 40}
+    return event.model_copy(update={"data": data})
+
+
+class TestAnEventThatCannotBeRecorded:
+    async def test_it_alone_is_set_aside_and_the_others_are_recorded_without_a_hole(
+        self, in_process: InProcess, recorder: FeedRecorder, tenant: Agency
+    ) -> None:
+        project = project_created(tenant)
+        task = task_created(tenant, project_of(project))
+        bad = poisoned(tenant)
+
+        entries = await record(recorder, project, bad, task)
+
+        assert [(e.event_id, e.seq) for e in entries] == [(project.id, 1), (task.id, 2)]
+        assert [r["event_id"] for r in await feed_rows(in_process, tenant)] == [
+            project.id,
+            task.id,
+        ]
+
+
 class TestWhatIsKept:
     async def test_a_token_carrying_event_is_never_recorded(
         self, in_process: InProcess, recorder: FeedRecorder, tenant: Agency
@@ -223,6 +249,7 @@ class TestTheLoop:
                 infra.kafka_bootstrap,
                 topic_prefix=topic_prefix,
                 group_id=f"{topic_prefix}{group}",
+                retry_backoff_seconds=0.01,
             )
             return recorder, asyncio.create_task(recorder.run())
 
@@ -287,6 +314,44 @@ class TestTheLoop:
             (2, str(task.id)),
         ]
         assert len(await feed_rows(in_process, tenant)) == 2
+
+    async def test_an_event_that_cannot_be_recorded_goes_to_its_dead_letter_topic(
+        self,
+        in_process: InProcess,
+        infra: Infra,
+        topic_prefix: str,
+        running: Any,
+        tenant: Agency,
+    ) -> None:
+        project, bad = project_created(tenant), poisoned(tenant)
+        task = task_created(tenant, project_of(project))
+        key = str(tenant.id).encode()
+        await produce(
+            infra,
+            f"{topic_prefix}work.events",
+            encoded(project),
+            encoded(bad),
+            encoded(task),
+            key=key,
+        )
+
+        recorder, task_ = await running("poison")
+        try:
+            records = await read_topic(
+                infra.kafka_bootstrap, topic_prefix + FEED_TOPIC, lambda got: len(got) >= 2
+            )
+            [dead] = await read_topic(
+                infra.kafka_bootstrap, f"{topic_prefix}work.events.dlq", lambda got: len(got) >= 1
+            )
+        finally:
+            recorder.stop()
+            await task_
+
+        assert [m["event_id"] for m in messages(records)] == [str(project.id), str(task.id)]
+        assert json.loads(dead.value)["id"] == str(bad.id)
+        headers = dict(dead.headers)
+        assert headers["x-agencyos-consumer"] == b"notification-feed"
+        assert b"value too long" in headers["x-agencyos-error"], headers["x-agencyos-error"]
 
     async def test_a_stopped_recorder_resumes_after_what_it_committed(
         self,

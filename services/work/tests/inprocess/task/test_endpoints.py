@@ -1,6 +1,7 @@
 """Tasks through work's API: creating (checked against the project: columns, statuses,
-assignees, milestones, blockers), reading and listing with filters, editing, deleting, and
-optimistic concurrency with If-Match (and If-Match values no version can have)."""
+assignees, milestones, blockers), reading and listing with filters, editing, deleting (and
+`work.task.deleted`), and optimistic concurrency with If-Match (and If-Match values no
+version can have)."""
 
 from __future__ import annotations
 
@@ -464,7 +465,32 @@ class TestDeletingTasks:
         gone = await work.get(f"/v1/tasks/{task['id']}", headers=agency.headers)
         assert_problem(gone, 404, "not-found")
 
-    async def test_a_stale_if_match_keeps_it(self, work: httpx.AsyncClient, agency: Caller) -> None:
+    async def test_deleting_publishes_work_task_deleted_with_the_column_the_card_leaves(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        dana = tenant.caller("member")
+        project = await new_project(work, agency, dana)
+        task = await new_task(
+            work, agency, project["id"], title="Old banner", status="review", visible_to_client=True
+        )
+
+        response = await work.delete(f"/v1/tasks/{task['id']}", headers=dana.headers)
+
+        assert response.status_code == 204, response.text
+        [event] = await work_events(agency.agency_id, "work.task.deleted", task_id=task["id"])
+        assert event["subject"] == f"tasks/{task['id']}"
+        assert event["data"] == {
+            "task_id": task["id"],
+            "project_id": project["id"],
+            "column_id": task["column_id"],
+            "title": "Old banner",
+            "visible_to_client": True,
+            "actor_id": str(dana.user_id),
+        }
+
+    async def test_a_stale_if_match_keeps_it(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
         project = await new_project(work, agency)
         task = await new_task(work, agency, project["id"])
         assert (await patch(work, agency, task["id"], {"title": "v2"})).status_code == 200
@@ -475,12 +501,30 @@ class TestDeletingTasks:
 
         assert assert_problem(response, 409, "conflict")["current_version"] == 2
         assert (await get_task(work, agency, task["id"]))["title"] == "v2"
+        assert await work_events(agency.agency_id, "work.task.deleted") == []
+
+    async def test_a_member_not_on_the_project_gets_404_and_a_client_403(
+        self, work: httpx.AsyncClient, agency: Caller, tenant: Agency, work_events: WorkEvents
+    ) -> None:
+        outsider = tenant.caller("member")
+        client_user = tenant.caller("client")
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"])
+
+        hidden = await work.delete(f"/v1/tasks/{task['id']}", headers=outsider.headers)
+        refused = await work.delete(f"/v1/tasks/{task['id']}", headers=client_user.headers)
+
+        assert_problem(hidden, 404, "not-found")
+        assert_problem(refused, 403, "permission-denied")
+        await get_task(work, agency, task["id"])
+        assert await work_events(agency.agency_id, "work.task.deleted") == []
 
     async def test_another_agency_gets_404(
         self,
         work: httpx.AsyncClient,
         agency: Caller,
         other_agency: Caller,
+        work_events: WorkEvents,
     ) -> None:
         project = await new_project(work, agency)
         task = await new_task(work, agency, project["id"])
@@ -489,6 +533,8 @@ class TestDeletingTasks:
 
         assert_problem(response, 404, "not-found")
         await get_task(work, agency, task["id"])
+        assert await work_events(agency.agency_id, "work.task.deleted") == []
+        assert await work_events(other_agency.agency_id, "work.task.deleted") == []
 
 
 class TestOptimisticConcurrency:

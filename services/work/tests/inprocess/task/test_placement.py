@@ -1,6 +1,7 @@
 """Moving tasks on the board: before/after anchors, fractional positions rebalanced when a
 gap runs out, completion in a done column (and its events), bad targets named; and what every
-task event says (the task as it is now, its due date included)."""
+task event says (the task as it is now: its due date, and what a board draws — column,
+position, priority, labels)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 
 from agencyos.testing.factories import get_board, new_project, new_task
 from agencyos.testing.http import assert_invalid_fields, assert_problem
-from agencyos.testing.inprocess import Agency, Caller
+from agencyos.testing.inprocess import Agency, Caller, InProcess
 
 # The conftest's `work_events`: the events work wrote to its outbox.
 WorkEvents = Callable[..., Awaitable[list[dict[str, Any]]]]
@@ -231,6 +232,9 @@ class TestTaskEventsCarryTheDueDate:
             "task_version": 1,
             "actor_id": str(agency.user_id),
             "due_date": "2027-01-31",
+            "position": task["position"],
+            "priority": "medium",
+            "labels": [],
         }
 
     async def test_updates_moves_and_completion_carry_the_due_date_as_it_is_now(
@@ -279,3 +283,149 @@ class TestTaskEventsCarryTheDueDate:
         assert response.status_code == 200, response.text
         [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
         assert event["data"]["due_date"] is None
+
+
+class TestTaskEventsCarryWhatABoardDraws:
+    async def test_a_move_carries_the_new_position_priority_and_labels(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        top, bottom = [await new_task(work, agency, pid, status="review") for _ in range(2)]
+        task = await new_task(work, agency, pid, priority="high", labels=["web", "copy"])
+
+        response = await move(work, agency, task["id"], columns["Review"], before_id=bottom["id"])
+
+        assert response.status_code == 200, response.text
+        [moved] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        assert top["position"] < moved["data"]["position"] < bottom["position"]
+        assert moved["data"]["position"] == response.json()["position"]
+        assert moved["data"]["column_id"] == columns["Review"]
+        assert moved["data"]["from_column_id"] == columns["To do"]
+        assert (moved["data"]["priority"], moved["data"]["labels"]) == ("high", ["web", "copy"])
+
+    async def test_completion_by_a_move_carries_the_same_place_as_the_move(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        task = await new_task(work, agency, project["id"], labels=["ops"])
+
+        response = await move(work, agency, task["id"], columns["Done"])
+
+        assert response.status_code == 200, response.text
+        [moved] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+        [completed] = await work_events(agency.agency_id, "work.task.completed", task_id=task["id"])
+        board_fields = ("column_id", "position", "priority", "labels")
+        assert [completed["data"][f] for f in board_fields] == [
+            moved["data"][f] for f in board_fields
+        ]
+        assert completed["data"]["position"] == response.json()["position"]
+
+    async def test_an_edit_carries_the_priority_and_labels_it_set(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"], labels=["draft"])
+
+        response = await work.patch(
+            f"/v1/tasks/{task['id']}",
+            json={"priority": "urgent", "labels": ["ops", "ops", "web"]},
+            headers=agency.headers,
+        )
+
+        assert response.status_code == 200, response.text
+        [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+        assert event["data"]["priority"] == "urgent"
+        assert event["data"]["labels"] == ["ops", "web"]
+        assert event["data"]["position"] == task["position"]
+
+    async def test_a_column_changing_status_publishes_each_card_where_it_stays(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        columns = await column_ids(work, agency, project["id"])
+        first, second = [
+            await new_task(work, agency, project["id"], status="review") for _ in range(2)
+        ]
+
+        response = await work.patch(
+            f"/v1/columns/{columns['Review']}", json={"status": "done"}, headers=agency.headers
+        )
+
+        assert response.status_code == 200, response.text
+        for task in (first, second):
+            [event] = await work_events(agency.agency_id, "work.task.updated", task_id=task["id"])
+            assert event["data"]["status"] == "done"
+            assert event["data"]["column_id"] == columns["Review"]
+            assert event["data"]["position"] == task["position"]
+
+    async def test_deleting_a_column_publishes_each_card_at_its_new_place(
+        self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        staying = await new_task(work, agency, pid)
+        leaving = [await new_task(work, agency, pid, status="review") for _ in range(2)]
+
+        response = await work.delete(
+            f"/v1/columns/{columns['Review']}",
+            params={"move_to": columns["To do"]},
+            headers=agency.headers,
+        )
+
+        assert response.status_code == 204, response.text
+        board = await get_board(work, agency, pid)
+        [todo] = [c for c in board["columns"] if c["name"] == "To do"]
+        placed = {t["id"]: t["position"] for t in todo["tasks"]}
+        assert list(placed) == [staying["id"], *[t["id"] for t in leaving]]
+        for task in leaving:
+            [event] = await work_events(agency.agency_id, "work.task.moved", task_id=task["id"])
+            assert event["data"]["from_column_id"] == columns["Review"]
+            assert event["data"]["column_id"] == columns["To do"]
+            assert event["data"]["position"] == placed[task["id"]]
+
+    async def test_a_board_kept_from_the_events_alone_orders_a_rebalanced_column_as_the_api(
+        self, work: httpx.AsyncClient, agency: Caller, in_process: InProcess
+    ) -> None:
+        project = await new_project(work, agency)
+        pid = project["id"]
+        columns = await column_ids(work, agency, pid)
+        top = await new_task(work, agency, pid, title="top")
+        await new_task(work, agency, pid, title="bottom")
+        movers = [await new_task(work, agency, pid, status="review") for _ in range(40)]
+
+        # Right below `top` each time: the gap runs out and the column is rebalanced.
+        for mover in movers:
+            response = await move(work, agency, mover["id"], columns["To do"], after_id=top["id"])
+            assert response.status_code == 200, response.text
+
+        # A board applying every task event in the order work published them, each the card
+        # as it is now.
+        events = await (await in_process.service("work")).outbox(agency.agency_id)
+        board_kinds = ("work.task.created", "work.task.updated", "work.task.moved")
+        cards: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if event["type"] in board_kinds:
+                card = event["data"]
+                if card.get("changed_fields") == ["position"]:
+                    # a rebalance: the same version, only the position is new
+                    before = cards[card["task_id"]]
+                    assert card["task_version"] == before["task_version"]
+                    assert card["position"] != before["position"]
+                cards[card["task_id"]] = card
+        from_events = sorted(
+            (c for c in cards.values() if c["column_id"] == columns["To do"]),
+            key=lambda c: (c["position"], c["task_id"]),
+        )
+        renumbered = [
+            e
+            for e in events
+            if e["type"] == "work.task.updated" and e["data"]["changed_fields"] == ["position"]
+        ]
+        assert renumbered, "40 halvings of one gap should have rebalanced the column"
+        assert [c["task_id"] for c in from_events] == await column_task_ids(
+            work, agency, pid, "To do"
+        )

@@ -287,13 +287,16 @@ async def update_deal(
     "/{deal_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a deal",
-    description="A deal that became a project stays (409): it is the project's origin.",
+    description=(
+        "Publishes `crm.deal.deleted` (with its pipeline and stage). A deal that became a "
+        "project stays (409): it is the project's origin."
+    ),
     responses={**_NOT_FOUND, 409: {"description": "The deal has a project"}},
 )
 async def delete_deal(
     deal_id: uuid.UUID, principal: DealsWrite, session: TenantSession
 ) -> Response:
-    await deal_service.delete(session, deal_id)
+    await deal_service.delete(session, principal, deal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

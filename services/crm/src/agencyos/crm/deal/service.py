@@ -30,7 +30,7 @@ from agencyos.common.peers.identity import IdentityClient
 from agencyos.common.peers.work import WorkClient
 from agencyos.common.positions import POSITION_STEP, between
 from agencyos.crm.client.service import client_service
-from agencyos.crm.deal.events import publish_assigned
+from agencyos.crm.deal.events import publish_assigned, publish_deleted
 from agencyos.crm.deal.repository import (
     DealFilters,
     DealRow,
@@ -331,12 +331,14 @@ class DealService:
             await publish_assigned(session, deal, principal.user_id)
         return await self.get(session, deal_id)
 
-    async def delete(self, session: AsyncSession, deal_id: uuid.UUID) -> None:
+    async def delete(self, session: AsyncSession, principal: Principal, deal_id: uuid.UUID) -> None:
+        """Delete a deal that has no project; `crm.deal.deleted` goes out with it."""
         deal = await deal_repository.lock(session, deal_id)
         if deal is None:
             raise NotFound("no such deal")
         if deal.project_id is not None:
             raise Conflict("the deal has a project: it stays as the project's origin")
+        await publish_deleted(session, deal, principal.user_id)
         await session.execute(
             delete(Deal).where(Deal.id == deal.id).execution_options(synchronize_session=False)
         )

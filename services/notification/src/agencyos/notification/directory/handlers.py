@@ -3,8 +3,8 @@
 Each handler runs in the consumer runner's transaction under the event's tenant, with the
 event id in the inbox (a redelivery has no second effect). Every write keeps the newer of
 what is there and what the event says (people: per part, by event time; projects: by the
-state's `changed_at`; tasks: by `task_version`), so the copy converges whatever order the
-events arrive in."""
+state's `changed_at`; tasks: by `task_version`, and a deleted task stays deleted), so the
+copy converges whatever order the events arrive in."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from agencyos.common.events import (
     ProjectUpdated,
     TaskCompleted,
     TaskCreated,
+    TaskDeleted,
     TaskMoved,
     TaskUpdated,
 )
@@ -156,6 +157,11 @@ def _keep_task(kind: type[TaskCreated | TaskUpdated | TaskMoved | TaskCompleted]
     return handle
 
 
+async def on_task_deleted(session: AsyncSession, event: CloudEvent) -> None:
+    """The digests never list a deleted task again."""
+    await task_repository.forget(session, event.tenantid, event.payload(TaskDeleted))
+
+
 DIRECTORY_HANDLERS: dict[str, Handler] = {
     MemberAdded.event_type: on_member_added,
     MemberRoleChanged.event_type: on_member_role_changed,
@@ -170,4 +176,5 @@ DIRECTORY_HANDLERS: dict[str, Handler] = {
         kind.event_type: _keep_task(kind)
         for kind in (TaskCreated, TaskUpdated, TaskMoved, TaskCompleted)
     },
+    TaskDeleted.event_type: on_task_deleted,
 }

@@ -1,20 +1,34 @@
 """work's tasks as its events tell them (`tasks`): what the daily and weekly digests list.
-The newest `task_version` wins, so a late redelivery never brings an old state back."""
+The newest `task_version` wins, so a late redelivery never brings an old state back.
+
+A deleted task (`work.task.deleted`) stays as a tombstone: its row says `deleted` and keeps no
+assignees or due date, and no later event changes it. A deletion carries no version, so only
+a row that remembers it keeps an update that arrives late (or a creation that arrives after
+it) from bringing the task back into the digests. It is the row the task had anyway."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.events import TaskCompleted, TaskCreated, TaskMoved, TaskUpdated
+from agencyos.common.events import (
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskMoved,
+    TaskUpdated,
+)
 from agencyos.notification.models import DirectoryTask
 
 DONE = "done"
+# Not a status of work's: the status of a tombstone.
+DELETED = "deleted"
 TITLE_LENGTH = 300
 
 TaskEvent = TaskCreated | TaskUpdated | TaskMoved | TaskCompleted
@@ -60,8 +74,25 @@ class TaskRepository:
             stmt.on_conflict_do_update(
                 index_elements=["tenant_id", "id"],
                 set_=values,
-                where=DirectoryTask.task_version <= stmt.excluded.task_version,
+                where=(DirectoryTask.task_version <= stmt.excluded.task_version)
+                & (DirectoryTask.status != DELETED),
             )
+        )
+
+    async def forget(self, session: AsyncSession, tenant_id: uuid.UUID, task: TaskDeleted) -> None:
+        """Make the task a tombstone (also one never seen before: its creation may come late)."""
+        gone: dict[str, Any] = {"status": DELETED, "assignee_ids": [], "due_date": None}
+        stmt = insert(DirectoryTask).values(
+            tenant_id=tenant_id,
+            id=task.task_id,
+            project_id=task.project_id,
+            title=task.title[:TITLE_LENGTH],
+            visible_to_client=task.visible_to_client,
+            task_version=0,
+            **gone,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["tenant_id", "id"], set_=gone)
         )
 
     async def open_assigned_due(
@@ -71,7 +102,7 @@ class TaskRepository:
         rows = await session.scalars(
             select(DirectoryTask)
             .where(
-                DirectoryTask.status != DONE,
+                DirectoryTask.status.not_in([DONE, DELETED]),
                 DirectoryTask.due_date.is_not(None),
                 DirectoryTask.due_date <= until,
                 DirectoryTask.assignee_ids.contains([user_id]),

@@ -33,6 +33,10 @@ def decode(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(body.encode())
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor(NOT_A_CURSOR) from exc
-    if len(raw) != 8 or encode(int.from_bytes(raw, "big")) != cursor:
+    if len(raw) != 8:
         raise InvalidCursor(NOT_A_CURSOR)
-    return int.from_bytes(raw, "big")
+    seq = int.from_bytes(raw, "big")
+    # above a bigint (no cursor of ours), or not in the one spelling encode gives
+    if seq > MAX_SEQ or encode(seq) != cursor:
+        raise InvalidCursor(NOT_A_CURSOR)
+    return seq

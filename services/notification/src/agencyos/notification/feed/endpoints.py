@@ -14,7 +14,7 @@ from agencyos.common.web import CurrentPrincipal, TenantSession
 from agencyos.notification.directory.projects import project_repository
 from agencyos.notification.feed import cursor as cursors
 from agencyos.notification.feed.schemas import FeedPageOut
-from agencyos.notification.feed.store import CursorExpired, read_after
+from agencyos.notification.feed.store import CursorExpired, CursorUnknown, read_after
 from agencyos.notification.feed.types import InvalidTypes, TypeFilter
 from agencyos.notification.feed.visibility import Viewer, shape
 
@@ -101,6 +101,8 @@ async def list_events(
         page = await read_after(session, viewer, after_seq, types=wanted, limit=limit)
     except CursorExpired as exc:
         raise Gone(str(exc), errors=[field_problem("after", str(exc), "expired")]) from exc
+    except CursorUnknown as exc:
+        raise _bad("after", str(exc)) from exc
     return {
         "items": [shape(viewer, entry) | {"cursor": entry.cursor} for entry in page.entries],
         "next_cursor": cursors.encode(page.through_seq),

@@ -73,7 +73,8 @@ FEED_LAG = Gauge(
 )
 FEED_DELAY = Histogram(
     "agencyos_feed_record_delay_seconds",
-    "From an event's time to its entry being acknowledged on the feed topic",
+    "From an event's time to its entry being acknowledged on the feed topic (an entry "
+    "published again after a redelivery counts again)",
     buckets=LATENCY_BUCKETS,
 )
 

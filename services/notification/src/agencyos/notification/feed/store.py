@@ -28,6 +28,10 @@ class CursorExpired(LookupError):
     """The cursor points before what retention keeps: events after it are gone."""
 
 
+class CursorUnknown(LookupError):
+    """The cursor points past the agency's last event: it is not of this agency's feed."""
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """An event about to be recorded, with who may read it."""
@@ -254,13 +258,19 @@ async def read_after(
     """The events after `after_seq` that `viewer` sees, oldest first, at most `limit`.
 
     `after_seq` None: from the oldest event retention keeps. A cursor retention has passed
-    raises `CursorExpired`. `through_seq` caps the read (the stream filling a gap)."""
+    raises `CursorExpired`; one past the agency's last event (another agency's) raises
+    `CursorUnknown`. `through_seq` caps the read (the stream filling a gap)."""
     last_seq, pruned_through = await position(session)
     start = pruned_through if after_seq is None else after_seq
     if after_seq is not None and after_seq < pruned_through:
         raise CursorExpired(
             "this cursor is older than the feed keeps; events after it were deleted by "
             "retention. Start again without a cursor (from the oldest kept event)."
+        )
+    if after_seq is not None and after_seq > last_seq:
+        raise CursorUnknown(
+            "this cursor is not of your agency's feed: use the `cursor` of an event you "
+            "received, or start without one"
         )
     end = last_seq if through_seq is None else min(through_seq, last_seq)
     where, params = visibility_sql(viewer)

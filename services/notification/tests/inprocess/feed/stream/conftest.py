@@ -20,7 +20,8 @@ from agencyos.common.web import ServiceContext
 from agencyos.notification.app import build_app
 from agencyos.notification.directory.projects import project_repository
 from agencyos.notification.feed import store
-from agencyos.notification.feed.stream.hub import FEED_TOPIC, StreamHub
+from agencyos.notification.feed.recorder import FEED_TOPIC
+from agencyos.notification.feed.stream.hub import StreamHub
 from agencyos.notification.feed.visibility import FeedEntry
 from agencyos.notification.settings import NotificationSettings
 from agencyos.testing.feed_events import publish_entries

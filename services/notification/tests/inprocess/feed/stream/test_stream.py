@@ -9,11 +9,15 @@ import asyncio
 import time
 import uuid
 
+import httpx
+
+from agencyos.common.web import ServiceContext
+from agencyos.notification.app import build_stream_app
 from agencyos.notification.feed.cursor import encode
 from agencyos.testing.feed_events import invoice_event, notice_event, project_event, task_event
 from agencyos.testing.http import assert_problem
 from agencyos.testing.inprocess import Agency
-from agencyos.testing.sse import EventStream, open_stream
+from agencyos.testing.sse import EventStream, StreamingASGITransport, open_stream
 
 from .conftest import StreamRig, data
 
@@ -36,6 +40,7 @@ class TestLive:
             assert live.response.headers["content-type"].startswith("text/event-stream")
             assert live.response.headers["cache-control"] == "no-cache"
             assert live.response.headers["x-accel-buffering"] == "no"
+            assert "content-length" not in live.response.headers
             head = await ready(live)
             assert head == encode(0)
             [entry] = await stream.record(tenant.id, task_event(tenant.id, project))
@@ -240,6 +245,21 @@ class TestLifetime:
             assert len(rest) < len(entries)
             assert stream.hub.open_connections == 1
 
+    async def test_a_shutdown_ends_every_stream_with_shutdown_and_refuses_new_ones(
+        self, stream: StreamRig, tenant: Agency
+    ) -> None:
+        async with open_stream(stream.http, PATH, headers=tenant.owner.headers) as live:
+            await ready(live)
+            stream.hub.drain()
+            try:
+                closed = await live.next()
+                assert (closed.event, data(closed)) == ("stream.closed", {"reason": "shutdown"})
+                assert await live.next_or_end() is None
+                refused = await stream.http.get(PATH, headers=tenant.owner.headers)
+                assert_problem(refused, 503)
+            finally:
+                stream.hub.draining = False
+
     async def test_a_stream_whose_client_went_away_is_forgotten(
         self, stream: StreamRig, tenant: Agency
     ) -> None:
@@ -353,3 +373,31 @@ class TestWhoSeesWhat:
             assert [e.id for e in got] == [task.cursor, invoice.cursor]
             assert "assignee_ids" not in data(got[0])["data"]
             assert "column_id" not in data(got[0])["data"]
+
+
+class TestStreamProcess:
+    async def test_the_stream_mode_serves_the_stream_health_and_metrics_alone(
+        self, stream: StreamRig, tenant: Agency
+    ) -> None:
+        ctx = ServiceContext("notification", stream.settings)
+        app = build_stream_app(ctx)
+        try:
+            async with (
+                httpx.AsyncClient(
+                    transport=StreamingASGITransport(app), base_url="http://stream"
+                ) as http,
+                app.router.lifespan_context(app),
+            ):
+                assert (await http.get("/healthz")).status_code == 200
+                assert (await http.get("/metrics")).status_code == 200
+                assert_problem(
+                    await http.get("/v1/notifications", headers=tenant.owner.headers), 404
+                )
+                async with open_stream(http, PATH, headers=tenant.owner.headers) as live:
+                    await ready(live)
+                    [entry] = await stream.record(tenant.id, task_event(tenant.id, uuid.uuid4()))
+                    assert (await live.next()).id == entry.cursor
+                    metrics = (await http.get("/metrics")).text
+                    assert "agencyos_stream_connections 1.0" in metrics
+        finally:
+            await ctx.close()

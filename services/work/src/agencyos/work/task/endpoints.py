@@ -209,7 +209,8 @@ async def update_task(
     summary="Delete a task",
     description=(
         "Deletes the task with its subtasks, comments and dependencies; the project's "
-        "activity feed keeps its history (with a `deleted` entry). Honours `If-Match`."
+        "activity feed keeps its history (with a `deleted` entry) and `work.task.deleted` "
+        "is published. Honours `If-Match`."
     ),
     responses={**_TASK_404, **_VERSION_409},
 )

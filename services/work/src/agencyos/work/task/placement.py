@@ -20,6 +20,8 @@ DONE = "done"
 
 
 def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
+    """The task as it is now, as every task event (`_TaskEvent`) carries it: with its place in
+    its column, priority and labels, what a board needs to draw its card without a refetch."""
     return {
         "task_id": task.id,
         "project_id": task.project_id,
@@ -31,11 +33,26 @@ def event_fields(task: Task, actor_id: uuid.UUID | None) -> dict[str, Any]:
         "task_version": task.version,
         "actor_id": actor_id,
         "due_date": task.due_date,
+        "position": task.position,
+        "priority": task.priority,
+        "labels": list(task.labels),
     }
 
 
 async def publish_task_event(session: AsyncSession, payload: Any, task: Task) -> None:
     await publish(session, payload, source_service=SERVICE, subject=f"tasks/{task.id}")
+
+
+async def publish_renumbered(
+    session: AsyncSession, tasks: list[Task], actor_id: uuid.UUID | None
+) -> None:
+    """work.task.updated (`position`) for each task a rebalance of its column renumbered: the
+    order is the same, but a board that keeps positions from the events needs the new ones
+    to place the next card between them. The version stays (no one's edit is made stale)."""
+    for task in tasks:
+        await publish_task_event(
+            session, TaskUpdated(**event_fields(task, actor_id), changed_fields=["position"]), task
+        )
 
 
 async def publish_assigned(
@@ -128,7 +145,7 @@ async def publish_placement(
     if moved:
         await publish_task_event(
             session,
-            TaskMoved(**fields, from_column_id=from_column_id, position=task.position),
+            TaskMoved(**fields, from_column_id=from_column_id),
             task,
         )
     else:

@@ -209,9 +209,10 @@ class TaskRepository(Repository[Task]):
         )
         return anchor_position, below.scalar_one_or_none()
 
-    async def rebalance(self, session: AsyncSession, column_id: uuid.UUID) -> None:
-        """Spread the column's positions out again (POSITION_STEP apart), keeping its order.
-        Versions are not bumped: the order the users see does not change."""
+    async def rebalance(self, session: AsyncSession, column_id: uuid.UUID) -> list[Task]:
+        """Spread the column's positions out again (POSITION_STEP apart), keeping its order;
+        the tasks whose position changed, re-read. Versions are not bumped: the order the
+        users see does not change."""
         ranked = (
             select(
                 Task.tenant_id,
@@ -221,16 +222,29 @@ class TaskRepository(Repository[Task]):
             .where(Task.column_id == column_id)
             .subquery()
         )
-        await session.execute(
+        result = await session.execute(
             update(Task)
             .where(
                 Task.tenant_id == ranked.c.tenant_id,
                 Task.id == ranked.c.id,
                 # re-checked on rows a concurrent move changed: one that left stays out
                 Task.column_id == column_id,
+                Task.position != ranked.c.rank * POSITION_STEP,
             )
             .values(position=ranked.c.rank * POSITION_STEP)
+            .returning(Task.id)
             .execution_options(synchronize_session=False)
+        )
+        renumbered = list(result.scalars())
+        if not renumbered:
+            return []
+        return list(
+            await session.scalars(
+                select(Task)
+                .where(Task.id.in_(renumbered))
+                .order_by(Task.position, Task.id)
+                .execution_options(populate_existing=True)
+            )
         )
 
     # --- reading ---------------------------------------------------------------------------

@@ -17,9 +17,12 @@ and a dependency edit's cycle check sees every edge committed before it. Writes 
 different projects do not wait for each other.
 
 Events. Every write publishes the task as it is now (`work.task.created`, `.updated`,
-`.moved`, `.completed`, its due date included). Each member newly assigned, at creation or by
-an edit (not those an edit keeps), gets one `work.task.assigned` naming who assigned them,
-themselves included. Whoever creates a task follows it (`followers`).
+`.moved`, `.completed`: its due date, position, priority and labels included); a deletion
+publishes `work.task.deleted` with the column the card leaves; a move that rebalances its
+column publishes each other task it renumbered (`work.task.updated`, `position`, same
+version). Each member newly assigned, at creation or by an edit (not those an edit keeps),
+gets one `work.task.assigned` naming who assigned them, themselves included. Whoever creates
+a task follows it (`followers`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
-from agencyos.common.events import TaskCompleted, TaskCreated, TaskUpdated
+from agencyos.common.events import TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from agencyos.common.pagination import PageParams
 from agencyos.common.positions import between
 from agencyos.work.board.repository import column_repository
@@ -53,6 +56,7 @@ from agencyos.work.task.placement import (
     placement_action,
     publish_assigned,
     publish_placement,
+    publish_renumbered,
     publish_task_event,
 )
 from agencyos.work.task.repository import (
@@ -447,7 +451,7 @@ class TaskService:
         expected_version: int | None,
     ) -> None:
         """Delete the task with its subtasks, comments and dependencies; its activity stays
-        (with a `deleted` entry) in the project's feed."""
+        (with a `deleted` entry) in the project's feed; work.task.deleted goes out with it."""
         principal.require("tasks.write")
         found, _ = await self.visible_task(session, principal, task_id)
         await self.lock_project(session, found.project_id)
@@ -458,6 +462,18 @@ class TaskService:
             principal.user_id,
             "deleted",
             [activity.change("title", task.title, None)],
+        )
+        await publish_task_event(
+            session,
+            TaskDeleted(
+                task_id=task.id,
+                project_id=task.project_id,
+                column_id=task.column_id,
+                title=task.title,
+                visible_to_client=task.visible_to_client,
+                actor_id=principal.user_id,
+            ),
+            task,
         )
         await session.execute(
             delete(Task).where(Task.id == task.id).execution_options(synchronize_session=False)
@@ -474,9 +490,11 @@ class TaskService:
         *,
         before_id: uuid.UUID | None,
         after_id: uuid.UUID | None,
+        actor_id: uuid.UUID | None,
     ) -> float:
         """A position between the target's neighbours; when they leave no room the
-        column is rebalanced once (the only time a move writes more than the task's row)."""
+        column is rebalanced once (the only time a move writes more than the task's row),
+        and each other task it renumbered is published with its new position."""
         for _ in range(2):
             try:
                 above, below = await task_repository.neighbours(
@@ -489,8 +507,9 @@ class TaskService:
             position = between(above, below)
             if position is not None:
                 return position
-            await task_repository.rebalance(session, column_id)
+            renumbered = await task_repository.rebalance(session, column_id)
             await session.refresh(task)
+            await publish_renumbered(session, [t for t in renumbered if t.id != task.id], actor_id)
         raise RuntimeError("no room between two tasks even after rebalancing")  # pragma: no cover
 
     async def _check_anchor(
@@ -540,7 +559,12 @@ class TaskService:
 
         from_column_id = task.column_id
         position = await self._position(
-            session, task, column.id, before_id=data.before_id, after_id=data.after_id
+            session,
+            task,
+            column.id,
+            before_id=data.before_id,
+            after_id=data.after_id,
+            actor_id=principal.user_id,
         )
         placement = place(task, column, position)
         task.version += 1

@@ -46,6 +46,7 @@ class Connection:
         heartbeat_seconds: float,
         page_size: int,
         expires_at: float | None,
+        cache: frames.FrameCache | None = None,
     ) -> None:
         self.id = uuid.uuid4()
         self.viewer = viewer
@@ -55,6 +56,8 @@ class Connection:
         self.heartbeat_seconds = heartbeat_seconds
         self.page_size = page_size
         self.expires_at = expires_at
+        # live frames, shared with the other connections of the process (the hub's)
+        self.cache = cache or frames.FrameCache(size=16)
         self.inbox: asyncio.Queue[FeedEntry] = asyncio.Queue(maxsize=queue_size)
         # Why the stream must end now (set by the hub: too slow, shutdown); `ended` wakes the
         # response, which cuts the stream even while a write to the client is stuck.
@@ -118,6 +121,8 @@ class Connection:
                 continue
             async for frame in self._consider(entry):
                 yield EVENT, frame
+                # a heartbeat is for a quiet stream: the interval starts again after a write
+                next_heartbeat = loop.time() + self.heartbeat_seconds
         yield self._end(self.closing)
 
     def _end(self, reason: str) -> Frame:
@@ -139,7 +144,7 @@ class Connection:
         self.last_seq = entry.seq
         self._follow_membership(entry)
         if self.types.matches(entry.type) and sees(self.viewer, entry):
-            yield frames.event_frame(self.viewer, entry)
+            yield self.cache.event_frame(self.viewer, entry)
 
     async def _read(self, *, through_seq: int | None) -> AsyncIterator[bytes]:
         """The events after `last_seq` (up to `through_seq`, else the head) from the

@@ -13,11 +13,12 @@ from agencyos.common.errors import BadRequest, Gone, ServiceUnavailable, field_p
 from agencyos.common.web import CurrentPrincipal, service_context
 from agencyos.notification.feed import cursor as feed_cursor
 from agencyos.notification.feed import store
+from agencyos.notification.feed.endpoints import viewer_of
+from agencyos.notification.feed.recorder import FEED_TOPIC
 from agencyos.notification.feed.stream import frames
 from agencyos.notification.feed.stream.connection import Connection
-from agencyos.notification.feed.stream.hub import FEED_TOPIC, HubUnavailable, install_hub
+from agencyos.notification.feed.stream.hub import HubUnavailable, install_hub
 from agencyos.notification.feed.stream.response import HEADERS, MEDIA_TYPE, EventStreamResponse
-from agencyos.notification.feed.stream.viewers import viewer_of
 from agencyos.notification.feed.types import InvalidTypes, TypeFilter
 from agencyos.notification.feed.visibility import Viewer
 from agencyos.notification.settings import NotificationSettings
@@ -38,8 +39,8 @@ event: <type, e.g. work.task.moved>
 data: <the CloudEvent as JSON, with "cursor">
 ```
 `id` is the event's feed cursor (the same as `GET /v1/events`' cursors). Comments (lines
-starting with `:`) carry no data: `: connected` first, then `: heartbeat` every 15 s so
-proxies and clients see the connection alive.
+starting with `:`) carry no data: `: connected` first, then `: heartbeat` after 15 s without
+any other frame, so proxies and clients see the connection alive.
 
 **Resuming.** Send the last `id` you received as the `Last-Event-ID` header (browsers'
 EventSource does it on reconnect) or as `?after=`: every event after it that you may see
@@ -160,6 +161,7 @@ async def stream_events(
         heartbeat_seconds=settings.stream_heartbeat_seconds,
         page_size=settings.stream_catch_up_page,
         expires_at=principal.expires_at,
+        cache=hub.frames,
     )
     # Registered before the head is read: whatever commits after the read arrives live.
     hub.register(connection)

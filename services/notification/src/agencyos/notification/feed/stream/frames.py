@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agencyos.notification.feed.catalog import rule_for
 from agencyos.notification.feed.visibility import FeedEntry, Viewer, shape
 
 CONNECTED = b": connected\n\n"
@@ -39,11 +40,45 @@ def frame(event: str, data: Any, *, event_id: str | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def event_frame(viewer: Viewer, entry: FeedEntry) -> bytes:
+def _encode_event(viewer: Viewer, entry: FeedEntry) -> bytes:
     cursor = entry.cursor
     data = shape(viewer, entry)
     data["cursor"] = cursor
     return frame(entry.type, data, event_id=cursor)
+
+
+def shape_key(viewer: Viewer, entry: FeedEntry) -> tuple[bool, ...]:
+    """What `visibility.shape` depends on besides the entry: readers with equal keys get the
+    same bytes (tested against `shape` itself over every catalog rule and role)."""
+    rule = rule_for(entry.type)
+    if rule is None or entry.personal:
+        return ()
+    if viewer.is_client:
+        return (True,)
+    return (False, *(permission in viewer.permissions for _, permission in rule.restricted))
+
+
+class FrameCache:
+    """An entry's frame, encoded once per distinct shape rather than once per connection: a
+    live entry goes to every open stream of its agency. Holds the newest `size` frames."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._frames: dict[tuple[Any, ...], bytes] = {}
+
+    def event_frame(self, viewer: Viewer, entry: FeedEntry) -> bytes:
+        key = (entry.tenant_id, entry.seq, shape_key(viewer, entry))
+        found = self._frames.get(key)
+        if found is None:
+            found = _encode_event(viewer, entry)
+            if len(self._frames) >= self.size:
+                del self._frames[next(iter(self._frames))]  # the oldest
+            self._frames[key] = found
+        return found
+
+
+def event_frame(viewer: Viewer, entry: FeedEntry) -> bytes:
+    return _encode_event(viewer, entry)
 
 
 def ready_frame(cursor: str) -> bytes:

@@ -20,17 +20,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from agencyos.common.logs import get_logger
-from agencyos.common.web import Lifespan
+from agencyos.common.web import Lifespan, on_drain
 from agencyos.notification.feed.stream import frames
 from agencyos.notification.feed.stream.connection import Connection
 from agencyos.notification.feed.stream.metrics import STREAM_HUB_ENTRIES, STREAMS_OPEN
 from agencyos.notification.feed.visibility import FeedEntry
 
 log = get_logger(__name__)
-
-# The feed topic (with the run's topic prefix): the recorder publishes every recorded entry
-# there, as `FeedEntry.to_message()` JSON keyed by agency, after its transaction commits.
-FEED_TOPIC = "notification.feed"
 
 
 class HubUnavailable(RuntimeError):
@@ -46,6 +42,9 @@ class StreamHub:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.draining = False
+        # The frames of recent entries, encoded once per shape for all connections.
+        self.frames = frames.FrameCache()
 
     @property
     def running(self) -> bool:
@@ -54,6 +53,8 @@ class StreamHub:
     async def start(self) -> None:
         """Start reading (once): on return, every partition's position is fixed at its end,
         so anything published from now on reaches the connections registered."""
+        if self.draining:
+            raise HubUnavailable("shutting down")
         async with self._lock:
             if self.running:
                 return
@@ -147,12 +148,18 @@ class StreamHub:
     def open_connections(self) -> int:
         return sum(len(c) for c in self._connections.values())
 
-    async def stop(self) -> None:
-        """Close every connection (`shutdown`: clients reconnect with their last id) and stop
-        reading."""
+    def drain(self) -> None:
+        """The process is shutting down: every stream ends now (`shutdown`), and no new one
+        starts; clients reconnect (elsewhere, or here once restarted) with their last id."""
+        self.draining = True
         for tenant in tuple(self._connections.values()):
             for connection in tuple(tenant):
                 connection.close(frames.SHUTDOWN)
+
+    async def stop(self) -> None:
+        """Close every connection (`shutdown`: clients reconnect with their last id) and stop
+        reading."""
+        self.drain()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -169,6 +176,7 @@ def stream_lifespan(bootstrap: str, topic: str) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = install_hub(app, bootstrap, topic)
+        on_drain(app, hub.drain)
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -29,16 +30,14 @@ HEADERS = {
 FAREWELL_SECONDS = 1.0
 
 CLIENT_GONE = "client"
+ERROR = "error"
 
 
 class EventStreamResponse(Response):
     media_type = MEDIA_TYPE
 
     def __init__(self, hub: StreamHub, connection: Connection, *, resume: bool) -> None:
-        # Not Response.__init__: it renders an empty body and announces `Content-Length: 0`,
-        # and a real HTTP server (uvicorn) then refuses every frame after the head. Without a
-        # body the head carries no length, and the server sends the stream chunked (as
-        # Starlette's StreamingResponse does).
+        # Not Response.__init__: it would declare the empty body's length (0).
         self.status_code = 200
         self.background = None
         self.init_headers(HEADERS)
@@ -49,17 +48,15 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = self.connection
         reason = CLIENT_GONE
+        tasks: list[asyncio.Task[Any]] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             writer = asyncio.create_task(self._write(send))
             gone = asyncio.create_task(_client_gone(receive))
             ended = asyncio.create_task(connection.ended.wait())
-            done, pending = await asyncio.wait(
-                {writer, gone, ended}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            tasks = [writer, gone, ended]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await _cancel(tasks)
             if writer in done:
                 reason = writer.result() or CLIENT_GONE
             elif ended in done and gone not in done:
@@ -67,7 +64,12 @@ class EventStreamResponse(Response):
                 await self._farewell(send, reason)
         except OSError:
             pass  # the client went away mid-write
+        except Exception:
+            reason = ERROR
+            raise
         finally:
+            # Also when this task is cancelled (the server's grace period ran out).
+            await _cancel(tasks)
             self.hub.unregister(connection)
             STREAM_CLOSED.labels(reason).inc()
 
@@ -89,6 +91,14 @@ class EventStreamResponse(Response):
                         "more_body": False,
                     }
                 )
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 async def _client_gone(receive: Receive) -> None:
