@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
+import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer
 
@@ -595,6 +596,8 @@ class StreamClient:
         self.auto_reconnect = True
         self.stopped = False
         self.open_count = 0
+        # The bench's phase now, to say when drops happened.
+        self.phase = "start"
         self._tasks: set[asyncio.Task[None]] = set()
 
     # connections
@@ -655,7 +658,7 @@ class StreamClient:
             reason = "server ended the stream without a reason"
         else:
             reason = f"connection error {exc!r}"
-        self.drops[reason] += 1
+        self.drops[f"{self.phase}: {reason}"] += 1
         viewer.dropped.append(reason)
         if self.auto_reconnect:
             self.reconnects += 1
@@ -802,6 +805,27 @@ async def stages(
     }
 
 
+async def stream_metrics(url: str) -> dict[str, float]:
+    """The stream process's own counters (`agencyos_stream_*`: frames sent, disconnects by
+    reason, ...) and its HTTP answers by status, from its /metrics."""
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            text = (await http.get(f"{url}/metrics")).text
+    except httpx.HTTPError as exc:
+        return {"error": repr(exc)}  # type: ignore[dict-item]
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, _, value = line.rpartition(" ")
+        wanted = name.startswith("agencyos_stream_") or (
+            name.startswith("agencyos_http_requests_total") and "/v1/stream" in name
+        )
+        if wanted and not name.endswith("_created"):
+            out[name] = float(value)
+    return out
+
+
 # --- measuring the processes -----------------------------------------------------------------
 
 
@@ -833,8 +857,16 @@ class Sampler:
     started: float
     timeline: list[dict[str, Any]] = field(default_factory=list)
     lag: dict[str, list[float]] = field(default_factory=dict)
-    phase: str = "start"
+    _phase: str = "start"
     peak_rss: int = 0
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @phase.setter
+    def phase(self, name: str) -> None:
+        self._phase = self.client.phase = name
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -1133,6 +1165,7 @@ async def measure(
     out["cpu_steady_cores"] = cpu.finish()
     out["steady_events_per_second"] = round((injector.count - committed_before) / args.steady, 1)
     out["rss_steady_mb"] = mb(rss_bytes(stream_pid))
+    out["stream_metrics_after_steady"] = await stream_metrics(stack.url)
     stack.check_alive()
 
     # The storm: everyone leaves, events go on, everyone comes back with Last-Event-ID.
@@ -1201,6 +1234,7 @@ async def summarize(
 ) -> None:
     """The figures over the whole run (also when a phase broke: up to where it did)."""
     client.resolve()
+    out["stream_metrics_at_end"] = await stream_metrics(stack.url)
     out["events_committed"] = injector.count
     out["injector_behind_max_seconds"] = round(injector.behind_max, 3)
     out["rss_peak_mb"] = mb(sampler.peak_rss)
@@ -1287,6 +1321,13 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"THE RUN BROKE: {result['error'][:2000]}")
     if result.get("connect_failures"):
         lines.append(f"  failed connection attempts: {result['connect_failures']}")
+    ended = {
+        name.split("{", 1)[1].rstrip("}"): int(value)
+        for name, value in (result.get("stream_metrics_at_end") or {}).items()
+        if name.startswith("agencyos_stream_disconnects_total{") and value
+    }
+    if ended:
+        lines.append(f"  the stream's own count of ended streams: {ended}")
     if result.get("drops"):
         lines.append(f"  dropped by the server: {result['drops']}")
     lines += [f"  {example}" for example in ver.get("examples", [])]
