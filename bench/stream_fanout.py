@@ -935,7 +935,7 @@ def has_all(viewer: Viewer, agencies: list[Agency]) -> bool:
 def verify(viewers: list[Viewer], agencies: list[Agency]) -> dict[str, Any]:
     """Every viewer got every event of its agency from the first one it saw (a warm-up event)
     to the last one committed, each exactly once, in order, and nothing else."""
-    missing = duplicates = foreign = out_of_order = incomplete = 0
+    missing = holes = duplicates = foreign = out_of_order = incomplete = 0
     examples: list[str] = []
     for viewer in viewers:
         events = agencies[viewer.agency].events
@@ -947,6 +947,9 @@ def verify(viewers: list[Viewer], agencies: list[Agency]) -> dict[str, Any]:
         doubled = sum(c - 1 for e, c in counts.items() if c > 1)
         strange = sum(1 for e in counts if e not in position)
         missing += len(lost)
+        # Missing before the last event it got is a hole; after it, a catch-up not yet done.
+        last = max((position[e] for e in viewer.received if e in position), default=-1)
+        holes += sum(1 for e in lost if position[e] < last)
         duplicates += doubled
         foreign += strange + viewer.foreign
         out_of_order += viewer.out_of_order
@@ -962,6 +965,7 @@ def verify(viewers: list[Viewer], agencies: list[Agency]) -> dict[str, Any]:
         "viewers": len(viewers),
         "viewers_incomplete": incomplete,
         "missing": missing,
+        "holes": holes,
         "duplicates": duplicates,
         "foreign": foreign,
         "out_of_order": out_of_order,
@@ -1315,7 +1319,8 @@ def render(result: dict[str, Any]) -> str:
         f"every event to every viewer exactly once, in order: {ok(ver.get('ok'))} "
         f"({ver.get('deliveries')} deliveries of {result.get('events_committed')} events; "
         f"missing {ver.get('missing')}, duplicates {ver.get('duplicates')}, foreign "
-        f"{ver.get('foreign')}, out of order {ver.get('out_of_order')})",
+        f"{ver.get('foreign')}, out of order {ver.get('out_of_order')}; of the missing, "
+        f"{ver.get('holes')} before a viewer's last event, the rest not yet caught up)",
     ]
     if result.get("error"):
         lines.append(f"THE RUN BROKE: {result['error'][:2000]}")
