@@ -71,4 +71,7 @@ class NotificationSettings(ServiceSettings):
     # many events one read of the feed catches a resuming connection up by.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     stream_queue_size: int = Field(default=1000, ge=1)
+    # How often an open stream asks whether its token was revoked (signed out, suspended):
+    # a revoked token's stream ends within this, with `stream.closed` {"reason": "token_revoked"}.
+    stream_revocation_check_seconds: float = Field(default=30.0, gt=0)
     stream_catch_up_page: int = Field(default=500, ge=1, le=5000)

@@ -217,6 +217,22 @@ class TestLifetime:
             assert (closed.event, data(closed)) == ("stream.closed", {"reason": "token_expired"})
             assert await live.next_or_end(timeout=3) is None
 
+    async def test_the_stream_ends_soon_after_its_token_is_revoked(
+        self, stream: StreamRig, tenant: Agency
+    ) -> None:
+        stream.tune(stream_revocation_check_seconds=0.2)
+        owner = tenant.owner
+        ctx: ServiceContext = stream.app.state.ctx
+        async with open_stream(stream.http, PATH, headers=owner.headers) as live:
+            await ready(live)
+            await asyncio.sleep(0.6)  # a few checks pass while the token stands
+            # e.g. the owner was suspended: their tokens issued before now are refused
+            await ctx.revocations.revoke_user(tenant.id, owner.user_id, ttl_seconds=60)
+
+            closed = await live.next(timeout=5)
+            assert (closed.event, data(closed)) == ("stream.closed", {"reason": "token_revoked"})
+            assert await live.next_or_end(timeout=3) is None
+
     async def test_a_client_too_slow_is_dropped_while_another_keeps_receiving(
         self, stream: StreamRig, tenant: Agency
     ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -28,6 +28,9 @@ from agencyos.notification.feed.visibility import FeedEntry, Viewer, sees
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 PROJECT_EVENTS = "work.project."
+
+# Whether the reader's token still stands (not revoked since the stream opened).
+StillAdmitted = Callable[[], Awaitable[bool]]
 
 # (kind, bytes): kind counts frames by what they are (agencyos_stream_frames_sent_total).
 Frame = tuple[str, bytes]
@@ -47,6 +50,8 @@ class Connection:
         page_size: int,
         expires_at: float | None,
         cache: frames.FrameCache | None = None,
+        still_admitted: StillAdmitted | None = None,
+        recheck_seconds: float = 30.0,
     ) -> None:
         self.id = uuid.uuid4()
         self.viewer = viewer
@@ -56,6 +61,9 @@ class Connection:
         self.heartbeat_seconds = heartbeat_seconds
         self.page_size = page_size
         self.expires_at = expires_at
+        # A revoked token ends the stream within `recheck_seconds`, not only at its expiry.
+        self.still_admitted = still_admitted
+        self.recheck_seconds = recheck_seconds
         # live frames, shared with the other connections of the process (the hub's)
         self.cache = cache or frames.FrameCache(size=16)
         self.inbox: asyncio.Queue[FeedEntry] = asyncio.Queue(maxsize=queue_size)
@@ -101,17 +109,26 @@ class Connection:
         yield CONTROL, frames.ready_frame(encode(self.last_seq))
         loop = asyncio.get_running_loop()
         next_heartbeat = loop.time() + self.heartbeat_seconds
+        next_check = loop.time() + self.recheck_seconds
         while self.closing is None:
             now = loop.time()
             left = self._token_left()
             if left is not None and left <= 0:
                 yield self._end(frames.TOKEN_EXPIRED)
                 return
+            if self.still_admitted is not None and now >= next_check:
+                if not await self.still_admitted():
+                    yield self._end(frames.REVOKED)
+                    return
+                next_check = loop.time() + self.recheck_seconds
+                continue
             if now >= next_heartbeat:
                 yield HEARTBEAT, frames.HEARTBEAT
                 next_heartbeat = now + self.heartbeat_seconds
                 continue
             wait = next_heartbeat - now if left is None else min(next_heartbeat - now, left)
+            if self.still_admitted is not None:
+                wait = min(wait, max(next_check - now, 0.0))
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that lands as the queue hands over an entry, and the stream would not end.

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from agencyos.common.errors import BadRequest, Gone, ServiceUnavailable, field_problem
+from agencyos.common.errors import (
+    BadRequest,
+    Gone,
+    ServiceUnavailable,
+    Unauthenticated,
+    field_problem,
+)
 from agencyos.common.web import CurrentPrincipal, service_context
 from agencyos.notification.feed import cursor as feed_cursor
 from agencyos.notification.feed import store
@@ -57,7 +63,9 @@ one (and read what you missed from `GET /v1/events`).
 `{{"reason": ...}}` last, then closes: `token_expired` (the access token expired: reconnect
 with a fresh one and `Last-Event-ID`), `too_slow` (the client did not read fast enough and fell
 too far behind; reconnect and resume), `shutdown` (the server is restarting; reconnect),
-`cursor_expired` (retention passed the resume point while catching up). Reasons:
+`token_revoked` (the token was revoked while the stream was open: signed out, suspended, or
+its role changed; checked every 30 s), `cursor_expired` (retention passed the resume point
+while catching up). Reasons:
 {", ".join(f"`{r}`" for r in frames.CLOSING_REASONS)}. A client that is too slow may get
 no final frame at all.
 
@@ -152,6 +160,14 @@ async def stream_events(
     def open_session() -> AbstractAsyncContextManager[AsyncSession]:
         return db.transaction(principal.tenant_id, user_id=principal.user_id)
 
+    async def still_admitted() -> bool:
+        # Redis out of reach keeps the stream (a read: fail open, like every GET).
+        try:
+            await ctx.revocations.check(principal, fail_open=True)
+        except Unauthenticated:
+            return False
+        return True
+
     connection = Connection(
         Viewer.of(principal, ()),
         type_filter,
@@ -162,6 +178,8 @@ async def stream_events(
         page_size=settings.stream_catch_up_page,
         expires_at=principal.expires_at,
         cache=hub.frames,
+        still_admitted=still_admitted,
+        recheck_seconds=settings.stream_revocation_check_seconds,
     )
     # Registered before the head is read: whatever commits after the read arrives live.
     hub.register(connection)

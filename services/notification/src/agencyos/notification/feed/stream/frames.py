@@ -26,7 +26,9 @@ TOKEN_EXPIRED = "token_expired"
 TOO_SLOW = "too_slow"
 SHUTDOWN = "shutdown"
 CURSOR_EXPIRED = "cursor_expired"
-CLOSING_REASONS = (TOKEN_EXPIRED, TOO_SLOW, SHUTDOWN, CURSOR_EXPIRED)
+# The token was revoked while the stream was open (signed out, suspended, role changed).
+REVOKED = "token_revoked"
+CLOSING_REASONS = (TOKEN_EXPIRED, REVOKED, TOO_SLOW, SHUTDOWN, CURSOR_EXPIRED)
 
 
 def _json(value: Any) -> str:
