@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from agencyos.common.logs import configure_logging
+from agencyos.common.runtime import run_loop
 from agencyos.common.tracing import configure_tracing
 from agencyos.gateway.app import build_app, build_metrics_app
 from agencyos.gateway.settings import GatewaySettings
@@ -65,7 +66,7 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
     configure_tracing("gateway", settings.otlp_endpoint)
-    asyncio.run(serve(settings))
+    run_loop(serve(settings), settings)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,16 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
         )
 
 
+def run_loop(main_coroutine: Coroutine[Any, Any, None], settings: ServiceSettings) -> None:
+    """Run the process's main coroutine on the event loop its settings name."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main_coroutine)
+    else:
+        asyncio.run(main_coroutine)
+
+
 def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m agencyos.{definition.name}")
     clashing = (set(MODES) | set(definition.servers)) & set(definition.commands)
@@ -202,7 +212,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     configure_logging(definition.name, settings.log_level, settings.log_json)
     refuse_development_defaults(settings)
     if args.mode in definition.commands:
-        asyncio.run(definition.commands[args.mode](settings))
+        run_loop(definition.commands[args.mode](settings), settings)
         return
     if args.mode == "migrate":
         upgrade_head(
@@ -211,4 +221,4 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
         log.info("migrated", database=settings.database_name)
         return
     configure_tracing(definition.name, settings.otlp_endpoint)
-    asyncio.run(_run(definition, args.mode, settings))
+    run_loop(_run(definition, args.mode, settings), settings)
