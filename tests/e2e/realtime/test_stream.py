@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -190,6 +190,39 @@ class TestResume:
             assert ids(caught_up[:-1]) == cursors(during)
             after = await feed.tasks(agency.agency_id, project, 2)
             assert ids([await live.next(), await live.next()]) == cursors(after)
+
+    async def test_board_changes_made_while_notification_was_down_arrive_once_after(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        """The real path end to end: tasks created through work while notification (recorder
+        and stream) is down wait in Kafka; after the restart the recorder records them, and
+        a client resuming with its last id gets each exactly once, in order, then live ones."""
+        project = (await new_project(gateway, agency))["id"]
+
+        def task_created(task: dict[str, object]) -> Callable[[SseEvent], bool]:
+            return lambda e: e.event == "work.task.created" and task_of(e) == task["id"]
+
+        async with streaming(gateway, agency.access_token, types="work.task.*") as live:
+            await live.ready()
+            first = await new_task(gateway, agency, project)
+            seen = await live.until(task_created(first), timeout=30)
+            await platform.stop_process("notification")
+            await live.rest(timeout=20)
+        during = [await new_task(gateway, agency, project) for _ in range(3)]
+        await platform.start_process("notification")
+        resume = {"Last-Event-ID": seen[-1].id or ""}
+        async with streaming(gateway, agency.access_token, **resume, types="work.task.*") as live:
+            after = await new_task(gateway, agency, project)
+            got = await live.until(task_created(after), timeout=60)
+        created = [task_of(e) for e in got if e.event == "work.task.created"]
+        assert created == [task["id"] for task in [*during, after]]
+        delivered = [e.id for e in got if e.id and e.event != "ready"]
+        assert len(delivered) == len(set(delivered))
+        assert delivered == sorted(delivered, key=decode)
+
+
+def task_of(event: SseEvent) -> object:
+    return json.loads(event.data)["data"].get("task_id")
 
 
 @dataclass
