@@ -10,6 +10,7 @@ in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,14 +19,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.logs import get_logger
 from agencyos.notification.feed import store
 from agencyos.notification.feed.cursor import encode
 from agencyos.notification.feed.stream import frames
 from agencyos.notification.feed.types import TypeFilter
 from agencyos.notification.feed.visibility import FeedEntry, Viewer, sees
 
+log = get_logger(__name__)
+
 # A transaction under the reader's agency, opened per database read (never held while idle).
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+# A turn at the database, shared by the process's streams (the hub's `catch_up_turn`).
+DatabaseTurn = Callable[[], AbstractAsyncContextManager[None]]
 
 PROJECT_EVENTS = "work.project."
 
@@ -52,6 +58,7 @@ class Connection:
         cache: frames.FrameCache | None = None,
         still_admitted: StillAdmitted | None = None,
         recheck_seconds: float = 30.0,
+        database_turn: DatabaseTurn | None = None,
     ) -> None:
         self.id = uuid.uuid4()
         self.viewer = viewer
@@ -67,6 +74,10 @@ class Connection:
         # live frames, shared with the other connections of the process (the hub's)
         self.cache = cache or frames.FrameCache(size=16)
         self.inbox: asyncio.Queue[FeedEntry] = asyncio.Queue(maxsize=queue_size)
+        self.database_turn = database_turn
+        # A resume served from the hub's memory: the entries after `last_seq` it held when the
+        # connection registered (then no catch-up is read from the database).
+        self.replay: list[FeedEntry] | None = None
         # Why the stream must end now (set by the hub: too slow, shutdown); `ended` wakes the
         # response, which cuts the stream even while a write to the client is stuck.
         self.closing: str | None = None
@@ -99,12 +110,22 @@ class Connection:
         expires or the server closes the stream (then `stream.closed` comes last, and
         `ended_with` says why)."""
         yield CONTROL, frames.CONNECTED
-        if resume:
+        if self.replay is not None:
+            replay, self.replay = self.replay, None
+            for entry in replay:
+                async for frame in self._consider(entry):
+                    yield EVENT, frame
+        elif resume:
             try:
                 async for frame in self._read(through_seq=None):
                     yield EVENT, frame
             except store.CursorExpired:
                 yield self._end(frames.CURSOR_EXPIRED)
+                return
+            except Exception:
+                # the pool timed out, the database failed: end it so the client resumes
+                log.exception("stream catch-up failed", last_seq=self.last_seq)
+                yield self._end(frames.UNAVAILABLE)
                 return
         yield CONTROL, frames.ready_frame(encode(self.last_seq))
         loop = asyncio.get_running_loop()
@@ -136,10 +157,18 @@ class Connection:
                     entry = await self.inbox.get()
             except TimeoutError:
                 continue
-            async for frame in self._consider(entry):
-                yield EVENT, frame
-                # a heartbeat is for a quiet stream: the interval starts again after a write
-                next_heartbeat = loop.time() + self.heartbeat_seconds
+            try:
+                async for frame in self._consider(entry):
+                    yield EVENT, frame
+                    # a heartbeat is for a quiet stream: the interval starts again after a write
+                    next_heartbeat = loop.time() + self.heartbeat_seconds
+            except store.CursorExpired:
+                yield self._end(frames.CURSOR_EXPIRED)
+                return
+            except Exception:
+                log.exception("stream gap read failed", last_seq=self.last_seq)
+                yield self._end(frames.UNAVAILABLE)
+                return
         yield self._end(self.closing)
 
     def _end(self, reason: str) -> Frame:
@@ -167,7 +196,7 @@ class Connection:
         """The events after `last_seq` (up to `through_seq`, else the head) from the
         database, page by page, each page in its own short transaction."""
         while True:
-            async with self.open_session() as session:
+            async with self._turn(), self.open_session() as session:
                 page = await store.read_after(
                     session,
                     self.viewer,
@@ -182,6 +211,11 @@ class Connection:
             self.last_seq = max(self.last_seq, page.through_seq)
             if not page.more:
                 return
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        if self.database_turn is None:
+            return contextlib.nullcontext()
+        return self.database_turn()
 
     def _follow_membership(self, entry: FeedEntry) -> None:
         """A project event that adds the reader to a project (or drops them) changes which

@@ -16,7 +16,7 @@ STREAM_FRAMES = Counter(
 STREAM_CLOSED = Counter(
     "agencyos_stream_disconnects_total",
     "Live stream connections ended, by reason: client (the client went away), token_expired, "
-    "too_slow, shutdown, cursor_expired, error",
+    "too_slow, shutdown, cursor_expired, unavailable, error",
     ["reason"],
 )
 STREAM_HUB_ENTRIES = Counter(
