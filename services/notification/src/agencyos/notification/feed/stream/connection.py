@@ -38,8 +38,10 @@ PROJECT_EVENTS = "work.project."
 # Whether the reader's token still stands (not revoked since the stream opened).
 StillAdmitted = Callable[[], Awaitable[bool]]
 
-# (kind, bytes): kind counts frames by what they are (agencyos_stream_frames_sent_total).
-Frame = tuple[str, bytes]
+# (kind, bytes, how many frames the bytes hold): one write to the client. Events queued
+# together go out in one write, not one each (kind counts them by what they are:
+# agencyos_stream_frames_sent_total).
+Frame = tuple[str, bytes, int]
 EVENT, HEARTBEAT, CONTROL = "event", "heartbeat", "control"
 
 
@@ -109,16 +111,17 @@ class Connection:
         `last_seq` (when resuming), `ready`, then live events and heartbeats until the token
         expires or the server closes the stream (then `stream.closed` comes last, and
         `ended_with` says why)."""
-        yield CONTROL, frames.CONNECTED
+        yield CONTROL, frames.CONNECTED, 1
         if self.replay is not None:
             replay, self.replay = self.replay, None
-            for entry in replay:
-                async for frame in self._consider(entry):
-                    yield EVENT, frame
+            caught_up = [frame for entry in replay async for frame in self._consider(entry)]
+            if caught_up:
+                yield _events(caught_up)
         elif resume:
             try:
-                async for frame in self._read(through_seq=None):
-                    yield EVENT, frame
+                async for page in self._read(through_seq=None):
+                    if page:
+                        yield _events(page)
             except store.CursorExpired:
                 yield self._end(frames.CURSOR_EXPIRED)
                 return
@@ -127,7 +130,7 @@ class Connection:
                 log.exception("stream catch-up failed", last_seq=self.last_seq)
                 yield self._end(frames.UNAVAILABLE)
                 return
-        yield CONTROL, frames.ready_frame(encode(self.last_seq))
+        yield CONTROL, frames.ready_frame(encode(self.last_seq)), 1
         loop = asyncio.get_running_loop()
         next_heartbeat = loop.time() + self.heartbeat_seconds
         next_check = loop.time() + self.recheck_seconds
@@ -144,36 +147,50 @@ class Connection:
                 next_check = loop.time() + self.recheck_seconds
                 continue
             if now >= next_heartbeat:
-                yield HEARTBEAT, frames.HEARTBEAT
+                yield HEARTBEAT, frames.HEARTBEAT, 1
                 next_heartbeat = now + self.heartbeat_seconds
                 continue
-            wait = next_heartbeat - now if left is None else min(next_heartbeat - now, left)
-            if self.still_admitted is not None:
-                wait = min(wait, max(next_check - now, 0.0))
+            if self.inbox.empty():
+                wait = next_heartbeat - now if left is None else min(next_heartbeat - now, left)
+                if self.still_admitted is not None:
+                    wait = min(wait, max(next_check - now, 0.0))
+                try:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that lands as the queue hands over an entry, and the stream
+                    # would not end.
+                    async with asyncio.timeout(wait):
+                        entry = await self.inbox.get()
+                except TimeoutError:
+                    continue
+            else:
+                entry = self.inbox.get_nowait()
+            # This entry and every other already queued: their frames in one write.
+            chunks: list[bytes] = []
+            failed: str | None = None
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that lands as the queue hands over an entry, and the stream would not end.
-                async with asyncio.timeout(wait):
-                    entry = await self.inbox.get()
-            except TimeoutError:
-                continue
-            try:
-                async for frame in self._consider(entry):
-                    yield EVENT, frame
-                    # a heartbeat is for a quiet stream: the interval starts again after a write
-                    next_heartbeat = loop.time() + self.heartbeat_seconds
+                while True:
+                    async for frame in self._consider(entry):
+                        chunks.append(frame)
+                    if self.closing is not None or self.inbox.empty():
+                        break
+                    entry = self.inbox.get_nowait()
             except store.CursorExpired:
-                yield self._end(frames.CURSOR_EXPIRED)
-                return
+                failed = frames.CURSOR_EXPIRED
             except Exception:
                 log.exception("stream gap read failed", last_seq=self.last_seq)
-                yield self._end(frames.UNAVAILABLE)
+                failed = frames.UNAVAILABLE
+            if chunks:
+                yield _events(chunks)
+                # a heartbeat is for a quiet stream: the interval starts again after a write
+                next_heartbeat = loop.time() + self.heartbeat_seconds
+            if failed is not None:
+                yield self._end(failed)
                 return
         yield self._end(self.closing)
 
     def _end(self, reason: str) -> Frame:
         self.ended_with = reason
-        return CONTROL, frames.closed_frame(reason)
+        return CONTROL, frames.closed_frame(reason), 1
 
     def _token_left(self) -> float | None:
         return None if self.expires_at is None else self.expires_at - time.time()
@@ -184,17 +201,18 @@ class Connection:
         if entry.seq > self.last_seq + 1:
             # The topic skipped some (a lost publish, or this process started late): the
             # database has every seq up to this one, committed in order.
-            async for frame in self._read(through_seq=entry.seq):
-                yield frame
+            async for page in self._read(through_seq=entry.seq):
+                for frame in page:
+                    yield frame
             return
         self.last_seq = entry.seq
         self._follow_membership(entry)
         if self.types.matches(entry.type) and sees(self.viewer, entry):
             yield self.cache.event_frame(self.viewer, entry)
 
-    async def _read(self, *, through_seq: int | None) -> AsyncIterator[bytes]:
-        """The events after `last_seq` (up to `through_seq`, else the head) from the
-        database, page by page, each page in its own short transaction."""
+    async def _read(self, *, through_seq: int | None) -> AsyncIterator[list[bytes]]:
+        """The frames of the events after `last_seq` (up to `through_seq`, else the head)
+        from the database, page by page, each page in its own short transaction."""
         while True:
             async with self._turn(), self.open_session() as session:
                 page = await store.read_after(
@@ -205,10 +223,12 @@ class Connection:
                     limit=self.page_size,
                     through_seq=through_seq,
                 )
+            chunks = []
             for entry in page.entries:
                 self._follow_membership(entry)
-                yield frames.event_frame(self.viewer, entry)
+                chunks.append(frames.event_frame(self.viewer, entry))
             self.last_seq = max(self.last_seq, page.through_seq)
+            yield chunks
             if not page.more:
                 return
 
@@ -236,3 +256,7 @@ class Connection:
         else:
             current.discard(entry.project_id)
         self.viewer = viewer.with_projects(current)
+
+
+def _events(chunks: list[bytes]) -> Frame:
+    return EVENT, b"".join(chunks), len(chunks)

@@ -31,6 +31,7 @@ from agencyos.notification.feed.stream.hub import (
     StreamHub,
     install_hub,
 )
+from agencyos.notification.feed.stream.metrics import STREAM_RESUMES
 from agencyos.notification.feed.stream.response import HEADERS, MEDIA_TYPE, EventStreamResponse
 from agencyos.notification.feed.types import InvalidTypes, TypeFilter
 from agencyos.notification.feed.visibility import Viewer
@@ -213,6 +214,7 @@ async def stream_events(
                 async with database_turn(), open_session() as session:
                     viewer = await viewer_of(session, principal)
             if viewer is not None and _resume_from_memory(hub, connection, viewer, resume[1]):
+                STREAM_RESUMES.labels("memory").inc()
                 return EventStreamResponse(hub, connection, resume=True)
         # Registered before the head is read: whatever commits after the read arrives live.
         hub.register(connection)
@@ -245,6 +247,8 @@ async def stream_events(
             "the live stream cannot read the feed right now: retry after a moment",
             headers={"Retry-After": str(settings.stream_retry_after_seconds)},
         ) from exc
+    if resume is not None:
+        STREAM_RESUMES.labels("database").inc()
     return EventStreamResponse(hub, connection, resume=resume is not None)
 
 

@@ -23,3 +23,9 @@ STREAM_HUB_ENTRIES = Counter(
     "agencyos_stream_hub_entries_total",
     "Feed entries the hub read from the feed topic",
 )
+STREAM_RESUMES = Counter(
+    "agencyos_stream_resumes_total",
+    "Streams opened with a cursor, by where their catch-up came from: memory (the hub's recent "
+    "entries) or database",
+    ["source"],
+)
