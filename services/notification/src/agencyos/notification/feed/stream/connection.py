@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -112,7 +112,7 @@ class Connection:
             self.ended.set()
             self._wake.set()
 
-    async def frames(self, resume: bool) -> AsyncIterator[Frame]:
+    async def frames(self, resume: bool) -> AsyncGenerator[Frame, None]:
         """Every frame of the stream, in order: `: connected`, the events missed since
         `last_seq` (when resuming), `ready`, then live events and heartbeats until the token
         expires or the server closes the stream (then `stream.closed` comes last, and
