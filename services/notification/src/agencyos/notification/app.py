@@ -8,11 +8,19 @@ from agencyos.notification.feed.stream.endpoints import router as stream_router
 from agencyos.notification.feed.stream.hub import stream_lifespan
 from agencyos.notification.inapp.endpoints import router as notifications_router
 from agencyos.notification.preferences.endpoints import router as preferences_router
+from agencyos.notification.settings import NotificationSettings
 
 
 def _stream_hub(ctx: ServiceContext) -> Lifespan:
     settings = ctx.settings
-    return stream_lifespan(settings.kafka_bootstrap, settings.kafka_topic_prefix + FEED_TOPIC)
+    assert isinstance(settings, NotificationSettings)
+    return stream_lifespan(
+        settings.kafka_bootstrap,
+        settings.kafka_topic_prefix + FEED_TOPIC,
+        replay_entries=settings.stream_replay_entries_per_agency,
+        replay_max_age=settings.stream_replay_max_age_seconds,
+        catch_up_concurrency=settings.stream_catch_up_concurrency,
+    )
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:

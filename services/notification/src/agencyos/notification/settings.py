@@ -75,3 +75,15 @@ class NotificationSettings(ServiceSettings):
     # a revoked token's stream ends within this, with `stream.closed` {"reason": "token_revoked"}.
     stream_revocation_check_seconds: float = Field(default=30.0, gt=0)
     stream_catch_up_page: int = Field(default=500, ge=1, le=5000)
+    # Per agency, the newest entries the stream process dispatched, kept in memory: a resume
+    # from within them (a reconnect storm's) reads nothing from the database for them.
+    # None older than `stream_replay_max_age_seconds` (well under `feed_retention_days`, so a
+    # cursor among them is never one retention passed).
+    stream_replay_entries_per_agency: int = Field(default=1000, ge=0, le=100_000)
+    stream_replay_max_age_seconds: float = Field(default=3600.0, gt=0, le=43_200)
+    # At most this many streams read the database at once while opening or catching up (per
+    # process), well under the connection pool; one that waits longer than
+    # `stream_catch_up_wait_seconds` for its turn is a 503 with `Retry-After`.
+    stream_catch_up_concurrency: int = Field(default=8, ge=1, le=100)
+    stream_catch_up_wait_seconds: float = Field(default=20.0, gt=0)
+    stream_retry_after_seconds: int = Field(default=2, ge=1)

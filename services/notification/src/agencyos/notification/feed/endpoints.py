@@ -56,10 +56,19 @@ def _bad(field: str, message: str) -> BadRequest:
     return BadRequest(message, errors=[field_problem(field, message)])
 
 
-async def viewer_of(session: AsyncSession, principal: Principal) -> Viewer:
-    """The caller as a reader of the feed, with the projects they are on (when it matters)."""
+def viewer_without_projects(principal: Principal) -> Viewer | None:
+    """The caller as a reader of the feed when which projects they are on does not matter
+    (client users, and whoever may read every project): no database read needed."""
     if principal.role == Role.CLIENT or principal.can("projects.read_all"):
         return Viewer.of(principal, None)
+    return None
+
+
+async def viewer_of(session: AsyncSession, principal: Principal) -> Viewer:
+    """The caller as a reader of the feed, with the projects they are on (when it matters)."""
+    viewer = viewer_without_projects(principal)
+    if viewer is not None:
+        return viewer
     return Viewer.of(
         principal, await project_repository.ids_with_member(session, principal.user_id)
     )

@@ -28,7 +28,9 @@ SHUTDOWN = "shutdown"
 CURSOR_EXPIRED = "cursor_expired"
 # The token was revoked while the stream was open (signed out, suspended, role changed).
 REVOKED = "token_revoked"
-CLOSING_REASONS = (TOKEN_EXPIRED, REVOKED, TOO_SLOW, SHUTDOWN, CURSOR_EXPIRED)
+# Catching up from the database failed (it timed out or is down): resume in a moment.
+UNAVAILABLE = "unavailable"
+CLOSING_REASONS = (TOKEN_EXPIRED, REVOKED, TOO_SLOW, SHUTDOWN, CURSOR_EXPIRED, UNAVAILABLE)
 
 
 def _json(value: Any) -> str:

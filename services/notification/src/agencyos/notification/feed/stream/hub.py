@@ -24,6 +24,7 @@ from agencyos.common.web import Lifespan, on_drain
 from agencyos.notification.feed.stream import frames
 from agencyos.notification.feed.stream.connection import Connection
 from agencyos.notification.feed.stream.metrics import STREAM_HUB_ENTRIES, STREAMS_OPEN
+from agencyos.notification.feed.stream.replay import RecentEntries
 from agencyos.notification.feed.visibility import FeedEntry
 
 log = get_logger(__name__)
@@ -33,12 +34,33 @@ class HubUnavailable(RuntimeError):
     """The hub cannot read the feed topic (Kafka down, or the topic missing)."""
 
 
+class CatchUpBusy(RuntimeError):
+    """No turn at the database came within the wait (too many streams opening at once)."""
+
+
 class StreamHub:
-    def __init__(self, bootstrap: str, topic: str, *, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        start_timeout: float = 10.0,
+        replay_entries: int = 1000,
+        replay_max_age: float = 3600.0,
+        catch_up_concurrency: int = 8,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.start_timeout = start_timeout
         self._connections: dict[uuid.UUID, set[Connection]] = {}
+        # Per agency, the newest entries dispatched, as one run of consecutive seqs: a resume
+        # from inside it needs no database read (see `replay`).
+        self.replay_entries = replay_entries
+        self.replay_max_age = replay_max_age
+        self._recent: dict[uuid.UUID, RecentEntries] = {}
+        # The database reads of opening and catching up streams, at most this many at once in
+        # the process: a reconnect storm waits here, not on the connection pool.
+        self.catch_up = asyncio.Semaphore(catch_up_concurrency)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -128,8 +150,47 @@ class StreamHub:
                     await asyncio.sleep(0)
 
     def dispatch(self, entry: FeedEntry) -> None:
+        self._remember(entry)
         for connection in tuple(self._connections.get(entry.tenant_id, ())):
             connection.offer(entry)
+
+    def _remember(self, entry: FeedEntry) -> None:
+        if self.replay_entries <= 0:
+            return
+        recent = self._recent.get(entry.tenant_id)
+        if recent is None:
+            recent = self._recent[entry.tenant_id] = RecentEntries(
+                self.replay_entries, self.replay_max_age
+            )
+        recent.add(entry)
+
+    def holds(self, tenant_id: uuid.UUID, after_seq: int) -> bool:
+        """Whether memory holds every entry of the agency after `after_seq` (see `replay`)."""
+        recent = self._recent.get(tenant_id)
+        return recent is not None and recent.holds(after_seq)
+
+    def replay(self, tenant_id: uuid.UUID, after_seq: int) -> list[FeedEntry] | None:
+        """The agency's entries after `after_seq` through the newest dispatched, when memory
+        holds all of them (`RecentEntries`); else None.
+
+        Taken in the same event-loop step as `register`, the two leave no gap: every entry
+        dispatched later is offered to the connection."""
+        recent = self._recent.get(tenant_id)
+        return None if recent is None else recent.after(after_seq)
+
+    @asynccontextmanager
+    async def catch_up_turn(self, wait: float) -> AsyncIterator[None]:
+        """One of the process's `catch_up_concurrency` turns at the database, waited for at
+        most `wait` seconds (else `CatchUpBusy`)."""
+        try:
+            async with asyncio.timeout(wait):
+                await self.catch_up.acquire()
+        except TimeoutError as exc:
+            raise CatchUpBusy(f"no database turn within {wait} s") from exc
+        try:
+            yield
+        finally:
+            self.catch_up.release()
 
     def register(self, connection: Connection) -> None:
         self._connections.setdefault(connection.tenant_id, set()).add(connection)
@@ -169,13 +230,27 @@ class StreamHub:
             await consumer.stop()
 
 
-def stream_lifespan(bootstrap: str, topic: str) -> Lifespan:
+def stream_lifespan(
+    bootstrap: str,
+    topic: str,
+    *,
+    replay_entries: int = 1000,
+    replay_max_age: float = 3600.0,
+    catch_up_concurrency: int = 8,
+) -> Lifespan:
     """For `create_app(lifespans=...)`: the app's hub (`app.state.stream_hub`), started on
     the first stream (see `StreamHub.start`), stopped with the app."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = install_hub(app, bootstrap, topic)
+        hub = install_hub(
+            app,
+            bootstrap,
+            topic,
+            replay_entries=replay_entries,
+            replay_max_age=replay_max_age,
+            catch_up_concurrency=catch_up_concurrency,
+        )
         on_drain(app, hub.drain)
         try:
             yield
@@ -185,11 +260,25 @@ def stream_lifespan(bootstrap: str, topic: str) -> Lifespan:
     return lifespan
 
 
-def install_hub(app: FastAPI, bootstrap: str, topic: str) -> StreamHub:
+def install_hub(
+    app: FastAPI,
+    bootstrap: str,
+    topic: str,
+    *,
+    replay_entries: int = 1000,
+    replay_max_age: float = 3600.0,
+    catch_up_concurrency: int = 8,
+) -> StreamHub:
     """The app's hub, made when missing (apps run without their lifespan, as in-process tests
     do, get one on first use)."""
     hub = getattr(app.state, "stream_hub", None)
     if hub is None:
-        hub = StreamHub(bootstrap, topic)
+        hub = StreamHub(
+            bootstrap,
+            topic,
+            replay_entries=replay_entries,
+            replay_max_age=replay_max_age,
+            catch_up_concurrency=catch_up_concurrency,
+        )
         app.state.stream_hub = hub
     return hub

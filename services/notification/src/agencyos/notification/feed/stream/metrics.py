@@ -16,10 +16,16 @@ STREAM_FRAMES = Counter(
 STREAM_CLOSED = Counter(
     "agencyos_stream_disconnects_total",
     "Live stream connections ended, by reason: client (the client went away), token_expired, "
-    "too_slow, shutdown, cursor_expired, error",
+    "too_slow, shutdown, cursor_expired, unavailable, error",
     ["reason"],
 )
 STREAM_HUB_ENTRIES = Counter(
     "agencyos_stream_hub_entries_total",
     "Feed entries the hub read from the feed topic",
+)
+STREAM_RESUMES = Counter(
+    "agencyos_stream_resumes_total",
+    "Streams opened with a cursor, by where their catch-up came from: memory (the hub's recent "
+    "entries) or database",
+    ["source"],
 )

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from agencyos.notification.feed.stream import frames
-from agencyos.notification.feed.stream.connection import Connection
+from agencyos.notification.feed.stream.connection import CONTROL, EVENT, HEARTBEAT, Connection
 from agencyos.notification.feed.stream.hub import StreamHub
 from agencyos.notification.feed.stream.metrics import STREAM_CLOSED, STREAM_FRAMES
 
@@ -28,6 +28,9 @@ HEADERS = {
 }
 # How long a final `stream.closed` may take to go out to a client the server is dropping.
 FAREWELL_SECONDS = 1.0
+
+# The counter's children, looked up once rather than per write.
+_FRAMES_SENT = {kind: STREAM_FRAMES.labels(kind) for kind in (EVENT, HEARTBEAT, CONTROL)}
 
 CLIENT_GONE = "client"
 ERROR = "error"
@@ -75,9 +78,9 @@ class EventStreamResponse(Response):
 
     async def _write(self, send: Send) -> str | None:
         """Every frame, then the end of the body; the reason the server ended, if it did."""
-        async for kind, chunk in self.connection.frames(self.resume):
+        async for kind, chunk, count in self.connection.frames(self.resume):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            STREAM_FRAMES.labels(kind).inc()
+            _FRAMES_SENT[kind].inc(count)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return self.connection.ended_with
 
