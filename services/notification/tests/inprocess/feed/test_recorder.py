@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import event
 
 from agencyos.common.db import Database
 from agencyos.common.events import CloudEvent
@@ -93,6 +95,98 @@ class TestGaplessSequence:
         for batch in batches:
             seqs = [next(r["seq"] for r in rows if r["event_id"] == e.id) for e in batch]
             assert seqs == sorted(seqs), "one batch's events keep their order"
+
+
+def round_robin(*streams: list[CloudEvent]) -> list[CloudEvent]:
+    """The streams' events interleaved, one of each in turn (as a fetched batch mixes
+    agencies), each stream's own order kept."""
+    mixed: list[CloudEvent] = []
+    for n in range(max(len(stream) for stream in streams)):
+        mixed.extend(stream[n] for stream in streams if n < len(stream))
+    return mixed
+
+
+@pytest.fixture
+async def counted(feed_db: Database) -> AsyncIterator[tuple[Database, dict[str, int]]]:
+    """A database of its own on notification's (so nothing else's transactions are counted)
+    and the transactions committed and rolled back on it."""
+    db = Database(feed_db.engine.url.render_as_string(hide_password=False))
+    counts = {"commit": 0, "rollback": 0}
+
+    def on_commit(_conn: Any) -> None:
+        counts["commit"] += 1
+
+    def on_rollback(_conn: Any) -> None:
+        counts["rollback"] += 1
+
+    event.listen(db.engine.sync_engine, "commit", on_commit)
+    event.listen(db.engine.sync_engine, "rollback", on_rollback)
+    try:
+        yield db, counts
+    finally:
+        await db.dispose()
+
+
+class TestOneTransactionPerBatch:
+    async def test_a_batch_of_many_agencies_is_recorded_in_one_transaction_each_under_its_own(
+        self,
+        in_process: InProcess,
+        infra: Infra,
+        counted: tuple[Database, dict[str, int]],
+    ) -> None:
+        db, counts = counted
+        agencies = [in_process.agency() for _ in range(8)]
+        streams = [agency_events(agency, 6) for agency in agencies]
+        # The last agency's task names the first agency's project (same id, recorded earlier
+        # in the same transaction): under its own tenant that project is unknown to it.
+        first_project, last = streams[0][0], agencies[-1]
+        stranger = task_created(last, project_of(first_project))
+        streams[-1].append(stranger)
+        recorder = FeedRecorder(db, infra.kafka_bootstrap, retry_backoff_seconds=0.01)
+
+        entries = await record(recorder, *round_robin(*streams))
+
+        assert counts == {"commit": 1, "rollback": 0}
+        assert len(entries) == sum(len(stream) for stream in streams)
+        for agency, stream in zip(agencies, streams, strict=True):
+            rows = await feed_rows(in_process, agency)
+            assert [row["event_id"] for row in rows] == [e.id for e in stream]
+            assert [row["seq"] for row in rows] == list(range(1, len(stream) + 1))
+            assert {
+                (json.loads(r["envelope"]) if isinstance(r["envelope"], str) else r["envelope"])[
+                    "tenantid"
+                ]
+                for r in rows
+            } == {str(agency.id)}
+            mine = [e for e in entries if e.tenant_id == agency.id]
+            assert [(e.event_id, e.seq) for e in mine] == [
+                (row["event_id"], row["seq"]) for row in rows
+            ]
+        assert (await feed_rows(in_process, agencies[0]))[1]["client_id"] is not None
+        assert (await feed_rows(in_process, last))[-1]["client_id"] is None
+
+    async def test_a_poison_event_in_a_batch_of_many_agencies_holds_back_none_of_the_others(
+        self,
+        in_process: InProcess,
+        infra: Infra,
+        counted: tuple[Database, dict[str, int]],
+    ) -> None:
+        db, counts = counted
+        agencies = [in_process.agency() for _ in range(5)]
+        streams = [agency_events(agency, 4) for agency in agencies]
+        bad = poisoned(agencies[2])
+        streams[2].insert(2, bad)
+        recorder = FeedRecorder(db, infra.kafka_bootstrap, retry_backoff_seconds=0.01)
+
+        entries = await record(recorder, *round_robin(*streams))
+
+        assert counts["rollback"] >= 1, "the batch's one transaction failed first"
+        assert bad.id not in {e.event_id for e in entries}
+        for agency, stream in zip(agencies, streams, strict=True):
+            good = [e.id for e in stream if e.id != bad.id]
+            rows = await feed_rows(in_process, agency)
+            assert [row["event_id"] for row in rows] == good
+            assert [row["seq"] for row in rows] == list(range(1, len(good) + 1))
 
 
 class TestRedelivery:

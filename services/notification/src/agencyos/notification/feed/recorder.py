@@ -2,16 +2,24 @@
 agency's feed, then published to the feed topic for the stream processes.
 
 One consumer group reads every `<service>.events` topic. Per fetched batch: events are grouped
-per agency (keeping their order), each agency's events are recorded in one transaction (after
-applying work's project states to notification's projects read model, so a task event's
-client is known), then every recorded entry (also those recorded before: a redelivery
-publishes them again, and the stream drops a `seq` it already has) goes to the feed topic,
-keyed by agency, and only once Kafka has acknowledged them are the offsets committed. A crash
-anywhere before that commit redelivers the batch, which records nothing twice.
+per agency (keeping their order) and the whole batch is recorded in one transaction, agency
+after agency in tenant-id order, the tenant switched before each agency's statements so that
+row-level security scopes them to it (work's project states are applied to notification's
+projects read model first, so a task event's client is known); then every recorded entry (also
+those recorded before: a redelivery publishes them again, and the stream drops a `seq` it
+already has) goes to the feed topic, keyed by agency, and only once Kafka has acknowledged them
+are the offsets committed. A crash anywhere before that commit redelivers the batch, which
+records nothing twice.
 
-An agency's batch that keeps failing is retried event by event; an event that still cannot
-be recorded goes to its topic's dead-letter topic with the error (as the consumer runner
-does), so nothing is lost or dropped silently.
+One transaction per batch, not per agency: a batch over many agencies holds a few events of
+each, and a commit per agency was about a commit per event. Tenant-id order makes two
+recorders lock their agencies' `feed_heads` rows in the same order: no deadlock on them.
+
+When that transaction fails, the batch is recorded again one transaction per agency, a few
+agencies at once, so a bad event holds back only its own agency. An agency's batch that keeps
+failing is retried event by event; an event that still cannot be recorded goes to its topic's
+dead-letter topic with the error (as the consumer runner does), so nothing is lost or dropped
+silently.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.consumer import dlq_topic
-from agencyos.common.db import Database
+from agencyos.common.db import TENANT_SETTING, Database, set_local
 from agencyos.common.events import CloudEvent, ProjectState
 from agencyos.common.logs import get_logger
 from agencyos.common.metrics import LATENCY_BUCKETS
@@ -64,7 +72,7 @@ FEED_PUBLISHED = Counter(
 )
 FEED_RETRIED = Counter(
     "agencyos_feed_batches_retried_total",
-    "Agency batches the feed recorder had to retry after a failure",
+    "Batches the feed recorder had to retry after a failure (a whole batch, then an agency's)",
 )
 FEED_LAG = Gauge(
     "agencyos_feed_recorder_lag",
@@ -79,6 +87,15 @@ FEED_DELAY = Histogram(
 )
 
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
+# Outcomes (FEED_RECORDED's labels) of one transaction's events, counted once it commits: a
+# transaction rolled back and tried again would count its events twice.
+Tally: TypeAlias = dict[str, int]
+
+
+def count(tally: Tally) -> None:
+    for outcome, events in tally.items():
+        if events:
+            FEED_RECORDED.labels(outcome).inc(events)
 
 
 def source_topics(prefix: str = "") -> list[str]:
@@ -141,12 +158,13 @@ def _project_state(event: CloudEvent) -> tuple[uuid.UUID, ProjectState] | None:
 
 
 async def record_tenant(
-    session: AsyncSession, tenant_id: uuid.UUID, events: Sequence[CloudEvent]
+    session: AsyncSession, tenant_id: uuid.UUID, events: Sequence[CloudEvent], tally: Tally
 ) -> list[FeedEntry]:
-    """Record one agency's `events` (in order) in the caller's transaction, opened under
-    `tenant_id`; answers every entry as recorded (earlier recordings included)."""
+    """Record one agency's `events` (in order) in the caller's transaction, whose tenant is
+    set to `tenant_id`; answers every entry as recorded (earlier recordings included) and adds
+    the events' outcomes to `tally`."""
     kept = [event for event in events if rule_for(event.type) is not None]
-    FEED_RECORDED.labels("not_kept").inc(len(events) - len(kept))
+    tally["not_kept"] = tally.get("not_kept", 0) + len(events) - len(kept)
     if not kept:
         return []
     for event in kept:
@@ -175,8 +193,8 @@ async def record_tenant(
     last_before, _ = await store.position(session)
     recorded = await store.record(session, tenant_id, described)
     fresh = sum(1 for entry in recorded if entry.seq > last_before)
-    FEED_RECORDED.labels("recorded").inc(fresh)
-    FEED_RECORDED.labels("duplicate").inc(len(recorded) - fresh)
+    tally["recorded"] = tally.get("recorded", 0) + fresh
+    tally["duplicate"] = tally.get("duplicate", 0) + len(recorded) - fresh
     return recorded
 
 
@@ -223,12 +241,42 @@ class FeedRecorder:
     # --- the database half -----------------------------------------------------------------
 
     async def record(self, items: Sequence[Consumed]) -> list[FeedEntry] | None:
-        """Record `items` (any agencies), one transaction per agency, a few agencies at once.
-        Answers the entries in each agency's `seq` order, or None when stopped before all of
-        them were recorded (nothing may then be acknowledged)."""
+        """Record `items` (any agencies) in one transaction; when it fails, one transaction
+        per agency, a few agencies at once. Answers the entries in each agency's `seq` order,
+        or None when stopped before all of them were recorded (nothing may then be
+        acknowledged)."""
         grouped = by_tenant(items)
         if not grouped:
             return []
+        try:
+            return await self._record_batch(grouped)
+        except Exception as exc:
+            FEED_RETRIED.inc()
+            log.warning(
+                "feed batch failed in one transaction; recording agency by agency",
+                agencies=len(grouped),
+                events=sum(len(batch) for batch in grouped.values()),
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        return await self._record_per_tenant(grouped)
+
+    async def _record_batch(self, grouped: Mapping[uuid.UUID, list[Consumed]]) -> list[FeedEntry]:
+        """Every agency's events in one transaction, agencies in tenant-id order, each agency's
+        statements under its own tenant (set transaction-locally, as `Database.transaction`
+        does)."""
+        entries: list[FeedEntry] = []
+        tally: Tally = {}
+        async with self.db.transaction(None) as session:
+            for tenant_id in sorted(grouped):
+                await set_local(session, {TENANT_SETTING: str(tenant_id)})
+                events = [item.event for item in grouped[tenant_id]]
+                entries.extend(await record_tenant(session, tenant_id, events, tally))
+        count(tally)
+        return entries
+
+    async def _record_per_tenant(
+        self, grouped: Mapping[uuid.UUID, list[Consumed]]
+    ) -> list[FeedEntry] | None:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(tenant_id: uuid.UUID, batch: list[Consumed]) -> list[FeedEntry] | None:
@@ -243,8 +291,11 @@ class FeedRecorder:
     async def _record_once(
         self, tenant_id: uuid.UUID, events: Sequence[CloudEvent]
     ) -> list[FeedEntry]:
+        tally: Tally = {}
         async with self.db.transaction(tenant_id) as session:
-            return await record_tenant(session, tenant_id, events)
+            entries = await record_tenant(session, tenant_id, events, tally)
+        count(tally)
+        return entries
 
     async def _record_with_retries(
         self, tenant_id: uuid.UUID, batch: list[Consumed]
