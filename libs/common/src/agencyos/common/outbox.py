@@ -75,6 +75,38 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+class ProducerSlot:
+    """One lazily started producer, dropped (and started again on next use) after Kafka
+    trouble: the relay's and any other long-running publisher's. `stop()` flushes, which hangs
+    while the broker is away, so dropping waits at most `stop_timeout_seconds`."""
+
+    def __init__(self, bootstrap: str, client_id: str, *, stop_timeout_seconds: float) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.stop_timeout_seconds = stop_timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+
+    async def get(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self.bootstrap, self.client_id)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def drop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), self.stop_timeout_seconds)
+        except Exception:
+            log.warning("kafka producer did not stop cleanly", client_id=self.client_id)
+
+
 class OutboxRelay:
     """Publishes unpublished outbox rows in id order and marks them sent."""
 
@@ -101,7 +133,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.retain_published_hours = retain_published_hours
         self._stopping = asyncio.Event()
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = ProducerSlot(
+            bootstrap, f"agencyos-{service}-relay", stop_timeout_seconds=send_timeout_seconds
+        )
 
     def stop(self) -> None:
         self._stopping.set()
@@ -112,7 +146,7 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 try:
-                    producer = await self._ensure_producer()
+                    producer = await self._producer.get()
                     published = await self.publish_batch(producer)
                     backoff = self.poll_seconds
                     cycles += 1
@@ -122,14 +156,14 @@ class OutboxRelay:
                         continue
                 except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning("outbox relay cannot reach kafka", error=repr(exc))
-                    await self._drop_producer()
+                    await self._producer.drop()
                     backoff = min(backoff * 2, 5.0)
                 except Exception:
                     log.exception("outbox relay cycle failed")
                     backoff = min(backoff * 2, 5.0)
                 await self._wait(backoff)
         finally:
-            await self._drop_producer()
+            await self._producer.drop()
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch; returns how many rows were sent. The rows stay locked (and
@@ -189,26 +223,6 @@ class OutboxRelay:
                 {"h": self.retain_published_hours},
             )
         OUTBOX_BACKLOG.labels(self.service).set(backlog)
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = new_producer(self.bootstrap, f"agencyos-{self.service}-relay")
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _drop_producer(self) -> None:
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            try:
-                # stop() flushes, which hangs the same way while the broker is away
-                await asyncio.wait_for(producer.stop(), self.send_timeout_seconds)
-            except Exception:
-                log.warning("outbox relay producer did not stop cleanly")
 
     async def _wait(self, seconds: float) -> None:
         try:

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -43,7 +43,7 @@ from agencyos.common.db import TENANT_SETTING, Database, set_local
 from agencyos.common.events import CloudEvent, ProjectState
 from agencyos.common.logs import get_logger
 from agencyos.common.metrics import LATENCY_BUCKETS
-from agencyos.common.outbox import new_producer
+from agencyos.common.outbox import ProducerSlot
 from agencyos.common.services import SERVICES
 from agencyos.common.web import ServiceContext
 from agencyos.notification.directory.projects import project_repository
@@ -229,7 +229,9 @@ class FeedRecorder:
         self.group_id = group_id or f"{topic_prefix}agencyos-{CONSUMER_NAME}"
         self.feed_topic = topic_prefix + FEED_TOPIC
         self._stopping = asyncio.Event()
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = ProducerSlot(
+            bootstrap, f"agencyos-{CONSUMER_NAME}", stop_timeout_seconds=self.send_timeout_seconds
+        )
 
     def stop(self) -> None:
         self._stopping.set()
@@ -359,7 +361,7 @@ class FeedRecorder:
         )
         if record is None:
             return
-        producer = await self._ensure_producer()
+        producer = await self._producer.get()
         headers = [
             *list(record.headers or ()),
             ("x-agencyos-consumer", CONSUMER_NAME.encode()),
@@ -378,7 +380,7 @@ class FeedRecorder:
         """Send `entries` to the feed topic and wait until Kafka has them all."""
         if not entries:
             return
-        producer = await self._ensure_producer()
+        producer = await self._producer.get()
         futures = [
             await producer.send(
                 self.feed_topic,
@@ -431,12 +433,12 @@ class FeedRecorder:
                     await self._consume(consumer)
                 except (KafkaError, OSError) as exc:
                     log.warning("feed recorder lost kafka; reconnecting", error=repr(exc))
-                    await self._drop_producer()
+                    await self._producer.drop()
                     await self._sleep(2.0)
                 finally:
                     await consumer.stop()
         finally:
-            await self._drop_producer()
+            await self._producer.drop()
             log.info("feed recorder stopped")
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
@@ -462,26 +464,6 @@ class FeedRecorder:
                 continue
             position = await consumer.position(tp)
             FEED_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = new_producer(self.bootstrap, f"agencyos-{CONSUMER_NAME}")
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _drop_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is None:
-            return
-        try:
-            await asyncio.wait_for(producer.stop(), self.send_timeout_seconds)
-        except Exception:
-            log.warning("feed recorder producer did not stop cleanly")
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait `seconds`; True when stopped meanwhile."""
