@@ -43,7 +43,8 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
         "reports.financial.read",
         "notifications.read",
         "email_deliveries.read",
-        "webhooks.write",
+        "webhooks.manage",
+        "automations.manage",
         "portal.read",
     }
 )
@@ -72,12 +73,13 @@ _MANAGER = _MEMBER | {
     "invoices.read",
     "invoices.write",
     "reports.financial.read",
+    "automations.manage",
 }
 _ADMIN = _MANAGER | {
     "agency.write",
     "members.write",
     "api_keys.write",
-    "webhooks.write",
+    "webhooks.manage",
     "email_deliveries.read",
 }
 

@@ -13,6 +13,7 @@ class NotificationSettings(ServiceSettings):
         "smtp_host",
         "public_base_url",
         "unsubscribe_signing_key",
+        "webhook_secret_key",
     )
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
@@ -87,3 +88,39 @@ class NotificationSettings(ServiceSettings):
     stream_catch_up_concurrency: int = Field(default=8, ge=1, le=100)
     stream_catch_up_wait_seconds: float = Field(default=20.0, gt=0)
     stream_retry_after_seconds: int = Field(default=2, ge=1)
+
+    # --- Outbound webhooks (agencyos.notification.webhooks) ---
+    # Encrypts every endpoint's signing secrets at rest (AES-GCM; any string, stretched to a
+    # key); AGENCYOS_NOTIFICATION_WEBHOOK_SECRET_KEY. Changing it makes stored secrets
+    # unreadable: rotate the endpoints' secrets after.
+    webhook_secret_key: str = "agencyos-webhook-secrets-local-development-only"
+    # Plain http:// endpoint URLs, and private destinations: refused unless listed here (CIDR
+    # networks, e.g. ["127.0.0.0/8", "::1/128"] under `make dev` and in tests). Production
+    # refuses to start with either (see `refuse_development_defaults`).
+    webhook_allow_http: bool = False
+    webhook_allowed_private_networks: list[str] = []
+    # Waits before the 2nd, 3rd, ... attempt (the first is at once), each with up to
+    # `webhook_retry_jitter` of itself added at random: 9 attempts over ~52 hours by default.
+    webhook_retry_seconds: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000]
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_response_body_limit: int = Field(default=4096, ge=0)
+    webhook_max_redirects: int = Field(default=3, ge=0, le=10)
+    # In flight at once: per endpoint (1 keeps each endpoint's deliveries in event order while
+    # it answers) and per worker process.
+    webhook_endpoint_concurrency: int = Field(default=1, ge=1, le=50)
+    webhook_concurrency: int = Field(default=50, ge=1, le=1000)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_batch_size: int = Field(default=200, ge=1, le=5000)
+    # A delivery being sent is leased this long; a worker that died mid-send loses it after.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # An endpoint whose every attempt failed for this long is disabled (5 days)
+    webhook_disable_after_failing_seconds: float = Field(default=432_000.0, gt=0)
+    # After a secret rotation the old secret keeps signing (next to the new one) this long
+    webhook_secret_rotation_grace_seconds: float = Field(default=86_400.0, ge=0)
+
+    # --- Automation rules (agencyos.notification.automations) ---
+    # An event caused by this many automation actions in a row triggers nothing more.
+    automation_max_depth: int = Field(default=3, ge=1, le=10)
+    # A failing action is retried after these waits (then recorded as failed in the run).
+    automation_action_retry_seconds: list[float] = [1, 5, 30]

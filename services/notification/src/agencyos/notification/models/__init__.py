@@ -8,6 +8,11 @@ class Base(DeclarativeBase):
 
 
 from agencyos.notification.models.agency_brand import AgencyBrand  # noqa: E402
+from agencyos.notification.models.automation import (  # noqa: E402
+    AutomationRule,
+    AutomationRun,
+    AutomationRunStatus,
+)
 from agencyos.notification.models.digest_run import DigestRun  # noqa: E402
 from agencyos.notification.models.email_delivery import (  # noqa: E402
     DeliveryStatus,
@@ -23,9 +28,19 @@ from agencyos.notification.models.preference import (  # noqa: E402
 from agencyos.notification.models.project import DirectoryProject  # noqa: E402
 from agencyos.notification.models.task import DirectoryTask  # noqa: E402
 from agencyos.notification.models.waiting_notice import WaitingNotice  # noqa: E402
+from agencyos.notification.models.webhook import (  # noqa: E402
+    EndpointDisabledReason,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "AgencyBrand",
+    "AutomationRule",
+    "AutomationRun",
+    "AutomationRunStatus",
     "Base",
     "DeliveryStatus",
     "DigestRun",
@@ -33,10 +48,15 @@ __all__ = [
     "DirectoryProject",
     "DirectoryTask",
     "EmailDelivery",
+    "EndpointDisabledReason",
     "FeedEvent",
     "FeedHead",
     "Notification",
     "NotificationPreference",
     "NotificationRoleDefault",
     "WaitingNotice",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
 ]
