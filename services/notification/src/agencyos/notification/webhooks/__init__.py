@@ -1,0 +1,2 @@
+"""Outbound webhooks: endpoints an agency registers, and the signed deliveries of its events
+to them (Standard Webhooks), driven from the Kafka topics."""
