@@ -17,7 +17,7 @@ from agencyos.common.db import RELAY_SETTING, Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
 from agencyos.common.logs import get_logger
 from agencyos.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
-from agencyos.common.tracing import inject_headers
+from agencyos.common.tracing import AUTOMATION_DEPTH_EXTENSION, automation_depth, inject_headers
 
 log = get_logger(__name__)
 
@@ -46,6 +46,9 @@ async def publish(
         traceparent=trace.get("traceparent"),
         tracestate=trace.get("tracestate"),
     )
+    depth = automation_depth()
+    if depth:
+        setattr(event, AUTOMATION_DEPTH_EXTENSION, depth)
     await session.execute(
         text(
             "INSERT INTO outbox (tenant_id, event_id, topic, event_type, envelope, headers) "

@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _configured = False
+
+# How many automation actions in a row led to the work being done now: carried as W3C baggage
+# (so it crosses HTTP, gRPC and Kafka with the trace context) and recorded on every event
+# published meanwhile as the CloudEvent extension `automationdepth`. The automation engine
+# stops a chain that reaches its maximum depth.
+AUTOMATION_DEPTH_BAGGAGE = "agencyos.automation_depth"
+AUTOMATION_DEPTH_EXTENSION = "automationdepth"
 
 
 def configure_tracing(service: str, otlp_endpoint: str = "") -> None:
@@ -60,3 +67,19 @@ def current_trace_id() -> str | None:
 
 def span_attributes(**attrs: Any) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+def automation_depth(ctx: context.Context | None = None) -> int:
+    """The automation depth of the current (or given) context: 0 when no automation led here."""
+    raw = baggage.get_baggage(AUTOMATION_DEPTH_BAGGAGE, ctx)
+    try:
+        depth = int(str(raw)) if raw is not None else 0
+    except ValueError:
+        return 0
+    return max(0, min(depth, 1000))
+
+
+def with_automation_depth(depth: int, ctx: context.Context | None = None) -> context.Context:
+    """A context whose work (and every event and peer call made in it) is `depth` automation
+    actions deep; attach it around the action (`context.attach` / `context.detach`)."""
+    return baggage.set_baggage(AUTOMATION_DEPTH_BAGGAGE, str(max(0, depth)), ctx)
