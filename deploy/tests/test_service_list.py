@@ -47,7 +47,7 @@ def test_compose_creates_the_topics_of_each_service() -> None:
     script = "\n".join(compose["kafka-topics"]["command"])
 
     assert re.findall(r"^\s*for svc in ([\w ]+); do$", script, re.M) == [" ".join(SERVICES)]
-    assert re.findall(r"^\s*for topic in ([\w. ]+); do$", script, re.M) == [" ".join(EXTRA_TOPICS)]
+    assert re.findall(r"^\s*for topic in ([\w. -]+); do$", script, re.M) == [" ".join(EXTRA_TOPICS)]
 
 
 def test_the_compose_postgres_init_creates_one_database_per_service() -> None:

@@ -23,8 +23,9 @@ SERVICE_PORTS: dict[str, tuple[int, int]] = {
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 # Kafka topics besides each service's `<service>.events` and `<service>.events.dlq`:
-# notification's feed (every recorded feed entry, for the stream processes).
-EXTRA_TOPICS: tuple[str, ...] = ("notification.feed",)
+# notification's feed (every recorded feed entry, for the stream processes) and its webhook
+# deliveries that failed for good (each with its attempts and body, for whoever investigates).
+EXTRA_TOPICS: tuple[str, ...] = ("notification.feed", "notification.webhooks.dead-letter")
 
 GATEWAY = "gateway"
 GATEWAY_PORT = 8080

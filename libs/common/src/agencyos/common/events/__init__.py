@@ -50,7 +50,12 @@ from agencyos.common.events.identity import (
     MemberSuspended,
     PasswordResetRequested,
 )
-from agencyos.common.events.notification import NoticeCreated, UnreadCountChanged
+from agencyos.common.events.notification import (
+    NoticeCreated,
+    UnreadCountChanged,
+    WebhookEndpointDisabled,
+    WebhookFailed,
+)
 from agencyos.common.events.time import (
     TimeEntriesInvoiced,
     TimeEntryLogged,
@@ -140,6 +145,8 @@ __all__ = [
     "TimesheetRejected",
     "TimesheetSubmitted",
     "UnreadCountChanged",
+    "WebhookEndpointDisabled",
+    "WebhookFailed",
     "_DeliverableEvent",
     "_TaskEvent",
     "build_event",

@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import ConfigDict, Field
+
 from agencyos.common.events.envelope import EventPayload, register
 
 
@@ -33,3 +35,29 @@ class UnreadCountChanged(EventPayload):
     event_type: ClassVar[str] = "notification.unread_count.changed"
     recipient_id: uuid.UUID
     unread_count: int
+
+
+@register
+class WebhookFailed(EventPayload):
+    """A delivery of event `event_id` to a webhook endpoint failed for good: every attempt
+    allowed was made (or the endpoint answered 410 Gone)."""
+
+    event_type: ClassVar[str] = "notification.webhook.failed"
+    model_config = ConfigDict(extra="ignore", frozen=True, serialize_by_alias=True)
+    endpoint_id: uuid.UUID
+    delivery_id: uuid.UUID
+    event_id: uuid.UUID
+    # the data field `event_type` (the class's own `event_type` names this event's type)
+    delivered_type: str = Field(alias="event_type")
+    attempts: int
+    last_status_code: int | None
+
+
+@register
+class WebhookEndpointDisabled(EventPayload):
+    """AgencyOS stopped sending to a webhook endpoint: `gone` (it answered 410) or `failing`
+    (every attempt failed for days)."""
+
+    event_type: ClassVar[str] = "notification.webhook_endpoint.disabled"
+    endpoint_id: uuid.UUID
+    reason: str

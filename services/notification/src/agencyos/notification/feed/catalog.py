@@ -109,6 +109,7 @@ _INVOICE_CLIENT = _fields(
 )
 _INVOICE = FeedRule(permission="invoices.read", client="client_id", client_fields=_INVOICE_CLIENT)
 _PERSONAL = FeedRule(person="recipient_id", personal=True)
+_WEBHOOKS = FeedRule(permission="webhooks.manage")
 
 RULES: dict[str, FeedRule] = {
     # identity: the team (never the token-carrying requests)
@@ -179,6 +180,9 @@ RULES: dict[str, FeedRule] = {
     # notification: one person's own
     "notification.notice.created": _PERSONAL,
     "notification.unread_count.changed": _PERSONAL,
+    # notification: the agency's webhooks, for whoever manages them
+    "notification.webhook.failed": _WEBHOOKS,
+    "notification.webhook_endpoint.disabled": _WEBHOOKS,
 }
 
 # Registered event types the feed never keeps, each with why: every registered type is either
