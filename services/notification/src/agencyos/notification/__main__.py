@@ -8,6 +8,7 @@ from agencyos.notification.email.worker import email_worker
 from agencyos.notification.feed.recorder import feed_recorder
 from agencyos.notification.feed.retention import feed_retention
 from agencyos.notification.settings import NotificationSettings
+from agencyos.notification.webhooks.worker import webhook_worker
 
 DEFINITION = ServiceDefinition(
     name="notification",
@@ -20,6 +21,7 @@ DEFINITION = ServiceDefinition(
         "digests": digest_worker,
         "feed": feed_recorder,
         "feed-retention": feed_retention,
+        "webhooks": webhook_worker,
     },
     servers={"stream": build_stream_app},
 )

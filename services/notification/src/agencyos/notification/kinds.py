@@ -84,6 +84,12 @@ KINDS: Mapping[str, Kind] = _kinds(
     Kind("import.finished", "Your CSV import finished", STAFF),
     Kind("import.failed", "Your CSV import failed", STAFF, email_by_default=_ALL_EMAIL),
     Kind(
+        "webhook.disabled",
+        "A webhook endpoint was disabled",
+        frozenset({Role.OWNER}),
+        email_by_default=frozenset({Role.OWNER}),
+    ),
+    Kind(
         "digest.weekly",
         "Weekly digest",
         STAFF,

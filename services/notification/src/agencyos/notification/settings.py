@@ -1,6 +1,6 @@
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agencyos.common.settings import ServiceSettings, service_config
 
@@ -118,6 +118,20 @@ class NotificationSettings(ServiceSettings):
     webhook_disable_after_failing_seconds: float = Field(default=432_000.0, gt=0)
     # After a secret rotation the old secret keeps signing (next to the new one) this long
     webhook_secret_rotation_grace_seconds: float = Field(default=86_400.0, ge=0)
+
+    @model_validator(mode="after")
+    def _no_private_webhooks_in_production(self) -> Self:
+        """Production never sends webhooks over plain http nor to private networks: a
+        setting that allows either is refused at start, whatever else is set."""
+        if self.environment.strip().lower() == "production" and (
+            self.webhook_allow_http or self.webhook_allowed_private_networks
+        ):
+            raise ValueError(
+                "notification refuses to start in production with "
+                "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOW_HTTP or "
+                "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOWED_PRIVATE_NETWORKS set (development only)"
+            )
+        return self
 
     # --- Automation rules (agencyos.notification.automations) ---
     # An event caused by this many automation actions in a row triggers nothing more.
