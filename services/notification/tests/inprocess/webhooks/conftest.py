@@ -216,7 +216,7 @@ async def settled(
     """The delivery once it reached `status` (waiting for it)."""
 
     async def reached() -> bool:
-        return (await delivery_row(in_process, agency, delivery_id))["status"] == status
+        return bool((await delivery_row(in_process, agency, delivery_id))["status"] == status)
 
     await eventually(reached, what=f"delivery {status}")
     return await delivery_row(in_process, agency, delivery_id)
