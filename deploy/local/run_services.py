@@ -139,6 +139,12 @@ def child_env() -> dict[str, str]:
         "AGENCYOS_NOTIFICATION_PUBLIC_BASE_URL",
         f"http://{env_host(GATEWAY)}:{env_port(GATEWAY, GATEWAY_PORT)}",
     )
+    # Webhooks to a receiver on this machine (http://127.0.0.1:...): allowed here only;
+    # production refuses to start with either setting.
+    env.setdefault("AGENCYOS_NOTIFICATION_WEBHOOK_ALLOW_HTTP", "true")
+    env.setdefault(
+        "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOWED_PRIVATE_NETWORKS", '["127.0.0.0/8", "::1/128"]'
+    )
     return env
 
 

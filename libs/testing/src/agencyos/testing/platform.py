@@ -143,6 +143,14 @@ class Platform:
                 # the feed recorder: short waits between retries of a failing batch
                 "AGENCYOS_NOTIFICATION_FEED_RETRY_BACKOFF_SECONDS": "0.05",
                 "AGENCYOS_NOTIFICATION_FEED_POLL_SECONDS": "0.05",
+                # Webhooks: plain http and the test receiver's address (127.0.0.2) only, so
+                # 127.0.0.1, `localhost` and every other private address stay refused as in
+                # production; retries compressed from ~52 hours to a few seconds (9 attempts).
+                "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOW_HTTP": "true",
+                "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOWED_PRIVATE_NETWORKS": '["127.0.0.2/32"]',
+                "AGENCYOS_NOTIFICATION_WEBHOOK_RETRY_SECONDS": "[0.2,0.3,0.4,0.5,0.6,0.8,1,1]",
+                "AGENCYOS_NOTIFICATION_WEBHOOK_POLL_SECONDS": "0.1",
+                "AGENCYOS_NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS": "5",
                 # A live stream may fall 50 events behind before it is dropped as too slow
                 # (1,000 in production): a test stalls a client with a few MB, not 60.
                 "AGENCYOS_NOTIFICATION_STREAM_QUEUE_SIZE": "50",
