@@ -22,7 +22,7 @@ from agencyos.notification.webhooks.sender import (
 from agencyos.testing.inprocess import Agency, InProcess
 from agencyos.testing.webhook_receiver import Answer, WebhookReceiver
 
-from .conftest import (
+from .sending import (
     RECEIVER_NETWORK,
     attempt_rows,
     client_created,
@@ -96,14 +96,14 @@ class TestRefusedEndpoints:
     async def test_a_refused_endpoint_is_recorded_as_refused_and_retried_as_a_failure(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         loopback: WebhookReceiver,
         tenant: Agency,
     ) -> None:
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, loopback.url("/hook"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, loopback.url("/hook"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=2
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=2
         )
 
         async with running(dispatcher):
@@ -128,7 +128,7 @@ class TestRedirects:
     async def test_a_redirect_to_a_private_place_is_refused_and_recorded(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         loopback: WebhookReceiver,
@@ -137,9 +137,9 @@ class TestRedirects:
     ) -> None:
         location = target.format(port=loopback.port)
         receiver.answer("/bounce", Answer(status=302, location=location))
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/bounce"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/bounce"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
         )
 
         async with running(dispatcher):
@@ -198,15 +198,15 @@ class TestRecordedAnswer:
     async def test_an_error_answer_keeps_its_first_four_kilobytes(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         receiver.answer("/err", Answer(status=500, body=json.dumps({"e": "y" * 10_000}).encode()))
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/err"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/err"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
         )
 
         async with running(dispatcher):

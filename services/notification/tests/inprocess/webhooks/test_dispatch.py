@@ -22,7 +22,7 @@ from agencyos.testing.kafka import read_topic
 from agencyos.testing.notices import notices_of, seed
 from agencyos.testing.webhook_receiver import Answer, WebhookReceiver
 
-from .conftest import (
+from .sending import (
     attempt_rows,
     client_created,
     create_deliveries,
@@ -42,14 +42,14 @@ class TestSigning:
     async def test_a_delivery_arrives_signed_with_the_standard_headers_and_the_stored_body(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
-        endpoint_id, secret = await create_endpoint(webhook_db, tenant, receiver.url("/hook"))
+        endpoint_id, secret = await create_endpoint(webhooks_db, tenant, receiver.url("/hook"))
         event = client_created(tenant)
-        [delivery_id] = await create_deliveries(webhook_db, tenant, endpoint_id, [event])
+        [delivery_id] = await create_deliveries(webhooks_db, tenant, endpoint_id, [event])
 
         async with running(dispatcher):
             [request] = await receiver.wait_for("/hook")
@@ -74,13 +74,13 @@ class TestSigning:
     async def test_a_signature_made_with_another_secret_does_not_verify(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/hook"))
-        await create_deliveries(webhook_db, tenant, endpoint_id, [client_created(tenant)])
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/hook"))
+        await create_deliveries(webhooks_db, tenant, endpoint_id, [client_created(tenant)])
 
         async with running(dispatcher):
             [request] = await receiver.wait_for("/hook")
@@ -91,20 +91,20 @@ class TestSigning:
     async def test_during_a_rotation_both_secrets_sign_and_each_verifies_alone(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         old = new_secret()
         endpoint_id, new = await create_endpoint(
-            webhook_db,
+            webhooks_db,
             tenant,
             receiver.url("/hook"),
             previous_secret=old,
             previous_expires_at=utcnow() + timedelta(hours=1),
         )
-        await create_deliveries(webhook_db, tenant, endpoint_id, [client_created(tenant)])
+        await create_deliveries(webhooks_db, tenant, endpoint_id, [client_created(tenant)])
 
         async with running(dispatcher):
             [request] = await receiver.wait_for("/hook")
@@ -119,20 +119,20 @@ class TestSigning:
     async def test_an_expired_previous_secret_signs_no_more(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         old = new_secret()
         endpoint_id, _ = await create_endpoint(
-            webhook_db,
+            webhooks_db,
             tenant,
             receiver.url("/hook"),
             previous_secret=old,
             previous_expires_at=utcnow() - timedelta(seconds=1),
         )
-        await create_deliveries(webhook_db, tenant, endpoint_id, [client_created(tenant)])
+        await create_deliveries(webhooks_db, tenant, endpoint_id, [client_created(tenant)])
 
         async with running(dispatcher):
             [request] = await receiver.wait_for("/hook")
@@ -146,14 +146,14 @@ class TestRetries:
     async def test_failed_attempts_are_retried_under_the_same_webhook_id_until_one_succeeds(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
-        endpoint_id, secret = await create_endpoint(webhook_db, tenant, receiver.url("/flaky"))
+        endpoint_id, secret = await create_endpoint(webhooks_db, tenant, receiver.url("/flaky"))
         event = client_created(tenant)
-        [delivery_id] = await create_deliveries(webhook_db, tenant, endpoint_id, [event])
+        [delivery_id] = await create_deliveries(webhooks_db, tenant, endpoint_id, [event])
         receiver.script("/flaky", [500, 503])
 
         async with running(dispatcher):
@@ -176,15 +176,15 @@ class TestRetries:
     async def test_the_first_failure_after_a_success_marks_the_endpoint_failing_since_then(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         receiver.answer("/down", Answer(status=500))
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/down"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/down"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=2
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=2
         )
 
         async with running(dispatcher):
@@ -200,7 +200,7 @@ class TestRetries:
     async def test_after_the_whole_schedule_the_delivery_fails_is_published_and_dead_lettered(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         dead_letter_prefix: str,
         dispatcher: WebhookDispatcher,
@@ -208,11 +208,11 @@ class TestRetries:
         tenant: Agency,
     ) -> None:
         receiver.answer("/down", Answer(status=502, body=b"bad gateway"))
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/down"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/down"))
         event = client_created(tenant)
         # the first attempt, then one after each of the schedule's 3 waits
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [event], max_attempts=4
+            webhooks_db, tenant, endpoint_id, [event], max_attempts=4
         )
 
         async with running(dispatcher):
@@ -253,20 +253,20 @@ class TestRetries:
     async def test_a_finished_delivery_retried_by_hand_is_sent_once_more(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         receiver.script("/later", [500])
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/later"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/later"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
         )
         async with running(dispatcher):
             await settled(in_process, tenant, delivery_id, "failed")
             # as the API's manual retry does
-            async with webhook_db.transaction(tenant.id) as session:
+            async with webhooks_db.transaction(tenant.id) as session:
                 await session.execute(
                     text(
                         "UPDATE webhook_deliveries SET status = 'pending', "
@@ -289,15 +289,15 @@ class TestDisabling:
     async def test_410_gone_disables_the_endpoint_at_once_and_fails_the_delivery(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         receiver.answer("/gone", Answer(status=410))
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/gone"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/gone"))
         first, second = await create_deliveries(
-            webhook_db,
+            webhooks_db,
             tenant,
             endpoint_id,
             [client_created(tenant, "First"), client_created(tenant, "Second")],
@@ -319,7 +319,7 @@ class TestDisabling:
     async def test_an_endpoint_failing_for_five_days_is_disabled_and_its_owners_told(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
@@ -329,13 +329,13 @@ class TestDisabling:
         await seed(in_process, admin)
         receiver.answer("/dead", Answer(status=500))
         endpoint_id, _ = await create_endpoint(
-            webhook_db,
+            webhooks_db,
             tenant,
             receiver.url("/dead"),
             failing_since=utcnow() - timedelta(days=5, minutes=1),
         )
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)]
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
         )
 
         async with running(dispatcher):
@@ -362,20 +362,20 @@ class TestDisabling:
     async def test_an_endpoint_failing_for_less_than_five_days_stays_enabled(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         receiver.answer("/dead", Answer(status=500))
         endpoint_id, _ = await create_endpoint(
-            webhook_db,
+            webhooks_db,
             tenant,
             receiver.url("/dead"),
             failing_since=utcnow() - timedelta(days=4, hours=23),
         )
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)], max_attempts=1
         )
 
         async with running(dispatcher):
@@ -386,16 +386,16 @@ class TestDisabling:
     async def test_a_disabled_endpoint_gets_nothing(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         endpoint_id, _ = await create_endpoint(
-            webhook_db, tenant, receiver.url("/off"), enabled=False
+            webhooks_db, tenant, receiver.url("/off"), enabled=False
         )
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)]
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
         )
 
         await dispatcher.tick()
@@ -413,7 +413,7 @@ class TestIsolation:
     async def test_a_slow_endpoint_does_not_delay_another_endpoint_s_deliveries(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         dead_letter_prefix: str,
         receiver: WebhookReceiver,
@@ -422,17 +422,17 @@ class TestIsolation:
     ) -> None:
         # two sends at once in all: the slow endpoint may hold one, never both
         dispatcher = dispatcher_for(
-            webhook_db, infra, dead_letter_prefix, webhook_settings(webhook_concurrency=2)
+            webhooks_db, infra, dead_letter_prefix, webhook_settings(webhook_concurrency=2)
         )
         receiver.answer("/slow", Answer(delay=3.0))
-        slow_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/slow"))
-        fast_id, _ = await create_endpoint(webhook_db, other_tenant, receiver.url("/fast"))
+        slow_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/slow"))
+        fast_id, _ = await create_endpoint(webhooks_db, other_tenant, receiver.url("/fast"))
         # the slow endpoint's deliveries are older: oldest-first alone would put them ahead
         slow = await create_deliveries(
-            webhook_db, tenant, slow_id, [client_created(tenant) for _ in range(5)]
+            webhooks_db, tenant, slow_id, [client_created(tenant) for _ in range(5)]
         )
         fast = await create_deliveries(
-            webhook_db, other_tenant, fast_id, [client_created(other_tenant) for _ in range(8)]
+            webhooks_db, other_tenant, fast_id, [client_created(other_tenant) for _ in range(8)]
         )
 
         async with running(dispatcher):
@@ -447,19 +447,19 @@ class TestIsolation:
     async def test_an_endpoint_that_never_answers_times_out_and_is_retried(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         dead_letter_prefix: str,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
         dispatcher = dispatcher_for(
-            webhook_db, infra, dead_letter_prefix, webhook_settings(webhook_timeout_seconds=0.5)
+            webhooks_db, infra, dead_letter_prefix, webhook_settings(webhook_timeout_seconds=0.5)
         )
         receiver.script("/stuck", [Answer(delay=3.0)])
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/stuck"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/stuck"))
         [delivery_id] = await create_deliveries(
-            webhook_db, tenant, endpoint_id, [client_created(tenant)]
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
         )
 
         async with running(dispatcher):
@@ -475,12 +475,12 @@ class TestIsolation:
     async def test_each_endpoint_gets_its_events_in_the_order_they_happened(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
     ) -> None:
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, receiver.url("/ordered"))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/ordered"))
         start = utcnow() - timedelta(minutes=1)
         events = [
             client_created(tenant, f"Client {n}").model_copy(
@@ -489,7 +489,7 @@ class TestIsolation:
             for n in range(12)
         ]
         # created in another order than they happened
-        await create_deliveries(webhook_db, tenant, endpoint_id, events[::-1])
+        await create_deliveries(webhooks_db, tenant, endpoint_id, events[::-1])
 
         async with running(dispatcher):
             requests = await receiver.wait_for("/ordered", 12)
@@ -499,17 +499,17 @@ class TestIsolation:
     async def test_deliveries_of_every_agency_are_sent(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         dispatcher: WebhookDispatcher,
         receiver: WebhookReceiver,
         tenant: Agency,
         other_tenant: Agency,
     ) -> None:
-        ours, _ = await create_endpoint(webhook_db, tenant, receiver.url("/ours"))
-        theirs, _ = await create_endpoint(webhook_db, other_tenant, receiver.url("/theirs"))
-        [mine] = await create_deliveries(webhook_db, tenant, ours, [client_created(tenant)])
+        ours, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/ours"))
+        theirs, _ = await create_endpoint(webhooks_db, other_tenant, receiver.url("/theirs"))
+        [mine] = await create_deliveries(webhooks_db, tenant, ours, [client_created(tenant)])
         [other] = await create_deliveries(
-            webhook_db, other_tenant, theirs, [client_created(other_tenant)]
+            webhooks_db, other_tenant, theirs, [client_created(other_tenant)]
         )
 
         async with running(dispatcher):

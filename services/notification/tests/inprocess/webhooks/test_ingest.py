@@ -23,7 +23,7 @@ from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, InProcess
 from agencyos.testing.kafka import topic_writer
 
-from .conftest import client_created, create_endpoint, eventually
+from .sending import client_created, create_endpoint, eventually
 
 RETRIES = [0.1, 0.2, 0.3]
 URL = "https://hooks.example.com/agencyos"
@@ -55,18 +55,18 @@ def event_of_type(agency: Agency, type_: str, **data: Any) -> CloudEvent:
 
 class TestCreatingDeliveries:
     async def test_an_event_makes_one_delivery_per_subscribed_enabled_endpoint(
-        self, in_process: InProcess, webhook_db: Database, infra: Infra, tenant: Agency
+        self, in_process: InProcess, webhooks_db: Database, infra: Infra, tenant: Agency
     ) -> None:
-        everything, _ = await create_endpoint(webhook_db, tenant, URL, event_types=["*"])
-        crm, _ = await create_endpoint(webhook_db, tenant, URL, event_types=["crm.*"])
+        everything, _ = await create_endpoint(webhooks_db, tenant, URL, event_types=["*"])
+        crm, _ = await create_endpoint(webhooks_db, tenant, URL, event_types=["crm.*"])
         exact, _ = await create_endpoint(
-            webhook_db, tenant, URL, event_types=["crm.client.created"]
+            webhooks_db, tenant, URL, event_types=["crm.client.created"]
         )
-        await create_endpoint(webhook_db, tenant, URL, event_types=["billing.*"])
-        await create_endpoint(webhook_db, tenant, URL, event_types=["*"], enabled=False)
+        await create_endpoint(webhooks_db, tenant, URL, event_types=["billing.*"])
+        await create_endpoint(webhooks_db, tenant, URL, event_types=["*"], enabled=False)
         event = client_created(tenant)
 
-        created = await ingest_for(webhook_db, infra).ingest([Consumed(event)])
+        created = await ingest_for(webhooks_db, infra).ingest([Consumed(event)])
 
         rows = await deliveries(in_process, tenant)
         assert created == 3
@@ -81,11 +81,11 @@ class TestCreatingDeliveries:
             assert row["occurred_at"] == event.time
 
     async def test_an_event_delivered_again_creates_nothing_twice(
-        self, in_process: InProcess, webhook_db: Database, infra: Infra, tenant: Agency
+        self, in_process: InProcess, webhooks_db: Database, infra: Infra, tenant: Agency
     ) -> None:
-        await create_endpoint(webhook_db, tenant, URL)
+        await create_endpoint(webhooks_db, tenant, URL)
         event = client_created(tenant)
-        ingest = ingest_for(webhook_db, infra)
+        ingest = ingest_for(webhooks_db, infra)
 
         assert await ingest.ingest([Consumed(event)]) == 1
         assert await ingest.ingest([Consumed(event), Consumed(event)]) == 0
@@ -95,16 +95,16 @@ class TestCreatingDeliveries:
     async def test_an_agency_s_events_go_to_its_own_endpoints_only(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         tenant: Agency,
         other_tenant: Agency,
     ) -> None:
-        ours, _ = await create_endpoint(webhook_db, tenant, URL)
-        theirs, _ = await create_endpoint(webhook_db, other_tenant, URL)
+        ours, _ = await create_endpoint(webhooks_db, tenant, URL)
+        theirs, _ = await create_endpoint(webhooks_db, other_tenant, URL)
         mine, other = client_created(tenant), client_created(other_tenant)
 
-        await ingest_for(webhook_db, infra).ingest([Consumed(mine), Consumed(other)])
+        await ingest_for(webhooks_db, infra).ingest([Consumed(mine), Consumed(other)])
 
         [our_row] = await deliveries(in_process, tenant)
         [their_row] = await deliveries(in_process, other_tenant)
@@ -123,26 +123,26 @@ class TestCreatingDeliveries:
     async def test_types_partners_may_not_receive_make_no_delivery(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         tenant: Agency,
         event_type: str,
     ) -> None:
-        await create_endpoint(webhook_db, tenant, URL, event_types=["*"])
+        await create_endpoint(webhooks_db, tenant, URL, event_types=["*"])
         event = (
             notice_event(tenant.id, uuid.uuid4())
             if event_type == "notification.notice.created"
             else event_of_type(tenant, event_type, token="secret-token")
         )
 
-        assert await ingest_for(webhook_db, infra).ingest([Consumed(event)]) == 0
+        assert await ingest_for(webhooks_db, infra).ingest([Consumed(event)]) == 0
         assert await deliveries(in_process, tenant) == []
 
     async def test_an_endpoint_never_receives_the_news_of_its_own_failure(
-        self, in_process: InProcess, webhook_db: Database, infra: Infra, tenant: Agency
+        self, in_process: InProcess, webhooks_db: Database, infra: Infra, tenant: Agency
     ) -> None:
-        failing, _ = await create_endpoint(webhook_db, tenant, URL)
-        watcher, _ = await create_endpoint(webhook_db, tenant, URL, event_types=["notification.*"])
+        failing, _ = await create_endpoint(webhooks_db, tenant, URL)
+        watcher, _ = await create_endpoint(webhooks_db, tenant, URL, event_types=["notification.*"])
         failed = event_of_type(
             tenant,
             "notification.webhook.failed",
@@ -154,7 +154,7 @@ class TestCreatingDeliveries:
             last_status_code=500,
         )
 
-        await ingest_for(webhook_db, infra).ingest([Consumed(failed)])
+        await ingest_for(webhooks_db, infra).ingest([Consumed(failed)])
 
         [row] = await deliveries(in_process, tenant)
         assert row["endpoint_id"] == watcher
@@ -176,14 +176,14 @@ class TestFromKafka:
     async def test_events_on_the_topics_become_deliveries_and_wake_the_dispatcher(
         self,
         in_process: InProcess,
-        webhook_db: Database,
+        webhooks_db: Database,
         infra: Infra,
         topic_prefix: str,
         tenant: Agency,
     ) -> None:
-        endpoint_id, _ = await create_endpoint(webhook_db, tenant, URL)
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, URL)
         woken = asyncio.Event()
-        ingest = ingest_for(webhook_db, infra, topic_prefix, on_created=woken.set)
+        ingest = ingest_for(webhooks_db, infra, topic_prefix, on_created=woken.set)
         first, second = client_created(tenant, "First"), client_created(tenant, "Second")
         async with topic_writer(infra.kafka_bootstrap) as writer:
             await writer.send_event(f"{topic_prefix}crm.events", first)

@@ -29,7 +29,7 @@ from agencyos.notification.webhooks.sender import (
 )
 from agencyos.testing.webhook_receiver import Answer, WebhookReceiver
 
-from .conftest import RECEIVER_NETWORK, new_secret
+from .sending import RECEIVER_NETWORK, new_secret
 
 BODY = '{"id":"e1","type":"crm.client.created","data":{"name":"Zoë"}}'
 
