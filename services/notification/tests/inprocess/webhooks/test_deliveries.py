@@ -357,6 +357,34 @@ class TestReplay:
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == [field]
 
+    @pytest.mark.parametrize(
+        ("since", "until", "field"),
+        [
+            ("0001-01-01T00:00:00+14:00", "0001-01-02T00:00:00+14:00", "since"),
+            ("0001-01-01T10:00:00+00:00", "0001-01-01T00:00:00+14:00", "until"),
+            ("9999-12-30T00:00:00-14:00", "9999-12-31T23:59:59-14:00", "until"),
+        ],
+        ids=["before-year-one-in-utc", "until-before-year-one-in-utc", "far-future"],
+    )
+    async def test_times_at_the_edge_of_the_calendar_are_a_422(
+        self,
+        notification: httpx.AsyncClient,
+        tenant: Agency,
+        since: str,
+        until: str,
+        field: str,
+    ) -> None:
+        endpoint = await create_endpoint(notification, tenant)
+
+        response = await notification.post(
+            f"{ENDPOINTS}/{endpoint['id']}/replay",
+            json={"since": since, "until": until},
+            headers=tenant.owner.headers,
+        )
+
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
     async def test_a_time_without_an_offset_is_a_422(
         self, notification: httpx.AsyncClient, tenant: Agency
     ) -> None:

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,6 +105,13 @@ def checked_url(url: str, settings: NotificationSettings) -> str:
         return DestinationPolicy.from_settings(settings).parse(url).url
     except RefusedDestination as refused:
         raise field_error("url", str(refused), "refused_destination") from None
+
+
+def _in_utc(moment: datetime, field: str) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise field_error(field, f"{field} is out of range") from None
 
 
 @dataclass(frozen=True)
@@ -332,12 +339,13 @@ class WebhookEndpointService:
         replay's id and how many deliveries were queued."""
         endpoint = await self.get(session, endpoint_id)
         now = utcnow()
+        since, until = _in_utc(request.since, "since"), _in_utc(request.until, "until")
         retention = timedelta(days=settings.feed_retention_days)
-        if request.until > now:
+        if until > now:
             raise field_error("until", "until must not be in the future")
-        if request.since >= request.until:
+        if since >= until:
             raise field_error("since", "since must be before until")
-        if request.until - request.since > retention:
+        if until - since > retention:
             raise field_error(
                 "since",
                 f"the window is at most {settings.feed_retention_days} days (how long events "
@@ -357,8 +365,8 @@ class WebhookEndpointService:
         self._must_be_enabled(endpoint, "replaying events to it")
         events = await recorded_events(
             session,
-            since=request.since,
-            until=request.until,
+            since=since,
+            until=until,
             types=types,
             limit=MAX_REPLAY_EVENTS + 1,
         )
