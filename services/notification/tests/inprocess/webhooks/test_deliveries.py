@@ -232,7 +232,11 @@ def window(since: datetime, until: datetime, **extra: Any) -> dict[str, Any]:
 
 class TestReplay:
     async def test_queues_the_window_s_subscribed_events_with_their_ids_in_event_order(
-        self, notification: httpx.AsyncClient, webhooks_db: Database, tenant: Agency
+        self,
+        notification: httpx.AsyncClient,
+        webhooks_db: Database,
+        notification_settings: NotificationSettings,
+        tenant: Agency,
     ) -> None:
         endpoint = await create_endpoint(notification, tenant, event_types=["billing.invoice.*"])
         start = utcnow() - timedelta(hours=3)
@@ -258,7 +262,11 @@ class TestReplay:
         assert [r.event_id for r in rows] == [first.id, second.id]
         assert await insertion_order(webhooks_db, tenant) == [first.id, second.id]
         assert {r.origin for r in rows} == {f"replay:{body['replay_id']}"}
-        assert {r.status for r in rows} == {"pending"}
+        assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
+        assert {r.max_attempts for r in rows} == {
+            1 + len(notification_settings.webhook_retry_seconds)
+        }
+        assert [r.occurred_at for r in rows] == [first.time, second.time]
         assert json.loads(rows[0].body)["id"] == str(first.id)
         assert json.loads(rows[0].body)["data"] == first.data
         listed = await notification.get(

@@ -11,20 +11,19 @@ from fastapi import APIRouter, Query, Request, Response, status
 from agencyos.common.db import utcnow
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.web import TenantSession, service_context
-from agencyos.notification.models import WebhookEndpoint
+from agencyos.notification.models import WebhookDeliveryStatus, WebhookEndpoint
 from agencyos.notification.settings import NotificationSettings
 from agencyos.notification.webhooks.permissions import WebhooksManage
 from agencyos.notification.webhooks.schemas import (
-    DeliveryStatus,
-    ReplayQueued,
-    ReplayRequest,
-    SecretRotated,
     WebhookAttemptOut,
     WebhookDeliveryOut,
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointOut,
     WebhookEndpointUpdate,
+    WebhookReplayQueued,
+    WebhookReplayRequest,
+    WebhookSecretRotated,
 )
 from agencyos.notification.webhooks.service import (
     DeliveryWithAttempts,
@@ -40,7 +39,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 _DELIVERY_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such webhook endpoint, or no such delivery of it, in your agency"}
 }
-_FINISHED = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
+_FINISHED = (WebhookDeliveryStatus.SUCCEEDED.value, WebhookDeliveryStatus.FAILED.value)
 
 
 def _settings(request: Request) -> NotificationSettings:
@@ -80,7 +79,7 @@ def _delivery(found: DeliveryWithAttempts) -> WebhookDeliveryOut:
         event_type=d.event_type,
         origin=d.origin,
         occurred_at=d.occurred_at,
-        status=DeliveryStatus(d.status),
+        status=WebhookDeliveryStatus(d.status),
         attempts=d.attempts,
         max_attempts=d.max_attempts,
         next_attempt_at=None if d.status in _FINISHED else d.next_attempt_at,
@@ -228,7 +227,7 @@ async def disable_webhook_endpoint(
 
 @router.post(
     "/{endpoint_id}/rotate-secret",
-    response_model=SecretRotated,
+    response_model=WebhookSecretRotated,
     summary="Give a webhook endpoint a new signing secret",
     description=(
         "The new `secret` is shown this once. Until `previous_secret_expires_at` every "
@@ -239,12 +238,12 @@ async def disable_webhook_endpoint(
 )
 async def rotate_webhook_secret(
     endpoint_id: uuid.UUID, principal: WebhooksManage, session: TenantSession, request: Request
-) -> SecretRotated:
+) -> WebhookSecretRotated:
     endpoint, secret = await webhook_endpoint_service.rotate_secret(
         session, endpoint_id, settings=_settings(request)
     )
     assert endpoint.previous_secret_expires_at is not None
-    return SecretRotated(
+    return WebhookSecretRotated(
         secret=secret, previous_secret_expires_at=endpoint.previous_secret_expires_at
     )
 
@@ -261,7 +260,8 @@ async def list_webhook_deliveries(
     session: TenantSession,
     pagination: Pagination,
     status_filter: Annotated[
-        DeliveryStatus | None, Query(alias="status", description="only deliveries in this status")
+        WebhookDeliveryStatus | None,
+        Query(alias="status", description="only deliveries in this status"),
     ] = None,
     event_type: Annotated[
         str | None, Query(min_length=1, max_length=120, description="only this event type")
@@ -318,7 +318,7 @@ async def retry_webhook_delivery(
 @router.post(
     "/{endpoint_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=ReplayQueued,
+    response_model=WebhookReplayQueued,
     summary="Send a past window of events to a webhook endpoint again",
     description=(
         "Every event of the agency that happened in [`since`, `until`) and that this endpoint "
@@ -338,15 +338,15 @@ async def retry_webhook_delivery(
 )
 async def replay_webhook_events(
     endpoint_id: uuid.UUID,
-    body: ReplayRequest,
+    body: WebhookReplayRequest,
     principal: WebhooksManage,
     session: TenantSession,
     request: Request,
-) -> ReplayQueued:
+) -> WebhookReplayQueued:
     replay_id, queued = await webhook_endpoint_service.replay(
         session, endpoint_id, body, settings=_settings(request)
     )
-    return ReplayQueued(replay_id=replay_id, queued=queued)
+    return WebhookReplayQueued(replay_id=replay_id, queued=queued)
 
 
 @router.post(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from agencyos.common.fields import Omittable
 from agencyos.common.types import SingleLine
+from agencyos.notification.models import WebhookDeliveryStatus
 
 MAX_EVENT_TYPES = 50
 
@@ -103,7 +103,7 @@ class WebhookEndpointCreated(WebhookEndpointOut):
     )
 
 
-class SecretRotated(BaseModel):
+class WebhookSecretRotated(BaseModel):
     secret: str = Field(description="The new signing secret (`whsec_…`), shown this once only")
     previous_secret_expires_at: datetime = Field(
         description="Until then, deliveries are signed with the previous secret too"
@@ -124,13 +124,6 @@ class WebhookAttemptOut(BaseModel):
     error: str | None
 
 
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class WebhookDeliveryOut(BaseModel):
     id: uuid.UUID
     endpoint_id: uuid.UUID
@@ -138,7 +131,7 @@ class WebhookDeliveryOut(BaseModel):
     event_type: str
     origin: str = Field(description="`live`, `test`, `replay:<replay id>` or `automation:<run id>`")
     occurred_at: datetime
-    status: DeliveryStatus
+    status: WebhookDeliveryStatus
     attempts: int
     max_attempts: int
     next_attempt_at: datetime | None = Field(description="Null once the delivery is finished")
@@ -150,7 +143,7 @@ class WebhookDeliveryOut(BaseModel):
     attempts_detail: list[WebhookAttemptOut]
 
 
-class ReplayRequest(BaseModel):
+class WebhookReplayRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -176,6 +169,6 @@ class ReplayRequest(BaseModel):
     ] = None
 
 
-class ReplayQueued(BaseModel):
+class WebhookReplayQueued(BaseModel):
     replay_id: uuid.UUID = Field(description="The deliveries' origin is `replay:<replay_id>`")
     queued: int = Field(description="How many deliveries were queued")

@@ -37,14 +37,15 @@ from agencyos.notification.webhooks.deliveries import (
 )
 from agencyos.notification.webhooks.destinations import DestinationPolicy, RefusedDestination
 from agencyos.notification.webhooks.repository import (
+    create_deliveries,
     delivery_repository,
     endpoint_repository,
     recorded_events,
 )
 from agencyos.notification.webhooks.schemas import (
-    ReplayRequest,
     WebhookEndpointCreate,
     WebhookEndpointUpdate,
+    WebhookReplayRequest,
 )
 from agencyos.notification.webhooks.secrets import new_secret, seal
 
@@ -330,7 +331,7 @@ class WebhookEndpointService:
         self,
         session: AsyncSession,
         endpoint_id: uuid.UUID,
-        request: ReplayRequest,
+        request: WebhookReplayRequest,
         *,
         settings: NotificationSettings,
     ) -> tuple[uuid.UUID, int]:
@@ -378,19 +379,14 @@ class WebhookEndpointService:
                 "too_many_events",
             )
         replay_id = uuid.uuid4()
-        max_attempts = attempts_allowed(settings.webhook_retry_seconds)
-        queued = 0
-        for event in events:
-            created = await create_delivery(
-                session,
-                tenant_id=endpoint.tenant_id,
-                endpoint_id=endpoint.id,
-                envelope=event.envelope,
-                origin=f"replay:{replay_id}",
-                max_attempts=max_attempts,
-                occurred_at=event.occurred_at,
-            )
-            queued += created is not None
+        queued = await create_deliveries(
+            session,
+            tenant_id=endpoint.tenant_id,
+            endpoint_id=endpoint.id,
+            events=events,
+            origin=f"replay:{replay_id}",
+            max_attempts=attempts_allowed(settings.webhook_retry_seconds),
+        )
         return replay_id, queued
 
     async def test(
