@@ -69,6 +69,7 @@ class TestCreate:
         body = response.json()
         assert response.headers["location"] == f"{ENDPOINTS}/{body['id']}"
         assert body["secret"].startswith("whsec_")
+        assert response.headers["cache-control"] == "no-store"
         assert body["url"] == PUBLIC_URL
         assert body["event_types"] == ["billing.invoice.*", "crm.deal.won"]
         assert body["description"] == "Accounting sync"
@@ -115,6 +116,21 @@ class TestCreate:
         assert signing_secrets(
             endpoint, now=utcnow(), key=notification_settings.webhook_secret_key
         ) == [secret]
+
+    async def test_a_retry_with_the_same_idempotency_key_creates_nothing_more(
+        self, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        body = {"url": PUBLIC_URL, "event_types": ["*"]}
+        headers = {**tenant.owner.headers, "Idempotency-Key": "create-hook-1"}
+
+        first = await notification.post(ENDPOINTS, json=body, headers=headers)
+        again = await notification.post(ENDPOINTS, json=body, headers=headers)
+        listed = await notification.get(ENDPOINTS, headers=tenant.owner.headers)
+
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["id"] == first.json()["id"]
+        assert listed.json()["total"] == 1
 
 
 class TestSecretShownOnce:
@@ -453,6 +469,7 @@ class TestRotateSecret:
         )
 
         assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
         rotated = response.json()
         new, old = rotated["secret"], created["secret"]
         assert new.startswith("whsec_")

@@ -131,6 +131,7 @@ async def create_webhook_endpoint(
         session, principal, body, settings=_settings(request)
     )
     response.headers["Location"] = f"/v1/webhook-endpoints/{endpoint.id}"
+    response.headers["Cache-Control"] = "no-store"  # it carries the secret
     return WebhookEndpointCreated(**_fields(endpoint), secret=secret)
 
 
@@ -237,11 +238,16 @@ async def disable_webhook_endpoint(
     responses=_NOT_FOUND,
 )
 async def rotate_webhook_secret(
-    endpoint_id: uuid.UUID, principal: WebhooksManage, session: TenantSession, request: Request
+    endpoint_id: uuid.UUID,
+    principal: WebhooksManage,
+    session: TenantSession,
+    request: Request,
+    response: Response,
 ) -> WebhookSecretRotated:
     endpoint, secret = await webhook_endpoint_service.rotate_secret(
         session, endpoint_id, settings=_settings(request)
     )
+    response.headers["Cache-Control"] = "no-store"
     assert endpoint.previous_secret_expires_at is not None
     return WebhookSecretRotated(
         secret=secret, previous_secret_expires_at=endpoint.previous_secret_expires_at
