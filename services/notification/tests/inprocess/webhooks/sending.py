@@ -5,8 +5,6 @@ test's own, and waiting for a delivery's outcome."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +17,7 @@ from agencyos.notification.models import WebhookEndpoint
 from agencyos.notification.settings import NotificationSettings
 from agencyos.notification.webhooks.deliveries import LIVE, create_delivery
 from agencyos.notification.webhooks.dispatch import WebhookDispatcher
-from agencyos.notification.webhooks.secrets import encrypt_secret
+from agencyos.notification.webhooks.secrets import encrypt_secret, new_secret
 from agencyos.notification.webhooks.worker import http_sender
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, InProcess
@@ -40,10 +38,6 @@ def webhook_settings(**changes: Any) -> NotificationSettings:
     }
     values.update(changes)
     return NotificationSettings(**values)
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
 
 
 def dispatcher_for(
@@ -84,9 +78,15 @@ async def create_endpoint(
                 event_types=list(event_types),
                 enabled=enabled,
                 disabled_reason=None if enabled else "manual",
-                secret_ciphertext=encrypt_secret(secret, key),
+                secret_ciphertext=encrypt_secret(
+                    secret, key=key, tenant_id=agency.id, endpoint_id=endpoint_id
+                ),
                 previous_secret_ciphertext=(
-                    encrypt_secret(previous_secret, key) if previous_secret else None
+                    encrypt_secret(
+                        previous_secret, key=key, tenant_id=agency.id, endpoint_id=endpoint_id
+                    )
+                    if previous_secret
+                    else None
                 ),
                 previous_secret_expires_at=previous_expires_at,
                 **fields,

@@ -14,6 +14,7 @@ from standardwebhooks import Webhook
 from agencyos.common.db import Database
 from agencyos.notification.webhooks.destinations import DestinationPolicy
 from agencyos.notification.webhooks.dispatch import WebhookDispatcher
+from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.notification.webhooks.sender import (
     AttemptOutcome,
     HttpWebhookSender,
@@ -28,7 +29,6 @@ from .sending import (
     client_created,
     create_deliveries,
     create_endpoint,
-    new_secret,
     running,
     settled,
 )

@@ -16,6 +16,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from agencyos.common.db import Database, utcnow
 from agencyos.notification.webhooks.dispatch import DEAD_LETTER_TOPIC, WebhookDispatcher
+from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, InProcess
 from agencyos.testing.kafka import read_topic
@@ -31,7 +32,6 @@ from .sending import (
     dispatcher_for,
     endpoint_row,
     eventually,
-    new_secret,
     running,
     settled,
     webhook_settings,

@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook
 
 from agencyos.notification.webhooks.destinations import DestinationPolicy
+from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.notification.webhooks.sender import (
     USER_AGENT,
     AttemptOutcome,
@@ -29,7 +30,7 @@ from agencyos.notification.webhooks.sender import (
 )
 from agencyos.testing.webhook_receiver import Answer, WebhookReceiver
 
-from .sending import RECEIVER_NETWORK, new_secret
+from .sending import RECEIVER_NETWORK
 
 BODY = '{"id":"e1","type":"crm.client.created","data":{"name":"Zoë"}}'
 
