@@ -110,6 +110,13 @@ def upgrade() -> None:
         ["next_attempt_at"],
         postgresql_where=sa.text("status IN ('pending', 'sending')"),
     )
+    # each endpoint's unfinished deliveries, oldest event first: the dispatcher's next ones
+    op.create_index(
+        "ix_webhook_deliveries_endpoint_queue",
+        "webhook_deliveries",
+        ["tenant_id", "endpoint_id", "occurred_at"],
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
+    )
     op.create_index(
         "ix_webhook_deliveries_listing",
         "webhook_deliveries",

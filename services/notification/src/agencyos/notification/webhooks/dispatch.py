@@ -4,12 +4,12 @@ attempt and what it means for the delivery and its endpoint.
 Due rows are read with the `app.webhook_worker` flag (every agency's, read only), oldest
 event first, only for enabled endpoints, and at most `webhook_endpoint_concurrency` per
 endpoint counting those already in flight: an endpoint at its limit is left out of the read,
-so one slow or dead endpoint never holds back the others. A claim runs under the delivery's
-agency: the endpoints are locked (so two workers never put more than the limit in flight),
-the in-flight count is taken again, and the rows are set `sending` with a lease
-(`FOR UPDATE SKIP LOCKED`), as email/delivery.py does. Each claimed row is sent by a task of
-its own, at most `webhook_concurrency` at once per process; the next claims do not wait for
-slow sends.
+so one slow or dead endpoint never holds back the others. The claim runs each agency's rows
+under that agency (one transaction, the tenant switched per agency): its endpoints are locked
+(so two workers never put more than the limit in flight), the in-flight count is taken again,
+and the rows are set `sending` with a lease (`SKIP LOCKED`), as email/delivery.py does.
+Each claimed row is sent by a task of its own, at most `webhook_concurrency` at once per
+process; the next claims do not wait for slow sends.
 
 An attempt's outcome is recorded only by the claim that still holds the row (same
 `last_attempt_at`, still `sending`), in one transaction with its consequences: a 2xx makes the
@@ -41,7 +41,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.db import Database, utcnow
+from agencyos.common.db import TENANT_SETTING, Database, set_local, utcnow
 from agencyos.common.events import WebhookEndpointDisabled, WebhookFailed
 from agencyos.common.logs import get_logger
 from agencyos.common.metrics import LATENCY_BUCKETS
@@ -110,25 +110,33 @@ def _due(row: str = "") -> str:
 
 
 _DUE = _due()
-_IN_FLIGHT = f"status = '{WebhookDeliveryStatus.SENDING.value}' AND next_attempt_at > now()"
 
-# The oldest due deliveries, at most `per_endpoint` per endpoint with those in flight counted.
+
+def _in_flight(row: str = "") -> str:
+    """A delivery being sent now (its lease runs)."""
+    return f"{row}status = '{WebhookDeliveryStatus.SENDING.value}' AND {row}next_attempt_at > now()"
+
+
+_IN_FLIGHT = _in_flight()
+
+# Each enabled endpoint's oldest due deliveries, as many as it has room for (its in-flight
+# ones counted), then the oldest of all those: one short index range per endpoint
+# (ix_webhook_deliveries_endpoint_queue), however long the backlog.
 _DUE_QUERY = f"""
-WITH in_flight AS (
-    SELECT tenant_id, endpoint_id, count(*) AS busy FROM webhook_deliveries
-    WHERE {_IN_FLIGHT} GROUP BY tenant_id, endpoint_id
-), ranked AS (
-    SELECT d.tenant_id, d.id, d.endpoint_id, d.occurred_at, d.created_at,
-        row_number() OVER (
-            PARTITION BY d.tenant_id, d.endpoint_id ORDER BY d.occurred_at, d.created_at, d.id
-        ) + coalesce(f.busy, 0) AS place
+SELECT next.tenant_id, next.id, next.endpoint_id FROM webhook_endpoints e
+CROSS JOIN LATERAL (
+    SELECT count(*) AS busy FROM webhook_deliveries f
+    WHERE f.tenant_id = e.tenant_id AND f.endpoint_id = e.id AND {_in_flight("f.")}
+) flight
+CROSS JOIN LATERAL (
+    SELECT d.tenant_id, d.id, d.endpoint_id, d.occurred_at, d.created_at
     FROM webhook_deliveries d
-    JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id AND e.enabled
-    LEFT JOIN in_flight f ON f.tenant_id = d.tenant_id AND f.endpoint_id = d.endpoint_id
-    WHERE {_due("d.")}
-)
-SELECT tenant_id, id, endpoint_id FROM ranked WHERE place <= :per_endpoint
-ORDER BY occurred_at, created_at, id LIMIT :limit
+    WHERE d.tenant_id = e.tenant_id AND d.endpoint_id = e.id AND {_due("d.")}
+    ORDER BY d.occurred_at, d.created_at, d.id
+    LIMIT greatest(:per_endpoint - flight.busy, 0)
+) next
+WHERE e.enabled
+ORDER BY next.occurred_at, next.created_at, next.id LIMIT :limit
 """
 
 
@@ -258,90 +266,110 @@ class WebhookDispatcher:
                     {"per_endpoint": self.settings.webhook_endpoint_concurrency, "limit": room},
                 )
             ).all()
-        claimed: list[Claimed] = []
-        by_tenant = sorted(due, key=lambda r: str(r.tenant_id))
-        for tenant_id, rows in groupby(by_tenant, key=lambda r: r.tenant_id):
-            try:
-                claimed += await self._claim(tenant_id, [(r.id, r.endpoint_id) for r in rows])
-            except Exception:
-                log.exception("claiming webhook deliveries failed", tenant_id=str(tenant_id))
-        claimed.sort(key=lambda c: c.claimed_at)
+        if not due:
+            return False
+        try:
+            claimed = await self._claim([(r.tenant_id, r.id, r.endpoint_id) for r in due])
+        except Exception:
+            log.exception("claiming webhook deliveries failed")
+            return False
         for item in claimed:
             task = asyncio.create_task(self._deliver(item), name=f"webhook:{item.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._sent)
-        return len(due) >= room
+        return len(claimed) >= room
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self.wake()
 
     async def _claim(
-        self, tenant_id: uuid.UUID, candidates: list[tuple[uuid.UUID, uuid.UUID]]
+        self, candidates: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]
+    ) -> list[Claimed]:
+        """Claim `candidates` (tenant, delivery, endpoint) in one transaction, agency after
+        agency (tenant-id order, the tenant set before each agency's statements, as the feed
+        recorder does), each agency's endpoints locked in id order so two claimers never
+        deadlock nor exceed an endpoint's limit."""
+        by_tenant: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = defaultdict(list)
+        for tenant_id, delivery_id, endpoint_id in candidates:
+            by_tenant[tenant_id].append((delivery_id, endpoint_id))
+        claimed: list[Claimed] = []
+        async with self.db.transaction(None) as session:
+            for tenant_id in sorted(by_tenant):
+                await set_local(session, {TENANT_SETTING: str(tenant_id)})
+                claimed += await self._claim_tenant(session, tenant_id, by_tenant[tenant_id])
+        return claimed
+
+    async def _claim_tenant(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        candidates: list[tuple[uuid.UUID, uuid.UUID]],
     ) -> list[Claimed]:
         limit = self.settings.webhook_endpoint_concurrency
-        async with self.db.transaction(tenant_id) as session:
-            endpoint_ids = sorted({endpoint_id for _, endpoint_id in candidates})
-            endpoints = {
-                e.id: e
-                for e in await session.scalars(
-                    select(WebhookEndpoint)
-                    .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.enabled)
-                    .order_by(WebhookEndpoint.id)
-                    .with_for_update()
-                )
-            }
-            busy: dict[uuid.UUID, int] = defaultdict(int)
-            for endpoint_id, count in (
-                await session.execute(
-                    text(
-                        "SELECT endpoint_id, count(*) FROM webhook_deliveries "
-                        f"WHERE endpoint_id = ANY(:ids) AND {_IN_FLIGHT} GROUP BY endpoint_id"
-                    ),
-                    {"ids": list(endpoints)},
-                )
-            ).all():
-                busy[endpoint_id] = count
-            ids = []
-            for delivery_id, endpoint_id in candidates:
-                if endpoint_id in endpoints and busy[endpoint_id] < limit:
-                    busy[endpoint_id] += 1
-                    ids.append(delivery_id)
-            if not ids:
-                return []
-            rows = (
-                await session.execute(
-                    text(
-                        "UPDATE webhook_deliveries d SET "
-                        f"status = '{WebhookDeliveryStatus.SENDING.value}', "
-                        "attempts = d.attempts + 1, last_attempt_at = now(), "
-                        "next_attempt_at = now() + make_interval(secs => :lease) "
-                        "FROM (SELECT tenant_id, id FROM webhook_deliveries "
-                        f"WHERE id = ANY(:ids) AND {_DUE} FOR UPDATE SKIP LOCKED) due "
-                        "WHERE d.tenant_id = due.tenant_id AND d.id = due.id "
-                        "RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.body, "
-                        "d.attempts, d.max_attempts, d.last_attempt_at"
-                    ),
-                    {"ids": ids, "lease": self.settings.webhook_lease_seconds},
-                )
-            ).all()
-            now = utcnow()
-            return [
-                Claimed(
-                    tenant_id=tenant_id,
-                    id=row.id,
-                    endpoint_id=row.endpoint_id,
-                    event_id=row.event_id,
-                    event_type=row.event_type,
-                    body=row.body,
-                    attempts=row.attempts,
-                    max_attempts=row.max_attempts,
-                    claimed_at=row.last_attempt_at,
-                    url=endpoints[row.endpoint_id].url,
-                    secrets=self._secrets(endpoints[row.endpoint_id], now),
-                )
-                for row in rows
-            ]
+        endpoint_ids = sorted({endpoint_id for _, endpoint_id in candidates})
+        # FOR NO KEY UPDATE: claimers of one endpoint take turns, while the ingest's new
+        # deliveries (whose foreign key takes KEY SHARE on their endpoint) never wait on it
+        endpoints = {
+            e.id: e
+            for e in await session.scalars(
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.enabled)
+                .order_by(WebhookEndpoint.id)
+                .with_for_update(key_share=True)
+            )
+        }
+        busy: dict[uuid.UUID, int] = defaultdict(int)
+        for endpoint_id, count in (
+            await session.execute(
+                text(
+                    "SELECT endpoint_id, count(*) FROM webhook_deliveries "
+                    f"WHERE endpoint_id = ANY(:ids) AND {_IN_FLIGHT} GROUP BY endpoint_id"
+                ),
+                {"ids": list(endpoints)},
+            )
+        ).all():
+            busy[endpoint_id] = count
+        ids = []
+        for delivery_id, endpoint_id in candidates:
+            if endpoint_id in endpoints and busy[endpoint_id] < limit:
+                busy[endpoint_id] += 1
+                ids.append(delivery_id)
+        if not ids:
+            return []
+        rows = (
+            await session.execute(
+                text(
+                    "UPDATE webhook_deliveries d SET "
+                    f"status = '{WebhookDeliveryStatus.SENDING.value}', "
+                    "attempts = d.attempts + 1, last_attempt_at = now(), "
+                    "next_attempt_at = now() + make_interval(secs => :lease) "
+                    "FROM (SELECT tenant_id, id FROM webhook_deliveries "
+                    f"WHERE id = ANY(:ids) AND {_DUE} FOR NO KEY UPDATE SKIP LOCKED) due "
+                    "WHERE d.tenant_id = due.tenant_id AND d.id = due.id "
+                    "RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.body, "
+                    "d.attempts, d.max_attempts, d.last_attempt_at"
+                ),
+                {"ids": ids, "lease": self.settings.webhook_lease_seconds},
+            )
+        ).all()
+        now = utcnow()
+        return [
+            Claimed(
+                tenant_id=tenant_id,
+                id=row.id,
+                endpoint_id=row.endpoint_id,
+                event_id=row.event_id,
+                event_type=row.event_type,
+                body=row.body,
+                attempts=row.attempts,
+                max_attempts=row.max_attempts,
+                claimed_at=row.last_attempt_at,
+                url=endpoints[row.endpoint_id].url,
+                secrets=self._secrets(endpoints[row.endpoint_id], now),
+            )
+            for row in rows
+        ]
 
     def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str] | None:
         try:
@@ -405,7 +433,7 @@ class WebhookDispatcher:
                     WebhookDelivery.status == WebhookDeliveryStatus.SENDING.value,
                     WebhookDelivery.last_attempt_at == claimed.claimed_at,
                 )
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
             if delivery is None:
                 return None  # the lease ran out and another claim has the row now
@@ -429,7 +457,7 @@ class WebhookDispatcher:
             endpoint = await session.scalar(
                 select(WebhookEndpoint)
                 .where(WebhookEndpoint.id == claimed.endpoint_id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
             now = utcnow()
             delivery.last_status_code = result.status_code
