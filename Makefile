@@ -85,10 +85,11 @@ format: install ## apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: bench
-bench: install stack-up ## benchmarks: gateway vs service vs pgbench floor; a notification burst; SSE stream fan-out (bench/results/)
+bench: install stack-up ## benchmarks: gateway vs service vs pgbench floor; a notification burst; SSE stream fan-out; webhook delivery (bench/results/)
 	$(PY) bench/run.py
 	$(PY) bench/notification_burst.py
 	$(PY) bench/stream_fanout.py
+	$(PY) bench/webhooks.py
 
 .PHONY: clean
 clean: ## stop the stack and delete .run/ state (downloads are kept)

@@ -19,7 +19,7 @@ counted): that makes the exit status. Speed figures are printed and written to
 `bench/results/<UTC timestamp>-webhooks.json`, not asserted.
 
     .venv/bin/python bench/webhooks.py [--agencies 10] [--endpoints 2] [--burst 2000]
-                                       [--rate 50] [--steady 20]
+                                       [--rate 25] [--steady 20]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from aiokafka import AIOKafkaProducer
 
 from agencyos.common.events import CloudEvent
@@ -145,6 +147,13 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def cpu_seconds(self) -> float:
+        """The worker's CPU time so far (user and system)."""
+        if self.worker is None:
+            return 0.0
+        times = psutil.Process(self.worker.pid).cpu_times()
+        return float(times.user + times.system)
 
     def check_alive(self) -> None:
         if self.worker is not None and self.worker.poll() is not None:
@@ -284,7 +293,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with WebhookReceiver() as receiver:
         receiver.answer(DEAD_PATH, Answer(delay=3600))
-        stack = Stack(infra, receiver, args.results_dir / "webhooks-logs", args.timeout_seconds)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        log_dir = REPO / ".run" / "bench" / f"{stamp}-webhooks" / "logs"
+        result["logs"] = str(log_dir)
+        stack = Stack(infra, receiver, log_dir, args.timeout_seconds)
         await stack.start()
         try:
             agencies = [uuid.uuid4() for _ in range(args.agencies)]
@@ -302,6 +314,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 # 1. a burst
                 events.sent = {}
+                cpu_before = stack.cpu_seconds()
+                bench_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime
                 started = time.monotonic()
                 for n in range(args.burst):
                     await events.send(agencies[n % len(agencies)])
@@ -309,6 +323,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await wait_all(stack, receiver, healthy, events.sent, 300)
                 latencies, missing, duplicates, last = received_by(receiver, healthy, events.sent)
                 took = (last or time.monotonic()) - started
+                cpu_after = stack.cpu_seconds()
                 result["burst"] = {
                     "events": args.burst,
                     "deliveries": len(latencies),
@@ -317,6 +332,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "seconds": round(took, 2),
                     "deliveries_per_second": round(len(latencies) / took, 1) if took else None,
                     "latency": distribution_ms(latencies),
+                    "worker_cpu_seconds": round(cpu_after - cpu_before, 1),
+                    "bench_cpu_seconds": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_utime - bench_cpu, 1
+                    ),
                 }
                 burst = dict(events.sent)
 
@@ -362,7 +381,7 @@ def main() -> None:
     parser.add_argument("--agencies", type=int, default=10)
     parser.add_argument("--endpoints", type=int, default=2, help="healthy endpoints per agency")
     parser.add_argument("--burst", type=int, default=2000, help="events in the burst")
-    parser.add_argument("--rate", type=float, default=50.0, help="events/s in the steady phase")
+    parser.add_argument("--rate", type=float, default=25.0, help="events/s in the steady phase")
     parser.add_argument("--steady", type=float, default=20.0, help="seconds of steady rate")
     parser.add_argument("--timeout-seconds", type=float, default=10.0)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)

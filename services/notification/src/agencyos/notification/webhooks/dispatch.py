@@ -38,7 +38,7 @@ from itertools import groupby
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import TENANT_SETTING, Database, set_local, utcnow
@@ -231,6 +231,7 @@ class WebhookDispatcher:
                     await self._wait(self.settings.webhook_poll_seconds)
         finally:
             await self.drain()
+            await self.sender.close()
             if self._producer is not None:
                 await self._producer.drop()
             log.info("webhook dispatcher stopped")
@@ -425,20 +426,43 @@ class WebhookDispatcher:
                 log.exception("dead-lettering a webhook failed", delivery_id=str(claimed.id))
 
     async def _record(self, claimed: Claimed, result: AttemptResult) -> Recorded | None:
+        """The attempt and what it makes of its delivery and endpoint, in one transaction of a
+        few plain statements (this runs once per attempt)."""
+        now = utcnow()
+        succeeded = result.outcome is AttemptOutcome.SUCCEEDED
+        final = not succeeded and (result.gone or claimed.attempts >= claimed.max_attempts)
+        if succeeded:
+            changes = "status = :succeeded, succeeded_at = :now"
+        elif final:
+            changes = "status = :failed, failed_at = :now"
+        else:
+            changes = "status = :pending, next_attempt_at = :next"
         async with self.db.transaction(claimed.tenant_id) as session:
-            delivery = await session.scalar(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == claimed.id,
-                    WebhookDelivery.status == WebhookDeliveryStatus.SENDING.value,
-                    WebhookDelivery.last_attempt_at == claimed.claimed_at,
+            held = (
+                await session.execute(
+                    text(
+                        f"UPDATE webhook_deliveries SET {changes}, last_status_code = :status "
+                        "WHERE tenant_id = :tenant AND id = :id AND status = :sending "
+                        "AND last_attempt_at = :claimed_at RETURNING id"
+                    ),
+                    {
+                        "succeeded": WebhookDeliveryStatus.SUCCEEDED.value,
+                        "failed": WebhookDeliveryStatus.FAILED.value,
+                        "pending": WebhookDeliveryStatus.PENDING.value,
+                        "sending": WebhookDeliveryStatus.SENDING.value,
+                        "now": now,
+                        "next": now + self.schedule.wait_after(claimed.attempts),
+                        "status": result.status_code,
+                        "tenant": claimed.tenant_id,
+                        "id": claimed.id,
+                        "claimed_at": claimed.claimed_at,
+                    },
                 )
-                .with_for_update(key_share=True)
-            )
-            if delivery is None:
+            ).first()
+            if held is None:
                 return None  # the lease ran out and another claim has the row now
-            session.add(
-                WebhookAttempt(
+            await session.execute(
+                insert(WebhookAttempt).values(
                     tenant_id=claimed.tenant_id,
                     id=uuid.uuid4(),
                     delivery_id=claimed.id,
@@ -454,25 +478,16 @@ class WebhookDispatcher:
                     error=result.error,
                 )
             )
-            endpoint = await session.scalar(
-                select(WebhookEndpoint)
-                .where(WebhookEndpoint.id == claimed.endpoint_id)
-                .with_for_update(key_share=True)
-            )
-            now = utcnow()
-            delivery.last_status_code = result.status_code
-            if result.outcome is AttemptOutcome.SUCCEEDED:
-                delivery.status = WebhookDeliveryStatus.SUCCEEDED.value
-                delivery.succeeded_at = now
-                if endpoint is not None:
-                    endpoint.last_success_at = now
-                    endpoint.failing_since = None
-                await session.flush()
+            if succeeded:
+                await session.execute(
+                    text(
+                        "UPDATE webhook_endpoints SET last_success_at = :now, "
+                        "failing_since = NULL WHERE tenant_id = :tenant AND id = :id"
+                    ),
+                    {"now": now, "tenant": claimed.tenant_id, "id": claimed.endpoint_id},
+                )
                 return Recorded(WebhookDeliveryStatus.SUCCEEDED.value)
-            final = result.gone or claimed.attempts >= claimed.max_attempts
             if final:
-                delivery.status = WebhookDeliveryStatus.FAILED.value
-                delivery.failed_at = now
                 await publish(
                     session,
                     WebhookFailed(
@@ -487,36 +502,41 @@ class WebhookDispatcher:
                     subject=f"webhook-deliveries/{claimed.id}",
                     tenant_id=claimed.tenant_id,
                 )
-            else:
-                delivery.status = WebhookDeliveryStatus.PENDING.value
-                delivery.next_attempt_at = now + self.schedule.wait_after(claimed.attempts)
+            # the first failure after a success marks the endpoint failing from now
+            failing = (
+                await session.execute(
+                    text(
+                        "UPDATE webhook_endpoints "
+                        "SET failing_since = coalesce(failing_since, :now) "
+                        "WHERE tenant_id = :tenant AND id = :id RETURNING enabled, failing_since"
+                    ),
+                    {"now": now, "tenant": claimed.tenant_id, "id": claimed.endpoint_id},
+                )
+            ).first()
             disabled = None
-            if endpoint is not None:
-                disabled = await self._after_failure(session, endpoint, result, now)
-            await session.flush()
+            if failing is not None and failing.enabled:
+                too_long = timedelta(seconds=self.settings.webhook_disable_after_failing_seconds)
+                if result.gone or now - failing.failing_since >= too_long:
+                    endpoint = await session.scalar(
+                        select(WebhookEndpoint)
+                        .where(WebhookEndpoint.id == claimed.endpoint_id)
+                        .with_for_update(key_share=True)
+                    )
+                    if endpoint is not None:
+                        disabled = await self._disable(session, endpoint, result, now)
             return Recorded(
                 WebhookDeliveryStatus.FAILED.value if final else "retried", disabled=disabled
             )
 
-    async def _after_failure(
+    async def _disable(
         self,
         session: AsyncSession,
         endpoint: WebhookEndpoint,
         result: AttemptResult,
         now: datetime,
-    ) -> str | None:
-        """Mark the endpoint failing; disable it when it is gone or has failed too long."""
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        if not endpoint.enabled:
-            return None
-        too_long = timedelta(seconds=self.settings.webhook_disable_after_failing_seconds)
-        if result.gone:
-            reason = EndpointDisabledReason.GONE
-        elif now - endpoint.failing_since >= too_long:
-            reason = EndpointDisabledReason.FAILING
-        else:
-            return None
+    ) -> str:
+        """Disable the endpoint (gone, or failing too long), publish it, tell its owners."""
+        reason = EndpointDisabledReason.GONE if result.gone else EndpointDisabledReason.FAILING
         endpoint.enabled = False
         endpoint.disabled_reason = reason.value
         endpoint.disabled_at = now
@@ -530,6 +550,7 @@ class WebhookDispatcher:
             tenant_id=endpoint.tenant_id,
         )
         await tell_owners(session, endpoint, reason, source_event_id=event.id)
+        await session.flush()
         log.warning(
             "webhook endpoint disabled",
             endpoint_id=str(endpoint.id),

@@ -40,10 +40,10 @@ from agencyos.notification.settings import NotificationSettings
 from agencyos.notification.webhooks.deliveries import (
     LIVE,
     attempts_allowed,
-    create_delivery,
     deliverable,
     subscribed,
 )
+from agencyos.notification.webhooks.repository import RecordedEvent, create_deliveries
 
 log = get_logger(__name__)
 
@@ -75,21 +75,23 @@ async def ingest_tenant(
             select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(WebhookEndpoint.enabled)
         )
     ).all()
+    envelopes = {event.id: event.model_dump(mode="json", exclude_none=True) for event in wanted}
     created = 0
-    for event in wanted:
-        for endpoint_id, event_types in endpoints:
-            if not subscribed(list(event_types), event.type) or _about(event, endpoint_id):
-                continue
-            delivery = await create_delivery(
-                session,
-                tenant_id=event.tenantid,
-                endpoint_id=endpoint_id,
-                envelope=event.model_dump(mode="json", exclude_none=True),
-                origin=LIVE,
-                max_attempts=max_attempts,
-                occurred_at=event.time,
-            )
-            created += delivery is not None
+    for endpoint_id, event_types in endpoints:
+        # one statement per endpoint, its events in the order they came
+        mine = [
+            RecordedEvent(event.id, event.type, event.time, envelopes[event.id])
+            for event in wanted
+            if subscribed(list(event_types), event.type) and not _about(event, endpoint_id)
+        ]
+        created += await create_deliveries(
+            session,
+            tenant_id=wanted[0].tenantid,
+            endpoint_id=endpoint_id,
+            events=mine,
+            origin=LIVE,
+            max_attempts=max_attempts,
+        )
     return created
 
 

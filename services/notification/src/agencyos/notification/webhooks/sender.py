@@ -4,8 +4,8 @@ destination policy before every connection, redirects followed by hand, one dead
 The name in the URL is resolved once per hop and the connection goes to the resolved (and
 allowed) address, with the Host header and TLS SNI set to the name, so the certificate is
 checked against the name while a DNS answer that changes in between cannot slip a private
-address in. Each hop gets a client of its own: a pooled connection opened for one name is
-never reused for another behind the same address.
+address in. Connections are kept alive per (name, address, port): one opened for a name is
+never reused for another name behind the same address.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +72,8 @@ class AttemptResult:
 class WebhookSender(Protocol):
     async def send(self, hook: OutgoingWebhook) -> AttemptResult: ...
 
+    async def close(self) -> None: ...
+
 
 def signed_headers(hook: OutgoingWebhook, at: datetime) -> dict[str, str]:
     """The Standard Webhooks headers: one `v1,<base64>` signature per secret."""
@@ -106,12 +109,16 @@ class HttpWebhookSender:
         body_limit: int = 4096,
         max_redirects: int = 3,
         ssl_context: ssl.SSLContext | None = None,
+        max_clients: int = 512,
     ) -> None:
         self.policy = policy
         self.timeout_seconds = timeout_seconds
         self.body_limit = body_limit
         self.max_redirects = max_redirects
         self.ssl_context = ssl_context or ssl.create_default_context()
+        self.max_clients = max_clients
+        self._clients: OrderedDict[tuple[str, str, str, int], httpx.AsyncClient] = OrderedDict()
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def send(self, hook: OutgoingWebhook) -> AttemptResult:
         started_at = datetime.now(UTC)
@@ -200,32 +207,49 @@ class HttpWebhookSender:
         netloc = literal if destination.port == default_port else f"{literal}:{destination.port}"
         host_header = _host_header(destination, default_port)
         target = urlunsplit((destination.scheme, netloc, parts.path or "/", parts.query, ""))
-        async with (
-            httpx.AsyncClient(
-                verify=self.ssl_context,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(self.timeout_seconds),
-            ) as client,
-            client.stream(
-                "POST",
-                target,
-                content=body.encode(),
-                headers={**headers, "host": host_header, "accept-encoding": "identity"},
-                extensions={"sni_hostname": destination.host},
-            ) as response,
-        ):
+        client = self._client_for(destination, address)
+        async with client.stream(
+            "POST",
+            target,
+            content=body.encode(),
+            headers={**headers, "host": host_header, "accept-encoding": "identity"},
+            extensions={"sni_hostname": destination.host},
+        ) as response:
             received = bytearray()
             if self.body_limit > 0:
                 async for chunk in response.aiter_raw():
                     received += chunk
                     if len(received) >= self.body_limit:
-                        break  # the rest is never read: the connection closes with the client
+                        break  # the rest is never read: the connection is closed, not reused
             return _Answer(
                 response.status_code,
                 bytes(received[: self.body_limit]),
                 response.headers.get("location"),
             )
+
+    def _client_for(self, destination: Destination, address: IPAddress) -> httpx.AsyncClient:
+        """The client for one name at one address: its kept-alive connections (and TLS
+        sessions) serve that name only, never another name behind the same address."""
+        key = (destination.scheme, destination.host, str(address), destination.port)
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = httpx.AsyncClient(
+                verify=self.ssl_context,
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(self.timeout_seconds),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=4),
+            )
+            while len(self._clients) >= self.max_clients:
+                _, oldest = self._clients.popitem(last=False)
+                self._closing.add(asyncio.ensure_future(oldest.aclose()))
+                self._closing = {t for t in self._closing if not t.done()}
+        self._clients[key] = client  # the most recently used last
+        return client
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        await asyncio.gather(*(c.aclose() for c in clients), *self._closing)
 
 
 def _host_header(destination: Destination, default_port: int) -> str:
