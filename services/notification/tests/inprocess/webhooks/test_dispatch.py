@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
@@ -518,3 +519,121 @@ class TestIsolation:
 
         [ours_request] = receiver.received("/ours")
         assert json.loads(ours_request.body)["tenantid"] == str(tenant.id)
+
+
+class TestLeasesAndReplicas:
+    async def test_a_delivery_whose_sender_died_is_sent_again_when_its_lease_runs_out(
+        self,
+        in_process: InProcess,
+        webhooks_db: Database,
+        dispatcher: WebhookDispatcher,
+        receiver: WebhookReceiver,
+        tenant: Agency,
+    ) -> None:
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/hook"))
+        [delivery_id] = await create_deliveries(
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
+        )
+        # claimed by a worker that died mid-send: `sending`, its lease over
+        async with webhooks_db.transaction(tenant.id) as session:
+            await session.execute(
+                text(
+                    "UPDATE webhook_deliveries SET status = 'sending', attempts = 1, "
+                    "last_attempt_at = now() - interval '2 minutes', "
+                    "next_attempt_at = now() - interval '1 minute' WHERE id = :id"
+                ),
+                {"id": delivery_id},
+            )
+
+        async with running(dispatcher):
+            row = await settled(in_process, tenant, delivery_id)
+
+        assert row["attempts"] == 2
+        assert [a["attempt"] for a in await attempt_rows(in_process, tenant, delivery_id)] == [2]
+
+    async def test_a_delivery_in_its_lease_is_left_alone(
+        self,
+        in_process: InProcess,
+        webhooks_db: Database,
+        dispatcher: WebhookDispatcher,
+        receiver: WebhookReceiver,
+        tenant: Agency,
+    ) -> None:
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/hook"))
+        [delivery_id] = await create_deliveries(
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
+        )
+        async with webhooks_db.transaction(tenant.id) as session:
+            await session.execute(
+                text(
+                    "UPDATE webhook_deliveries SET status = 'sending', attempts = 1, "
+                    "last_attempt_at = now(), next_attempt_at = now() + interval '1 minute' "
+                    "WHERE id = :id"
+                ),
+                {"id": delivery_id},
+            )
+
+        await dispatcher.tick()
+        await dispatcher.drain()
+
+        assert receiver.received("/hook") == []
+        assert (await delivery_row(in_process, tenant, delivery_id))["attempts"] == 1
+
+    async def test_two_dispatchers_send_each_delivery_once_and_one_at_a_time_per_endpoint(
+        self,
+        in_process: InProcess,
+        webhooks_db: Database,
+        infra: Infra,
+        dead_letter_prefix: str,
+        receiver: WebhookReceiver,
+        tenant: Agency,
+    ) -> None:
+        receiver.answer("/shared", Answer(delay=0.05))
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, receiver.url("/shared"))
+        events = [client_created(tenant) for _ in range(12)]
+        ids = await create_deliveries(webhooks_db, tenant, endpoint_id, events)
+        first = dispatcher_for(webhooks_db, infra, dead_letter_prefix)
+        second = dispatcher_for(webhooks_db, infra, dead_letter_prefix)
+
+        async with running(first), running(second):
+            for delivery_id in ids:
+                await settled(in_process, tenant, delivery_id)
+
+        requests = receiver.received("/shared")
+        assert sorted(r.headers["webhook-id"] for r in requests) == sorted(
+            str(e.id) for e in events
+        )
+        # one at a time: each request arrived after the previous answer (50 ms) was due
+        arrivals = [r.received_at for r in requests]
+        assert all(b - a >= 0.045 for a, b in pairwise(arrivals))
+
+    async def test_a_failed_delivery_kafka_did_not_take_is_dead_lettered_by_the_sweep(
+        self,
+        in_process: InProcess,
+        webhooks_db: Database,
+        infra: Infra,
+        dead_letter_prefix: str,
+        dispatcher: WebhookDispatcher,
+        tenant: Agency,
+    ) -> None:
+        endpoint_id, _ = await create_endpoint(webhooks_db, tenant, "https://hooks.example.com/x")
+        [delivery_id] = await create_deliveries(
+            webhooks_db, tenant, endpoint_id, [client_created(tenant)]
+        )
+        async with webhooks_db.transaction(tenant.id) as session:
+            await session.execute(
+                text(
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = 4, "
+                    "failed_at = now() - interval '1 minute' WHERE id = :id"
+                ),
+                {"id": delivery_id},
+            )
+
+        assert await dispatcher.sweep_dead_letters() == 1
+        assert await dispatcher.sweep_dead_letters() == 0
+
+        records = await read_topic(
+            infra.kafka_bootstrap, dead_letter_prefix + DEAD_LETTER_TOPIC, lambda got: bool(got)
+        )
+        assert [json.loads(r.value)["delivery"]["id"] for r in records] == [str(delivery_id)]
+        assert (await delivery_row(in_process, tenant, delivery_id))["dead_lettered_at"]
