@@ -317,6 +317,7 @@ class InProcess:
                 port,
                 revocations=service.ctx.revocations,
                 database=service.ctx.db,
+                service_credential=service.settings.service_credential,
             )
             self.grpc_servers[name] = (server, f"127.0.0.1:{port}")
         return self.grpc_servers[name][1]
