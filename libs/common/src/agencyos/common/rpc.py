@@ -29,6 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
@@ -116,6 +117,19 @@ def parse_uuids(raws: Sequence[str], field: str, limit: int) -> tuple[uuid.UUID,
     if len(raws) > limit:
         raise InvalidInput(f"at most {limit} {field} per call")
     return tuple(dict.fromkeys(parse_uuid(raw, field) for raw in raws))
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def validated(schema: type[SchemaT], **fields: Any) -> SchemaT:
+    """A request's fields checked by the schema the REST route uses (so both edges accept the
+    same input); INVALID_ARGUMENT naming every invalid field otherwise."""
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as exc:
+        names = sorted({".".join(str(p) for p in e["loc"]) or "request" for e in exc.errors()})
+        raise InvalidInput(f"invalid fields: {', '.join(names)}") from exc
 
 
 def rfc3339(moment: datetime | None) -> str:
