@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 import hmac
 import time
 import uuid
@@ -83,10 +84,13 @@ def service_authenticated(
 
 
 def _credential_matches(presented: str | None, expected: str) -> bool:
-    # Constant time, and never a match while the server has no credential configured.
+    # Constant time (over digests, so not even the length shows), and never a match while the
+    # server has no credential configured.
     if not expected or presented is None:
         return False
-    return hmac.compare_digest(presented.encode(), expected.encode())
+    return hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
 
 
 _session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
