@@ -8,12 +8,14 @@ from agencyos.common.settings import ServiceSettings, service_config
 class NotificationSettings(ServiceSettings):
     service_name = "notification"
     model_config = service_config("notification")
-    # Local defaults that must never reach production (the SMTP sink and the local gateway).
+    # Local defaults that must never reach production (the SMTP sink and the local gateway;
+    # the service credential asks identity for automation authors' tokens).
     development_secrets: ClassVar[tuple[str, ...]] = (
         "smtp_host",
         "public_base_url",
         "unsubscribe_signing_key",
         "webhook_secret_key",
+        "service_credential",
     )
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
