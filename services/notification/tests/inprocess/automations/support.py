@@ -4,6 +4,7 @@ consumer runner (inbox, transaction under the event's agency), and events to fee
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -145,7 +146,14 @@ class Automations:
             uuid.UUID(str(rule_id)),
             tenant_id=tenant_id,
         )
-        return [dict(r) for r in found]
+        return [
+            {
+                **dict(r),
+                "actions": json.loads(r["actions"]),
+                "event": json.loads(r["event"]),
+            }
+            for r in found
+        ]
 
 
 def make_engine(
