@@ -51,7 +51,7 @@ RECIPES: Mapping[str, RecipeDefinition] = _recipes(
                 "body": (
                     "Hello{% if data.bill_to.contact_name %} {{ data.bill_to.contact_name }}"
                     "{% endif %},\n\nInvoice {{ data.number }} was due on {{ data.due_date }} "
-                    "and {{ data.amount_due_cents / 100 }} {{ data.currency }} is still to "
+                    "and {{ data.amount_due_cents | money(data.currency) }} is still to "
                     "be paid.{% if data.payment_url %}\n\nPay it here: {{ data.payment_url }}"
                     "{% endif %}\n\nThank you."
                 ),
@@ -60,7 +60,7 @@ RECIPES: Mapping[str, RecipeDefinition] = _recipes(
                 "kind": "notify",
                 "to": {"role": "owner"},
                 "title": "Invoice {{ data.number }} is overdue",
-                "body": "{{ data.amount_due_cents / 100 }} {{ data.currency }} is still due.",
+                "body": "{{ data.amount_due_cents | money(data.currency) }} is still due.",
                 "link": "/v1/invoices/{{ data.invoice_id }}",
             },
         ],
@@ -102,7 +102,7 @@ RECIPES: Mapping[str, RecipeDefinition] = _recipes(
                 "kind": "notify",
                 "to": {"role": "manager"},
                 "title": "Deal \u201c{{ data.title }}\u201d was won",
-                "body": "{{ data.client_name }}: {{ data.value_cents / 100 }} {{ data.currency }}",
+                "body": "{{ data.client_name }}: {{ data.value_cents | money(data.currency) }}",
                 "link": "/v1/deals/{{ data.deal_id }}",
             }
         ],

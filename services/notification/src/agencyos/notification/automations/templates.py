@@ -7,6 +7,7 @@ immutable sandbox, given `event` (the CloudEvent as a dict) and `data` (its data
   so a rule keeps working when an optional field is absent.
 - Multiplying strings or lists and powers are capped, and the output stops at
   `OUTPUT_LIMIT` characters: a template cannot make a huge text.
+- `money` formats minor units: `{{ data.total_cents | money(data.currency) }}`.
 - HTML (an email's HTML part) is rendered by a second environment with autoescape, so event
   values cannot inject markup.
 """
@@ -22,6 +23,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.nodes import Template as TemplateNode
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+
+from agencyos.common.currencies import format_money
 
 OUTPUT_LIMIT = 10_000
 # the longest string or list `*` may make, and the largest exponent `**` may use
@@ -50,10 +53,21 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator_name, left, right)
 
 
+def money(cents: Any, currency: Any = "EUR") -> str:
+    """`{{ data.total_cents | money(data.currency) }}`: `1,234.56 EUR` (empty when not a
+    number)."""
+    try:
+        return format_money(int(cents), str(currency or "EUR"))
+    except (TypeError, ValueError):
+        return ""
+
+
 def _environment(*, html: bool) -> _Sandbox:
-    return _Sandbox(
+    env = _Sandbox(
         autoescape=html, undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True
     )
+    env.filters["money"] = money
+    return env
 
 
 _TEXT = _environment(html=False)
