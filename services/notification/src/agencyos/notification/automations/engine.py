@@ -140,17 +140,18 @@ class AutomationEngine:
     # --- the worker's half -------------------------------------------------------------------
 
     async def run_due(self) -> int:
-        """Run the due actions of every agency's runs once; answers how many runs."""
+        """Run the due actions of every agency's runs once; answers how many runs moved on
+        (not those another worker held, nor those that failed to: the loop then waits)."""
         async with self.db.transaction(None) as session:
             due = await run_repository.due_everywhere(session, utcnow(), self.batch_size)
         if not due:
             return 0
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(tenant_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        async def one(tenant_id: uuid.UUID, run_id: uuid.UUID) -> bool:
             async with gate:
                 try:
-                    await self.run_one(tenant_id, run_id)
+                    return await self.run_one(tenant_id, run_id)
                 except Exception as exc:  # the next pass tries it again
                     log.error(
                         "automation run failed to advance",
@@ -158,15 +159,18 @@ class AutomationEngine:
                         tenant_id=str(tenant_id),
                         error=f"{type(exc).__name__}: {exc}"[:2000],
                     )
+                    return False
 
-        await asyncio.gather(*(one(t, r) for t, r in due))
-        return len(due)
+        moved = await asyncio.gather(*(one(t, r) for t, r in due))
+        return sum(moved)
 
-    async def run_one(self, tenant_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    async def run_one(self, tenant_id: uuid.UUID, run_id: uuid.UUID) -> bool:
+        """Run the run's due actions; False when there were none to run (done meanwhile, or
+        another worker has it)."""
         async with self.db.transaction(tenant_id) as session:
             run = await run_repository.claim(session, run_id, utcnow())
             if run is None:
-                return  # done meanwhile, or another worker has it
+                return False
             rule = await rule_repository.get(session, run.rule_id)
             assert rule is not None, "a rule's runs go with it"
             token = otel_context.attach(with_automation_depth(run.depth + 1))
@@ -174,6 +178,7 @@ class AutomationEngine:
                 await self._advance(session, run, rule)
             finally:
                 otel_context.detach(token)
+        return True
 
     async def _advance(
         self, session: AsyncSession, run: AutomationRun, rule: AutomationRule
