@@ -264,6 +264,25 @@ async def _endpoint(automations: Automations, agency: Agency) -> uuid.UUID:
     return endpoint_id
 
 
+class TestPatchNulls:
+    async def test_null_clears_the_description_and_is_refused_elsewhere(
+        self, notification: httpx.AsyncClient, tenant: Agency
+    ) -> None:
+        rule = await create_rule(notification, tenant.owner, **RULE, description="About")
+        base = f"/v1/automations/{rule['id']}"
+
+        cleared = await notification.patch(
+            base, json={"description": None}, headers=tenant.owner.headers
+        )
+
+        assert cleared.json()["description"] is None
+        for field in ("name", "trigger", "conditions", "actions", "enabled"):
+            response = await notification.patch(
+                base, json={field: None}, headers=tenant.owner.headers
+            )
+            assert response.status_code == 422, (field, response.text)
+
+
 class TestWhoMay:
     @pytest.mark.parametrize("role", ["owner", "admin", "manager"])
     async def test_staff_who_manage_automations_may(

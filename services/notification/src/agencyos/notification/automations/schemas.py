@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agencyos.common.fields import Omittable
 from agencyos.notification.automations.conditions import Op
 
 TEXT_LIMIT = 5000
@@ -140,6 +141,7 @@ class Condition(_Shape):
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Trigger = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Actions = Annotated[list[Action], Field(min_length=1, max_length=10)]
 Conditions = Annotated[list[Condition], Field(max_length=20)]
@@ -148,19 +150,22 @@ Conditions = Annotated[list[Condition], Field(max_length=20)]
 class AutomationRuleCreate(_Shape):
     name: Name
     description: Description | None = None
-    trigger: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    trigger: Trigger
     conditions: Conditions = []
     actions: Actions
     enabled: bool = True
 
 
 class AutomationRuleUpdate(_Shape):
-    name: Name | None = None
+    """What is sent changes (the rule is checked again as a whole); `description: null`
+    clears it, any other field may be left out but not null."""
+
+    name: Omittable[Name] = None
     description: Description | None = None
-    trigger: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
-    conditions: Conditions | None = None
-    actions: Actions | None = None
-    enabled: bool | None = None
+    trigger: Omittable[Trigger] = None
+    conditions: Omittable[Conditions] = None
+    actions: Omittable[Actions] = None
+    enabled: Omittable[bool] = None
 
 
 class AutomationRule(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_problem
+from agencyos.common.errors import Conflict, InvalidInput, NotFound
 from agencyos.notification.automations.recipes import RECIPES
 from agencyos.notification.automations.repository import rule_repository, run_repository
 from agencyos.notification.automations.schemas import (
@@ -78,19 +78,13 @@ class AutomationService:
     ) -> AutomationRule:
         rule = await self.get(session, rule_id)
         given = changes.model_dump(exclude_unset=True)
-        for name in ("name", "trigger", "actions", "enabled"):
-            if name in given and given[name] is None:
-                raise InvalidInput(
-                    f"{name} cannot be null", errors=[field_problem(name, "cannot be null")]
-                )
-        trigger = changes.trigger if "trigger" in given else rule.trigger
+        trigger = changes.trigger or rule.trigger
         conditions = (
-            changes.conditions or []
-            if "conditions" in given
+            changes.conditions
+            if changes.conditions is not None
             else _CONDITIONS.validate_python(rule.conditions)
         )
         actions = changes.actions if changes.actions is not None else self._actions_of(rule)
-        assert trigger is not None
         await check_rule(session, trigger, conditions, actions)
         values: dict[str, Any] = {
             "trigger": trigger,
