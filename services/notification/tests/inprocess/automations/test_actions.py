@@ -113,6 +113,42 @@ class TestNotify:
         assert mine["title"].startswith("yours: Client ")
         assert await notices_of(in_process, manager, KIND) == []
 
+    async def test_a_person_of_another_agency_is_never_told(
+        self,
+        notification: httpx.AsyncClient,
+        automations: Automations,
+        in_process: InProcess,
+        tenant: Agency,
+        other_tenant: Agency,
+        manager: Caller,
+    ) -> None:
+        stranger = await join(in_process, other_tenant, "manager")
+        rule = await create_rule(
+            notification,
+            tenant.owner,
+            trigger="crm.client.created",
+            actions=[
+                notify({"person_id": str(stranger.user_id)}, "psst"),
+                {
+                    "kind": "email",
+                    "to": {"person_id": str(stranger.user_id)},
+                    "subject": "psst",
+                    "body": "{{ data.company_name }}",
+                },
+            ],
+        )
+
+        await automations.handle(client_created(manager, owner_id=stranger.user_id))
+
+        assert await notices_of(in_process, stranger, KIND) == []
+        [run] = await automations.runs(tenant.id, rule["id"])
+        told, mailed = run["actions"]
+        assert told["detail"] == {"notified": []}
+        assert mailed["status"] == "failed"
+        service = await in_process.service("notification")
+        for agency in (tenant, other_tenant):
+            assert await service.rows("SELECT 1 FROM email_deliveries", tenant_id=agency.id) == []
+
     async def test_a_project_s_members_and_managers(
         self,
         notification: httpx.AsyncClient,
