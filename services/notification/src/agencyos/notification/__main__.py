@@ -2,6 +2,7 @@ from pathlib import Path
 
 from agencyos.common.runtime import ServiceDefinition, main
 from agencyos.notification.app import build_app, build_stream_app
+from agencyos.notification.automations.worker import automation_worker
 from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
@@ -20,6 +21,7 @@ DEFINITION = ServiceDefinition(
         "digests": digest_worker,
         "feed": feed_recorder,
         "feed-retention": feed_retention,
+        "automations": automation_worker,
     },
     servers={"stream": build_stream_app},
 )

@@ -126,3 +126,5 @@ class NotificationSettings(ServiceSettings):
     automation_max_depth: int = Field(default=3, ge=1, le=10)
     # A failing action is retried after these waits (then recorded as failed in the run).
     automation_action_retry_seconds: list[float] = [1, 5, 30]
+    # How often the automations worker looks for runs with an action due (when idle).
+    automation_poll_seconds: float = Field(default=0.2, gt=0)
