@@ -6,17 +6,13 @@ and a loop running the due actions of every agency's runs."""
 from __future__ import annotations
 
 import asyncio
-import importlib
-import uuid
-from datetime import date
 from typing import cast
 
 from agencyos.common.consumer import ConsumerRunner, Subscription
-from agencyos.common.errors import ServiceUnavailable
 from agencyos.common.logs import get_logger
 from agencyos.common.web import ServiceContext
 from agencyos.notification.automations.engine import AutomationEngine, handlers_for
-from agencyos.notification.automations.ports import AutomationPeers
+from agencyos.notification.automations.peers import GrpcAutomationPeers
 from agencyos.notification.automations.triggers import trigger_types
 from agencyos.notification.settings import NotificationSettings
 from agencyos.notification.webhooks.deliveries import attempts_allowed
@@ -63,50 +59,11 @@ class AutomationWorker:
                 pass
 
 
-class UnavailablePeers:
-    """Work and crm while no gRPC implementation is installed: every call is a temporary
-    failure (retried, then failed), never a silent success."""
-
-    async def create_task(
-        self,
-        *,
-        tenant_id: uuid.UUID,
-        acting_user_id: uuid.UUID,
-        project_id: uuid.UUID,
-        title: str,
-        description: str | None,
-        assignee_id: uuid.UUID | None,
-        due_date: date | None,
-    ) -> uuid.UUID:
-        raise ServiceUnavailable("work cannot be reached from automations")
-
-    async def add_timeline_entry(
-        self,
-        *,
-        tenant_id: uuid.UUID,
-        acting_user_id: uuid.UUID,
-        client_id: uuid.UUID,
-        title: str,
-        body: str | None,
-    ) -> uuid.UUID:
-        raise ServiceUnavailable("crm cannot be reached from automations")
-
-
-def _peers(ctx: ServiceContext) -> AutomationPeers:
-    """The gRPC peers (`automations.peers.automation_peers(ctx)`), when installed."""
-    try:
-        module = importlib.import_module("agencyos.notification.automations.peers")
-    except ModuleNotFoundError:
-        log.warning("automation peers are not installed: create_task and timeline_entry fail")
-        return UnavailablePeers()
-    return cast(AutomationPeers, module.automation_peers(ctx))
-
-
 def automation_worker(ctx: ServiceContext) -> AutomationWorker:
     settings = cast(NotificationSettings, ctx.settings)
     engine = AutomationEngine(
         ctx.database(),
-        _peers(ctx),
+        GrpcAutomationPeers.of(settings, ctx.verifier),
         max_depth=settings.automation_max_depth,
         retry_seconds=settings.automation_action_retry_seconds,
         webhook_max_attempts=attempts_allowed(settings.webhook_retry_seconds),
