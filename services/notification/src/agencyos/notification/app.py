@@ -10,6 +10,7 @@ from agencyos.notification.feed.stream.hub import stream_lifespan
 from agencyos.notification.inapp.endpoints import router as notifications_router
 from agencyos.notification.preferences.endpoints import router as preferences_router
 from agencyos.notification.settings import NotificationSettings
+from agencyos.notification.webhooks.endpoints import router as webhook_endpoints_router
 
 
 def _stream_hub(ctx: ServiceContext) -> Lifespan:
@@ -38,6 +39,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             email_deliveries_router,
             events_router,
             stream_router,
+            webhook_endpoints_router,
             automations_router,
         ],
         lifespans=[_stream_hub(ctx)],
