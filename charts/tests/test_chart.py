@@ -8,6 +8,7 @@ relies on (probes, resources, non-root, image tags, migration hooks, ports from 
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
@@ -581,3 +582,45 @@ def test_values_schema_rejects_wrong_values(content: str, tmp_path: Path) -> Non
     )
     assert result.returncode != 0, "helm template accepted invalid values"
     assert "schema" in result.stderr, result.stderr
+
+
+class TestServiceCredential:
+    """Every service pod shows identity the same service credential (the gateway none), from a
+    Secret: an existing one, or one the chart renders from a value."""
+
+    @staticmethod
+    def _credentials(values: Path) -> dict[str, Any]:
+        return {
+            _component(obj): _env(_container(obj)).get("AGENCYOS_SERVICE_CREDENTIAL")
+            for obj in _of_kind(values, "Deployment")
+        }
+
+    def test_production_reads_it_from_the_existing_secret_in_every_service_pod(self) -> None:
+        found = self._credentials(PRODUCTION_VALUES)
+        assert found.pop("gateway") is None
+        assert found
+        for component, credential in found.items():
+            assert credential == {
+                "secretKeyRef": {"name": "agencyos-service-credential", "key": "service-credential"}
+            }, component
+        assert not _of_kind(PRODUCTION_VALUES, "Secret")
+
+    def test_a_value_is_rendered_into_a_secret_of_the_chart(self, tmp_path: Path) -> None:
+        values = _values_file(
+            tmp_path,
+            "  secrets:\n    serviceCredential: {value: s3cret-credential, key: credential}\n",
+        )
+        (secret,) = _of_kind(values, "Secret")
+        assert secret["metadata"]["name"] == f"{RELEASE}-service-credential"
+        assert base64.b64decode(secret["data"]["credential"]).decode() == "s3cret-credential"
+        found = self._credentials(values)
+        assert found.pop("gateway") is None
+        for component, credential in found.items():
+            assert credential == {
+                "secretKeyRef": {"name": f"{RELEASE}-service-credential", "key": "credential"}
+            }, component
+        assert "s3cret-credential" not in json.dumps(_of_kind(values, "Deployment"))
+
+    def test_unset_leaves_the_development_default(self) -> None:
+        assert set(self._credentials(DEFAULT_VALUES).values()) == {None}
+        assert not _of_kind(DEFAULT_VALUES, "Secret")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agencyos.common.services import GATEWAY, GATEWAY_METRICS_PORT, GATEWAY_PORT, SERVICE_PORTS
+from agencyos.common.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / ".run" / "logs"
@@ -135,6 +136,10 @@ def child_env() -> dict[str, str]:
     host, port = smtp_address()
     env.setdefault("AGENCYOS_NOTIFICATION_SMTP_HOST", host)
     env.setdefault("AGENCYOS_NOTIFICATION_SMTP_PORT", str(port))
+    # One service credential for every service (identity checks what the others send).
+    env.setdefault(
+        "AGENCYOS_SERVICE_CREDENTIAL", ServiceSettings.model_fields["service_credential"].default
+    )
     env.setdefault(
         "AGENCYOS_NOTIFICATION_PUBLIC_BASE_URL",
         f"http://{env_host(GATEWAY)}:{env_port(GATEWAY, GATEWAY_PORT)}",

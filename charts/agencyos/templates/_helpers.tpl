@@ -124,3 +124,14 @@ AGENCYOS_GATEWAY_STREAM_URL: {{ printf "http://%s:%v" $host .Values.services.not
 {{- printf "http://%s:%v/.well-known/jwks.json" $identity .Values.services.identity.ports.http -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret holding the service credential: the existing one, else the chart's own (rendered
+only when a value is given); empty when neither is set. */}}
+{{- define "agencyos.serviceCredentialSecret" -}}
+{{- $credential := .Values.global.secrets.serviceCredential -}}
+{{- if $credential.existingSecret -}}
+{{- $credential.existingSecret -}}
+{{- else if $credential.value -}}
+{{- printf "%s-service-credential" (include "agencyos.fullname" .) -}}
+{{- end -}}
+{{- end -}}

@@ -126,6 +126,9 @@ spec:
         prometheus.io/port: {{ $svc.ports.metrics | default $svc.ports.http | quote }}
         prometheus.io/path: /metrics
         checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+        {{- with $global.secrets.serviceCredential.value }}
+        checksum/service-credential: {{ . | sha256sum }}
+        {{- end }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -213,6 +216,15 @@ spec:
                 secretKeyRef:
                   name: {{ include "agencyos.databaseSecret" . }}
                   key: {{ $global.secrets.databaseUrlKey }}
+            {{- end }}
+            {{- if ne .name "gateway" }}
+            {{- with include "agencyos.serviceCredentialSecret" .root }}
+            - name: AGENCYOS_SERVICE_CREDENTIAL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ . }}
+                  key: {{ $global.secrets.serviceCredential.key }}
+            {{- end }}
             {{- end }}
             {{- with include "agencyos.extraEnv" $svc | trim }}
             {{- . | nindent 12 }}

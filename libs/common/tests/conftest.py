@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from alembic import op
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import UUID
@@ -280,6 +280,17 @@ def widget_router(state: WidgetApp) -> APIRouter:
         await state.release_slow.wait()
         widget_id = await insert_widget_row(session, principal.tenant_id, body.name)
         return {"id": str(widget_id)}
+
+    # Shows a secret once (like a new API key): marked no-store.
+    @router.post("/widgets/with-secret", status_code=201)
+    async def create_with_secret(
+        body: WidgetCreate, session: TenantSession, principal: CurrentPrincipal, response: Response
+    ) -> dict[str, Any]:
+        state.count("create_with_secret")
+        widget_id = await insert_widget_row(session, principal.tenant_id, body.name)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Location"] = f"/widgets/{widget_id}"
+        return {"id": str(widget_id), "secret": f"sk_{uuid.uuid4().hex}"}
 
     # Only owners hold `roles.write` by default.
     @router.get("/reports/secret", dependencies=[require("roles.write")])

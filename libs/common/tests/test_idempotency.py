@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 
 def with_key(headers: dict[str, str], key: str) -> dict[str, str]:
@@ -249,3 +250,50 @@ class TestOtherMethods:
 
         assert first.status_code == second.status_code == 200
         assert "idempotent-replayed" not in second.headers
+
+
+class TestAnAnswerShowingASecret:
+    """An answer marked `Cache-Control: no-store` shows a secret once: the key store keeps
+    that the request was done, never the answer."""
+
+    async def test_a_retry_is_a_409_pointing_at_the_result_and_creates_nothing(
+        self,
+        client: httpx.AsyncClient,
+        bearer: Any,
+        tenant: uuid.UUID,
+        widget_count: Any,
+        app_state: Any,
+    ) -> None:
+        headers = with_key(bearer(tenant, uuid.uuid4()), new_key())
+
+        first = await client.post("/widgets/with-secret", json={"name": "sec"}, headers=headers)
+        second = await client.post("/widgets/with-secret", json={"name": "sec"}, headers=headers)
+
+        assert first.status_code == 201
+        assert first.json()["secret"].startswith("sk_")
+        assert second.status_code == 409, second.text
+        assert second.headers["content-type"] == "application/problem+json"
+        assert second.headers["location"] == f"/widgets/{first.json()['id']}"
+        assert "secret" in second.json()["detail"]
+        assert first.json()["secret"] not in second.text
+        assert await widget_count(tenant, "sec") == 1
+        assert app_state.calls["create_with_secret"] == 1
+
+    async def test_the_secret_is_nowhere_in_the_key_store(
+        self, client: httpx.AsyncClient, bearer: Any, tenant: uuid.UUID, db: Any
+    ) -> None:
+        key = new_key()
+        created = await client.post(
+            "/widgets/with-secret", json={"name": "kept"}, headers=with_key(bearer(tenant), key)
+        )
+        secret = created.json()["secret"]
+
+        async with db.transaction(tenant) as session:
+            row = (
+                await session.execute(
+                    text("SELECT state, response_body FROM idempotency_keys WHERE key = :key"),
+                    {"key": key},
+                )
+            ).one()
+        assert row.state == "completed"
+        assert secret.encode() not in bytes(row.response_body or b"")

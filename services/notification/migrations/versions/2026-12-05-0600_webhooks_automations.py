@@ -25,6 +25,9 @@ depends_on = None
 # records each under its own tenant; only a transaction that sets this flag sees other
 # agencies' rows.
 WEBHOOK_WORKER_SETTING = "app.webhook_worker"
+# Likewise, the automation worker finds runs with an action due in every agency (read only),
+# then runs each under its own tenant.
+AUTOMATION_WORKER_SETTING = "app.automation_worker"
 DELIVERY_STATUSES = "('pending', 'sending', 'succeeded', 'failed')"
 DISABLED_REASONS = "('manual', 'gone', 'failing')"
 RUN_STATUSES = "('running', 'succeeded', 'failed', 'skipped', 'stopped')"
@@ -193,6 +196,10 @@ def upgrade() -> None:
         # [{"index", "kind", "status", "attempts", "detail", "error"}] in action order
         sa.Column("actions", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
         sa.Column("note", sa.String(500)),
+        # the triggering CloudEvent as it was received (what the actions' templates are given)
+        sa.Column("event", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        # when the run's next action is due (its first try or a retry); null when none is
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
         sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint(f"status IN {RUN_STATUSES}", name="known_run_status"),
@@ -206,7 +213,17 @@ def upgrade() -> None:
     op.create_index(
         "ix_automation_runs_listing", "automation_runs", ["tenant_id", "rule_id", "started_at"]
     )
+    op.create_index(
+        "ix_automation_runs_due",
+        "automation_runs",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'running'"),
+    )
     enable_tenant_rls("automation_runs")
+    op.execute(
+        "CREATE POLICY automation_runs_automation_worker ON automation_runs FOR SELECT "
+        f"USING (current_setting('{AUTOMATION_WORKER_SETTING}', true) = 'on')"
+    )
 
 
 def downgrade() -> None:

@@ -25,6 +25,7 @@ class TestProduction:
             public_base_url="https://app.example.com",
             unsubscribe_signing_key="s3cret",
             webhook_secret_key="an0ther-s3cret",
+            service_credential="a-th1rd-s3cret",
         )
 
         refuse_development_defaults(settings)

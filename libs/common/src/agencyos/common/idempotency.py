@@ -5,6 +5,11 @@ with the same key and the same request gets the stored response again (`Idempote
 true`) and has no second effect; the same key with a different request is refused (422), and a
 retry while the first is still running gets 409. Keys are scoped to the caller (agency and
 user), so one caller can never replay another's response.
+
+A response marked `Cache-Control: no-store` (one that shows a secret once: a new API key, a
+webhook signing secret) is never kept: the key remembers that the request was done and where
+its result is (`Location`), and a retry is a 409 saying so, with no second effect and no copy
+of the secret at rest.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ MAX_KEY_LENGTH = 255
 # Visible ASCII only: the key is stored as text (PostgreSQL refuses NUL) and shown in logs.
 _KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 MAX_BODY_BYTES = 10 * 1024 * 1024
-_REPLAYED_HEADERS = ("content-type", "location")
+_REPLAYED_HEADERS = ("content-type", "location", "cache-control")
 
 
 class IdempotencyMiddleware:
@@ -141,6 +146,8 @@ class IdempotencyMiddleware:
                         ident,
                     )
                 else:
+                    if _withheld(captured["headers"]):
+                        captured["body"] = bytearray()
                     await session.execute(
                         text(
                             "UPDATE idempotency_keys SET state = 'completed', "
@@ -169,7 +176,22 @@ async def _read_body(receive: Receive) -> bytes:
             return bytes(chunks)
 
 
+def _withheld(headers: dict[str, str]) -> bool:
+    return "no-store" in headers.get("cache-control", "").lower()
+
+
 async def _replay(send: Send, row: Any) -> None:
+    if _withheld(row.response_headers or {}):
+        location = (row.response_headers or {}).get("location")
+        await _send_problem(
+            send,
+            Conflict(
+                "this request was already done with this Idempotency-Key; its answer showed a "
+                "secret once and is not kept" + (f" (the result: {location})" if location else ""),
+                headers={"location": location} if location else {},
+            ),
+        )
+        return
     headers = [(k.encode(), v.encode()) for k, v in (row.response_headers or {}).items()]
     headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": row.response_status, "headers": headers})

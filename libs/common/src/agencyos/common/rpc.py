@@ -6,14 +6,22 @@ servicers runs in one transaction (committed when the method returns, rolled bac
 raises) under the caller's agency, which the method reaches through `rpc_session()`. A call
 without a caller (identity's `ResolveApiKey`) gets a transaction with no agency set, in which
 row-level security shows nothing until the method names the agency (`set_local`).
+
+A few methods are called by our services themselves, with no person's token (identity's
+`IssueDelegatedToken`): they are marked `@service_authenticated`, and only they accept (and
+require) the shared service credential in `x-agencyos-service-credential` metadata instead of a
+token. Every other method ignores that metadata: the credential grants nothing else.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
+import hashlib
+import hmac
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -22,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
@@ -38,6 +47,50 @@ log = get_logger(__name__)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "agencyos_rpc_principal", default=None
 )
+
+
+# True while a @service_authenticated method runs for a caller that presented the credential.
+_service_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "agencyos_rpc_service_caller", default=False
+)
+
+SERVICE_CREDENTIAL_METADATA = "x-agencyos-service-credential"
+_SERVICE_AUTHENTICATED = "__agencyos_service_authenticated__"
+
+_Servicer = TypeVar("_Servicer")
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+_Method = Callable[[_Servicer, _Request, grpc.aio.ServicerContext], Coroutine[Any, Any, _Response]]
+
+
+def service_authenticated(
+    method: _Method[_Servicer, _Request, _Response],
+) -> _Method[_Servicer, _Request, _Response]:
+    """Mark a servicer method as one our services call on their own, with the service
+    credential instead of a person's token. The server's interceptor then demands the
+    credential (and verifies no token) for it; the method itself refuses to run unless the
+    interceptor let it through that way, so a mark on the wrong server admits nobody."""
+
+    @functools.wraps(method)
+    async def guarded(
+        self: _Servicer, request: _Request, context: grpc.aio.ServicerContext
+    ) -> _Response:
+        if not _service_caller.get():
+            raise Unauthenticated("this method needs the service credential")
+        return await method(self, request, context)
+
+    setattr(guarded, _SERVICE_AUTHENTICATED, True)
+    return guarded
+
+
+def _credential_matches(presented: str | None, expected: str) -> bool:
+    # Constant time (over digests, so not even the length shows), and never a match while the
+    # server has no credential configured.
+    if not expected or presented is None:
+        return False
+    return hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
 
 
 _session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
@@ -70,6 +123,19 @@ def parse_uuids(raws: Sequence[str], field: str, limit: int) -> tuple[uuid.UUID,
     return tuple(dict.fromkeys(parse_uuid(raw, field) for raw in raws))
 
 
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def validated(schema: type[SchemaT], **fields: Any) -> SchemaT:
+    """A request's fields checked by the schema the REST route uses (so both edges accept the
+    same input); INVALID_ARGUMENT naming every invalid field otherwise."""
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as exc:
+        names = sorted({".".join(str(p) for p in e["loc"]) or "request" for e in exc.errors()})
+        raise InvalidInput(f"invalid fields: {', '.join(names)}") from exc
+
+
 def rfc3339(moment: datetime | None) -> str:
     """A timestamp as gRPC messages carry it: RFC 3339 in UTC with `Z`; "" for none."""
     return rfc3339_utc(moment) if moment else ""
@@ -97,11 +163,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         verifier: JwksVerifier,
         revocations: RevocationStore | None = None,
         database: Database | None = None,
+        service_credential: str = "",
     ) -> None:
         self.service = service
         self.verifier = verifier
         self.revocations = revocations
         self.database = database
+        self.service_credential = service_credential
 
     async def intercept_service(
         self,
@@ -114,7 +182,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         inner = handler.unary_unary
         service, verifier, revocations = self.service, self.verifier, self.revocations
-        database = self.database
+        database, service_credential = self.database, self.service_credential
+        by_service = bool(getattr(inner, _SERVICE_AUTHENTICATED, False))
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = {
@@ -127,7 +196,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             try:
                 with tracer().start_as_current_span(method, kind=trace.SpanKind.SERVER):
                     principal = None
-                    if "authorization" in metadata:
+                    if by_service:
+                        # The service credential, and only it: a person's token (whoever's)
+                        # is not looked at, so it can never stand in for the credential.
+                        presented = metadata.get(SERVICE_CREDENTIAL_METADATA)
+                        if not _credential_matches(presented, service_credential):
+                            raise Unauthenticated("this method needs a valid service credential")
+                    elif "authorization" in metadata:
                         principal = await verifier.verify(bearer_token(metadata["authorization"]))
                         if revocations is not None:
                             # Fail open: gRPC is internal (NetworkPolicy), and the caller's own
@@ -135,6 +210,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                             await revocations.check(principal, fail_open=True)
                         bind(tenant_id=str(principal.tenant_id), user_id=str(principal.user_id))
                     reset = _principal.set(principal)
+                    reset_caller = _service_caller.set(by_service)
                     try:
                         if database is None:
                             return await inner(request, context)
@@ -148,6 +224,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                             finally:
                                 _session.reset(reset_session)
                     finally:
+                        _service_caller.reset(reset_caller)
                         _principal.reset(reset)
             except AppError as error:
                 failure = error
@@ -185,13 +262,17 @@ async def start_grpc_server(
     *,
     revocations: RevocationStore | None = None,
     database: Database | None = None,
+    service_credential: str = "",
 ) -> grpc.aio.Server:
     """Start a server with our interceptor, the servicers `register` adds (it returns their
     full service names), the health checking protocol and reflection. With `revocations`,
     every call's token is also checked for revocation; with `database`, every call runs in
-    one transaction of it (`rpc_session()`)."""
+    one transaction of it (`rpc_session()`); `service_credential` is what the
+    `@service_authenticated` methods demand (none: they refuse every call)."""
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(service, verifier, revocations, database)]
+        interceptors=[
+            ServerInterceptor(service, verifier, revocations, database, service_credential)
+        ]
     )
     names = list(register(server))
     health_servicer = health.aio.HealthServicer()
@@ -235,6 +316,22 @@ async def call(
 ) -> Any:
     """Call a peer with the caller's token and trace context; map its status to AppError."""
     metadata = [("authorization", principal.authorization), *inject_headers().items()]
+    try:
+        return await method(request, metadata=metadata, timeout=timeout)
+    except grpc.aio.AioRpcError as exc:
+        raise error_from_grpc(exc.code(), exc.details()) from exc
+
+
+async def call_as_service(
+    method: Callable[..., Any],
+    request: Req,
+    *,
+    credential: str,
+    timeout: float = 5.0,
+) -> Any:
+    """Call a peer's `@service_authenticated` method with the service credential (and no
+    person's token) and the trace context; map its status to AppError."""
+    metadata = [(SERVICE_CREDENTIAL_METADATA, credential), *inject_headers().items()]
     try:
         return await method(request, metadata=metadata, timeout=timeout)
     except grpc.aio.AioRpcError as exc:

@@ -108,6 +108,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             settings.grpc_port,
             revocations=ctx.revocations,
             database=ctx.db,
+            service_credential=settings.service_credential,
         )
         log.info("grpc serving", port=settings.grpc_port)
     if "relay" in wants and definition.has_outbox:

@@ -92,6 +92,12 @@ class ServiceSettings(BaseSettings):
     # telemetry
     otlp_endpoint: str = ""
 
+    # What our services show each other where no person's token can be sent (identity's
+    # IssueDelegatedToken: an automation acting for its author): one shared secret per
+    # deployment, the same for identity and its callers (the shared
+    # AGENCYOS_SERVICE_CREDENTIAL). Services that use it list it in `development_secrets`.
+    service_credential: str = "agencyos-service-credential-local-development-only"
+
     # peers (gRPC targets); only the ones a service calls matter to it
     identity_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['identity'][1]}"
     crm_grpc_target: str = f"127.0.0.1:{SERVICE_PORTS['crm'][1]}"

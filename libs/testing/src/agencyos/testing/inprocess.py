@@ -200,8 +200,15 @@ class InProcess:
         self.databases = TestDatabases(self.infra)
         self._verifier = JwksVerifier(self.jwks_url, issuer="agencyos", audience="agencyos-api")
         port = free_port()
+        self.standins.identity.keys = self.keys
         self._peers = await start_grpc_server(
-            "standins", self._verifier, self.standins.register, "127.0.0.1", port
+            "standins",
+            self._verifier,
+            self.standins.register,
+            "127.0.0.1",
+            port,
+            # What the services here send (their settings' default), as identity demands it.
+            service_credential=ServiceSettings.model_fields["service_credential"].default,
         )
         self.peers_target = f"127.0.0.1:{port}"
 
@@ -317,6 +324,7 @@ class InProcess:
                 port,
                 revocations=service.ctx.revocations,
                 database=service.ctx.db,
+                service_credential=service.settings.service_credential,
             )
             self.grpc_servers[name] = (server, f"127.0.0.1:{port}")
         return self.grpc_servers[name][1]

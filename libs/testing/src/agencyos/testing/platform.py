@@ -78,6 +78,9 @@ class Platform:
         default_factory=lambda: os.environ.get("AGENCYOS_STRIPE_API_BASE", DEFAULT_STRIPE_API)
     )
     stripe_webhook_secret: str = field(default_factory=lambda: f"whsec_{uuid.uuid4().hex}")
+    # One service credential per run, the same for every service (tests acting as a service,
+    # the automation engine's peers say, use it too).
+    service_credential: str = field(default_factory=lambda: f"svc_{uuid.uuid4().hex}")
     # Email goes to mailpit (started by the local stack); tests read it through its API.
     smtp_host: str = field(default_factory=smtp_host)
     smtp_port: int = field(default_factory=smtp_port)
@@ -122,6 +125,7 @@ class Platform:
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
                 "AGENCYOS_REVOCATION_NAMESPACE": self.revocation_namespace,
+                "AGENCYOS_SERVICE_CREDENTIAL": self.service_credential,
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",

@@ -9,18 +9,24 @@ UNIMPLEMENTED, so a test that reaches one fails loudly instead of passing on a d
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
-from agencyos.common.errors import NotFound, PermissionDenied
+from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from agencyos.common.permissions import Role
-from agencyos.common.rpc import rpc_principal
+from agencyos.common.rpc import rpc_principal, service_authenticated
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.keys import TestKeys
+
+# What identity's stand-in answers a delegated token's lifetime to be (identity's default).
+DELEGATED_TOKEN_TTL_SECONDS = 300
 
 
 def _tenant() -> uuid.UUID:
@@ -33,6 +39,10 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
 
     members: dict[tuple[uuid.UUID, uuid.UUID], identity_pb2.Member] = field(default_factory=dict)
     agencies: dict[uuid.UUID, identity_pb2.Agency] = field(default_factory=dict)
+    # Signs delegated tokens (the in-process tier sets it to its test keys).
+    keys: TestKeys | None = None
+    # Every delegated token issued: (agency, user, purpose), in order.
+    delegated: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
 
     def add_member(
         self,
@@ -132,6 +142,36 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
             raise NotFound("agency not found")
         return agency
 
+    @service_authenticated
+    async def IssueDelegatedToken(
+        self, request: identity_pb2.IssueDelegatedTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DelegatedToken:
+        """A token for a declared active member, signed with the test keys as identity signs
+        one (the role's permissions, `act` and `purpose`); the service credential is checked
+        by the server as identity's is."""
+        assert self.keys is not None, "the identity stand-in has no keys to sign with"
+        tenant_id, user_id = _uuid(request.tenant_id), _uuid(request.user_id)
+        member = self.members.get((tenant_id, user_id))
+        if member is None or member.status != "active":
+            raise PreconditionFailed("the user is not an active member of this agency")
+        if not request.purpose.strip():
+            raise InvalidInput("purpose must be 1 to 200 printable characters")
+        claims: dict[str, Any] = {
+            "sub": member.user_id,
+            "tid": member.agency_id,
+            "role": member.role,
+            "act": {"sub": "agencyos-notification"},
+            "purpose": request.purpose,
+        }
+        if member.client_id:
+            claims["cid"] = member.client_id
+        now = int(time.time())
+        token = self.keys.mint(iat=now, exp=now + DELEGATED_TOKEN_TTL_SECONDS, **claims)
+        self.delegated.append((tenant_id, user_id, request.purpose))
+        return identity_pb2.DelegatedToken(
+            access_token=token, expires_in=DELEGATED_TOKEN_TTL_SECONDS
+        )
+
 
 @dataclass
 class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
@@ -144,6 +184,8 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     )
     projects: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Project] = field(default_factory=dict)
     tasks: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Task] = field(default_factory=dict)
+    # CreateTask calls answered: (the caller's user id, the request), in order.
+    created_tasks: list[tuple[uuid.UUID, work_pb2.CreateTaskRequest]] = field(default_factory=list)
 
     def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
         template_id = uuid.uuid4()
@@ -252,6 +294,32 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             status=project.status,
         )
 
+    async def CreateTask(
+        self, request: work_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Task:
+        """A task on a project the caller sees, with `tasks.write` (work's rule); recorded in
+        `tasks` (and `created_tasks`, with who made it)."""
+        principal = rpc_principal()
+        principal.require("tasks.write")
+        project = self.projects.get((_tenant(), _uuid(request.project_id)))
+        if project is None or not self._visible(project):
+            raise NotFound("no such project")
+        if not request.title.strip():
+            raise InvalidInput("invalid fields: title")
+        task_id = uuid.uuid4()
+        task = work_pb2.Task(
+            id=str(task_id),
+            project_id=project.id,
+            title=request.title.strip(),
+            description=request.description,
+            status="todo",
+            priority="medium",
+            due_date=request.due_date,
+        )
+        self.tasks[(_tenant(), task_id)] = task
+        self.created_tasks.append((principal.user_id, request))
+        return task
+
     async def GetProjectTemplate(
         self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ProjectTemplate:
@@ -266,6 +334,10 @@ class CrmStandIn(crm_pb2_grpc.CrmServiceServicer):
     """CRM's clients, as the test declared them."""
 
     clients: dict[tuple[uuid.UUID, uuid.UUID], crm_pb2.Client] = field(default_factory=dict)
+    # AddTimelineEntry calls answered: (the entry's id, the caller's user id, the request).
+    timeline: list[tuple[uuid.UUID, uuid.UUID, crm_pb2.AddTimelineEntryRequest]] = field(
+        default_factory=list
+    )
 
     def add_client(self, agency_id: uuid.UUID, *, currency: str = "USD") -> uuid.UUID:
         client_id = uuid.uuid4()
@@ -280,6 +352,21 @@ class CrmStandIn(crm_pb2_grpc.CrmServiceServicer):
         tenant = _tenant()
         found = [self.clients.get((tenant, _uuid(c))) for c in request.client_ids]
         return crm_pb2.GetClientsResponse(clients=[c for c in found if c is not None])
+
+    async def AddTimelineEntry(
+        self, request: crm_pb2.AddTimelineEntryRequest, context: grpc.aio.ServicerContext
+    ) -> crm_pb2.TimelineEntryRef:
+        """A note on a client of the caller's agency, with `clients.write` (CRM's rule);
+        recorded in `timeline`."""
+        principal = rpc_principal()
+        principal.require("clients.write")
+        if (_tenant(), _uuid(request.client_id)) not in self.clients:
+            raise NotFound("no such client")
+        if not request.title.strip():
+            raise InvalidInput("invalid fields: title")
+        entry_id = uuid.uuid4()
+        self.timeline.append((entry_id, principal.user_id, request))
+        return crm_pb2.TimelineEntryRef(id=str(entry_id))
 
 
 def _uuid(value: str) -> uuid.UUID:

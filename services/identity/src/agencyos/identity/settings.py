@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from pydantic import Field
 
 from agencyos.common.settings import ServiceSettings, service_config
@@ -6,6 +8,8 @@ from agencyos.common.settings import ServiceSettings, service_config
 class IdentitySettings(ServiceSettings):
     service_name = "identity"
     model_config = service_config("identity")
+    # The service credential (ServiceSettings) admits callers of IssueDelegatedToken.
+    development_secrets: ClassVar[tuple[str, ...]] = ("service_credential",)
 
     access_token_ttl_seconds: int = 15 * 60
     # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106's low-memory
@@ -25,6 +29,9 @@ class IdentitySettings(ServiceSettings):
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key
     # far more often than this; see the gateway's api_key_cache_seconds).
     api_key_token_ttl_seconds: int = 5 * 60
+    # Lifetime of a delegated token (IssueDelegatedToken: a service acting for a member with
+    # no person present); short, as nobody is there to sign out.
+    delegated_token_ttl_seconds: int = Field(default=5 * 60, ge=30, le=5 * 60)
 
     # Sign-in lockout per account (account/lockout.py): after `threshold` consecutive failed
     # attempts (0 turns it off) the account is locked for `base` seconds, doubling with each
@@ -40,4 +47,9 @@ class IdentitySettings(ServiceSettings):
     def revocation_ttl_seconds(self) -> int:
         """How long a revocation entry lives: past the longest token lifetime, the
         verifiers' leeway (30 s) and a margin for clock skew."""
-        return max(self.access_token_ttl_seconds, self.api_key_token_ttl_seconds) + 30 + 60
+        longest = max(
+            self.access_token_ttl_seconds,
+            self.api_key_token_ttl_seconds,
+            self.delegated_token_ttl_seconds,
+        )
+        return longest + 30 + 60

@@ -127,6 +127,8 @@ class TestCreatingAKey:
         assert body["created_by"] == str(agency.user_id)
         assert body["expires_at"] is None
         assert body["last_used_at"] is None
+        # no cache keeps it, nor the Idempotency-Key store (agencyos.common.idempotency)
+        assert response.headers["cache-control"] == "no-store"
 
     async def test_the_key_is_stored_only_as_its_hash(
         self, identity_service: ServiceInProcess, identity: httpx.AsyncClient, agency: AgencySession

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from agencyos.common.runtime import ServiceDefinition, main
 from agencyos.notification.app import build_app, build_stream_app
+from agencyos.notification.automations.worker import automation_worker
 from agencyos.notification.consumers import SUBSCRIPTION
 from agencyos.notification.digests.worker import digest_worker
 from agencyos.notification.email.worker import email_worker
@@ -22,6 +23,7 @@ DEFINITION = ServiceDefinition(
         "feed": feed_recorder,
         "feed-retention": feed_retention,
         "webhooks": webhook_worker,
+        "automations": automation_worker,
     },
     servers={"stream": build_stream_app},
 )

@@ -1,6 +1,7 @@
 from fastapi import FastAPI
 
 from agencyos.common.web import Lifespan, ServiceContext, create_app
+from agencyos.notification.automations.endpoints import router as automations_router
 from agencyos.notification.email.endpoints import router as email_deliveries_router
 from agencyos.notification.feed.endpoints import router as events_router
 from agencyos.notification.feed.recorder import FEED_TOPIC
@@ -39,6 +40,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             events_router,
             stream_router,
             webhook_endpoints_router,
+            automations_router,
         ],
         lifespans=[_stream_hub(ctx)],
     )

@@ -83,6 +83,8 @@ KINDS: Mapping[str, Kind] = _kinds(
     Kind("invoice.payment_failed", "A payment failed", STAFF, email_by_default=_ALL_EMAIL),
     Kind("import.finished", "Your CSV import finished", STAFF),
     Kind("import.failed", "Your CSV import failed", STAFF, email_by_default=_ALL_EMAIL),
+    # what an agency's automation rules tell its people (their `notify` actions)
+    Kind("automation.notified", "An automation rule notified you", STAFF),
     Kind(
         "webhook.disabled",
         "A webhook endpoint was disabled",

@@ -8,12 +8,14 @@ from agencyos.common.settings import ServiceSettings, service_config
 class NotificationSettings(ServiceSettings):
     service_name = "notification"
     model_config = service_config("notification")
-    # Local defaults that must never reach production (the SMTP sink and the local gateway).
+    # Local defaults that must never reach production (the SMTP sink and the local gateway;
+    # the service credential asks identity for automation authors' tokens).
     development_secrets: ClassVar[tuple[str, ...]] = (
         "smtp_host",
         "public_base_url",
         "unsubscribe_signing_key",
         "webhook_secret_key",
+        "service_credential",
     )
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
@@ -138,3 +140,5 @@ class NotificationSettings(ServiceSettings):
     automation_max_depth: int = Field(default=3, ge=1, le=10)
     # A failing action is retried after these waits (then recorded as failed in the run).
     automation_action_retry_seconds: list[float] = [1, 5, 30]
+    # How often the automations worker looks for runs with an action due (when idle).
+    automation_poll_seconds: float = Field(default=0.2, gt=0)

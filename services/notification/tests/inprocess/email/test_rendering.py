@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from jinja2 import UndefinedError
+from markupsafe import Markup
 
 from agencyos.notification.email.message import Brand
 from agencyos.notification.email.rendering import DEFAULT_COLOR, render_email, template_names
@@ -28,6 +29,11 @@ TASK = {
 }
 # A context for every template, with each optional value given.
 CONTEXTS: dict[str, dict[str, Any]] = {
+    "automation": {
+        "subject": "Invoice 7 is overdue",
+        "text_body": "Please pay",
+        "html_body": Markup("Please <b>pay</b>"),
+    },
     "invitation": {
         "agency_name": "Acme Studio",
         "inviter_name": "Ada",

@@ -241,7 +241,9 @@ class TestBadRequests:
         assert problem_fields(body) == {"after"}
         assert "not of your agency's feed" in body["detail"]
 
-    @pytest.mark.parametrize("types", ["Work.Task", "work..task", "work.*.created", "a b"])
+    @pytest.mark.parametrize(
+        "types", ["Work.Task", "work..task", "work.*.created", "a b", "work." + "a" * 200]
+    )
     async def test_a_types_filter_that_is_not_one_is_a_400_naming_types(
         self, notification: httpx.AsyncClient, agency: Caller, types: str
     ) -> None:

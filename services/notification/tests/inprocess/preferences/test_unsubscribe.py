@@ -259,5 +259,6 @@ class TestSigningKey:
                 smtp_host="smtp.example.com",
                 public_base_url="https://app.example.com",
                 webhook_secret_key="an0ther-s3cret",
+                service_credential="a-th1rd-s3cret",
             )
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from agencyos.common.auth import Principal
 from agencyos.common.peers._base import ByIdMemo, optional_uuid
-from agencyos.common.rpc import call_for_ids, channel
+from agencyos.common.rpc import call, call_for_ids, channel
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 
 
@@ -78,6 +78,20 @@ class CrmClient:
 
     async def client(self, principal: Principal, client_id: uuid.UUID) -> Client | None:
         return (await self.clients(principal, [client_id])).get(client_id)
+
+    async def add_timeline_entry(
+        self, principal: Principal, *, client_id: uuid.UUID, title: str, body: str | None = None
+    ) -> uuid.UUID:
+        """A note on the client's timeline by the caller; its id. Raises NotFound for a client
+        not in the caller's agency, PermissionDenied without `clients.write`, InvalidInput
+        naming what CRM refused."""
+        message = await call(
+            self.stub.AddTimelineEntry,
+            crm_pb2.AddTimelineEntryRequest(client_id=str(client_id), title=title, body=body or ""),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return uuid.UUID(message.id)
 
     async def _fetch(
         self, principal: Principal, client_ids: Sequence[uuid.UUID]

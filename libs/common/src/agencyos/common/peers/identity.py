@@ -15,7 +15,7 @@ import grpc
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound, ServiceUnavailable, error_from_grpc
 from agencyos.common.peers._base import ByIdMemo, optional_uuid
-from agencyos.common.rpc import call, call_for_ids, channel
+from agencyos.common.rpc import call, call_as_service, call_for_ids, channel
 from agencyos.common.tracing import inject_headers
 from agencyos.common.zones import zone_or_utc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -75,6 +75,15 @@ class ResolvedApiKey:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class DelegatedToken:
+    """An access token for a member, for a service acting on their behalf (it names the
+    service as actor), good `expires_in` seconds from when it was asked for."""
+
+    access_token: str
+    expires_in: int
+
+
 # Statuses meaning "identity could not answer", not "identity said no".
 UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -112,9 +121,11 @@ _agencies: dict[uuid.UUID, tuple[float, Agency]] = {}
 
 
 class IdentityClient:
-    def __init__(self, target: str, timeout: float) -> None:
+    def __init__(self, target: str, timeout: float, service_credential: str = "") -> None:
         self.target = target
         self.timeout = timeout
+        # Only what a service asks on its own account (delegated tokens) sends it.
+        self.service_credential = service_credential
         self._members: ByIdMemo[Member] = ByIdMemo()
         self._agency: dict[uuid.UUID, Agency] = {}
 
@@ -126,7 +137,11 @@ class IdentityClient:
 
     @classmethod
     def of(cls, settings: Any) -> IdentityClient:
-        return cls(settings.identity_grpc_target, settings.grpc_timeout_seconds)
+        return cls(
+            settings.identity_grpc_target,
+            settings.grpc_timeout_seconds,
+            getattr(settings, "service_credential", ""),
+        )
 
     async def members(
         self, principal: Principal, user_ids: Iterable[uuid.UUID]
@@ -159,6 +174,23 @@ class IdentityClient:
         except NotFound:
             return None
         return member_of(message)
+
+    async def issue_delegated_token(
+        self, *, tenant_id: uuid.UUID, user_id: uuid.UUID, purpose: str
+    ) -> DelegatedToken:
+        """A short-lived access token for `user_id` in `tenant_id`, for this service acting on
+        their behalf with no person present, asked with the service credential (no caller
+        token). Raises PreconditionFailed when the user is not an active member there,
+        Unauthenticated when identity does not accept the credential."""
+        message = await call_as_service(
+            self.stub.IssueDelegatedToken,
+            identity_pb2.IssueDelegatedTokenRequest(
+                tenant_id=str(tenant_id), user_id=str(user_id), purpose=purpose
+            ),
+            credential=self.service_credential,
+            timeout=self.timeout,
+        )
+        return DelegatedToken(access_token=message.access_token, expires_in=message.expires_in)
 
     async def resolve_api_key(self, api_key: str) -> ResolvedApiKey:
         """Trade an API key for an access token acting as it. There is no caller token (the

@@ -165,6 +165,33 @@ class WorkClient:
         found = (task_of(t) for response in responses for t in response.tasks)
         return {t.id: t for t in found}
 
+    async def create_task(
+        self,
+        principal: Principal,
+        *,
+        project_id: uuid.UUID,
+        title: str,
+        description: str | None = None,
+        assignee_id: uuid.UUID | None = None,
+        due_date: date | None = None,
+    ) -> Task:
+        """A task in the project's first column, made as the caller (work.task.created
+        published). Raises NotFound for a project the caller cannot see, PermissionDenied
+        without `tasks.write`, InvalidInput naming what work refused."""
+        message = await call(
+            self.stub.CreateTask,
+            work_pb2.CreateTaskRequest(
+                project_id=str(project_id),
+                title=title,
+                description=description or "",
+                assignee_id=str(assignee_id) if assignee_id else "",
+                due_date=due_date.isoformat() if due_date else "",
+            ),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return task_of(message)
+
     async def membership(
         self, principal: Principal, project_id: uuid.UUID, user_id: uuid.UUID
     ) -> Membership:

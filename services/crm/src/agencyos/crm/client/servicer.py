@@ -15,13 +15,14 @@ from agencyos.common.rpc import (
 )
 from agencyos.crm.deal.servicer import DealRpc
 from agencyos.crm.models import Client, Contact
+from agencyos.crm.timeline.servicer import TimelineRpc
 from agencyos.protos.crm.v1 import crm_pb2
 
 MAX_IDS = 500
 
 
-class CrmServicer(DealRpc):
-    """The one CrmService servicer (deal methods are a mixin). Each call runs in the
+class CrmServicer(DealRpc, TimelineRpc):
+    """The one CrmService servicer (deal and timeline methods are mixins). Each call runs in the
     transaction the gRPC server opened for it (`rpc_session()`)."""
 
     async def GetClients(

@@ -37,9 +37,11 @@ _USING_A_KEY = (
     },
 )
 async def create_api_key(
-    body: ApiKeyCreate, principal: ApiKeysWrite, session: TenantSession
+    body: ApiKeyCreate, principal: ApiKeysWrite, session: TenantSession, response: Response
 ) -> ApiKeyCreated:
     api_key, key = await api_key_service.create(session, principal, body)
+    # it carries the key: kept by no cache, nor by the Idempotency-Key store
+    response.headers["Cache-Control"] = "no-store"
     return ApiKeyCreated(
         id=api_key.id,
         name=api_key.name,

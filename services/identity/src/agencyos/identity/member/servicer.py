@@ -18,6 +18,7 @@ from agencyos.identity.api_key.servicer import ApiKeyRpc
 from agencyos.identity.member.service import MemberView, member_service
 from agencyos.identity.models import Agency
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.tokens.servicer import DelegatedTokenRpc
 from agencyos.protos.identity.v1 import identity_pb2
 
 MAX_MEMBERS_PER_CALL = 500
@@ -51,7 +52,7 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
     )
 
 
-class IdentityServicer(ApiKeyRpc):
+class IdentityServicer(ApiKeyRpc, DelegatedTokenRpc):
     def __init__(self, settings: ServiceSettings) -> None:
         assert isinstance(settings, IdentitySettings)
         self.settings = settings

@@ -115,6 +115,33 @@ async def _committed_membership(session: AsyncSession, membership: Membership) -
     return current
 
 
+async def issue_delegated_token(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    membership: Membership,
+    *,
+    actor: str,
+    purpose: str,
+) -> tuple[str, int]:
+    """A short-lived access token for `membership`'s user with exactly the claims their login
+    would carry now (role, permissions, client), for `actor` (a service) acting on their
+    behalf (RFC 8693 `act`) for `purpose`; and its lifetime in seconds. It belongs to no
+    session: revoking the member's tokens (suspension, removal, a role change) refuses it."""
+    membership = await _committed_membership(session, membership)
+    claims: dict[str, object] = {
+        "sub": str(membership.user_id),
+        "tid": str(membership.tenant_id),
+        "role": membership.role,
+        "perms": sorted(await role_service.effective_permissions(session, membership)),
+        "act": {"sub": actor},
+        "purpose": purpose,
+    }
+    if membership.client_id is not None:
+        claims["cid"] = str(membership.client_id)
+    ttl = settings.delegated_token_ttl_seconds
+    return await _sign(session, settings, claims, ttl), ttl
+
+
 async def issue_api_key_token(
     session: AsyncSession, settings: IdentitySettings, api_key: ApiKey
 ) -> tuple[str, int]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 _ITEM = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*(\.\*)?$|^\*$")
 MAX_ITEMS = 50
+# an event type is at most 120 characters (the feed's `type` column)
+MAX_ITEM_LENGTH = 120
 
 
 class InvalidTypes(ValueError):
@@ -38,6 +40,11 @@ class TypeFilter:
         exact: set[str] = set()
         prefixes: list[str] = []
         for item in items:
+            if len(item) > MAX_ITEM_LENGTH:
+                raise InvalidTypes(
+                    f"'{item[:40]}…' is longer than an event type can be "
+                    f"({MAX_ITEM_LENGTH} characters)"
+                )
             if not _ITEM.match(item):
                 raise InvalidTypes(
                     f"'{item}' is not an event type or a prefix such as 'work.task.*'"

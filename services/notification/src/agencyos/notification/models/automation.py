@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from agencyos.common.db import TenantScoped
 from agencyos.notification.models import Base
 
+# Only a transaction that sets this flag sees every agency's runs (read only): the automation
+# worker finds runs with an action due with it, then runs each under its agency.
+AUTOMATION_WORKER_SETTING = "app.automation_worker"
+
 
 class AutomationRunStatus(StrEnum):
     RUNNING = "running"
@@ -49,5 +53,7 @@ class AutomationRun(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(20), default=AutomationRunStatus.RUNNING.value)
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     note: Mapped[str | None] = mapped_column(String(500), default=None)
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

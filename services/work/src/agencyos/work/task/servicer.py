@@ -1,5 +1,6 @@
 """gRPC task methods for the client portal: the tasks a client may see, and a task made from
-a client's feedback.
+a client's feedback; and CreateTask, what the REST route does for callers over gRPC (the
+automation engine, acting for a rule's author).
 
 A client-role caller (its token's `cid`) reaches only projects of its own client; any other
 project answers NOT_FOUND, exactly like one that does not exist. Everyone else goes through
@@ -27,6 +28,7 @@ from agencyos.common.rpc import (
     rfc3339,
     rpc_principal,
     rpc_session,
+    validated,
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
@@ -37,6 +39,7 @@ from agencyos.work.task.comments import excerpt
 from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import SERVICE
 from agencyos.work.task.repository import TaskFilters, task_repository
+from agencyos.work.task.schemas import TaskCreate
 from agencyos.work.task.service import NewTask, task_service
 
 TITLE_MAX = 300
@@ -174,3 +177,21 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
             subject=f"tasks/{task.id}",
         )
         return task_message(task)
+
+    async def CreateTask(
+        self, request: work_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Task:
+        """A task in the project's first column, exactly as `POST /v1/projects/{id}/tasks`
+        makes one (the same schema, permission, visibility and checks; work.task.created and
+        work.task.assigned published as usual), the caller its creator."""
+        principal = rpc_principal()
+        project_id = parse_uuid(request.project_id, "project_id")
+        data = validated(
+            TaskCreate,
+            title=request.title,
+            description=request.description or None,
+            assignee_ids=[request.assignee_id] if request.assignee_id else [],
+            due_date=request.due_date or None,
+        )
+        view = await task_service.create(rpc_session(), principal, project_id, data)
+        return task_message(view.task)
