@@ -114,6 +114,8 @@ class TestOpenApiConformance:
             cwd=tmp_path,  # schemathesis keeps a cache of failures in .schemathesis/ there
         )
         output, _ = await process.communicate()
+        # thousands of events: let the consumers take them before the next test here
+        await platform.wait_for_consumers()
 
         assert junit.exists(), output.decode(errors="replace")[-4000:]
         failures = failing_operations(junit)

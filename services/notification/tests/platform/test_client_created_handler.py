@@ -100,7 +100,7 @@ async def inbox_count(platform: Platform, agency: AgencySession, event: CloudEve
     count = await fetch_value(
         platform.infra,
         platform.database("notification"),
-        "SELECT count(*) FROM inbox WHERE event_id = $1",
+        "SELECT count(*) FROM inbox WHERE event_id = $1 AND consumer = 'notification'",
         event.id,
         tenant_id=agency.agency_id,
         owner=True,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -232,6 +234,48 @@ class Platform:
         """`name` stopped and started again, e.g. to show nothing is lost across a restart."""
         await self.stop_process(name)
         await self.start_process(name)
+
+    async def consumer_lag(self) -> dict[str, int]:
+        """Per consumer group of this platform, the events on its topics it has not handled
+        yet (end offset minus committed offset, over the partitions it has committed on)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka_bootstrap)
+        offsets = AIOKafkaConsumer(
+            bootstrap_servers=self.infra.kafka_bootstrap, enable_auto_commit=False
+        )
+        await admin.start()
+        await offsets.start()
+        try:
+            groups = [
+                group
+                for group, _ in await admin.list_consumer_groups()
+                if group.startswith(self.topic_prefix)
+            ]
+            lag: dict[str, int] = {}
+            for group in groups:
+                committed = {
+                    tp: meta.offset
+                    for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                    if meta.offset >= 0
+                }
+                ends = await offsets.end_offsets(list(committed)) if committed else {}
+                lag[group] = sum(max(0, ends[tp] - offset) for tp, offset in committed.items())
+            return lag
+        finally:
+            await offsets.stop()
+            await admin.close()
+
+    async def wait_for_consumers(self, timeout: float = 300.0) -> None:
+        """Back once every consumer group has caught up with its topics: a test that floods
+        the platform with events (the OpenAPI fuzzing) leaves it as it found it, so the next
+        test on this worker does not wait behind thousands of someone else's events."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            behind = {g: n for g, n in (await self.consumer_lag()).items() if n}
+            if not behind:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"consumers still behind after {timeout}s: {behind}")
+            await asyncio.sleep(1.0)
 
     async def token_expiring_in(self, access_token: str, seconds: float) -> str:
         """`access_token`'s claims, signed again by identity's current key with an `exp`
