@@ -9,11 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from agencyos.testing.deals import create_client
-from agencyos.testing.factories import AgencySession, add_member, new_project, new_task
+from agencyos.testing.factories import (
+    AgencySession,
+    add_member,
+    new_project,
+    new_task,
+    signup_agency,
+)
 from agencyos.testing.infra import wait_for
 from agencyos.testing.platform import Platform
+from agencyos.testing.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -156,3 +164,86 @@ class TestRulesThatActInWorkAndCrm:
             "Follow up: Seed",
             "Seed",
         ]
+
+
+class TestTheWebhookAction:
+    async def test_a_rule_sends_its_event_to_one_of_the_agencys_endpoints(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        with WebhookReceiver() as receiver:
+            # subscribed to invoices only: what arrives comes from the rule
+            endpoint = await gateway.post(
+                "/v1/webhook-endpoints",
+                json={"url": receiver.url("/rule"), "event_types": ["billing.invoice.*"]},
+                headers=agency.headers,
+            )
+            assert endpoint.status_code == 201, endpoint.text
+            rule = await create_rule(
+                gateway,
+                agency,
+                name="Tell the partner about big new clients",
+                trigger="crm.client.created",
+                actions=[{"kind": "webhook", "endpoint_id": endpoint.json()["id"]}],
+            )
+
+            client = await create_client(gateway, agency)
+
+            [request] = await receiver.wait_for("/rule", 1, timeout=60)
+            event = Webhook(endpoint.json()["secret"]).verify(request.body, dict(request.headers))
+            assert event["type"] == "crm.client.created"
+            assert event["data"]["client_id"] == client["id"]
+            listed = await gateway.get(
+                f"/v1/webhook-endpoints/{endpoint.json()['id']}/deliveries",
+                headers=agency.headers,
+            )
+            [delivery] = listed.json()["items"]
+            runs = await runs_of(gateway, agency, rule["id"])
+            assert delivery["origin"] == f"automation:{runs[0]['id']}"
+
+
+NOTIFY_OWNERS = {"kind": "notify", "to": {"role": "owner"}, "title": "{{ data.company_name }}"}
+
+
+class TestRulesStayInTheirAgency:
+    async def test_another_agency_neither_reaches_nor_triggers_a_rule(
+        self, platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession
+    ) -> None:
+        other = await signup_agency(gateway)
+        theirs = await create_rule(
+            gateway,
+            other,
+            name="Their rule",
+            trigger="crm.client.created",
+            actions=[NOTIFY_OWNERS],
+        )
+        ours = await create_rule(
+            gateway,
+            agency,
+            name="Our rule",
+            trigger="crm.client.created",
+            actions=[NOTIFY_OWNERS],
+        )
+
+        # their ids answer 404 to us, for every route
+        path = f"/v1/automations/{theirs['id']}"
+        answers = [
+            await gateway.get(path, headers=agency.headers),
+            await gateway.patch(path, json={"name": "Mine now"}, headers=agency.headers),
+            await gateway.get(f"{path}/runs", headers=agency.headers),
+            await gateway.post(f"{path}/disable", headers=agency.headers),
+            await gateway.delete(path, headers=agency.headers),
+        ]
+        assert [a.status_code for a in answers] == [404] * 5
+        listed = await gateway.get("/v1/automations", headers=agency.headers)
+        assert [r["id"] for r in listed.json()["items"]] == [ours["id"]]
+
+        # our event runs our rule, never theirs
+        await create_client(gateway, agency)
+
+        async def ran() -> list[dict[str, Any]] | None:
+            return await runs_of(gateway, agency, ours["id"]) or None
+
+        assert await wait_for(ran, timeout=60)
+        assert await runs_of(gateway, other, theirs["id"]) == []
+        still = await gateway.get(path, headers=other.headers)
+        assert (still.status_code, still.json()["name"]) == (200, "Their rule")
