@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from agencyos.testing.csv_imports import csv_file, unique
 from agencyos.testing.factories import AgencySession
@@ -22,6 +23,15 @@ from agencyos.testing.platform import REPO_ROOT, Platform
 from agencyos.testing.sql import fetch_rows
 
 JOB_TIMEOUT_SECONDS = 180.0
+
+
+@pytest.fixture(autouse=True)
+async def settled(platform: Platform) -> AsyncIterator[None]:
+    """Thousands of imported clients are thousands of events for every consumer of the
+    platform: each test leaves them handled, so the next test on this worker does not wait
+    behind them (notification takes them at a few dozen a second on a busy machine)."""
+    yield
+    await platform.wait_for_consumers()
 
 
 async def upload(

@@ -245,6 +245,29 @@ class TestRetries:
         assert after["status"] == "succeeded"
         assert run["finished_at"] is not None
 
+    async def test_a_target_that_resolves_to_nobody_is_tried_again_then_fails_saying_so(
+        self,
+        notification: httpx.AsyncClient,
+        automations: Automations,
+        tenant: Agency,
+        manager: Caller,
+    ) -> None:
+        # the directory is fed by identity's events, which may not have been handled yet: a
+        # role with nobody in it is not a success with no one told
+        rule = await create_rule(
+            notification,
+            tenant.owner,
+            trigger="work.task.created",
+            actions=[notify({"role": "admin"}, "nobody here")],
+        )
+
+        await automations.handle(task_created(manager, uuid.uuid4()))
+
+        [run] = await automations.runs(tenant.id, rule["id"])
+        [action] = run["actions"]
+        assert (run["status"], action["status"], action["attempts"]) == ("failed", "failed", 4)
+        assert "resolved to nobody" in action["error"]
+
     async def test_a_refusal_is_not_retried(
         self,
         notification: httpx.AsyncClient,

@@ -54,6 +54,12 @@ class ActionRefused(Exception):
     """The action cannot succeed as it stands: it is not tried again."""
 
 
+class NotYetKnown(Exception):
+    """Whom the action is for is not in notification's read models (yet): they are fed by
+    other services' events, which another consumer may not have handled when this one acts.
+    Tried again on the retry schedule; still nobody after the last try fails the action."""
+
+
 def permanent(exc: BaseException) -> bool:
     if isinstance(exc, ActionRefused | templates.TemplateFailed):
         return True
@@ -117,7 +123,7 @@ async def _project_people(ctx: ActionContext, which: str) -> list[Person]:
         raise ActionRefused("the event names no project")
     project = await project_repository.get(ctx.session, project_id)
     if project is None:
-        raise ActionRefused("the event's project is not known here yet")
+        raise NotYetKnown("the event's project is not known here yet")
     everyone = await people_repository.active(ctx.session)
     kind = KINDS[NOTICE_KIND]
     if which == "project_managers":
@@ -150,6 +156,8 @@ async def notify(ctx: ActionContext, spec: Mapping[str, Any]) -> dict[str, Any]:
     channels their preferences give that kind."""
     kind = KINDS[NOTICE_KIND]
     chosen = final(await _notify_candidates(ctx, spec["to"]), kind, actor_id=None)
+    if not chosen:
+        raise NotYetKnown("nobody to notify: the target resolved to nobody")
     title = (ctx.text(spec["title"]) or "").strip()[:TITLE_LIMIT] or ctx.rule.name
     link = (ctx.text(spec.get("link")) or "").strip() or None
     notice = Notice(
@@ -209,7 +217,10 @@ async def email(ctx: ActionContext, spec: Mapping[str, Any]) -> dict[str, Any]:
     """The email to each address, queued once (text and HTML, in the agency's brand)."""
     addressees = await _addressees(ctx, spec["to"])
     if not addressees:
-        raise ActionRefused("no address to email: the target resolved to nobody")
+        message = "no address to email: the target resolved to nobody"
+        # people come from the directory, which may lag; an address in the event never will
+        people = any(k in spec["to"] for k in ("role", "person_id"))
+        raise NotYetKnown(message) if people else ActionRefused(message)
     subject = " ".join((ctx.text(spec["subject"]) or "").split())[:TITLE_LIMIT] or ctx.rule.name
     text_body = templates.render_text(spec["body"], ctx.event)
     html_body = templates.render_html(spec["body"], ctx.event)
