@@ -13,7 +13,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.consumer import ConsumerRunner, Handler, Subscription, dlq_topic
+from agencyos.common.consumer import (
+    ConsumerRunner,
+    Handler,
+    Subscription,
+    dlq_topic,
+    stop_consumer,
+)
 from agencyos.common.db import Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
 from agencyos.testing.infra import Infra, wait_for
@@ -353,3 +359,36 @@ async def first_record_for_group(infra: Infra, group: str, topic: str) -> Record
         return await asyncio.wait_for(consumer.getone(tp), 10)
     finally:
         await consumer.stop()
+
+
+class _StopRaisesItsOwnCancellation:
+    """What aiokafka's `stop()` does when the broker went away mid-fetch: the fetch task it
+    cancelled itself lets its CancelledError out of `stop()`."""
+
+    async def stop(self) -> None:
+        raise asyncio.CancelledError
+
+
+class TestStoppingAConsumerAfterKafkaTrouble:
+    async def test_a_cancellation_from_inside_stop_does_not_end_the_worker(self) -> None:
+
+        async def worker() -> str:
+            await stop_consumer(_StopRaisesItsOwnCancellation())  # type: ignore[arg-type]
+            return "went on"
+
+        assert await asyncio.create_task(worker()) == "went on"
+
+    async def test_the_worker_s_own_cancellation_still_ends_it(self) -> None:
+
+        started = asyncio.Event()
+
+        class SlowStop:
+            async def stop(self) -> None:
+                started.set()
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(stop_consumer(SlowStop()))  # type: ignore[arg-type]
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -144,8 +144,10 @@ class TestKafkaOutage:
         inbox = await fetch_value(
             platform.infra,
             platform.database("notification"),
-            # (notification also records the agency's own identity events: only clients count)
-            "SELECT count(*) FROM inbox WHERE tenant_id = $1 AND event_type = 'crm.client.created'",
+            # notification's own consumer (its automations consumer keeps an inbox of its own),
+            # and only clients (it also records the agency's own identity events)
+            "SELECT count(*) FROM inbox WHERE tenant_id = $1 AND consumer = 'notification' "
+            "AND event_type = 'crm.client.created'",
             owner.agency_id,
             tenant_id=owner.agency_id,
             owner=True,

@@ -32,6 +32,21 @@ from agencyos.common.tracing import context_from_kafka_headers, tracer
 
 log = get_logger(__name__)
 
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer after Kafka trouble. aiokafka's `stop()` can raise the CancelledError
+    of a fetch task it cancelled itself (the broker went away mid-fetch); that one is not a
+    cancellation of ours, and letting it out would end the worker as if cancelled (and take
+    the process down). Ours (this task being cancelled) still propagates."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("kafka consumer stopped with a cancelled fetch of its own")
+
+
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
@@ -97,7 +112,7 @@ class ConsumerRunner:
                 log.warning("consumer lost kafka; reconnecting", error=repr(exc))
                 await self._sleep(2.0)
             finally:
-                await consumer.stop()
+                await stop_consumer(consumer)
                 if self._dlq is not None:
                     await self._dlq.stop()
                     self._dlq = None

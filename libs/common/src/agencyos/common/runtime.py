@@ -167,7 +167,8 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
 
     waiter = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    crashed = [t for t in done if t is not waiter and t.exception() is not None]
+    # a task that ended by itself ended wrongly: with an error, or cancelled from inside
+    crashed = [t for t in done if t is not waiter and (t.cancelled() or t.exception() is not None)]
     log.info("shutting down", reason="crash" if crashed else "signal")
     for stopper in stoppers:
         stopper()
@@ -181,9 +182,9 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
     if "api" not in wants and server_app is None:
         await ctx.close()
     if crashed:
-        raise SystemExit(
-            f"{definition.name}: {crashed[0].get_name()} failed: {crashed[0].exception()!r}"
-        )
+        first = crashed[0]
+        why = "it was cancelled" if first.cancelled() else repr(first.exception())
+        raise SystemExit(f"{definition.name}: {first.get_name()} failed: {why}")
 
 
 def run_loop(main_coroutine: Coroutine[Any, Any, None], settings: ServiceSettings) -> None:

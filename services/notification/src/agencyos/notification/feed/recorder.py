@@ -38,7 +38,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.consumer import dlq_topic
+from agencyos.common.consumer import dlq_topic, stop_consumer
 from agencyos.common.db import TENANT_SETTING, Database, set_local
 from agencyos.common.events import CloudEvent, ProjectState
 from agencyos.common.logs import get_logger
@@ -436,7 +436,7 @@ class FeedRecorder:
                     await self._producer.drop()
                     await self._sleep(2.0)
                 finally:
-                    await consumer.stop()
+                    await stop_consumer(consumer)
         finally:
             await self._producer.drop()
             log.info("feed recorder stopped")

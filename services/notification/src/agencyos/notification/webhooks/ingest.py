@@ -28,7 +28,7 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.consumer import dlq_topic
+from agencyos.common.consumer import dlq_topic, stop_consumer
 from agencyos.common.db import TENANT_SETTING, Database, set_local
 from agencyos.common.events import CloudEvent, WebhookEndpointDisabled, WebhookFailed
 from agencyos.common.logs import get_logger
@@ -247,7 +247,7 @@ class WebhookIngest:
                     except TimeoutError:
                         pass
                 finally:
-                    await consumer.stop()
+                    await stop_consumer(consumer)
         finally:
             await self._producer.drop()
             log.info("webhook ingest stopped")
