@@ -19,8 +19,9 @@ from agencyos.common.events import CloudEvent
 from agencyos.notification.feed.store import describe, record
 from agencyos.notification.models import WebhookAttempt, WebhookDelivery
 from agencyos.notification.settings import NotificationSettings
+from agencyos.notification.webhooks.dead_letters import DEAD_LETTER_TOPIC
 from agencyos.notification.webhooks.deliveries import create_delivery
-from agencyos.notification.webhooks.dispatch import DEAD_LETTER_TOPIC, WebhookDispatcher
+from agencyos.notification.webhooks.dispatch import WebhookDispatcher
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, Caller, InProcess
 from agencyos.testing.webhook_receiver import WebhookReceiver

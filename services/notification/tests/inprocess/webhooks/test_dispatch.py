@@ -16,7 +16,8 @@ from sqlalchemy import text
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from agencyos.common.db import Database, utcnow
-from agencyos.notification.webhooks.dispatch import DEAD_LETTER_TOPIC, WebhookDispatcher
+from agencyos.notification.webhooks.dead_letters import DEAD_LETTER_TOPIC
+from agencyos.notification.webhooks.dispatch import WebhookDispatcher
 from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.testing.infra import Infra
 from agencyos.testing.inprocess import Agency, InProcess

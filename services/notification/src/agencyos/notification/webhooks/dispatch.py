@@ -35,19 +35,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import TENANT_SETTING, Database, set_local, utcnow
 from agencyos.common.events import WebhookEndpointDisabled, WebhookFailed
 from agencyos.common.logs import get_logger
-from agencyos.common.metrics import LATENCY_BUCKETS
 from agencyos.common.outbox import ProducerSlot, publish
-from agencyos.common.permissions import Role
-from agencyos.notification.directory.people import people_repository
 from agencyos.notification.models import (
     WebhookAttempt,
     WebhookDelivery,
@@ -55,10 +50,15 @@ from agencyos.notification.models import (
     WebhookEndpoint,
 )
 from agencyos.notification.models.webhook import WEBHOOK_WORKER_SETTING, EndpointDisabledReason
-from agencyos.notification.notices.notice import Notice
-from agencyos.notification.notices.outlets import deliver_notice
-from agencyos.notification.preferences.service import effective_channels_for
 from agencyos.notification.settings import NotificationSettings
+from agencyos.notification.webhooks.dead_letters import DEAD_LETTER_TOPIC, dead_letter_message
+from agencyos.notification.webhooks.disabling import tell_owners
+from agencyos.notification.webhooks.metrics import (
+    WEBHOOK_ATTEMPT_LATENCY,
+    WEBHOOK_BACKLOG,
+    WEBHOOK_DEAD_LETTERED,
+    WEBHOOK_DELIVERIES,
+)
 from agencyos.notification.webhooks.secrets import signing_secrets
 from agencyos.notification.webhooks.sender import (
     AttemptOutcome,
@@ -69,8 +69,6 @@ from agencyos.notification.webhooks.sender import (
 
 log = get_logger(__name__)
 
-DEAD_LETTER_TOPIC = "notification.webhooks.dead-letter"
-DISABLED_KIND = "webhook.disabled"
 SERVICE = "notification"
 # A failed delivery not dead-lettered this long after it failed is taken by the sweep (the
 # sender's own attempt right after the commit had its chance).
@@ -78,28 +76,6 @@ DEAD_LETTER_GRACE_SECONDS = 10.0
 DEAD_LETTER_SWEEP_SECONDS = 15.0
 BACKLOG_REPORT_SECONDS = 5.0
 WAKE_GATHER_SECONDS = 0.01
-
-WEBHOOK_DELIVERIES = Counter(
-    "agencyos_webhook_deliveries_total",
-    "Webhook attempts by what they made of their delivery: succeeded, retried (failed, "
-    "another attempt due), failed (for good)",
-    ["outcome"],
-)
-WEBHOOK_ATTEMPT_LATENCY = Histogram(
-    "agencyos_webhook_attempt_seconds",
-    "One webhook attempt, from signing to the (capped) answer read or the error, by outcome "
-    "(succeeded, failed, refused)",
-    ["outcome"],
-    buckets=LATENCY_BUCKETS,
-)
-WEBHOOK_BACKLOG = Gauge(
-    "agencyos_webhook_due_backlog",
-    "Webhook deliveries due now and not in flight, of every agency (enabled endpoints)",
-)
-WEBHOOK_DEAD_LETTERED = Counter(
-    "agencyos_webhook_dead_lettered_total",
-    "Failed webhook deliveries written to the dead-letter topic",
-)
 
 
 def _due(row: str = "") -> str:
@@ -647,80 +623,3 @@ class WebhookDispatcher:
                 )
             ).scalar_one()
         WEBHOOK_BACKLOG.set(backlog)
-
-
-def dead_letter_message(
-    delivery: WebhookDelivery, attempts: Sequence[WebhookAttempt]
-) -> dict[str, Any]:
-    return {
-        "delivery": {
-            "id": str(delivery.id),
-            "tenant_id": str(delivery.tenant_id),
-            "endpoint_id": str(delivery.endpoint_id),
-            "event_id": str(delivery.event_id),
-            "event_type": delivery.event_type,
-            "origin": delivery.origin,
-            "occurred_at": delivery.occurred_at.isoformat(),
-            "attempts": delivery.attempts,
-            "max_attempts": delivery.max_attempts,
-            "last_status_code": delivery.last_status_code,
-            "failed_at": delivery.failed_at.isoformat() if delivery.failed_at else None,
-        },
-        "attempts": [
-            {
-                "attempt": a.attempt,
-                "started_at": a.started_at.isoformat(),
-                "url": a.url,
-                "outcome": a.outcome,
-                "response_status": a.response_status,
-                "latency_ms": a.latency_ms,
-                "error": a.error,
-            }
-            for a in attempts
-        ],
-        "body": delivery.body,
-    }
-
-
-_REASONS = {
-    EndpointDisabledReason.GONE: "it answered 410 Gone",
-    EndpointDisabledReason.FAILING: "every delivery to it failed for days",
-}
-
-
-async def tell_owners(
-    session: AsyncSession,
-    endpoint: WebhookEndpoint,
-    reason: EndpointDisabledReason,
-    *,
-    source_event_id: uuid.UUID,
-) -> list[uuid.UUID]:
-    """The agency's owners hear that the endpoint was disabled (in-app and by email, as their
-    channels for the kind say; both by default)."""
-    owners = [p for p in await people_repository.active(session) if p.role is Role.OWNER]
-    if not owners:
-        return []
-    notice = Notice(
-        kind=DISABLED_KIND,
-        title=f"Webhook endpoint disabled: {endpoint.url}",
-        body=(
-            f"AgencyOS stopped sending events to {endpoint.url} because {_REASONS[reason]}. "
-            "Fix the endpoint, then enable it again; deliveries waiting for it are sent then."
-        ),
-        link=f"/v1/webhook-endpoints/{endpoint.id}",
-        link_label="Open the endpoint",
-        data={"endpoint_id": str(endpoint.id), "reason": reason.value},
-    )
-    channels = await effective_channels_for(
-        session, endpoint.tenant_id, [(p.user_id, Role.OWNER) for p in owners], DISABLED_KIND
-    )
-    for person in owners:
-        await deliver_notice(
-            session,
-            tenant_id=endpoint.tenant_id,
-            source_event_id=source_event_id,
-            person=person,
-            notice=notice,
-            channels=channels.get(person.user_id, frozenset()),
-        )
-    return [p.user_id for p in owners]
