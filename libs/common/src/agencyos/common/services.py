@@ -25,7 +25,11 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 # Kafka topics besides each service's `<service>.events` and `<service>.events.dlq`:
 # notification's feed (every recorded feed entry, for the stream processes) and its webhook
 # deliveries that failed for good (each with its attempts and body, for whoever investigates).
-EXTRA_TOPICS: tuple[str, ...] = ("notification.feed", "notification.webhooks.dead-letter")
+EXTRA_TOPICS: tuple[str, ...] = (
+    "notification.feed",
+    "notification.webhooks.dead-letter",
+    "audit.events",
+)
 
 GATEWAY = "gateway"
 GATEWAY_PORT = 8080

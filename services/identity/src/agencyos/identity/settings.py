@@ -8,8 +8,13 @@ from agencyos.common.settings import ServiceSettings, service_config
 class IdentitySettings(ServiceSettings):
     service_name = "identity"
     model_config = service_config("identity")
-    # The service credential (ServiceSettings) admits callers of IssueDelegatedToken.
-    development_secrets: ClassVar[tuple[str, ...]] = ("service_credential",)
+    # The service credential (ServiceSettings) admits callers of IssueDelegatedToken; the
+    # key-encryption key seals secrets at rest (agencyos.common.sealing).
+    development_secrets: ClassVar[tuple[str, ...]] = ("service_credential", "key_encryption_key")
+
+    # Seals what identity keeps secret at rest (SSO client secrets, signing keys' private
+    # keys); AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY. A production start refuses this default.
+    key_encryption_key: str = "agencyos-identity-kek-local-development-only"
 
     access_token_ttl_seconds: int = 15 * 60
     # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106's low-memory

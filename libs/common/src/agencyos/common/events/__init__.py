@@ -4,6 +4,7 @@ Producers and consumers import the same class from here; nobody copies a contrac
 change to a payload is a new class with `version = 2` under the same `event_type`.
 """
 
+from agencyos.common.events.audit import AuditRecorded, FieldChange
 from agencyos.common.events.billing import (
     BillTo,
     InvoiceOverdue,
@@ -89,6 +90,7 @@ __all__ = [
     "SCHEMA_BASE",
     "AgencyCreated",
     "AgencyUpdated",
+    "AuditRecorded",
     "BillTo",
     "ClientCreated",
     "ClientDeleted",
@@ -107,6 +109,7 @@ __all__ = [
     "EmailVerificationRequested",
     "EventPayload",
     "FeedbackReceived",
+    "FieldChange",
     "ImportFailed",
     "ImportFinished",
     "InvitationAccepted",
