@@ -46,6 +46,8 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
         "webhooks.manage",
         "automations.manage",
         "portal.read",
+        "security.manage",
+        "audit.read",
     }
 )
 
@@ -81,9 +83,11 @@ _ADMIN = _MANAGER | {
     "api_keys.write",
     "webhooks.manage",
     "email_deliveries.read",
+    "audit.read",
 }
 
-# Only owners hold `roles.write` (tuning roles and per-member overrides) unless they grant it.
+# Only owners hold `roles.write` (tuning roles and per-member overrides) and `security.manage`
+# (two-factor enforcement, single sign-on, session policy) unless they grant them.
 DEFAULT_ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.OWNER: frozenset(ALL_PERMISSIONS),
     Role.ADMIN: frozenset(_ADMIN),

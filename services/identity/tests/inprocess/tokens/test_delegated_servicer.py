@@ -230,7 +230,11 @@ class TestSettings:
 
     def test_production_starts_with_a_credential_of_its_own(self) -> None:
         refuse_development_defaults(
-            IdentitySettings(environment="production", service_credential="s3cret")
+            IdentitySettings(
+                environment="production",
+                service_credential="s3cret",
+                key_encryption_key="kek-of-its-own",
+            )
         )
 
     def test_a_delegated_token_lives_at_most_five_minutes(self) -> None:
