@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request, status
 
-from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
+from agencyos.common.errors import TooManyRequests, Unauthenticated
+from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession, service_context
 from agencyos.identity.account.lockout import Lockout
 from agencyos.identity.account.schemas import (
     AgencyOut,
@@ -66,7 +67,9 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
         "After 5 failed attempts in a row for one email (known or not), further attempts "
         "are refused with 429 and `Retry-After` for a window that doubles with each further "
         "failure (1 s, 2 s, 4 s, ... up to 15 minutes by default), whatever the password. A "
-        "successful sign-in starts the count again."
+        "successful sign-in starts the count again. Each sign-in, and each refused one "
+        "(wrong password or locked out) for an email that names a member, is recorded in the "
+        "audit log of the agencies concerned."
     ),
     responses={
         401: {"description": "The email or password is not correct"},
@@ -76,15 +79,25 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
 async def login(
     body: LoginRequest, session: PublicSession, request: Request, lockout: Lockout
 ) -> LoginResponse:
-    grant = await account_service.login(
-        session,
-        _settings(request),
-        email=str(body.email),
-        password=body.password,
-        agency_slug=body.agency_slug,
-        lockout=lockout,
-        client=client_info(request),
-    )
+    try:
+        grant = await account_service.login(
+            session,
+            _settings(request),
+            email=str(body.email),
+            password=body.password,
+            agency_slug=body.agency_slug,
+            lockout=lockout,
+            client=client_info(request),
+        )
+    except (Unauthenticated, TooManyRequests) as exc:
+        # The login's transaction rolls back with the error: the refusal is recorded in a
+        # transaction of its own, committed before the answer.
+        reason = "locked_out" if isinstance(exc, TooManyRequests) else "invalid_credentials"
+        async with service_context(request).database().transaction(None) as audit_session:
+            await account_service.record_failed_login(
+                audit_session, email=str(body.email), reason=reason
+            )
+        raise
     return LoginResponse.model_validate(grant_body(grant))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import AuditActor, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import TENANT_SETTING, USER_SETTING, set_local
 from agencyos.common.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
@@ -156,7 +157,39 @@ class AccountService:
         membership, agency = memberships[0]
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client)
+        await record_audit(
+            session,
+            action="auth.login_succeeded",
+            entity_type="user",
+            entity_id=user.id,
+            actor=AuditActor("user", str(user.id), label=user.email),
+            source_service=SERVICE,
+            detail={"method": "password", "session_id": str(tokens.session_id)},
+        )
         return SessionGrant(agency, user, membership, tokens)
+
+    async def record_failed_login(self, session: AsyncSession, *, email: str, reason: str) -> None:
+        """Record a refused sign-in in every agency where `email` names an active member, in
+        `session`: a transaction of its own, opened with no tenant (the login's own rolls
+        back). An email that names nobody records nothing: there is no agency to tell."""
+        user = await account_repository.user_by_email(session, email)
+        if user is None:
+            return
+        await set_local(session, {USER_SETTING: str(user.id)})
+        for membership, agency in await account_repository.memberships_of(session, user.id):
+            if membership.status != "active":
+                continue
+            await set_local(session, {TENANT_SETTING: str(agency.id)})
+            await record_audit(
+                session,
+                action="auth.login_failed",
+                entity_type="user",
+                entity_id=user.id,
+                # Whoever typed the email is not known to be its owner.
+                actor=AuditActor("anonymous", label=user.email),
+                source_service=SERVICE,
+                detail={"reason": reason},
+            )
 
     async def switch_agency(
         self,
@@ -181,6 +214,19 @@ class AccountService:
             raise PermissionDenied(_NOT_A_MEMBER)
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client)
+        # Recorded in the agency the new session is in: the one whose log should show it.
+        await record_audit(
+            session,
+            action="auth.agency_switched",
+            entity_type="user",
+            entity_id=user.id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={
+                "from_agency_id": str(principal.tenant_id),
+                "session_id": str(tokens.session_id),
+            },
+        )
         return SessionGrant(agency, user, membership, tokens)
 
     async def me(

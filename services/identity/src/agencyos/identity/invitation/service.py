@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import AuditActor, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import (
@@ -168,6 +169,20 @@ class InvitationService:
             source_service=SERVICE,
             subject=f"invitations/{invitation.id}",
         )
+        await record_audit(
+            session,
+            action="invitation.created",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=principal,
+            source_service=SERVICE,
+            after={
+                "email": email,
+                "role": role.value,
+                "client_id": str(client_id) if client_id else None,
+                "expires_at": invitation.expires_at.isoformat(),
+            },
+        )
         return NewInvitation(invitation, token)
 
     async def list_invitations(
@@ -205,6 +220,17 @@ class InvitationService:
             raise InvitationRevoked("this invitation was already revoked")
         invitation.revoked_at = utcnow()
         await session.flush()
+        await record_audit(
+            session,
+            action="invitation.revoked",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"state": state},
+            after={"state": "revoked"},
+            detail={"email": invitation.email, "role": invitation.role},
+        )
 
     async def preview(self, session: AsyncSession, *, token: str) -> InvitationPreview:
         """What accepting `token` would do, changing nothing (an emailed link is followed with
@@ -285,6 +311,17 @@ class InvitationService:
             ),
             source_service=SERVICE,
             subject=f"invitations/{invitation.id}",
+        )
+        await record_audit(
+            session,
+            action="invitation.accepted",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=AuditActor("user", str(user.id), label=user.email),
+            source_service=SERVICE,
+            after={"user_id": str(user.id), "role": membership.role},
+            detail={"email": user.email, "invited_by": str(invitation.invited_by)},
+            tenant_id=invitation.tenant_id,
         )
         agency = await account_repository.agency(session, invitation.tenant_id)
         assert agency is not None  # the invitation's tenant row references it

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import SYSTEM, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound
 from agencyos.identity.account.repository import account_repository
@@ -17,6 +18,8 @@ from agencyos.identity.revocations import Revoker
 from agencyos.identity.session.repository import session_repository
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, hash_refresh_token, issue_tokens
+
+SERVICE = "identity"
 
 
 class RefreshRefusal(enum.Enum):
@@ -74,6 +77,15 @@ class SessionService:
             # nobody can tell the holders apart, so the whole session ends.
             await session_repository.revoke_families(session, [token.family_id], token.user_id)
             await revoker.sessions([token.family_id])
+            await record_audit(
+                session,
+                action="session.reuse_detected",
+                entity_type="session",
+                entity_id=token.family_id,
+                actor=SYSTEM,
+                source_service=SERVICE,
+                detail={"user_id": str(token.user_id), "revoked": True},
+            )
             return RefreshRefusal.REUSED
         if token.expires_at <= datetime.now(UTC):
             return RefreshRefusal.EXPIRED
@@ -109,6 +121,15 @@ class SessionService:
         if families:
             await session_repository.revoke_families(session, families, principal.user_id)
             await revoker.sessions(families)
+        await record_audit(
+            session,
+            action="auth.logged_out",
+            entity_type="session",
+            entity_id=current,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"sessions_ended": sorted(str(f) for f in set(families))},
+        )
 
     async def list_sessions(
         self, session: AsyncSession, principal: Principal, *, page: int, per_page: int
@@ -142,6 +163,15 @@ class SessionService:
             raise NotFound("no such session")
         await session_repository.revoke_families(session, [session_id], principal.user_id)
         await revoker.sessions([session_id])
+        await record_audit(
+            session,
+            action="session.revoked",
+            entity_type="session",
+            entity_id=session_id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"current": session_id == _session_id(principal)},
+        )
 
     async def revoke_all(
         self,
@@ -156,6 +186,15 @@ class SessionService:
             session, principal.user_id, sparing=sparing
         )
         await revoker.sessions(ended)
+        await record_audit(
+            session,
+            action="session.all_revoked",
+            entity_type="user",
+            entity_id=principal.user_id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"sessions_ended": len(ended), "include_current": include_current},
+        )
 
 
 session_service = SessionService()
