@@ -76,24 +76,26 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
         429: {"description": "Too many failed attempts for this email; see Retry-After"},
     },
 )
-async def login(
-    body: LoginRequest, session: PublicSession, request: Request, lockout: Lockout
-) -> LoginResponse:
+async def login(body: LoginRequest, request: Request, lockout: Lockout) -> LoginResponse:
+    db = service_context(request).database()
     try:
-        grant = await account_service.login(
-            session,
-            _settings(request),
-            email=str(body.email),
-            password=body.password,
-            agency_slug=body.agency_slug,
-            lockout=lockout,
-            client=client_info(request),
-        )
+        # The login's own transaction (no tenant until it finds the membership), ended
+        # before a refusal is recorded: a request never holds two connections at once.
+        async with db.transaction(None) as session:
+            grant = await account_service.login(
+                session,
+                _settings(request),
+                email=str(body.email),
+                password=body.password,
+                agency_slug=body.agency_slug,
+                lockout=lockout,
+                client=client_info(request),
+            )
     except (Unauthenticated, TooManyRequests) as exc:
-        # The login's transaction rolls back with the error: the refusal is recorded in a
+        # The login's transaction rolled back with the error: the refusal is recorded in a
         # transaction of its own, committed before the answer.
         reason = "locked_out" if isinstance(exc, TooManyRequests) else "invalid_credentials"
-        async with service_context(request).database().transaction(None) as audit_session:
+        async with db.transaction(None) as audit_session:
             await account_service.record_failed_login(
                 audit_session, email=str(body.email), reason=reason
             )
