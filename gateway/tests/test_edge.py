@@ -619,3 +619,100 @@ class TestHeaderValues:
         if response.status_code >= 400:
             assert_problem(response, 400, "bad-request")
             assert upstream.received == []
+
+
+class TestRestrictedTokens:
+    """A token restricted to two-factor enrollment (`restricted: "2fa_enrollment"`) reaches
+    only enrolling, confirming, `GET /v1/me` and logging out; anything else is a 403 here,
+    never forwarded. The second step of a two-factor sign-in takes no token at all."""
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [
+            ("POST", b"/v1/auth/2fa/enroll"),
+            ("POST", b"/v1/auth/2fa/confirm"),
+            ("GET", b"/v1/me"),
+            ("POST", b"/v1/auth/logout"),
+        ],
+    )
+    async def test_the_enrollment_routes_are_forwarded(
+        self,
+        gateway_app: FastAPI,
+        upstream: Upstream,
+        test_keys: TestKeys,
+        method: str,
+        target: bytes,
+    ) -> None:
+        token = test_keys.mint(restricted="2fa_enrollment")
+
+        response = await send_raw(
+            gateway_app, method, target, [("authorization", f"Bearer {token}")]
+        )
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [target]
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [
+            ("GET", b"/v1/clients"),
+            ("POST", b"/v1/invoices"),
+            ("GET", b"/v1/members"),
+            ("POST", b"/v1/auth/2fa/disable"),
+            ("POST", b"/v1/auth/switch"),
+            ("POST", b"/v1/api-keys"),
+            ("PUT", b"/v1/agency/security/two-factor"),
+            ("GET", b"/v1/me/x"),
+            ("GET", b"/v1/auth/2fa/enroll"),
+        ],
+    )
+    async def test_everything_else_is_403_naming_the_enroll_route_and_not_forwarded(
+        self,
+        gateway_app: FastAPI,
+        upstream: Upstream,
+        test_keys: TestKeys,
+        method: str,
+        target: bytes,
+    ) -> None:
+        token = test_keys.mint(restricted="2fa_enrollment")
+
+        response = await send_raw(
+            gateway_app, method, target, [("authorization", f"Bearer {token}")]
+        )
+
+        problem = assert_problem(response, 403, "two-factor-enrollment-required")
+        assert problem["enroll"] == "/v1/auth/2fa/enroll"
+        assert "/v1/auth/2fa/enroll" in problem["detail"]
+        assert upstream.received == []
+
+    async def test_an_unknown_restriction_reaches_nothing(
+        self, gateway_app: FastAPI, upstream: Upstream, test_keys: TestKeys
+    ) -> None:
+        token = test_keys.mint(restricted="something_new")
+
+        response = await send_raw(
+            gateway_app, "GET", b"/v1/me", [("authorization", f"Bearer {token}")]
+        )
+
+        assert_problem(response, 403, "permission-denied")
+        assert upstream.received == []
+
+    async def test_the_second_step_of_a_two_factor_sign_in_needs_no_token(
+        self, gateway_app: FastAPI, upstream: Upstream
+    ) -> None:
+        response = await send_raw(gateway_app, "POST", b"/v1/auth/2fa/verify", body=b"{}")
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [b"/v1/auth/2fa/verify"]
+
+    @pytest.mark.parametrize(
+        ("method", "target"),
+        [("GET", b"/v1/auth/2fa/verify"), ("POST", b"/v1/auth/2fa/enroll")],
+    )
+    async def test_the_other_two_factor_routes_need_a_token(
+        self, gateway_app: FastAPI, upstream: Upstream, method: str, target: bytes
+    ) -> None:
+        response = await send_raw(gateway_app, method, target)
+
+        assert_problem(response, 401, "unauthenticated")
+        assert upstream.received == []

@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
-from agencyos.common.auth import JwksVerifier, bearer_token
+from agencyos.common.auth import JwksVerifier, bearer_token, restriction_error
 from agencyos.common.errors import AppError, BadRequest, NotFound, Unauthenticated
 from agencyos.common.logs import bind
 from agencyos.common.rpc import close_channels
@@ -30,7 +30,7 @@ from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.revocation import RevocationGate
-from agencyos.gateway.routes import STREAM, is_public, resolve
+from agencyos.gateway.routes import STREAM, is_public, resolve, restricted_allows
 from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
@@ -142,6 +142,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                     # Defence in depth: what a key resolves to must be a key's token.
                     raise Unauthenticated("the API key is not valid")
                 await revocations.admit(principal, api_key=api_key)
+                restricted = principal.restricted
+                if restricted and not restricted_allows(
+                    restricted, request.method, request.url.path
+                ):
+                    raise restriction_error(restricted)
             except AppError as exc:
                 exc.headers.update(limit_headers)
                 raise

@@ -64,6 +64,8 @@ ROUTES: dict[str, str] = {
 PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"^/\.well-known/jwks\.json$")),
     ("POST", re.compile(r"^/v1/auth/(signup|login|refresh|magic-link)$")),
+    # The second step of a sign-in with two-factor on: its `mfa_token` is the credential.
+    ("POST", re.compile(r"^/v1/auth/2fa/verify$")),
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     # The links emailed to people: followed with a GET, they read and spend nothing.
@@ -77,6 +79,16 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
     ("POST", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
 ]
+
+# What a restricted token (its `restricted` claim) may reach; every other path answers 403
+# here, before it is forwarded (the services refuse it again themselves).
+RESTRICTED_ALLOWED: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    "2fa_enrollment": [
+        ("POST", re.compile(r"^/v1/auth/2fa/(enroll|confirm)$")),
+        ("GET", re.compile(r"^/v1/me$")),
+        ("POST", re.compile(r"^/v1/auth/logout$")),
+    ],
+}
 
 _BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)
 
@@ -96,6 +108,12 @@ def resolve(path: str) -> Route | None:
 
 def is_public(method: str, path: str) -> bool:
     return any(m == method and pattern.match(path) for m, pattern in PUBLIC)
+
+
+def restricted_allows(restricted: str, method: str, path: str) -> bool:
+    """Whether a token restricted to `restricted` may be sent on to `method path`."""
+    allowed = RESTRICTED_ALLOWED.get(restricted, [])
+    return any(m == method and pattern.match(path) for m, pattern in allowed)
 
 
 def owns(service: str, path: str) -> bool:

@@ -33,7 +33,7 @@ from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.db import Database
 from agencyos.common.errors import AppError, InvalidInput, Unauthenticated, error_from_grpc
 from agencyos.common.logs import bind, get_logger
@@ -204,6 +204,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                             raise Unauthenticated("this method needs a valid service credential")
                     elif "authorization" in metadata:
                         principal = await verifier.verify(bearer_token(metadata["authorization"]))
+                        if principal.restricted is not None:
+                            # No gRPC method serves what a restricted token is good for.
+                            raise restriction_error(principal.restricted)
                         if revocations is not None:
                             # Fail open: gRPC is internal (NetworkPolicy), and the caller's own
                             # edge already checked this token, closed for writes.

@@ -29,7 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
-from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
@@ -346,7 +346,10 @@ def service_context(request: Request) -> ServiceContext:
     return ctx
 
 
-async def current_principal(request: Request) -> Principal:
+async def verified_principal(request: Request) -> Principal:
+    """The caller's verified, unrevoked token, restricted or not: only for the routes a
+    restricted token may use (`CurrentPrincipalEvenRestricted`); everything else takes
+    `current_principal`."""
     token = bearer_token(request.headers.get("authorization"))
     ctx = service_context(request)
     principal = await ctx.verifier.verify(token)
@@ -359,7 +362,19 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+async def current_principal(
+    principal: Annotated[Principal, Depends(verified_principal)],
+) -> Principal:
+    """The caller, refused (403) when their token is restricted (`Principal.restricted`,
+    e.g. good only for enrolling in two-factor sign-in)."""
+    if principal.restricted is not None:
+        raise restriction_error(principal.restricted)
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+# A route that a restricted token may use too (it checks `principal.restricted` itself).
+CurrentPrincipalEvenRestricted = Annotated[Principal, Depends(verified_principal)]
 
 
 def require(permission: str) -> Any:
@@ -387,6 +402,15 @@ async def tenant_session(
         yield session
 
 
+async def tenant_session_even_restricted(
+    request: Request, principal: CurrentPrincipalEvenRestricted
+) -> AsyncIterator[AsyncSession]:
+    """`tenant_session` for the routes a restricted token may use."""
+    db = service_context(request).database()
+    async with db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+        yield session
+
+
 async def public_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction with no tenant set (signup, login): tenant tables show no rows."""
     async with service_context(request).database().transaction(None) as session:
@@ -408,6 +432,9 @@ def tenant_transactions(request: Request, principal: CurrentPrincipal) -> Transa
 
 TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
 PublicSession = Annotated[AsyncSession, Depends(public_session, scope="function")]
+TenantSessionEvenRestricted = Annotated[
+    AsyncSession, Depends(tenant_session_even_restricted, scope="function")
+]
 TenantTransactions = Annotated[Transactions, Depends(tenant_transactions)]
 
 
