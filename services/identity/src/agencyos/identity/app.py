@@ -7,6 +7,8 @@ from agencyos.identity.agency.endpoints import router as agency_router
 from agencyos.identity.api_key.endpoints import router as api_key_router
 from agencyos.identity.invitation.endpoints import router as invitation_router
 from agencyos.identity.member.endpoints import router as member_router
+from agencyos.identity.mfa.endpoints import router as mfa_router
+from agencyos.identity.mfa.lockout import TwoFactorLockout
 from agencyos.identity.password_reset.endpoints import router as password_reset_router
 from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
@@ -29,9 +31,11 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             api_key_router,
             password_reset_router,
             session_router,
+            mfa_router,
             tokens_router,
         ],
     )
     # On the revocation store's connection pool (closed with the context).
     app.state.login_lockout = LoginLockout(ctx.revocations.client, ctx.settings)
+    app.state.two_factor_lockout = TwoFactorLockout(ctx.revocations.client, ctx.settings)
     return app

@@ -48,6 +48,19 @@ class IdentitySettings(ServiceSettings):
     # Inserted into every lockout key (agencyos:login:<namespace>:...), like the revocations'.
     login_lockout_namespace: str = ""
 
+    # Two-factor sign-in (mfa/): the issuer name authenticator apps show beside the account;
+    # how long the `mfa_token` of a sign-in's second step works, and how many wrong codes
+    # kill it; and the per-account lockout over all of a user's code checks (the sign-in
+    # lockout's scheme, its own counts): after `threshold` wrong codes in a row the account's
+    # code checks are refused for `base` seconds, doubling up to `max`.
+    two_factor_issuer: str = "AgencyOS"
+    mfa_token_ttl_seconds: int = Field(default=5 * 60, ge=30, le=15 * 60)
+    mfa_token_max_attempts: int = Field(default=5, ge=1, le=10)
+    two_factor_lockout_threshold: int = Field(default=5, ge=0)
+    two_factor_lockout_base_seconds: float = Field(default=30.0, gt=0)
+    two_factor_lockout_max_seconds: float = Field(default=15 * 60, gt=0)
+    two_factor_lockout_forget_seconds: float = Field(default=60 * 60, gt=0)
+
     @property
     def revocation_ttl_seconds(self) -> int:
         """How long a revocation entry lives: past the longest token lifetime, the

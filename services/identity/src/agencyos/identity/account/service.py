@@ -21,6 +21,8 @@ from agencyos.common.permissions import Role
 from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.api_key.repository import api_key_repository
+from agencyos.identity.mfa.challenges import ChallengeGrant, start_challenge
+from agencyos.identity.mfa.repository import two_factor_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
@@ -138,8 +140,9 @@ class AccountService:
         agency_slug: str | None,
         lockout: LoginLockout,
         client: ClientInfo | None = None,
-    ) -> SessionGrant:
-        """Errors never tell whether the email exists (an unknown one locks out the same)."""
+    ) -> SessionGrant | ChallengeGrant:
+        """Errors never tell whether the email exists (an unknown one locks out the same).
+        An account with two-factor on gets a challenge (an mfa_token) instead of tokens."""
         await lockout.begin(email)
         user = await account_repository.user_by_email(session, email)
         known = await verify_password(settings, user.password_hash if user else None, password)
@@ -155,6 +158,10 @@ class AccountService:
         if not memberships:
             raise Unauthenticated(_INVALID_LOGIN)
         membership, agency = memberships[0]
+        if await two_factor_repository.is_enabled(session, user.id):
+            return await start_challenge(
+                session, settings, user=user, agency=agency, membership=membership, client=client
+            )
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client)
         await record_audit(
@@ -212,8 +219,14 @@ class AccountService:
         agency = await account_repository.agency(session, agency_id)
         if agency is None:
             raise PermissionDenied(_NOT_A_MEMBER)
+        # The new session signed in the way the current one did (its `amr`).
+        amr = None
+        if principal.session_id:
+            amr = await two_factor_repository.session_amr(
+                session, uuid.UUID(principal.session_id), principal.user_id
+            )
         await set_local(session, {TENANT_SETTING: str(agency.id)})
-        tokens = await issue_tokens(session, settings, membership, client=client)
+        tokens = await issue_tokens(session, settings, membership, client=client, amr=amr)
         # Recorded in the agency the new session is in: the one whose log should show it.
         await record_audit(
             session,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.audit import AuditActor, record_audit
-from agencyos.common.auth import Principal
+from agencyos.common.auth import Principal, restriction_error
 from agencyos.common.db import utcnow
 from agencyos.common.errors import (
     Conflict,
@@ -38,6 +38,7 @@ from agencyos.identity.account.repository import account_repository
 from agencyos.identity.account.service import SessionGrant
 from agencyos.identity.crm_clients import ensure_client_exists
 from agencyos.identity.invitation.repository import InvitationState, invitation_repository
+from agencyos.identity.mfa.repository import two_factor_repository
 from agencyos.identity.models import Agency, Invitation, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import ensure_may_assign, role_service, with_current_role
@@ -343,6 +344,8 @@ class InvitationService:
                 raise PermissionDenied("only a person's account can accept an invitation")
             if user.email != invitation.email:
                 raise PermissionDenied("this invitation was sent to another email address")
+            if principal.restricted is not None:
+                raise restriction_error(principal.restricted)
             return user
         existing = await account_repository.user_by_email(session, invitation.email)
         if existing is not None:
@@ -353,6 +356,12 @@ class InvitationService:
                 raise Unauthenticated(
                     "this email already has an account: give its password, or accept the "
                     "invitation while logged in"
+                )
+            if await two_factor_repository.is_enabled(session, existing.id):
+                # A password alone must never sign in an account with two-factor on.
+                raise PermissionDenied(
+                    "this account has two-factor sign-in on: sign in (with your code) and "
+                    "accept the invitation with your access token"
                 )
             return existing
         if not name:

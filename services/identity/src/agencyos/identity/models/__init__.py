@@ -15,17 +15,25 @@ from agencyos.identity.models.password_reset_token import PasswordResetToken  # 
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
 from agencyos.identity.models.role_permission import RolePermissions  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
+from agencyos.identity.models.two_factor import (  # noqa: E402
+    BackupCode,
+    MfaChallenge,
+    UserTwoFactor,
+)
 from agencyos.identity.models.user import User  # noqa: E402
 
 __all__ = [
     "Agency",
     "ApiKey",
+    "BackupCode",
     "Base",
     "Invitation",
     "Membership",
+    "MfaChallenge",
     "PasswordResetToken",
     "RefreshToken",
     "RolePermissions",
     "SigningKey",
     "User",
+    "UserTwoFactor",
 ]

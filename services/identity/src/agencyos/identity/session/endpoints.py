@@ -6,7 +6,13 @@ from fastapi import APIRouter, Query, Request, Response, status
 from agencyos.common.errors import Unauthenticated
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import CurrentPrincipal, TenantSession, service_context
+from agencyos.common.web import (
+    CurrentPrincipal,
+    CurrentPrincipalEvenRestricted,
+    TenantSession,
+    TenantSessionEvenRestricted,
+    service_context,
+)
 from agencyos.identity.account.schemas import TokenResponse
 from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.session.schemas import LogoutRequest, RefreshRequest, Session
@@ -81,12 +87,13 @@ async def refresh(
     summary="End the current session",
     description=(
         "Revokes the session the access token belongs to, and the one the optional "
-        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_STOP
+        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_STOP + " A "
+        "token restricted to two-factor enrollment may call this."
     ),
 )
 async def logout(
-    principal: CurrentPrincipal,
-    session: TenantSession,
+    principal: CurrentPrincipalEvenRestricted,
+    session: TenantSessionEvenRestricted,
     revoker: IdentityRevoker,
     body: LogoutRequest | None = None,
 ) -> Response:
