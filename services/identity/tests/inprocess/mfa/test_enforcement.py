@@ -139,6 +139,7 @@ class TestRestrictedTokens:
         assert problem["enroll"] == "/v1/auth/2fa/enroll"
         me = await identity.get("/v1/me", headers=bearer(body["access_token"]))
         assert me.status_code == 200, me.text
+        assert me.json()["restricted"] == "2fa_enrollment"
 
     async def test_a_role_the_policy_does_not_name_is_not_restricted(
         self, identity: httpx.AsyncClient, agency: AgencySession, add_member: AddMember

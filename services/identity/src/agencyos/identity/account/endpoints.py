@@ -176,4 +176,5 @@ async def me(
             )
             for m, a in memberships
         ],
+        restricted=principal.restricted,
     )
