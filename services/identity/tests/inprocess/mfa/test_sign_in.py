@@ -108,6 +108,28 @@ class TestSecondStep:
         bearer = {"Authorization": f"Bearer {body['access_token']}"}
         assert (await identity.get("/v1/me", headers=bearer)).status_code == 200
 
+    async def test_the_sign_in_is_recorded_once_both_factors_are_in(
+        self,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+        two_factor: Any,
+        first_step: Any,
+        outbox: Outbox,
+    ) -> None:
+        enrolled = await two_factor(agency)
+        token = await first_step(agency)
+
+        def sign_ins(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [r["data"] for r in records if r["data"]["action"] == "auth.login_succeeded"]
+
+        assert sign_ins(await outbox("audit.recorded", agency.agency_id)) == []
+        response = await verify(identity, token, code=await enrolled.app.next_code())
+        assert response.status_code == 200, response.text
+
+        [recorded] = sign_ins(await outbox("audit.recorded", agency.agency_id))
+        assert recorded["detail"]["method"] == "password+totp"
+        assert recorded["actor_id"] == str(agency.user_id)
+
     async def test_a_refresh_keeps_how_the_session_signed_in(
         self, identity: httpx.AsyncClient, agency: AgencySession, two_factor: Any, first_step: Any
     ) -> None:

@@ -311,8 +311,21 @@ class TwoFactorService:
         if found is None or found[0].status != "active" or agency is None:
             return VerifyRefusal.MEMBERSHIP_INACTIVE
         membership, user = found
+        await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(
             session, settings, membership, client=client, amr=["pwd", "otp"]
+        )
+        await record_audit(
+            session,
+            action="auth.login_succeeded",
+            entity_type="user",
+            entity_id=user.id,
+            actor=AuditActor("user", str(user.id), label=user.email),
+            source_service=SERVICE,
+            detail={
+                "method": "password+" + ("backup_code" if backup_code else "totp"),
+                "session_id": str(tokens.session_id),
+            },
         )
         return SessionGrant(agency, user, membership, tokens)
 
