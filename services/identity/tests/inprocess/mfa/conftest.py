@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -57,7 +57,6 @@ class Enrolled:
     backup_codes: list[str]
     access_token: str
     refresh_token: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:

@@ -22,7 +22,7 @@ from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.api_key.repository import api_key_repository
 from agencyos.identity.mfa.challenges import ChallengeGrant, start_challenge
-from agencyos.identity.mfa.repository import two_factor_repository
+from agencyos.identity.mfa.repository import session_family, two_factor_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
@@ -220,11 +220,12 @@ class AccountService:
         if agency is None:
             raise PermissionDenied(_NOT_A_MEMBER)
         # The new session signed in the way the current one did (its `amr`).
-        amr = None
-        if principal.session_id:
-            amr = await two_factor_repository.session_amr(
-                session, uuid.UUID(principal.session_id), principal.user_id
-            )
+        family = session_family(principal)
+        amr = (
+            await two_factor_repository.session_amr(session, family, principal.user_id)
+            if family is not None
+            else None
+        )
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client, amr=amr)
         # Recorded in the agency the new session is in: the one whose log should show it.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.auth import Principal
 from agencyos.identity.models import (
     Agency,
     BackupCode,
@@ -18,6 +19,14 @@ from agencyos.identity.models import (
     RefreshToken,
     UserTwoFactor,
 )
+
+
+def session_family(principal: Principal) -> uuid.UUID | None:
+    """The session (refresh-token family) the caller's token belongs to, if it names one."""
+    try:
+        return uuid.UUID(principal.session_id) if principal.session_id else None
+    except ValueError:
+        return None
 
 
 class TwoFactorRepository:

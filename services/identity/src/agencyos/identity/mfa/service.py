@@ -33,7 +33,7 @@ from agencyos.identity.mfa.codes import (
     sha256_hex,
 )
 from agencyos.identity.mfa.lockout import TwoFactorLockout
-from agencyos.identity.mfa.repository import two_factor_repository
+from agencyos.identity.mfa.repository import session_family, two_factor_repository
 from agencyos.identity.models import UserTwoFactor
 from agencyos.identity.revocations import Revoker
 from agencyos.identity.session.repository import session_repository
@@ -184,8 +184,8 @@ class TwoFactorService:
             raise NotFound("your membership in this agency no longer exists")
         membership, user = found
         amr = ["pwd"]
-        if principal.session_id:
-            family = uuid.UUID(principal.session_id)
+        family = session_family(principal)
+        if family is not None:
             amr = await two_factor_repository.session_amr(session, family, user.id) or amr
             await session_repository.revoke_families(session, [family], user.id)
             await revoker.sessions([family])
