@@ -20,6 +20,7 @@ from agencyos.testing.sql import fetch_rows
 
 Outbox = Callable[..., Awaitable[list[dict[str, Any]]]]
 AddMembership = Callable[[AgencySession, uuid.UUID, str], Awaitable[None]]
+AddMember = Callable[[AgencySession, str], Awaitable[AgencySession]]
 MAX_ATTEMPTS = 5
 
 
@@ -395,6 +396,26 @@ class TestStolenAndForeignTokens:
 
         assert_token_refused(stolen)
         assert_token_refused(original)
+
+    async def test_a_member_suspended_between_the_two_steps_gets_no_tokens(
+        self,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+        add_member: AddMember,
+        two_factor: Any,
+        first_step: Any,
+    ) -> None:
+        member = await add_member(agency, "member")
+        enrolled = await two_factor(member)
+        token = await first_step(member)
+        suspended = await identity.post(
+            f"/v1/members/{member.user_id}/suspend", headers=agency.headers
+        )
+        assert suspended.status_code == 200, suspended.text
+
+        response = await verify(identity, token, code=await enrolled.app.next_code())
+
+        assert_token_refused(response)
 
     async def test_an_account_without_two_factor_signs_in_with_its_password_alone(
         self, identity: httpx.AsyncClient
