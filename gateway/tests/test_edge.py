@@ -619,3 +619,59 @@ class TestHeaderValues:
         if response.status_code >= 400:
             assert_problem(response, 400, "bad-request")
             assert upstream.received == []
+
+
+class TestClientAddress:
+    """The gateway tells the services who the client is (`x-agencyos-client-ip`): its own
+    answer, never what the caller sent under that name."""
+
+    @staticmethod
+    def client_ip_headers(upstream: Upstream) -> list[str]:
+        return [v for k, v in upstream.received[-1].headers if k == "x-agencyos-client-ip"]
+
+    async def test_the_socket_peer_is_sent_on(
+        self, client: httpx.AsyncClient, upstream: Upstream, token: str
+    ) -> None:
+        response = await client.get("/v1/clients", headers={"Authorization": f"Bearer {token}"})
+
+        assert response.status_code == 200, response.text
+        assert self.client_ip_headers(upstream) == ["198.51.100.7"]
+
+    @pytest.mark.parametrize("route", ["/v1/clients", "/v1/auth/login"])
+    async def test_a_forged_header_is_replaced_not_forwarded(
+        self, client: httpx.AsyncClient, upstream: Upstream, token: str, route: str
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-AgencyOS-Client-IP": "10.9.8.7",
+            "X-Forwarded-For": "10.9.8.7",
+        }
+        if route.startswith("/v1/auth"):
+            response = await client.post(route, headers=headers, json={})
+        else:
+            response = await client.get(route, headers=headers)
+
+        assert response.status_code == 200, response.text
+        # the peer is no trusted proxy: neither header moves the client's address
+        assert self.client_ip_headers(upstream) == ["198.51.100.7"]
+
+    async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(
+        self, upstream: Upstream, jwks_url: str, token: str
+    ) -> None:
+        app = build_app(edge_settings(upstream, jwks_url, trusted_proxies=["198.51.100.0/24"]))
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 40000))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://gateway") as http,
+        ):
+            response = await http.get(
+                "/v1/clients",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "X-Forwarded-For": "203.0.113.50",
+                    "X-AgencyOS-Client-IP": "10.9.8.7",
+                },
+            )
+
+        assert response.status_code == 200, response.text
+        assert self.client_ip_headers(upstream) == ["203.0.113.50"]
