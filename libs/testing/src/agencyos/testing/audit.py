@@ -65,7 +65,7 @@ def audit_event(
         action=action,
         entity_type=entity_type,
         entity_id=entity_id if entity_id is not None else str(uuid.uuid4()),
-        actor_type=actor_type,  # type: ignore[arg-type]
+        actor_type=actor_type,
         actor_id=actor_id if actor_id is not None else str(uuid.uuid4()),
         actor_label=actor_label,
         changes={k: FieldChange(before=b, after=a) for k, (b, a) in (changes or {}).items()},

@@ -43,21 +43,22 @@ _CHAIN = (
 )
 
 
+def _time_problem(field: str, message: str, kind: str) -> InvalidInput:
+    return InvalidInput(
+        f"invalid fields: query.{field}",
+        errors=[{"field": f"query.{field}", "message": message, "type": kind}],
+    )
+
+
 def _utc(moment: datetime | None, field: str) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        raise InvalidInput(
-            f"invalid fields: {field}",
-            errors=[
-                {
-                    "field": f"query.{field}",
-                    "message": "give a time zone (e.g. `Z` or `+01:00`)",
-                    "type": "timezone_missing",
-                }
-            ],
-        )
-    return moment.astimezone(UTC)
+        raise _time_problem(field, "give a time zone (e.g. `Z` or `+01:00`)", "timezone_missing")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise _time_problem(field, "out of the range of times", "datetime_range") from exc
 
 
 def audit_filters(
