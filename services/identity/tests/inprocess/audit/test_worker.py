@@ -227,3 +227,18 @@ class TestAppendOnly:
             await conn.close()
 
         assert seen == 0
+
+
+class TestRegistration:
+    async def test_identity_runs_the_audit_worker_on_the_audit_topic(
+        self, identity_service: ServiceInProcess
+    ) -> None:
+        from agencyos.common.consumer import ConsumerRunner
+        from agencyos.identity.__main__ import DEFINITION
+
+        worker = DEFINITION.workers["audit"](identity_service.ctx)
+
+        assert isinstance(worker, ConsumerRunner)
+        assert worker.consumer_name == "identity-audit"
+        assert worker.subscription.topics == ["audit.events"]
+        assert set(worker.subscription.handlers) == {"audit.recorded"}
