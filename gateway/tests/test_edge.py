@@ -7,104 +7,16 @@ an HTTP client would resolve dot segments and re-encode before anything reached 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
-from urllib.parse import unquote
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from agencyos.gateway.app import build_app
-from agencyos.gateway.openapi import SERVICES
 from agencyos.gateway.routes import ROUTES
-from agencyos.gateway.settings import GatewaySettings
 from agencyos.testing.http import assert_problem
-from agencyos.testing.keys import TestKeys
 
 from .conftest import Upstream
-
-ALLOWED_ORIGIN = "https://app.example.com"
-AUTH_LIMIT = 3
-
-
-def edge_settings(upstream: Upstream, jwks_url: str, **overrides: Any) -> GatewaySettings:
-    values: dict[str, Any] = {f"{service}_url": upstream.url for service in SERVICES}
-    values.update(
-        jwks_url=jwks_url,
-        rate_limit_backend="memory",
-        rate_limit_auth_limit=AUTH_LIMIT,
-        rate_limit_auth_window_seconds=60,
-        cors_origins=[ALLOWED_ORIGIN],
-        cors_allow_credentials=True,
-    )
-    values.update(overrides)
-    return GatewaySettings(**values)
-
-
-@pytest.fixture
-async def gateway_app(upstream: Upstream, jwks_url: str) -> AsyncIterator[FastAPI]:
-    app = build_app(edge_settings(upstream, jwks_url))
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=gateway_app, client=("198.51.100.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-        yield http
-
-
-@pytest.fixture
-def token(test_keys: TestKeys) -> str:
-    return test_keys.mint()
-
-
-async def send_raw(
-    app: FastAPI,
-    method: str,
-    target: bytes,
-    headers: Iterable[tuple[str, str]] = (),
-    body: bytes = b"",
-) -> httpx.Response:
-    """`target` as the request line's target, handed to the app the way uvicorn does
-    (`raw_path` verbatim, `path` its one percent-decoding)."""
-    raw_path, _, query = target.partition(b"?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": unquote(raw_path.decode("latin-1")),
-        "raw_path": raw_path,
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"gateway")]
-        + [(k.lower().encode(), v.encode()) for k, v in headers]
-        + ([(b"content-length", str(len(body)).encode())] if body else []),
-        "client": ("198.51.100.7", 40000),
-        "server": ("gateway", 80),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return httpx.Response(
-        start["status"],
-        headers=[(k.decode(), v.decode()) for k, v in start["headers"]],
-        content=content,
-    )
-
+from .edge import ALLOWED_ORIGIN, AUTH_LIMIT, edge_settings, send_raw
 
 # --- path canonicalisation ---------------------------------------------------------------------
 
@@ -619,100 +531,3 @@ class TestHeaderValues:
         if response.status_code >= 400:
             assert_problem(response, 400, "bad-request")
             assert upstream.received == []
-
-
-class TestRestrictedTokens:
-    """A token restricted to two-factor enrollment (`restricted: "2fa_enrollment"`) reaches
-    only enrolling, confirming, `GET /v1/me` and logging out; anything else is a 403 here,
-    never forwarded. The second step of a two-factor sign-in takes no token at all."""
-
-    @pytest.mark.parametrize(
-        ("method", "target"),
-        [
-            ("POST", b"/v1/auth/2fa/enroll"),
-            ("POST", b"/v1/auth/2fa/confirm"),
-            ("GET", b"/v1/me"),
-            ("POST", b"/v1/auth/logout"),
-        ],
-    )
-    async def test_the_enrollment_routes_are_forwarded(
-        self,
-        gateway_app: FastAPI,
-        upstream: Upstream,
-        test_keys: TestKeys,
-        method: str,
-        target: bytes,
-    ) -> None:
-        token = test_keys.mint(restricted="2fa_enrollment")
-
-        response = await send_raw(
-            gateway_app, method, target, [("authorization", f"Bearer {token}")]
-        )
-
-        assert response.status_code == 200, response.text
-        assert upstream.targets == [target]
-
-    @pytest.mark.parametrize(
-        ("method", "target"),
-        [
-            ("GET", b"/v1/clients"),
-            ("POST", b"/v1/invoices"),
-            ("GET", b"/v1/members"),
-            ("POST", b"/v1/auth/2fa/disable"),
-            ("POST", b"/v1/auth/switch"),
-            ("POST", b"/v1/api-keys"),
-            ("PUT", b"/v1/agency/security/two-factor"),
-            ("GET", b"/v1/me/x"),
-            ("GET", b"/v1/auth/2fa/enroll"),
-        ],
-    )
-    async def test_everything_else_is_403_naming_the_enroll_route_and_not_forwarded(
-        self,
-        gateway_app: FastAPI,
-        upstream: Upstream,
-        test_keys: TestKeys,
-        method: str,
-        target: bytes,
-    ) -> None:
-        token = test_keys.mint(restricted="2fa_enrollment")
-
-        response = await send_raw(
-            gateway_app, method, target, [("authorization", f"Bearer {token}")]
-        )
-
-        problem = assert_problem(response, 403, "two-factor-enrollment-required")
-        assert problem["enroll"] == "/v1/auth/2fa/enroll"
-        assert "/v1/auth/2fa/enroll" in problem["detail"]
-        assert upstream.received == []
-
-    async def test_an_unknown_restriction_reaches_nothing(
-        self, gateway_app: FastAPI, upstream: Upstream, test_keys: TestKeys
-    ) -> None:
-        token = test_keys.mint(restricted="something_new")
-
-        response = await send_raw(
-            gateway_app, "GET", b"/v1/me", [("authorization", f"Bearer {token}")]
-        )
-
-        assert_problem(response, 403, "permission-denied")
-        assert upstream.received == []
-
-    async def test_the_second_step_of_a_two_factor_sign_in_needs_no_token(
-        self, gateway_app: FastAPI, upstream: Upstream
-    ) -> None:
-        response = await send_raw(gateway_app, "POST", b"/v1/auth/2fa/verify", body=b"{}")
-
-        assert response.status_code == 200, response.text
-        assert upstream.targets == [b"/v1/auth/2fa/verify"]
-
-    @pytest.mark.parametrize(
-        ("method", "target"),
-        [("GET", b"/v1/auth/2fa/verify"), ("POST", b"/v1/auth/2fa/enroll")],
-    )
-    async def test_the_other_two_factor_routes_need_a_token(
-        self, gateway_app: FastAPI, upstream: Upstream, method: str, target: bytes
-    ) -> None:
-        response = await send_raw(gateway_app, method, target)
-
-        assert_problem(response, 401, "unauthenticated")
-        assert upstream.received == []

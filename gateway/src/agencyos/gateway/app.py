@@ -113,6 +113,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         body: bytes | None = None
         limit_headers: dict[str, str] = {}
         header_overrides: dict[str, str | None] = {}
+        peer = request.client.host if request.client else ""
+        ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
         if is_public(request.method, request.url.path):
             if _carries_api_key(request.headers.get("authorization")):
                 # Public routes read no credentials; a key sent along anyway stays here.
@@ -120,8 +122,6 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if is_auth_route(request.url.path):
                 # Counted before identity sees it: the limit is what stops password guessing.
                 body = await forwarder.read_body(request)
-                peer = request.client.host if request.client else ""
-                ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
                 checks = limits.auth_checks(ip, account_of(request.url.path, body))
                 limit_headers = await limits.enforce(checks)
         else:
@@ -163,6 +163,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             header_overrides=header_overrides,
             # Rate limits and credentials were checked above, once, when the stream opens.
             stream=route.service == STREAM,
+            # The services believe this address (from the gateway alone): actor_context.
+            client_ip=ip,
         )
         response.headers.update(limit_headers)
         return response

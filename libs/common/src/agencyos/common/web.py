@@ -29,6 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
+from agencyos.common.actor_context import IPNetwork, actor_context, from_http, parse_networks
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, NotFound
@@ -184,11 +185,14 @@ def more_literal_route_methods(app: FastAPI, scope: Scope) -> list[str]:
 
 
 class RequestContextMiddleware:
-    """Request id, log context, server span and HTTP metrics for every request."""
+    """Request id, log context, server span and HTTP metrics for every request, and its actor
+    context (agencyos.common.actor_context): the client's IP address (the gateway's
+    `x-agencyos-client-ip` when the peer is in `trusted`), user agent and request id."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, trusted: tuple[IPNetwork, ...] = ()) -> None:
         self.app = app
         self.service = service
+        self.trusted = trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,9 +214,12 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
+        client = scope.get("client")
+        actor = from_http(client[0] if client else None, headers, request_id, self.trusted)
         token = otel_context.attach(extract_context(headers))
         try:
             with (
+                actor_context(actor),
                 bound_contextvars(request_id=request_id),
                 tracer().start_as_current_span(
                     f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
@@ -551,5 +558,9 @@ def create_app(
         app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(NulGuardMiddleware)
     document_errors(app, idempotent_posts=ctx.db is not None)
-    app.add_middleware(RequestContextMiddleware, service=ctx.service)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=ctx.service,
+        trusted=parse_networks(ctx.settings.trusted_peer_networks),
+    )
     return app

@@ -26,6 +26,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
+from agencyos.common.actor_context import parse_networks
 from agencyos.common.auth import JwksVerifier
 from agencyos.common.consumer import ConsumerRunner
 from agencyos.common.events import CloudEvent
@@ -325,6 +326,7 @@ class InProcess:
                 revocations=service.ctx.revocations,
                 database=service.ctx.db,
                 service_credential=service.settings.service_credential,
+                trusted_peers=parse_networks(service.settings.trusted_peer_networks),
             )
             self.grpc_servers[name] = (server, f"127.0.0.1:{port}")
         return self.grpc_servers[name][1]

@@ -5,6 +5,7 @@ from agencyos.identity.account.endpoints import router as account_router
 from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.agency.endpoints import router as agency_router
 from agencyos.identity.api_key.endpoints import router as api_key_router
+from agencyos.identity.audit.endpoints import router as audit_router
 from agencyos.identity.invitation.endpoints import router as invitation_router
 from agencyos.identity.member.endpoints import router as member_router
 from agencyos.identity.mfa.endpoints import router as mfa_router
@@ -29,6 +30,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             invitation_router,
             role_router,
             api_key_router,
+            audit_router,
             password_reset_router,
             session_router,
             mfa_router,

@@ -9,6 +9,7 @@ class Base(DeclarativeBase):
 
 from agencyos.identity.models.agency import Agency  # noqa: E402
 from agencyos.identity.models.api_key import ApiKey  # noqa: E402
+from agencyos.identity.models.audit_record import AuditHead, AuditRecord  # noqa: E402
 from agencyos.identity.models.invitation import Invitation  # noqa: E402
 from agencyos.identity.models.membership import Membership  # noqa: E402
 from agencyos.identity.models.password_reset_token import PasswordResetToken  # noqa: E402
@@ -25,6 +26,8 @@ from agencyos.identity.models.user import User  # noqa: E402
 __all__ = [
     "Agency",
     "ApiKey",
+    "AuditHead",
+    "AuditRecord",
     "BackupCode",
     "Base",
     "Invitation",

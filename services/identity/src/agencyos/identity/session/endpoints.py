@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from agencyos.common.actor_context import clean_user_agent, current_actor_context
 from agencyos.common.errors import Unauthenticated
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import Page, Pagination
@@ -34,10 +35,16 @@ _ACCESS_TOKENS_STOP = (
 
 
 def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        user_agent=request.headers.get("user-agent"),
-        ip_address=request.client.host if request.client else None,
-    )
+    """The caller's user agent and IP address as the request's actor context has them: the
+    client's real address (the gateway's word, believed from trusted peers only), not the
+    gateway's."""
+    actor = current_actor_context()
+    if actor is None:  # outside the common web layer (never in a served app)
+        return ClientInfo(
+            user_agent=clean_user_agent(request.headers.get("user-agent")),
+            ip_address=request.client.host if request.client else None,
+        )
+    return ClientInfo(user_agent=actor.user_agent, ip_address=actor.ip)
 
 
 @router.post(
