@@ -24,6 +24,10 @@ from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.sso.enforcement import (
+    choose_for_password,
+    ensure_not_single_sign_on_session,
+)
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 
 SERVICE = "identity"
@@ -153,7 +157,8 @@ class AccountService:
         ]
         if not memberships:
             raise Unauthenticated(_INVALID_LOGIN)
-        membership, agency = memberships[0]
+        # An agency that requires single sign-on refuses its members' passwords (not owners').
+        membership, agency = await choose_for_password(session, memberships)
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client)
         return SessionGrant(agency, user, membership, tokens)
@@ -172,6 +177,7 @@ class AccountService:
         The caller's own memberships are visible in any agency (user policy), so the lookup
         works under the current tenant; the tokens are then issued under the new one.
         """
+        await ensure_not_single_sign_on_session(session, principal)
         found = await account_repository.membership(session, agency_id, principal.user_id)
         if found is None or found[0].status != "active":
             raise PermissionDenied(_NOT_A_MEMBER)

@@ -15,6 +15,7 @@ from agencyos.identity.models.password_reset_token import PasswordResetToken  # 
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
 from agencyos.identity.models.role_permission import RolePermissions  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
+from agencyos.identity.models.sso_configuration import SsoConfiguration  # noqa: E402
 from agencyos.identity.models.user import User  # noqa: E402
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "RefreshToken",
     "RolePermissions",
     "SigningKey",
+    "SsoConfiguration",
     "User",
 ]

@@ -83,7 +83,7 @@ class SessionService:
         await session_repository.mark_used(session, token)
         # The new access token carries the membership's role as it is now.
         return await issue_tokens(
-            session, settings, found[0], family_id=token.family_id, client=client
+            session, settings, found[0], family_id=token.family_id, client=client, amr=token.amr
         )
 
     async def logout(

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -65,8 +66,11 @@ async def issue_tokens(
     *,
     family_id: uuid.UUID | None = None,
     client: ClientInfo | None = None,
+    amr: Sequence[str] | None = None,
 ) -> TokenPair:
-    """A new access token and the next refresh token of `family_id` (a new session if None)."""
+    """A new access token and the next refresh token of `family_id` (a new session if None).
+    `amr` (RFC 8176: how the person signed in, e.g. ["sso"]) goes into the access token and
+    stays with the session: its refresh tokens carry it on."""
     membership = await _committed_membership(session, membership)
     family_id = family_id or uuid.uuid4()
     claims: dict[str, object] = {
@@ -81,6 +85,8 @@ async def issue_tokens(
     }
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
+    if amr:
+        claims["amr"] = list(amr)
     access = await _sign(session, settings, claims, settings.access_token_ttl_seconds)
     refresh = f"rt_{membership.tenant_id.hex}.{secrets.token_urlsafe(32)}"
     client = client or ClientInfo()
@@ -93,6 +99,7 @@ async def issue_tokens(
             expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
             user_agent=(client.user_agent or None) and client.user_agent[:_USER_AGENT_MAX],
             ip_address=client.ip_address,
+            amr=list(amr) if amr else None,
         )
     )
     await session.flush()
