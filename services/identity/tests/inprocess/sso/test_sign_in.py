@@ -200,6 +200,28 @@ class TestFirstSignIn:
 
         assert_problem(response, 403)
 
+    async def test_a_single_sign_on_session_does_not_see_the_persons_other_agencies(
+        self,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+        other_agency: AgencySession,
+        add_membership: object,
+        configure: Configure,
+        sso_sign_in: SignIn,
+    ) -> None:
+        await configure(agency, domain="example.com")
+        await add_membership(agency, other_agency.user_id, "member")  # type: ignore[operator]
+        signed_in = await sso_sign_in(agency.slug, other_agency.email)
+        by_password = await identity.get("/v1/me", headers=other_agency.headers)
+
+        me = await identity.get(
+            "/v1/me", headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        )
+
+        assert me.status_code == 200, me.text
+        assert [m["agency"]["id"] for m in me.json()["memberships"]] == [str(agency.agency_id)]
+        assert len(by_password.json()["memberships"]) == 2
+
 
 class TestAttacks:
     async def test_a_replayed_state_is_refused(

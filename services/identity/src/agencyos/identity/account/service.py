@@ -27,6 +27,7 @@ from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.sso.enforcement import (
     choose_for_password,
     ensure_not_single_sign_on_session,
+    is_single_sign_on_session,
 )
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 
@@ -197,6 +198,9 @@ class AccountService:
         if found is None or agency is None:
             raise NotFound("your membership in this agency no longer exists")
         memberships = list(await account_repository.memberships_of(session, principal.user_id))
+        if await is_single_sign_on_session(session, principal):
+            # a single sign-on session speaks for this agency only: nothing of the others
+            memberships = [(m, a) for m, a in memberships if a.id == principal.tenant_id]
         return found[1], agency, memberships
 
     async def me_as_key(self, session: AsyncSession, principal: Principal) -> tuple[ApiKey, Agency]:

@@ -54,12 +54,11 @@ async def choose_for_password(
     )
 
 
-async def ensure_not_single_sign_on_session(session: AsyncSession, principal: Principal) -> None:
-    """A session signed in through an agency's provider proves the person to that agency
-    only (its owners chose the provider and whose emails it vouches for): it may not switch
-    to the person's other agencies. The session must run under the principal's tenant."""
+async def is_single_sign_on_session(session: AsyncSession, principal: Principal) -> bool:
+    """Whether the caller's session was signed in through the agency's provider (its refresh
+    tokens remember the `amr`). The session must run under the principal's tenant."""
     if principal.session_id is None:
-        return
+        return False
     stmt = (
         select(RefreshToken.amr)
         .where(
@@ -69,7 +68,14 @@ async def ensure_not_single_sign_on_session(session: AsyncSession, principal: Pr
         .limit(1)
     )
     amr = (await session.execute(stmt)).scalar_one_or_none()
-    if amr and "sso" in amr:
+    return amr is not None and "sso" in amr
+
+
+async def ensure_not_single_sign_on_session(session: AsyncSession, principal: Principal) -> None:
+    """A session signed in through an agency's provider proves the person to that agency
+    only (its owners chose the provider and whose emails it vouches for): it may not switch
+    to the person's other agencies."""
+    if await is_single_sign_on_session(session, principal):
         raise PermissionDenied(
             "this session was signed in through this agency's single sign-on and is good for "
             "this agency only; sign in to the other agency directly"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from authlib.oidc.core import CodeIDToken
@@ -138,7 +138,8 @@ class ProviderClient:
                 "redirect_uri": redirect_uri,
                 "code_verifier": code_verifier,
             },
-            auth=(client_id, client_secret),
+            # RFC 6749 §2.3.1: both form-encoded before they go into the Basic credentials
+            auth=(quote(client_id, safe=""), quote(client_secret, safe="")),
         )
         if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
             raise ProviderError("no_id_token", "the token endpoint answered no ID token")
