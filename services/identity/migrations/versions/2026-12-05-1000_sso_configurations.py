@@ -40,12 +40,23 @@ def upgrade() -> None:
         sa.Column("authorization_endpoint", sa.String(2048), nullable=False),
         sa.Column("token_endpoint", sa.String(2048), nullable=False),
         sa.Column("jwks_uri", sa.String(2048), nullable=False),
+        # how the client authenticates at the token endpoint (what discovery said it supports)
+        sa.Column(
+            "token_endpoint_auth_method",
+            sa.String(40),
+            nullable=False,
+            server_default="client_secret_basic",
+        ),
         sa.Column("updated_by", UUID(as_uuid=True), sa.ForeignKey("users.id")),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
         # Never the owner (break-glass stays with people the agency made owners), never a
         # client (a client membership is bound to one of the agency's clients).
         sa.CheckConstraint("default_role IN ('admin', 'manager', 'member')", name="role_known"),
+        sa.CheckConstraint(
+            "token_endpoint_auth_method IN ('client_secret_basic', 'client_secret_post')",
+            name="token_auth_known",
+        ),
     )
     enable_tenant_rls("sso_configurations")
     op.execute(

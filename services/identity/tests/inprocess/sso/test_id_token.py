@@ -17,7 +17,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from agencyos.identity.sso.provider import ProviderError, verify_id_token
+from agencyos.identity.sso.provider import ProviderError, token_auth_method, verify_id_token
 from agencyos.testing import oidc
 
 from .conftest import callback_of
@@ -135,3 +135,23 @@ class TestSignature:
             verify(token, jwks, issuer, "n")
 
         assert refused.value.reason == "bad_signature"
+
+
+class TestTokenEndpointAuth:
+    @pytest.mark.parametrize(
+        ("supported", "chosen"),
+        [
+            (None, "client_secret_basic"),
+            (["client_secret_basic", "client_secret_post"], "client_secret_basic"),
+            (["client_secret_post"], "client_secret_post"),
+        ],
+        ids=["unlisted", "both", "post-only"],
+    )
+    def test_basic_unless_the_provider_takes_only_post(
+        self, supported: list[str] | None, chosen: str
+    ) -> None:
+        assert token_auth_method(supported) == chosen
+
+    def test_a_provider_with_neither_is_refused(self) -> None:
+        with pytest.raises(ProviderError):
+            token_auth_method(["private_key_jwt"])

@@ -115,6 +115,27 @@ class TestFirstSignIn:
         assert "member.joined_by_sso" in actions
         assert "auth.sso_login" in actions
 
+    async def test_a_provider_that_takes_the_secret_in_the_form_works_too(
+        self,
+        identity_service: object,
+        agency: AgencySession,
+        configure: Configure,
+        sso_sign_in: SignIn,
+    ) -> None:
+        provider = await configure(agency)
+        # as saved for a provider whose discovery lists only client_secret_post
+        await _rows(
+            identity_service,  # type: ignore[arg-type]
+            "UPDATE sso_configurations SET token_endpoint_auth_method = 'client_secret_post' "
+            "WHERE tenant_id = $1 RETURNING tenant_id",
+            agency.agency_id,
+            tenant_id=agency.agency_id,
+        )
+
+        response = await sso_sign_in(agency.slug, provider.email())
+
+        assert response.status_code == 200, response.text
+
     async def test_the_new_account_has_no_password(
         self,
         identity: httpx.AsyncClient,

@@ -29,6 +29,10 @@ class SsoConfiguration(Base):
     authorization_endpoint: Mapped[str] = mapped_column(String(2048))
     token_endpoint: Mapped[str] = mapped_column(String(2048))
     jwks_uri: Mapped[str] = mapped_column(String(2048))
+    # client_secret_basic, or client_secret_post when the provider supports only that
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(40), default="client_secret_basic"
+    )
     updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -62,6 +62,7 @@ class Discovery:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    token_endpoint_auth_method: str
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,13 @@ class ProviderClient:
         methods = document.get("code_challenge_methods_supported")
         if isinstance(methods, list) and "S256" not in methods:
             raise ProviderError("bad_discovery", "the provider does not support PKCE with S256")
-        return Discovery(issuer=issuer, **urls)
+        return Discovery(
+            issuer=issuer,
+            token_endpoint_auth_method=token_auth_method(
+                document.get("token_endpoint_auth_methods_supported")
+            ),
+            **urls,
+        )
 
     async def exchange_code(
         self,
@@ -126,21 +133,23 @@ class ProviderClient:
         code_verifier: str,
         client_id: str,
         client_secret: str,
+        auth_method: str = "client_secret_basic",
     ) -> dict[str, Any]:
-        """The token endpoint's answer for an authorization code (client_secret_basic)."""
-        answer = await self._request(
-            "POST",
-            token_endpoint,
-            "token endpoint",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "code_verifier": code_verifier,
-            },
+        """The token endpoint's answer for an authorization code, the client authenticated as
+        `auth_method` says (client_secret_basic or client_secret_post)."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        auth: tuple[str, str] | None = None
+        if auth_method == "client_secret_post":
+            data |= {"client_id": client_id, "client_secret": client_secret}
+        else:
             # RFC 6749 §2.3.1: both form-encoded before they go into the Basic credentials
-            auth=(quote(client_id, safe=""), quote(client_secret, safe="")),
-        )
+            auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
+        answer = await self._request("POST", token_endpoint, "token endpoint", data=data, auth=auth)
         if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
             raise ProviderError("no_id_token", "the token endpoint answered no ID token")
         return answer
@@ -221,6 +230,18 @@ class ProviderClient:
                 if len(received) > _BODY_LIMIT:
                     raise ProviderError("bad_answer", "the provider's answer is too large")
             return response.status_code, bytes(received)
+
+
+def token_auth_method(supported: object) -> str:
+    """client_secret_basic (the default, RFC 8414) unless the provider lists only _post."""
+    if not isinstance(supported, list) or "client_secret_basic" in supported:
+        return "client_secret_basic"
+    if "client_secret_post" in supported:
+        return "client_secret_post"
+    raise ProviderError(
+        "bad_discovery",
+        "the provider's token endpoint accepts neither client_secret_basic nor _post",
+    )
 
 
 def verify_id_token(

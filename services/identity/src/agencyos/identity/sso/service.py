@@ -138,6 +138,7 @@ class SsoService:
         configuration.authorization_endpoint = discovery.authorization_endpoint
         configuration.token_endpoint = discovery.token_endpoint
         configuration.jwks_uri = discovery.jwks_uri
+        configuration.token_endpoint_auth_method = discovery.token_endpoint_auth_method
         configuration.updated_by = principal.user_id
         configuration.updated_at = utcnow()
         if existing is None:
@@ -259,6 +260,7 @@ class SsoService:
                 code_verifier=pending.code_verifier,
                 client_id=configuration.client_id,
                 client_secret=client_secret.decode(),
+                auth_method=configuration.token_endpoint_auth_method,
             )
             jwks = await provider.get_json(configuration.jwks_uri, "JWKS")
             claims = verify_id_token(
