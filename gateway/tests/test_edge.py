@@ -207,6 +207,9 @@ class TestSignedInvoiceDocument:
 FOLLOWED_LINKS = [
     b"/v1/invitations/inv_secret.0123456789abcdef0123456789abcdef/accept",
     b"/v1/auth/password-reset/confirm?token=pr_secret",
+    # single sign-on: the browser's way to the provider and back
+    b"/v1/auth/sso/northwind-studio/start",
+    b"/v1/auth/sso/callback?code=abc&state=xyz",
 ]
 
 
@@ -248,6 +251,11 @@ class TestFollowedLinks:
             ("GET", b"/v1/invitations"),
             ("GET", b"/v1/auth/login"),
             ("GET", b"/v1/auth/password-reset"),
+            ("POST", b"/v1/auth/sso/callback"),
+            ("GET", b"/v1/auth/sso/northwind/start/more"),
+            ("GET", b"/v1/auth/sso/Northwind/start"),
+            ("GET", b"/v1/auth/sso"),
+            ("GET", b"/v1/agency/sso"),
         ],
     )
     async def test_other_methods_and_look_alike_paths_still_need_a_token(

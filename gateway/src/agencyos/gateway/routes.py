@@ -71,6 +71,10 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     # The links emailed to people: followed with a GET, they read and spend nothing.
     ("GET", re.compile(r"^/v1/auth/password-reset/confirm$")),
     ("GET", re.compile(r"^/v1/invitations/[^/]+/accept$")),
+    # Single sign-on: the browser starts at an agency's address and comes back from its
+    # provider; the state (single-use, server-side) is the credential.
+    ("GET", re.compile(r"^/v1/auth/sso/[a-z0-9-]+/start$")),
+    ("GET", re.compile(r"^/v1/auth/sso/callback$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
     # an invoice's PDF through the signed link emailed to the client (billing checks it)
     ("GET", re.compile(r"^/v1/invoices/[^/]+/document$")),

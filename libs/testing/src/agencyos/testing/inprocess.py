@@ -50,6 +50,11 @@ IN_PROCESS_SETTINGS: dict[str, Any] = {
     "password_hash_memory_kib": 1024,
     "password_hash_parallelism": 1,
     "login_lockout_base_seconds": 2,
+    # identity's single sign-on reaches the local OIDC provider (http://127.0.0.1:18080,
+    # agencyos.testing.oidc) and nothing else private: a test turns these off to see the
+    # production rule refuse it.
+    "sso_allow_http": True,
+    "sso_allowed_private_networks": ["127.0.0.1/32"],
 }
 
 

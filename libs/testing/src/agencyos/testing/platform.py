@@ -169,6 +169,10 @@ class Platform:
                 # long enough for a test to watch it hold on a loaded machine.
                 "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_BASE_SECONDS": "2",
                 "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_NAMESPACE": self.revocation_namespace,
+                # Single sign-on: the local OIDC provider (agencyos.testing.oidc) over plain
+                # http on loopback; every other private address stays refused.
+                "AGENCYOS_IDENTITY_SSO_ALLOW_HTTP": "true",
+                "AGENCYOS_IDENTITY_SSO_ALLOWED_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):

@@ -14,6 +14,7 @@ from agencyos.identity.password_reset.endpoints import router as password_reset_
 from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.sso.endpoints import router as sso_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
 
 
@@ -34,6 +35,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             password_reset_router,
             session_router,
             mfa_router,
+            sso_router,
             tokens_router,
         ],
     )

@@ -27,6 +27,11 @@ from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.sso.enforcement import (
+    choose_for_password,
+    ensure_not_single_sign_on_session,
+    is_single_sign_on_session,
+)
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 
 SERVICE = "identity"
@@ -157,7 +162,8 @@ class AccountService:
         ]
         if not memberships:
             raise Unauthenticated(_INVALID_LOGIN)
-        membership, agency = memberships[0]
+        # An agency that requires single sign-on refuses its members' passwords (not owners').
+        membership, agency = await choose_for_password(session, memberships)
         if await two_factor_repository.is_enabled(session, user.id):
             return await start_challenge(
                 session, settings, user=user, agency=agency, membership=membership, client=client
@@ -212,6 +218,7 @@ class AccountService:
         The caller's own memberships are visible in any agency (user policy), so the lookup
         works under the current tenant; the tokens are then issued under the new one.
         """
+        await ensure_not_single_sign_on_session(session, principal)
         found = await account_repository.membership(session, agency_id, principal.user_id)
         if found is None or found[0].status != "active":
             raise PermissionDenied(_NOT_A_MEMBER)
@@ -251,6 +258,9 @@ class AccountService:
         if found is None or agency is None:
             raise NotFound("your membership in this agency no longer exists")
         memberships = list(await account_repository.memberships_of(session, principal.user_id))
+        if await is_single_sign_on_session(session, principal):
+            # a single sign-on session speaks for this agency only: nothing of the others
+            memberships = [(m, a) for m, a in memberships if a.id == principal.tenant_id]
         return found[1], agency, memberships
 
     async def me_as_key(self, session: AsyncSession, principal: Principal) -> tuple[ApiKey, Agency]:

@@ -16,6 +16,7 @@ from agencyos.identity.models.password_reset_token import PasswordResetToken  # 
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
 from agencyos.identity.models.role_permission import RolePermissions  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
+from agencyos.identity.models.sso_configuration import SsoConfiguration  # noqa: E402
 from agencyos.identity.models.two_factor import (  # noqa: E402
     BackupCode,
     MfaChallenge,
@@ -37,6 +38,7 @@ __all__ = [
     "RefreshToken",
     "RolePermissions",
     "SigningKey",
+    "SsoConfiguration",
     "User",
     "UserTwoFactor",
 ]

@@ -26,5 +26,6 @@ class RefreshToken(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     user_agent: Mapped[str | None] = mapped_column(Text, default=None)
     ip_address: Mapped[str | None] = mapped_column(Text, default=None)
-    # How the session signed in (RFC 8176: "pwd", "otp", "sso"); None: before it was kept.
+    # How the session signed in (RFC 8176 `amr`: "pwd", "otp", "sso"), carried by every token
+    # of the family; None for a session from before it was kept.
     amr: Mapped[list[str] | None] = mapped_column(ARRAY(Text), default=None)

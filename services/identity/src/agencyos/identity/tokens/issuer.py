@@ -75,7 +75,8 @@ async def issue_tokens(
     `amr` says how the session signed in (RFC 8176; a password alone if None); its refresh
     tokens keep it. A member whose agency requires two-factor sign-in of their role and who
     has not enrolled gets a token restricted to enrolling (`restricted`), at every issue:
-    a refresh after they enrolled is no longer restricted."""
+    a refresh after they enrolled is no longer restricted. A single sign-on session is never
+    restricted: the agency's own provider decides how its people prove who they are."""
     membership = await _committed_membership(session, membership)
     methods = list(amr or ["pwd"])
     family_id = family_id or uuid.uuid4()
@@ -92,9 +93,11 @@ async def issue_tokens(
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
     claims["amr"] = methods
-    if await two_factor_repository.required_for(
-        session, membership
-    ) and not await two_factor_repository.is_enabled(session, membership.user_id):
+    if (
+        "sso" not in methods
+        and await two_factor_repository.required_for(session, membership)
+        and not await two_factor_repository.is_enabled(session, membership.user_id)
+    ):
         claims["restricted"] = TWO_FACTOR_ENROLLMENT
     access = await _sign(session, settings, claims, settings.access_token_ttl_seconds)
     refresh = f"rt_{membership.tenant_id.hex}.{secrets.token_urlsafe(32)}"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
+from agencyos.common.destinations import RefusedDestination
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error, field_problem
 from agencyos.common.events import CloudEvent
 from agencyos.common.pagination import PageParams
@@ -36,7 +37,6 @@ from agencyos.notification.webhooks.deliveries import (
     deliverable_types,
     subscribed,
 )
-from agencyos.notification.webhooks.destinations import DestinationPolicy, RefusedDestination
 from agencyos.notification.webhooks.repository import (
     create_deliveries,
     delivery_repository,
@@ -105,7 +105,7 @@ def checked_event_types(items: Sequence[str], field: str = "event_types") -> lis
 
 def checked_url(url: str, settings: NotificationSettings) -> str:
     try:
-        return DestinationPolicy.from_settings(settings).parse(url).url
+        return settings.webhook_destination_policy().parse(url).url
     except RefusedDestination as refused:
         raise field_error("url", str(refused), "refused_destination") from None
 
