@@ -197,6 +197,37 @@ class TestFirstSignIn:
         assert refreshed.status_code == 200, refreshed.text
         assert unverified_jwt(refreshed.json()["access_token"])[1]["amr"] == ["sso"]
 
+    async def test_an_agency_requiring_two_factor_does_not_restrict_a_single_sign_on_session(
+        self,
+        identity: httpx.AsyncClient,
+        agency: AgencySession,
+        add_member: AddMember,
+        configure: Configure,
+        sso_sign_in: SignIn,
+    ) -> None:
+        """The agency's own provider decides how its people prove who they are; a password
+        sign-in of the same member is still restricted to enrolling."""
+        member = await add_member(agency, "member")
+        await configure(agency, domain="example.com")
+        policy = await identity.put(
+            "/v1/agency/security/two-factor",
+            json={"required_for": "everyone"},
+            headers=agency.headers,
+        )
+        assert policy.status_code == 200, policy.text
+
+        by_sso = await sso_sign_in(agency.slug, member.email)
+        by_password = await identity.post(
+            "/v1/auth/login",
+            json={"email": member.email, "password": PASSWORD, "agency_slug": agency.slug},
+        )
+
+        assert by_sso.status_code == 200, by_sso.text
+        assert "restricted" not in unverified_jwt(by_sso.json()["access_token"])[1]
+        assert by_password.status_code == 200, by_password.text
+        password_claims = unverified_jwt(by_password.json()["access_token"])[1]
+        assert password_claims["restricted"] == "2fa_enrollment"
+
     async def test_a_single_sign_on_session_cannot_switch_to_the_persons_other_agencies(
         self,
         identity: httpx.AsyncClient,
