@@ -40,6 +40,7 @@ from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
+from agencyos.testing.verification import register_identity_database
 
 # Settings of some services for a test run, set where a service has them: argon2id at its
 # floor (a run signs up thousands of accounts), the sign-in lockout as in production but with
@@ -49,6 +50,8 @@ IN_PROCESS_SETTINGS: dict[str, Any] = {
     "password_hash_memory_kib": 1024,
     "password_hash_parallelism": 1,
     "login_lockout_base_seconds": 2,
+    # Tests may say which address they call from (X-Forwarded-For), as the gateway does.
+    "trusted_proxies": ["127.0.0.1/32"],
 }
 
 
@@ -274,6 +277,8 @@ class InProcess:
             infra=self.infra,
         )
         self.services[name] = started
+        if name == "identity":
+            register_identity_database(str(http.base_url), self.infra, database)
         return started
 
     async def deliver(self, name: str, event: CloudEvent) -> str:

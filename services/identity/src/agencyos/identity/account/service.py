@@ -25,6 +25,7 @@ from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
+from agencyos.identity.verification.service import verification_service
 
 SERVICE = "identity"
 _INVALID_LOGIN = "the email or password is not correct"
@@ -108,6 +109,9 @@ class AccountService:
             source_service=SERVICE,
             subject=f"members/{user.id}",
         )
+        # The owner proves their address with the emailed link; until then their tokens say
+        # `email_verified: false` (verification/service.py).
+        await verification_service.send(session, settings, user)
         tokens = await issue_tokens(session, settings, membership, client=client)
         return SessionGrant(agency, user, membership, tokens)
 

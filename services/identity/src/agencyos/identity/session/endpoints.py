@@ -1,8 +1,10 @@
+import functools
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from agencyos.common.clientip import IPNetwork, client_ip, parse_networks
 from agencyos.common.errors import Unauthenticated
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import Page, Pagination
@@ -28,10 +30,27 @@ _ACCESS_TOKENS_STOP = (
 
 
 def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        user_agent=request.headers.get("user-agent"),
-        ip_address=request.client.host if request.client else None,
-    )
+    """Where the request comes from: its user agent, and its address as the trusted proxies
+    say (`trusted_proxies`: the gateway appends the address it saw to X-Forwarded-For; a
+    caller reaching identity directly, from an untrusted peer, cannot choose one). The one
+    place identity reads a caller's address."""
+    settings: IdentitySettings = request.app.state.ctx.settings
+    peer = request.client.host if request.client else None
+    ip_address = peer
+    if peer is not None and settings.trusted_proxies:
+        ip_address = client_ip(
+            peer, request.headers.get("x-forwarded-for"), _networks(settings.trusted_proxies)
+        )
+    return ClientInfo(user_agent=request.headers.get("user-agent"), ip_address=ip_address)
+
+
+@functools.cache
+def _parsed(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return parse_networks(entries)
+
+
+def _networks(entries: list[str]) -> tuple[IPNetwork, ...]:
+    return _parsed(tuple(entries))
 
 
 @router.post(
@@ -42,9 +61,16 @@ def client_info(request: Request) -> ClientInfo:
     description=(
         "Refresh tokens rotate: each one works once. Presenting a spent refresh token again "
         "ends its whole session (every token of the family), because it means the token was "
-        "copied. Every refusal is the same 401."
+        "copied. The agency's session policy (GET /v1/agency/security/sessions) ends a session "
+        "unused longer than its idle timeout or older than its absolute lifetime. Every "
+        "refusal is the same 401, but for a caller outside the agency's IP allowlist (403). "
+        "The new access token carries the user's role, permissions, `email_verified` and the "
+        "agency's allowlist as they are now: refresh after verifying your email address."
     ),
-    responses={401: {"description": "The refresh token is unknown, spent, expired or revoked"}},
+    responses={
+        401: {"description": "The refresh token is unknown, spent, expired or revoked"},
+        403: {"description": "The caller's address is outside the agency's IP allowlist"},
+    },
 )
 async def refresh(
     body: RefreshRequest, request: Request, revoker: IdentityRevoker
