@@ -65,9 +65,13 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"^/\.well-known/jwks\.json$")),
     ("POST", re.compile(r"^/v1/auth/(signup|login|refresh|magic-link)$")),
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
+    # the emailed token is the credential (the resend needs a token: not listed)
+    ("POST", re.compile(r"^/v1/auth/verify-email$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     # The links emailed to people: followed with a GET, they read and spend nothing.
     ("GET", re.compile(r"^/v1/auth/password-reset/confirm$")),
+    # The verification link verifies (its token works once; a GET spends it, see identity).
+    ("GET", re.compile(r"^/v1/auth/verify-email$")),
     ("GET", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
     # an invoice's PDF through the signed link emailed to the client (billing checks it)

@@ -70,6 +70,7 @@ class SessionPolicyService:
                 f"your own address ({caller_ip or 'unknown'}) is not in the list: saving it "
                 "would lock you out",
             )
+        await session_policy_repository.hold_agency(session, principal.tenant_id, exclusive=True)
         policy = await session_policy_repository.for_update(session, principal.tenant_id)
         before = PolicyView(
             policy.idle_timeout_minutes, policy.absolute_lifetime_hours, list(policy.ip_allowlist)

@@ -193,6 +193,7 @@ async def issue_api_key_token(
 
 async def agency_ip_allowlist(session: AsyncSession, tenant_id: uuid.UUID) -> list[str]:
     """The agency's IP allowlist (CIDR strings); empty: any address."""
+    await session_policy_repository.hold_agency(session, tenant_id, exclusive=False)
     policy = await session_policy_repository.get(session, tenant_id)
     return list(policy.ip_allowlist) if policy is not None else []
 
