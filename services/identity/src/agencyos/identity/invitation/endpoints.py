@@ -57,7 +57,10 @@ def _out(row: InvitationRow) -> dict[str, object]:
         "new invitation to the same address replaces an open one."
     ),
     responses={
-        403: {"description": "The caller may not give that role"},
+        403: {
+            "description": "The caller may not give that role, or has not verified their "
+            "email address yet (`email-not-verified`)"
+        },
         409: {"description": "That person is already a member"},
     },
 )
