@@ -146,7 +146,10 @@ async def preview_invitation(token: str, request: Request) -> InvitationPreview:
     ),
     responses={
         401: {"description": "The invited email has an account and its password was wrong"},
-        403: {"description": "The logged-in caller is not the invited email"},
+        403: {
+            "description": "The logged-in caller is not the invited email, or the caller's "
+            "address is outside the agency's IP allowlist"
+        },
         404: {"description": "No such invitation"},
         409: {"description": "Already accepted, or already a member"},
         410: {"description": "Expired or revoked"},
