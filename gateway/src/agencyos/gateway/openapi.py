@@ -87,7 +87,8 @@ def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) 
     400 for a path it will not route or a repeated credential, 401 without a valid credential,
     403 from outside the agency's IP allowlist, and 429 past a rate limit (every authenticated
     operation, and the public auth routes, limited per IP and account), 413 for a body past
-    the limit, 503/504 when the service is unreachable or too slow. (502 is never answered: a failing upstream connection is 503.)"""
+    the limit, 503/504 when the service is unreachable or too slow. (502 is never answered: a
+    failing upstream connection is 503.)"""
     if is_public(method.upper(), path):
         if is_auth_route(path):
             add_error_response(
