@@ -34,7 +34,8 @@ _PEM_START = "-----BEGIN"
 _private_keys: dict[str, RSAKey] = {}
 
 
-# Whether this process has sealed the rows left in the clear from before sealing (once each).
+# Whether this process has seen no row left in the clear from before sealing (then it stops
+# looking).
 _legacy_sealed = False
 
 
@@ -84,8 +85,8 @@ async def active_key(session: AsyncSession, bits: int, sealer: Sealer) -> tuple[
     """The key that signs now; the first caller creates it (one creator across replicas)."""
     global _legacy_sealed
     if not _legacy_sealed:
-        await seal_legacy_keys(session, sealer)
-        _legacy_sealed = True
+        # Until a pass finds nothing left: the transaction that sealed may yet roll back.
+        _legacy_sealed = await seal_legacy_keys(session, sealer) == 0
     row = await _newest(session)
     if row is None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
