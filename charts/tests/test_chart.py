@@ -435,6 +435,8 @@ class TestNetworkPolicies:
                 assert (5432, "TCP") not in ports
             else:
                 assert {(5432, "TCP"), (9092, "TCP")} <= ports
+            if _component(policy) == "identity":
+                assert (443, "TCP") in ports  # single sign-on's OpenID providers
 
 
 DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"

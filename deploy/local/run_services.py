@@ -150,6 +150,14 @@ def child_env() -> dict[str, str]:
     env.setdefault(
         "AGENCYOS_NOTIFICATION_WEBHOOK_ALLOWED_PRIVATE_NETWORKS", '["127.0.0.0/8", "::1/128"]'
     )
+    # Single sign-on against a provider on this machine (the stack's OIDC provider on
+    # http://127.0.0.1:18080); production refuses to start with either setting.
+    env.setdefault("AGENCYOS_IDENTITY_SSO_ALLOW_HTTP", "true")
+    env.setdefault("AGENCYOS_IDENTITY_SSO_ALLOWED_PRIVATE_NETWORKS", '["127.0.0.0/8", "::1/128"]')
+    env.setdefault(
+        "AGENCYOS_IDENTITY_PUBLIC_BASE_URL",
+        f"http://{env_host(GATEWAY)}:{env_port(GATEWAY, GATEWAY_PORT)}",
+    )
     return env
 
 

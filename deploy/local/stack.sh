@@ -2,17 +2,19 @@
 # AgencyOS local infrastructure without Docker: PostgreSQL 15 (apt), Redis (apt) and a
 # single-node KRaft Kafka 3.9 broker (jars from Maven Central), stripe-mock (Stripe's
 # official API mock) and mailpit (a real SMTP server with a REST API and web UI), both built
-# with `go install` from the Go module proxy.
+# with `go install` from the Go module proxy, and an OpenID Connect provider for single sign-on
+# (NAV's mock-oauth2-server, jars from Maven Central, on the JVM Kafka uses).
 #
 #   stack.sh install        install what is missing (apt packages, Kafka jars); nothing else
 #   stack.sh up             install, start whatever is not running, wait until ready,
 #                           create roles/databases/topics (idempotent; safe to re-run)
-#   stack.sh down           stop PostgreSQL, Redis, Kafka, stripe-mock and mailpit (no error if
-#                           not running)
+#   stack.sh down           stop PostgreSQL, Redis, Kafka, stripe-mock, mailpit and the OIDC
+#                           provider (no error if not running)
 #   stack.sh kafka stop     stop only the broker and wait until the process is gone
 #   stack.sh kafka start    start only the broker (same data dir / cluster id) and wait
 #   stack.sh kafka restart  stop + start
 #   stack.sh mailpit start|stop|restart   only mailpit (installed first if missing)
+#   stack.sh oidc start|stop|restart      only the OIDC provider (installed first if missing)
 #   stack.sh reset          down, then delete all data (keeps downloaded jars)
 #   stack.sh status         one line per component; exit 3 if anything is not running
 #   stack.sh env            print `export` lines for the AGENCYOS_* connection settings
@@ -20,11 +22,12 @@
 # Ports: AGENCYOS_POSTGRES_PORT (55432), AGENCYOS_REDIS_PORT (6379), AGENCYOS_KAFKA_PORT (9092),
 # AGENCYOS_KAFKA_CONTROLLER_PORT (9093), AGENCYOS_STRIPE_MOCK_PORT (12111), AGENCYOS_SMTP_PORT
 # (mailpit's SMTP, 1025), AGENCYOS_MAILPIT_PORT (mailpit's REST API and UI, 8025); mailpit keeps
-# at most AGENCYOS_MAILPIT_MAX_MESSAGES (100000). Everything lives under <repo>/.run/ (git-ignored),
+# at most AGENCYOS_MAILPIT_MAX_MESSAGES (100000). The OIDC provider: AGENCYOS_OIDC_PORT (18080;
+# every path segment is an issuer: http://127.0.0.1:18080/<any-id>). Everything lives under <repo>/.run/ (git-ignored),
 # except PostgreSQL's data directory when running as root: the server runs as the `postgres`
 # user, which may not be able to enter the checkout, so its data lives in
 # ${TMPDIR:-/tmp}/agencyos-pg-<hash of the repo path> and .run/postgres is a symlink to it.
-# Logs: .run/logs/{postgres,redis,kafka,stripe-mock,mailpit}.log.
+# Logs: .run/logs/{postgres,redis,kafka,stripe-mock,mailpit,oidc}.log.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +45,7 @@ STRIPE_MOCK_PORT="${AGENCYOS_STRIPE_MOCK_PORT:-12111}"
 SMTP_PORT="${AGENCYOS_SMTP_PORT:-1025}"
 MAILPIT_PORT="${AGENCYOS_MAILPIT_PORT:-8025}"
 MAILPIT_MAX_MESSAGES="${AGENCYOS_MAILPIT_MAX_MESSAGES:-100000}"
+OIDC_PORT="${AGENCYOS_OIDC_PORT:-18080}"
 
 PGBIN="${AGENCYOS_PGBIN:-/usr/lib/postgresql/15/bin}"
 # One database per service, named by agencyos.common.services (read once the venv exists).
@@ -69,6 +73,15 @@ MAILPIT_DIR="$RUN/mailpit"
 MAILPIT_BIN="$MAILPIT_DIR/bin/mailpit"
 MAILPIT_PIDFILE="$MAILPIT_DIR/mailpit.pid"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
+
+OIDC_VERSION=2.1.10 # no.nav.security:mock-oauth2-server (see oidc/pom.xml)
+OIDC_HOME="$RUN/oidc"
+OIDC_LIB="$OIDC_HOME/lib"
+OIDC_PIDFILE="$OIDC_HOME/oidc.pid"
+OIDC_POM="$HERE/oidc/pom.xml"
+OIDC_CONFIG="$HERE/oidc/config.json"
+OIDC_MAIN=no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt
+OIDC_READY_TIMEOUT=60
 
 UV_VERSION=0.13.9
 
@@ -163,7 +176,10 @@ install_apt_packages() {
         pkgs+=(redis-server)
     fi
     if ! command -v java >/dev/null; then pkgs+=(default-jre-headless); fi
-    if ! kafka_jars_present && ! command -v mvn >/dev/null; then pkgs+=(maven); fi
+    if ! command -v curl >/dev/null; then pkgs+=(curl); fi # the OIDC provider's readiness
+    if { ! kafka_jars_present || ! oidc_jars_present; } && ! command -v mvn >/dev/null; then
+        pkgs+=(maven)
+    fi
     ((${#pkgs[@]})) || return 0
 
     is_root || die "missing packages (${pkgs[*]}); install them as root: apt-get install -y ${pkgs[*]}"
@@ -243,6 +259,7 @@ cmd_install() {
     install_kafka_jars
     install_stripe_mock
     install_mailpit
+    install_oidc_jars
 }
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -673,6 +690,95 @@ mailpit_stop() {
     rm -f "$MAILPIT_PIDFILE"
 }
 
+# ---------------------------------------------------------------------------- OIDC provider
+# NAV's mock-oauth2-server: a standalone OpenID Connect provider (discovery, JWKS, signed ID
+# tokens, authorization code with PKCE) where every first path segment is an issuer of its own,
+# and its login page lets a test choose the user and the claims of each sign-in
+# (oidc/config.json: interactive login). Single sign-on tests sign in against it.
+oidc_pom_hash() { sha256sum "$OIDC_POM" | cut -c1-16; }
+
+oidc_jars_present() {
+    [[ -f "$OIDC_LIB/.complete" && -f "$OIDC_LIB/mock-oauth2-server-$OIDC_VERSION.jar" ]] &&
+        [[ "$(<"$OIDC_LIB/.complete")" == "$(oidc_pom_hash)" ]]
+}
+
+install_oidc_jars() {
+    oidc_jars_present && return 0
+    command -v mvn >/dev/null || die "mvn not found (apt-get install -y maven)"
+    local t0=$SECONDS tmp="$OIDC_HOME/lib.partial"
+    say "oidc: resolving mock-oauth2-server $OIDC_VERSION jars from Maven Central (first run only)..."
+    mkdir -p "$OIDC_HOME" "$LOGS"
+    rm -rf "$tmp"
+    if ! mvn -q -B -f "$OIDC_POM" -Dmaven.repo.local="$RUN/m2" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+        >"$LOGS/maven-oidc.log" 2>&1; then
+        rm -rf "$tmp"
+        show_log_tail "$LOGS/maven-oidc.log"
+        die "Maven could not resolve the OIDC provider's jars (full output: $LOGS/maven-oidc.log)"
+    fi
+    rm -rf "$HERE/oidc/target"
+    oidc_pom_hash >"$tmp/.complete"
+    rm -rf "$OIDC_LIB"
+    mv "$tmp" "$OIDC_LIB"
+    say "oidc: $(find "$OIDC_LIB" -name '*.jar' | wc -l) jars in .run/oidc/lib ($((SECONDS - t0))s)"
+}
+
+oidc_pid() { alive_pid "$OIDC_PIDFILE" "$OIDC_MAIN"; }
+
+# The discovery document of an issuer answers: the provider is up and serving.
+oidc_answers() {
+    curl -fsS --max-time 2 "http://$HOST:$1/agencyos/.well-known/openid-configuration" \
+        >/dev/null 2>&1
+}
+
+oidc_start() {
+    local pid i
+    if pid="$(oidc_pid)"; then
+        say "oidc: already running (pid $pid, http://$HOST:$OIDC_PORT)"
+        return 0
+    fi
+    oidc_jars_present || die "OIDC provider jars missing (run 'stack.sh install')"
+    command -v java >/dev/null || die "java not found (apt-get install -y default-jre-headless)"
+    if port_open "$OIDC_PORT"; then
+        die "port $OIDC_PORT is already in use; stop what holds it or set AGENCYOS_OIDC_PORT"
+    fi
+    mkdir -p "$LOGS"
+    say "oidc: starting on http://$HOST:$OIDC_PORT"
+    rm -f "$OIDC_PIDFILE"
+    printf '\n===== %s oidc start (stack.sh) =====\n' "$(date '+%F %T')" >>"$LOGS/oidc.log"
+    # Loopback only; issuers are http://$HOST:$OIDC_PORT/<id>. As for Kafka: a session of its
+    # own, and the wrapper writes its pid before it execs java.
+    # shellcheck disable=SC2016  # $$ and $@ belong to the inner shell
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' oidc "$OIDC_PIDFILE" \
+        env SERVER_HOSTNAME="$HOST" SERVER_PORT="$OIDC_PORT" JSON_CONFIG_PATH="$OIDC_CONFIG" \
+        java -Xms64m -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData -Djava.awt.headless=true \
+        -cp "$OIDC_LIB/*" "$OIDC_MAIN" \
+        >>"$LOGS/oidc.log" 2>&1 </dev/null 9>&- &
+    for ((i = 0; i < OIDC_READY_TIMEOUT * 10; i++)); do
+        if oidc_answers "$OIDC_PORT"; then
+            printf '%s\n' "$OIDC_PORT" >"$OIDC_HOME/oidc.port"
+            return 0
+        fi
+        if ((i > 20)) && ! oidc_pid >/dev/null; then break; fi
+        sleep 0.1
+    done
+    show_log_tail "$LOGS/oidc.log"
+    die "the OIDC provider did not answer its discovery document on $HOST:$OIDC_PORT"
+}
+
+oidc_stop() {
+    local pid
+    if ! pid="$(oidc_pid)"; then
+        say "oidc: not running"
+        rm -f "$OIDC_PIDFILE"
+        return 0
+    fi
+    say "oidc: stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 20
+    rm -f "$OIDC_PIDFILE"
+}
+
 # ---------------------------------------------------------------------------- commands
 take_lock() {
     mkdir -p "$RUN" "$LOGS"
@@ -691,17 +797,19 @@ cmd_up() {
     redis_start
     stripe_mock_start
     mailpit_start
+    oidc_start
     kafka_start_process
     pg_wait_ready
     pg_bootstrap
     kafka_wait_ready
-    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT · stripe-mock $HOST:$STRIPE_MOCK_PORT · mailpit smtp $HOST:$SMTP_PORT, api and ui http://$HOST:$MAILPIT_PORT"
+    say "stack up in $((SECONDS - t0))s: postgres $HOST:$PG_PORT · redis $HOST:$REDIS_PORT · kafka $HOST:$KAFKA_PORT · stripe-mock $HOST:$STRIPE_MOCK_PORT · mailpit smtp $HOST:$SMTP_PORT, api and ui http://$HOST:$MAILPIT_PORT · oidc http://$HOST:$OIDC_PORT"
 }
 
 cmd_down() {
     kafka_stop
     stripe_mock_stop
     mailpit_stop
+    oidc_stop
     redis_stop
     pg_stop
 }
@@ -739,6 +847,22 @@ cmd_mailpit() {
     esac
 }
 
+cmd_oidc() {
+    case "${1:-}" in
+        stop) oidc_stop ;;
+        start)
+            mkdir -p "$RUN" "$LOGS"
+            install_oidc_jars
+            oidc_start
+            ;;
+        restart)
+            oidc_stop
+            cmd_oidc start
+            ;;
+        *) die "usage: stack.sh oidc start|stop|restart" ;;
+    esac
+}
+
 cmd_reset() {
     cmd_down
     say "deleting data: $PG_BASE, $KAFKA_DATA, $REDIS_DIR, mailpit's messages"
@@ -751,7 +875,7 @@ cmd_reset() {
     rm -rf "$KAFKA_DATA" "$KAFKA_HOME/cluster.id" "$KAFKA_HOME/kafka.port" "$KAFKA_CONF"
     rm -rf "$REDIS_DIR"
     rm -f "$MAILPIT_DIR"/mailpit.db*
-    say "reset done (Kafka jars and the go-installed binaries kept)"
+    say "reset done (Kafka and OIDC provider jars and the go-installed binaries kept)"
 }
 
 cmd_status() {
@@ -797,6 +921,15 @@ cmd_status() {
         printf '%-9s stopped\n' mailpit
         down=1
     fi
+    if pid="$(oidc_pid)"; then
+        local oport state=answering
+        oport="$(cat "$OIDC_HOME/oidc.port" 2>/dev/null || printf '%s' "$OIDC_PORT")"
+        oidc_answers "$oport" || state="not answering"
+        printf '%-9s running  pid %-7s http://%s:%s  %s\n' oidc "$pid" "$HOST" "$oport" "$state"
+    else
+        printf '%-9s stopped\n' oidc
+        down=1
+    fi
     return $((down * 3))
 }
 
@@ -810,6 +943,7 @@ export AGENCYOS_STRIPE_API_BASE=http://$HOST:$STRIPE_MOCK_PORT
 export AGENCYOS_SMTP_HOST=$HOST
 export AGENCYOS_SMTP_PORT=$SMTP_PORT
 export AGENCYOS_MAILPIT_URL=http://$HOST:$MAILPIT_PORT
+export AGENCYOS_OIDC_URL=http://$HOST:$OIDC_PORT
 EOF
 }
 
@@ -840,6 +974,10 @@ main() {
         mailpit)
             take_lock
             cmd_mailpit "$@"
+            ;;
+        oidc)
+            take_lock
+            cmd_oidc "$@"
             ;;
         reset)
             take_lock

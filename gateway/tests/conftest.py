@@ -7,10 +7,16 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from agencyos.gateway.app import build_app
+from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
+
+from . import edge
 
 
 @pytest.fixture
@@ -81,3 +87,23 @@ async def upstream() -> AsyncIterator[Upstream]:
     recorder.url = f"http://127.0.0.1:{port}"
     yield recorder
     server.close()
+
+
+# The in-process edge tests (test_edge*.py): the gateway app in front of `upstream`.
+@pytest.fixture
+async def gateway_app(upstream: Upstream, jwks_url: str) -> AsyncIterator[FastAPI]:
+    app = build_app(edge.edge_settings(upstream, jwks_url))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=gateway_app, client=("198.51.100.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        yield http
+
+
+@pytest.fixture
+def token(test_keys: TestKeys) -> str:
+    return test_keys.mint()

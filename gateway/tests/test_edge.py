@@ -7,104 +7,16 @@ an HTTP client would resolve dot segments and re-encode before anything reached 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
-from urllib.parse import unquote
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from agencyos.gateway.app import build_app
-from agencyos.gateway.openapi import SERVICES
 from agencyos.gateway.routes import ROUTES
-from agencyos.gateway.settings import GatewaySettings
 from agencyos.testing.http import assert_problem
-from agencyos.testing.keys import TestKeys
 
 from .conftest import Upstream
-
-ALLOWED_ORIGIN = "https://app.example.com"
-AUTH_LIMIT = 3
-
-
-def edge_settings(upstream: Upstream, jwks_url: str, **overrides: Any) -> GatewaySettings:
-    values: dict[str, Any] = {f"{service}_url": upstream.url for service in SERVICES}
-    values.update(
-        jwks_url=jwks_url,
-        rate_limit_backend="memory",
-        rate_limit_auth_limit=AUTH_LIMIT,
-        rate_limit_auth_window_seconds=60,
-        cors_origins=[ALLOWED_ORIGIN],
-        cors_allow_credentials=True,
-    )
-    values.update(overrides)
-    return GatewaySettings(**values)
-
-
-@pytest.fixture
-async def gateway_app(upstream: Upstream, jwks_url: str) -> AsyncIterator[FastAPI]:
-    app = build_app(edge_settings(upstream, jwks_url))
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=gateway_app, client=("198.51.100.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-        yield http
-
-
-@pytest.fixture
-def token(test_keys: TestKeys) -> str:
-    return test_keys.mint()
-
-
-async def send_raw(
-    app: FastAPI,
-    method: str,
-    target: bytes,
-    headers: Iterable[tuple[str, str]] = (),
-    body: bytes = b"",
-) -> httpx.Response:
-    """`target` as the request line's target, handed to the app the way uvicorn does
-    (`raw_path` verbatim, `path` its one percent-decoding)."""
-    raw_path, _, query = target.partition(b"?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": unquote(raw_path.decode("latin-1")),
-        "raw_path": raw_path,
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"gateway")]
-        + [(k.lower().encode(), v.encode()) for k, v in headers]
-        + ([(b"content-length", str(len(body)).encode())] if body else []),
-        "client": ("198.51.100.7", 40000),
-        "server": ("gateway", 80),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return httpx.Response(
-        start["status"],
-        headers=[(k.decode(), v.decode()) for k, v in start["headers"]],
-        content=content,
-    )
-
+from .edge import ALLOWED_ORIGIN, AUTH_LIMIT, edge_settings, send_raw
 
 # --- path canonicalisation ---------------------------------------------------------------------
 
@@ -295,6 +207,9 @@ class TestSignedInvoiceDocument:
 FOLLOWED_LINKS = [
     b"/v1/invitations/inv_secret.0123456789abcdef0123456789abcdef/accept",
     b"/v1/auth/password-reset/confirm?token=pr_secret",
+    # single sign-on: the browser's way to the provider and back
+    b"/v1/auth/sso/northwind-studio/start",
+    b"/v1/auth/sso/callback?code=abc&state=xyz",
 ]
 
 
@@ -336,6 +251,11 @@ class TestFollowedLinks:
             ("GET", b"/v1/invitations"),
             ("GET", b"/v1/auth/login"),
             ("GET", b"/v1/auth/password-reset"),
+            ("POST", b"/v1/auth/sso/callback"),
+            ("GET", b"/v1/auth/sso/northwind/start/more"),
+            ("GET", b"/v1/auth/sso/Northwind/start"),
+            ("GET", b"/v1/auth/sso"),
+            ("GET", b"/v1/agency/sso"),
         ],
     )
     async def test_other_methods_and_look_alike_paths_still_need_a_token(

@@ -18,7 +18,7 @@ from agencyos.testing.http import assert_problem
 from agencyos.testing.keys import TestKeys
 
 from .conftest import Upstream
-from .test_edge import edge_settings
+from .edge import edge_settings
 
 OFFICE = "203.0.113.0/24"
 PROXY = "10.0.0.5"

@@ -28,8 +28,10 @@ from agencyos.common.migrations import create_platform_tables, enable_tenant_rls
 from agencyos.common.settings import ServiceSettings, service_config
 from agencyos.common.web import (
     CurrentPrincipal,
+    CurrentPrincipalEvenRestricted,
     ServiceContext,
     TenantSession,
+    TenantSessionEvenRestricted,
     create_app,
     require,
 )
@@ -291,6 +293,18 @@ def widget_router(state: WidgetApp) -> APIRouter:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Location"] = f"/widgets/{widget_id}"
         return {"id": str(widget_id), "secret": f"sk_{uuid.uuid4().hex}"}
+
+    # Opts in to restricted tokens (as identity's two-factor enrollment routes do).
+    @router.get("/whoami")
+    async def whoami(
+        principal: CurrentPrincipalEvenRestricted, session: TenantSessionEvenRestricted
+    ) -> dict[str, Any]:
+        tenant = (await session.execute(text("SELECT current_setting('app.tenant_id')"))).scalar()
+        return {
+            "user_id": str(principal.user_id),
+            "tenant": tenant,
+            "restricted": principal.restricted,
+        }
 
     # Only owners hold `roles.write` by default.
     @router.get("/reports/secret", dependencies=[require("roles.write")])

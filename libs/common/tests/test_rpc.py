@@ -145,6 +145,25 @@ class TestCallerIdentity:
         with pytest.raises(Unauthenticated):
             await call(identity.GetMember, member_request(), principal=foreign)
 
+    async def test_a_call_with_a_token_restricted_to_two_factor_enrollment_is_refused(
+        self,
+        identity: identity_pb2_grpc.IdentityServiceStub,
+        caller: Principal,
+        test_keys: TestKeys,
+    ) -> None:
+        restricted = with_token(
+            caller,
+            test_keys.mint(
+                sub=str(caller.user_id),
+                tid=str(caller.tenant_id),
+                role="manager",
+                restricted="2fa_enrollment",
+            ),
+        )
+
+        with pytest.raises(PermissionDenied, match="two-factor"):
+            await call(identity.GetMember, member_request(), principal=restricted)
+
     async def test_the_servicer_sees_the_tenant_and_user_of_the_callers_token(
         self, identity: identity_pb2_grpc.IdentityServiceStub, caller: Principal
     ) -> None:

@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
-from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.errors import (
     AddressNotAllowed,
     AppError,
@@ -36,7 +36,7 @@ from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
 from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
 from agencyos.gateway.revocation import RevocationGate
-from agencyos.gateway.routes import STREAM, is_public, resolve
+from agencyos.gateway.routes import STREAM, is_public, resolve, restricted_allows
 from agencyos.gateway.settings import GatewaySettings
 
 VERSION = "0.1.0"
@@ -116,15 +116,6 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         await revocations.admit(principal, api_key=api_key)
         return token, principal
 
-    def ensure_allowed_address(request: Request, principal: Principal) -> None:
-        """The agency's IP allowlist (the token's `ipal`), for its people and its API keys."""
-        if not principal.ip_allowlist:
-            return
-        peer = request.client.host if request.client else ""
-        ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
-        if not in_networks(ip, principal.ip_allowlist):
-            raise AddressNotAllowed("your address is not in this agency's IP allowlist")
-
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
         # request.url.path is the one canonical decoding of the raw path (paths.py).
@@ -138,6 +129,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         body: bytes | None = None
         limit_headers: dict[str, str] = {}
         header_overrides: dict[str, str | None] = {}
+        peer = request.client.host if request.client else ""
+        ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
         if is_public(request.method, request.url.path):
             if _carries_api_key(request.headers.get("authorization")):
                 # Public routes read no credentials; a key sent along anyway stays here.
@@ -145,8 +138,6 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if is_auth_route(request.url.path):
                 # Counted before identity sees it: the limit is what stops password guessing.
                 body = await forwarder.read_body(request)
-                peer = request.client.host if request.client else ""
-                ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted_proxies)
                 checks = limits.auth_checks(ip, account_of(request.url.path, body))
                 limit_headers = await limits.enforce(checks)
         else:
@@ -172,7 +163,14 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 else:
                     principal = await verifier.verify(token)
                     await revocations.admit(principal, api_key=None)
-                ensure_allowed_address(request, principal)
+                if principal.ip_allowlist and not in_networks(ip, principal.ip_allowlist):
+                    # The agency's IP allowlist (the token's `ipal`), for people and API keys.
+                    raise AddressNotAllowed("your address is not in this agency's IP allowlist")
+                restricted = principal.restricted
+                if restricted and not restricted_allows(
+                    restricted, request.method, request.url.path
+                ):
+                    raise restriction_error(restricted)
             except AppError as exc:
                 exc.headers.update(limit_headers)
                 raise
@@ -189,6 +187,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             header_overrides=header_overrides,
             # Rate limits and credentials were checked above, once, when the stream opens.
             stream=route.service == STREAM,
+            # The services believe this address (from the gateway alone): actor_context.
+            client_ip=ip,
         )
         response.headers.update(limit_headers)
         return response

@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from agencyos.common.actor_context import CLIENT_IP_HEADER
 from agencyos.common.errors import PayloadTooLarge, ServiceUnavailable, UpstreamTimeout
 from agencyos.common.logs import get_logger
 from agencyos.common.tracing import inject_headers
@@ -94,10 +95,13 @@ class Forwarder:
         *,
         header_overrides: Mapping[str, str | None] | None = None,
         stream: bool = False,
+        client_ip: str | None = None,
     ) -> Response:
         """Send `request` on; `body` when the caller already read it (with `read_body`).
         `header_overrides` replaces request headers (None drops one), e.g. the credential.
-        `stream`: a long-lived answer (`GET /v1/stream`), sent through the stream pool."""
+        `stream`: a long-lived answer (`GET /v1/stream`), sent through the stream pool.
+        `client_ip`: the client's address as the gateway decided it (`clientip.client_ip`),
+        sent as `x-agencyos-client-ip`; whatever the caller sent under that name is dropped."""
         if body is None:
             body = await self.read_body(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -106,6 +110,9 @@ class Forwarder:
             if value is not None:
                 headers[name.lower()] = value
         headers["x-request-id"] = request_id
+        headers.pop(CLIENT_IP_HEADER, None)
+        if client_ip:
+            headers[CLIENT_IP_HEADER] = client_ip
         client_host = request.client.host if request.client else ""
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_host}" if prior else client_host

@@ -64,6 +64,8 @@ ROUTES: dict[str, str] = {
 PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"^/\.well-known/jwks\.json$")),
     ("POST", re.compile(r"^/v1/auth/(signup|login|refresh|magic-link)$")),
+    # The second step of a sign-in with two-factor on: its `mfa_token` is the credential.
+    ("POST", re.compile(r"^/v1/auth/2fa/verify$")),
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     # the emailed token is the credential (the resend needs a token: not listed)
     ("POST", re.compile(r"^/v1/auth/verify-email$")),
@@ -73,6 +75,10 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     # The verification link verifies (its token works once; a GET spends it, see identity).
     ("GET", re.compile(r"^/v1/auth/verify-email$")),
     ("GET", re.compile(r"^/v1/invitations/[^/]+/accept$")),
+    # Single sign-on: the browser starts at an agency's address and comes back from its
+    # provider; the state (single-use, server-side) is the credential.
+    ("GET", re.compile(r"^/v1/auth/sso/[a-z0-9-]+/start$")),
+    ("GET", re.compile(r"^/v1/auth/sso/callback$")),
     ("POST", re.compile(r"^/v1/webhooks/stripe$")),
     # an invoice's PDF through the signed link emailed to the client (billing checks it)
     ("GET", re.compile(r"^/v1/invoices/[^/]+/document$")),
@@ -81,6 +87,16 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("GET", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
     ("POST", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
 ]
+
+# What a restricted token (its `restricted` claim) may reach; every other path answers 403
+# here, before it is forwarded (the services refuse it again themselves).
+RESTRICTED_ALLOWED: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    "2fa_enrollment": [
+        ("POST", re.compile(r"^/v1/auth/2fa/(enroll|confirm)$")),
+        ("GET", re.compile(r"^/v1/me$")),
+        ("POST", re.compile(r"^/v1/auth/logout$")),
+    ],
+}
 
 _BY_LENGTH = sorted(ROUTES.items(), key=lambda item: len(item[0]), reverse=True)
 
@@ -100,6 +116,12 @@ def resolve(path: str) -> Route | None:
 
 def is_public(method: str, path: str) -> bool:
     return any(m == method and pattern.match(path) for m, pattern in PUBLIC)
+
+
+def restricted_allows(restricted: str, method: str, path: str) -> bool:
+    """Whether a token restricted to `restricted` may be sent on to `method path`."""
+    allowed = RESTRICTED_ALLOWED.get(restricted, [])
+    return any(m == method and pattern.match(path) for m, pattern in allowed)
 
 
 def owns(service: str, path: str) -> bool:

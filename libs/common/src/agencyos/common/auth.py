@@ -54,6 +54,10 @@ class Principal:
     # The agency's IP allowlist (`ipal`, CIDR strings) when it has one: the gateway refuses a
     # request from outside it. Empty: any address.
     ip_allowlist: tuple[str, ...] = ()
+    # What the token is good for when it is not good for everything (`restricted` claim):
+    # "2fa_enrollment" is a member whose agency requires two-factor sign-in and who has not
+    # enrolled yet; only the routes that opt in (web.CurrentPrincipalEvenRestricted) take it.
+    restricted: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -96,6 +100,7 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             expires_at=_expires_at(claims),
             email_verified=claims.get("email_verified") is not False,
             ip_allowlist=_ip_allowlist(claims),
+            restricted=str(claims["restricted"]) if claims.get("restricted") else None,
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc
@@ -108,6 +113,29 @@ def _ip_allowlist(claims: dict[str, Any]) -> tuple[str, ...]:
     if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
         raise ValueError("ipal must be a list of CIDR strings")
     return tuple(listed)
+
+
+TWO_FACTOR_ENROLLMENT = "2fa_enrollment"
+TWO_FACTOR_ENROLL_ROUTE = "/v1/auth/2fa/enroll"
+
+
+class TwoFactorEnrollmentRequired(PermissionDenied):
+    slug, title = "two-factor-enrollment-required", "Two-factor enrollment required"
+
+
+def restriction_error(restricted: str) -> PermissionDenied:
+    """The 403 for a restricted token used where its restriction does not let it in."""
+    if restricted == TWO_FACTOR_ENROLLMENT:
+        return TwoFactorEnrollmentRequired(
+            "your agency requires two-factor sign-in for your role: until you enroll, this "
+            f"token is good only for POST {TWO_FACTOR_ENROLL_ROUTE}, POST /v1/auth/2fa/confirm, "
+            "GET /v1/me and POST /v1/auth/logout",
+            extra={"restriction": restricted, "enroll": TWO_FACTOR_ENROLL_ROUTE},
+        )
+    return PermissionDenied(
+        f"this token is restricted ({restricted}) and not good for this request",
+        extra={"restriction": restricted},
+    )
 
 
 def _issued_at_ms(claims: dict[str, Any]) -> int | None:

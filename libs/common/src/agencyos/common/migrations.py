@@ -119,8 +119,19 @@ def drop_platform_tables() -> None:
         op.drop_table(table)
 
 
-def grant_app_role(connection: Connection, app_role: str) -> None:
-    """The application role may read and write rows, never change schema or own anything."""
+def append_only_tables(metadata: MetaData) -> frozenset[str]:
+    """The tables a service's models mark `info={"append_only": True}` (an audit log)."""
+    return frozenset(
+        name for name, table in metadata.tables.items() if table.info.get("append_only")
+    )
+
+
+def grant_app_role(
+    connection: Connection, app_role: str, append_only: frozenset[str] = frozenset()
+) -> None:
+    """The application role may read and write rows, never change schema or own anything.
+    An `append_only` table it may only read and add to: UPDATE, DELETE and TRUNCATE are
+    revoked (also when an earlier run granted them)."""
     quoted = connection.dialect.identifier_preparer.quote(app_role)
     tables = connection.execute(
         sa.text(
@@ -129,6 +140,12 @@ def grant_app_role(connection: Connection, app_role: str) -> None:
         )
     ).scalars()
     for table in tables:
+        if table in append_only:
+            connection.execute(
+                sa.text(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
+            )
+            connection.execute(sa.text(f'GRANT SELECT, INSERT ON "{table}" TO {quoted}'))
+            continue
         connection.execute(
             sa.text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO {quoted}')
         )
@@ -149,7 +166,7 @@ def run_env(target_metadata: MetaData) -> None:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
-            grant_app_role(connection, app_role)
+            grant_app_role(connection, app_role, append_only_tables(target_metadata))
 
     async def main() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)

@@ -159,10 +159,10 @@ def _document_route(
     route: RouteContext, operation: dict[str, Any], *, idempotent_posts: bool
 ) -> None:
     # Imported here: web imports this module to install it.
-    from agencyos.common.web import current_principal
+    from agencyos.common.web import verified_principal
 
     calls = list(_calls(route.dependant))
-    authenticated = current_principal in calls
+    authenticated = verified_principal in calls
     if authenticated:
         add_error_response(operation, 401, _DERIVED_DESCRIPTIONS[401], _UNAUTHENTICATED_HEADERS)
     if any(getattr(call, "__name__", "").startswith("require_") for call in calls):

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.actor_context import current_actor_context
 from agencyos.common.db import RELAY_SETTING, Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
 from agencyos.common.logs import get_logger
@@ -49,6 +50,11 @@ async def publish(
     depth = automation_depth()
     if depth:
         setattr(event, AUTOMATION_DEPTH_EXTENSION, depth)
+    actor = current_actor_context()
+    if actor is not None:
+        # Who asked for it: the request's IP address, user agent and request id.
+        for name, value in actor.extensions().items():
+            setattr(event, name, value)
     await session.execute(
         text(
             "INSERT INTO outbox (tenant_id, event_id, topic, event_type, envelope, headers) "

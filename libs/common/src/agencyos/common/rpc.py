@@ -33,7 +33,13 @@ from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.actor_context import (
+    IPNetwork,
+    actor_context,
+    current_actor_context,
+    from_grpc,
+)
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.db import Database
 from agencyos.common.errors import AppError, InvalidInput, Unauthenticated, error_from_grpc
 from agencyos.common.logs import bind, get_logger
@@ -164,12 +170,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         revocations: RevocationStore | None = None,
         database: Database | None = None,
         service_credential: str = "",
+        trusted_peers: tuple[IPNetwork, ...] = (),
     ) -> None:
         self.service = service
         self.verifier = verifier
         self.revocations = revocations
         self.database = database
         self.service_credential = service_credential
+        self.trusted_peers = trusted_peers
 
     async def intercept_service(
         self,
@@ -183,6 +191,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner = handler.unary_unary
         service, verifier, revocations = self.service, self.verifier, self.revocations
         database, service_credential = self.database, self.service_credential
+        trusted_peers = self.trusted_peers
         by_service = bool(getattr(inner, _SERVICE_AUTHENTICATED, False))
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -193,8 +202,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             code = grpc.StatusCode.OK
             failure: AppError | None = None
             token = otel_context.attach(extract_context(metadata))
+            # The actor behind the call, as a trusted caller (our own services) passed it on.
+            actor = from_grpc(context.peer(), metadata, trusted_peers)
             try:
-                with tracer().start_as_current_span(method, kind=trace.SpanKind.SERVER):
+                with (
+                    actor_context(actor),
+                    tracer().start_as_current_span(method, kind=trace.SpanKind.SERVER),
+                ):
                     principal = None
                     if by_service:
                         # The service credential, and only it: a person's token (whoever's)
@@ -204,6 +218,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                             raise Unauthenticated("this method needs a valid service credential")
                     elif "authorization" in metadata:
                         principal = await verifier.verify(bearer_token(metadata["authorization"]))
+                        if principal.restricted is not None:
+                            # No gRPC method serves what a restricted token is good for.
+                            raise restriction_error(principal.restricted)
                         if revocations is not None:
                             # Fail open: gRPC is internal (NetworkPolicy), and the caller's own
                             # edge already checked this token, closed for writes.
@@ -263,15 +280,19 @@ async def start_grpc_server(
     revocations: RevocationStore | None = None,
     database: Database | None = None,
     service_credential: str = "",
+    trusted_peers: tuple[IPNetwork, ...] = (),
 ) -> grpc.aio.Server:
     """Start a server with our interceptor, the servicers `register` adds (it returns their
     full service names), the health checking protocol and reflection. With `revocations`,
     every call's token is also checked for revocation; with `database`, every call runs in
     one transaction of it (`rpc_session()`); `service_credential` is what the
-    `@service_authenticated` methods demand (none: they refuse every call)."""
+    `@service_authenticated` methods demand (none: they refuse every call); `trusted_peers`
+    the callers whose actor context (agencyos.common.actor_context) is believed."""
     server = grpc.aio.server(
         interceptors=[
-            ServerInterceptor(service, verifier, revocations, database, service_credential)
+            ServerInterceptor(
+                service, verifier, revocations, database, service_credential, trusted_peers
+            )
         ]
     )
     names = list(register(server))
@@ -303,6 +324,11 @@ async def close_channels() -> None:
         await ch.close()
 
 
+def _actor_metadata() -> list[tuple[str, str]]:
+    actor = current_actor_context()
+    return actor.metadata() if actor is not None else []
+
+
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
@@ -315,7 +341,11 @@ async def call(
     timeout: float = 5.0,
 ) -> Any:
     """Call a peer with the caller's token and trace context; map its status to AppError."""
-    metadata = [("authorization", principal.authorization), *inject_headers().items()]
+    metadata = [
+        ("authorization", principal.authorization),
+        *inject_headers().items(),
+        *_actor_metadata(),
+    ]
     try:
         return await method(request, metadata=metadata, timeout=timeout)
     except grpc.aio.AioRpcError as exc:
@@ -331,7 +361,11 @@ async def call_as_service(
 ) -> Any:
     """Call a peer's `@service_authenticated` method with the service credential (and no
     person's token) and the trace context; map its status to AppError."""
-    metadata = [(SERVICE_CREDENTIAL_METADATA, credential), *inject_headers().items()]
+    metadata = [
+        (SERVICE_CREDENTIAL_METADATA, credential),
+        *inject_headers().items(),
+        *_actor_metadata(),
+    ]
     try:
         return await method(request, metadata=metadata, timeout=timeout)
     except grpc.aio.AioRpcError as exc:

@@ -23,6 +23,7 @@ import grpc
 import uvicorn
 from fastapi import FastAPI
 
+from agencyos.common.actor_context import parse_networks
 from agencyos.common.consumer import ConsumerRunner, Subscription
 from agencyos.common.logs import configure_logging, get_logger
 from agencyos.common.migrations import upgrade_head
@@ -109,6 +110,7 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             revocations=ctx.revocations,
             database=ctx.db,
             service_credential=settings.service_credential,
+            trusted_peers=parse_networks(settings.trusted_peer_networks),
         )
         log.info("grpc serving", port=settings.grpc_port)
     if "relay" in wants and definition.has_outbox:
@@ -150,6 +152,10 @@ async def _run(definition: ServiceDefinition, mode: str, settings: ServiceSettin
             access_log=False,
             # No `Server: uvicorn` on any answer.
             server_header=False,
+            # The peer is the socket's: uvicorn would otherwise rewrite it from
+            # X-Forwarded-For whenever it is 127.0.0.1. The client's address comes from the
+            # gateway's header, believed from trusted peers only (actor_context).
+            proxy_headers=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             # Longer than the gateway's idle-connection expiry (30 s), so the gateway always
             # drops an idle connection before the service does (no reuse-after-close race).

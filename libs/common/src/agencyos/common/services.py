@@ -24,11 +24,14 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 # Kafka topics besides each service's `<service>.events` and `<service>.events.dlq`:
 # notification's feed (every recorded feed entry, for the stream processes) and its webhook
-# deliveries that failed for good (each with its attempts and body, for whoever investigates).
+# deliveries that failed for good (each with its attempts and body, for whoever investigates);
+# every service's audit records (for identity's audit log) and those its audit worker could
+# not append (its dead-letter topic).
 EXTRA_TOPICS: tuple[str, ...] = (
     "notification.feed",
     "notification.webhooks.dead-letter",
     "audit.events",
+    "audit.events.dlq",
 )
 
 GATEWAY = "gateway"

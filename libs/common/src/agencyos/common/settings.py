@@ -16,6 +16,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agencyos.common.actor_context import PRIVATE_NETWORKS
 from agencyos.common.services import SERVICE_PORTS
 
 SHARED_PREFIX = "AGENCYOS_"
@@ -91,6 +92,13 @@ class ServiceSettings(BaseSettings):
 
     # telemetry
     otlp_endpoint: str = ""
+
+    # Peers (addresses or CIDRs) whose word on the client is believed: the gateway's
+    # `x-agencyos-client-ip` header on HTTP, the actor's IP, user agent and request id in gRPC
+    # metadata (agencyos.common.actor_context). Loopback and private networks by default, where
+    # the gateway and the other services run; from any other peer its own address is the
+    # client's. Narrow it to the gateway's and services' networks where others share them.
+    trusted_peer_networks: list[str] = list(PRIVATE_NETWORKS)
 
     # What our services show each other where no person's token can be sent (identity's
     # IssueDelegatedToken: an automation acting for its author): one shared secret per

@@ -29,7 +29,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
-from agencyos.common.auth import JwksVerifier, Principal, bearer_token
+from agencyos.common.actor_context import IPNetwork, actor_context, from_http, parse_networks
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
 from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
@@ -184,11 +185,14 @@ def more_literal_route_methods(app: FastAPI, scope: Scope) -> list[str]:
 
 
 class RequestContextMiddleware:
-    """Request id, log context, server span and HTTP metrics for every request."""
+    """Request id, log context, server span and HTTP metrics for every request, and its actor
+    context (agencyos.common.actor_context): the client's IP address (the gateway's
+    `x-agencyos-client-ip` when the peer is in `trusted`), user agent and request id."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, trusted: tuple[IPNetwork, ...] = ()) -> None:
         self.app = app
         self.service = service
+        self.trusted = trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,9 +214,12 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
+        client = scope.get("client")
+        actor = from_http(client[0] if client else None, headers, request_id, self.trusted)
         token = otel_context.attach(extract_context(headers))
         try:
             with (
+                actor_context(actor),
                 bound_contextvars(request_id=request_id),
                 tracer().start_as_current_span(
                     f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
@@ -346,7 +353,10 @@ def service_context(request: Request) -> ServiceContext:
     return ctx
 
 
-async def current_principal(request: Request) -> Principal:
+async def verified_principal(request: Request) -> Principal:
+    """The caller's verified, unrevoked token, restricted or not: only for the routes a
+    restricted token may use (`CurrentPrincipalEvenRestricted`); everything else takes
+    `current_principal`."""
     token = bearer_token(request.headers.get("authorization"))
     ctx = service_context(request)
     principal = await ctx.verifier.verify(token)
@@ -359,7 +369,19 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+async def current_principal(
+    principal: Annotated[Principal, Depends(verified_principal)],
+) -> Principal:
+    """The caller, refused (403) when their token is restricted (`Principal.restricted`,
+    e.g. good only for enrolling in two-factor sign-in)."""
+    if principal.restricted is not None:
+        raise restriction_error(principal.restricted)
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+# A route that a restricted token may use too (it checks `principal.restricted` itself).
+CurrentPrincipalEvenRestricted = Annotated[Principal, Depends(verified_principal)]
 
 
 def require(permission: str) -> Any:
@@ -387,6 +409,15 @@ async def tenant_session(
         yield session
 
 
+async def tenant_session_even_restricted(
+    request: Request, principal: CurrentPrincipalEvenRestricted
+) -> AsyncIterator[AsyncSession]:
+    """`tenant_session` for the routes a restricted token may use."""
+    db = service_context(request).database()
+    async with db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+        yield session
+
+
 async def public_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction with no tenant set (signup, login): tenant tables show no rows."""
     async with service_context(request).database().transaction(None) as session:
@@ -408,6 +439,9 @@ def tenant_transactions(request: Request, principal: CurrentPrincipal) -> Transa
 
 TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
 PublicSession = Annotated[AsyncSession, Depends(public_session, scope="function")]
+TenantSessionEvenRestricted = Annotated[
+    AsyncSession, Depends(tenant_session_even_restricted, scope="function")
+]
 TenantTransactions = Annotated[Transactions, Depends(tenant_transactions)]
 
 
@@ -524,5 +558,9 @@ def create_app(
         app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(NulGuardMiddleware)
     document_errors(app, idempotent_posts=ctx.db is not None)
-    app.add_middleware(RequestContextMiddleware, service=ctx.service)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=ctx.service,
+        trusted=parse_networks(ctx.settings.trusted_peer_networks),
+    )
     return app

@@ -26,6 +26,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
+from agencyos.common.actor_context import parse_networks
 from agencyos.common.auth import JwksVerifier
 from agencyos.common.consumer import ConsumerRunner
 from agencyos.common.events import CloudEvent
@@ -50,8 +51,11 @@ IN_PROCESS_SETTINGS: dict[str, Any] = {
     "password_hash_memory_kib": 1024,
     "password_hash_parallelism": 1,
     "login_lockout_base_seconds": 2,
-    # Tests may say which address they call from (X-Forwarded-For), as the gateway does.
-    "trusted_proxies": ["127.0.0.1/32"],
+    # identity's single sign-on reaches the local OIDC provider (http://127.0.0.1:18080,
+    # agencyos.testing.oidc) and nothing else private: a test turns these off to see the
+    # production rule refuse it.
+    "sso_allow_http": True,
+    "sso_allowed_private_networks": ["127.0.0.1/32"],
 }
 
 
@@ -330,6 +334,7 @@ class InProcess:
                 revocations=service.ctx.revocations,
                 database=service.ctx.db,
                 service_credential=service.settings.service_credential,
+                trusted_peers=parse_networks(service.settings.trusted_peer_networks),
             )
             self.grpc_servers[name] = (server, f"127.0.0.1:{port}")
         return self.grpc_servers[name][1]

@@ -134,10 +134,9 @@ class Platform:
                 "AGENCYOS_SERVICE_CREDENTIAL": self.service_credential,
                 "AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY": self.key_encryption_key,
                 # Tests reach the gateway from 127.0.0.1 and may say which address they call
-                # from (X-Forwarded-For), as a load balancer would; identity believes the
-                # gateway's X-Forwarded-For the same way (IP allowlists, new-device notices).
+                # from (X-Forwarded-For), as a load balancer would (IP allowlists, new-device
+                # notices); the gateway passes its answer on in x-agencyos-client-ip.
                 "AGENCYOS_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1/32"]',
-                "AGENCYOS_IDENTITY_TRUSTED_PROXIES": '["127.0.0.1/32"]',
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
@@ -179,6 +178,10 @@ class Platform:
                 # long enough for a test to watch it hold on a loaded machine.
                 "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_BASE_SECONDS": "2",
                 "AGENCYOS_IDENTITY_LOGIN_LOCKOUT_NAMESPACE": self.revocation_namespace,
+                # Single sign-on: the local OIDC provider (agencyos.testing.oidc) over plain
+                # http on loopback; every other private address stays refused.
+                "AGENCYOS_IDENTITY_SSO_ALLOW_HTTP": "true",
+                "AGENCYOS_IDENTITY_SSO_ALLOWED_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
             }
         )
         for policy in ("AUTH", "API_USER", "API_KEY"):

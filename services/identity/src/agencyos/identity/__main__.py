@@ -2,6 +2,7 @@ from pathlib import Path
 
 from agencyos.common.runtime import ServiceDefinition, main
 from agencyos.identity.app import build_app
+from agencyos.identity.audit.worker import audit_runner
 from agencyos.identity.rpc import registrar
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.commands import rotate_signing_key
@@ -13,6 +14,8 @@ DEFINITION = ServiceDefinition(
     service_dir=Path(__file__).resolve().parents[3],
     grpc_registrar=registrar,
     commands={"rotate-signing-key": rotate_signing_key},
+    # The audit log's writer: its own consumer group on `audit.events`.
+    workers={"audit": audit_runner},
 )
 
 if __name__ == "__main__":

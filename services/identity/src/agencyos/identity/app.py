@@ -5,13 +5,17 @@ from agencyos.identity.account.endpoints import router as account_router
 from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.agency.endpoints import router as agency_router
 from agencyos.identity.api_key.endpoints import router as api_key_router
+from agencyos.identity.audit.endpoints import router as audit_router
 from agencyos.identity.invitation.endpoints import router as invitation_router
 from agencyos.identity.member.endpoints import router as member_router
+from agencyos.identity.mfa.endpoints import router as mfa_router
+from agencyos.identity.mfa.lockout import TwoFactorLockout
 from agencyos.identity.password_reset.endpoints import router as password_reset_router
 from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
 from agencyos.identity.session_policy.endpoints import router as session_policy_router
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.sso.endpoints import router as sso_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
 from agencyos.identity.verification.endpoints import router as verification_router
 
@@ -29,13 +33,17 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             invitation_router,
             role_router,
             api_key_router,
+            audit_router,
             password_reset_router,
             session_router,
             session_policy_router,
             verification_router,
+            mfa_router,
+            sso_router,
             tokens_router,
         ],
     )
     # On the revocation store's connection pool (closed with the context).
     app.state.login_lockout = LoginLockout(ctx.revocations.client, ctx.settings)
+    app.state.two_factor_lockout = TwoFactorLockout(ctx.revocations.client, ctx.settings)
     return app

@@ -1,6 +1,6 @@
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agencyos.common.settings import ServiceSettings, service_config
 
@@ -9,8 +9,13 @@ class IdentitySettings(ServiceSettings):
     service_name = "identity"
     model_config = service_config("identity")
     # The service credential (ServiceSettings) admits callers of IssueDelegatedToken; the
-    # key-encryption key seals secrets at rest (agencyos.common.sealing).
-    development_secrets: ClassVar[tuple[str, ...]] = ("service_credential", "key_encryption_key")
+    # key-encryption key seals secrets at rest (agencyos.common.sealing); the public base URL
+    # is the local gateway's (single sign-on's redirect URI starts with it).
+    development_secrets: ClassVar[tuple[str, ...]] = (
+        "service_credential",
+        "key_encryption_key",
+        "public_base_url",
+    )
 
     # Seals what identity keeps secret at rest (SSO client secrets, signing keys' private
     # keys); AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY. A production start refuses this default.
@@ -34,11 +39,6 @@ class IdentitySettings(ServiceSettings):
     # A user may ask for a new verification email once per this many seconds (429 and
     # Retry-After before that).
     email_verification_resend_interval_seconds: int = Field(default=60, ge=0)
-    # Peers whose X-Forwarded-For identity believes to find the caller's address (the gateway,
-    # which appends the address it saw; and the proxies the gateway trusts): addresses or CIDRs.
-    # Empty: the socket peer is the caller. Sign-ins and refreshes are checked against the
-    # agency's IP allowlist with it, and sessions and new-device notices show it.
-    trusted_proxies: list[str] = []
     # How long an invitation link works.
     invitation_ttl_seconds: int = 7 * 24 * 3600
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key
@@ -57,6 +57,49 @@ class IdentitySettings(ServiceSettings):
     login_lockout_forget_seconds: float = Field(default=60 * 60, gt=0)
     # Inserted into every lockout key (agencyos:login:<namespace>:...), like the revocations'.
     login_lockout_namespace: str = ""
+
+    # Two-factor sign-in (mfa/): the issuer name authenticator apps show beside the account;
+    # how long the `mfa_token` of a sign-in's second step works, and how many wrong codes
+    # kill it; and the per-account lockout over all of a user's code checks (the sign-in
+    # lockout's scheme, its own counts): after `threshold` wrong codes in a row the account's
+    # code checks are refused for `base` seconds, doubling up to `max`.
+    two_factor_issuer: str = "AgencyOS"
+    mfa_token_ttl_seconds: int = Field(default=5 * 60, ge=30, le=15 * 60)
+    mfa_token_max_attempts: int = Field(default=5, ge=1, le=10)
+    two_factor_lockout_threshold: int = Field(default=5, ge=0)
+    two_factor_lockout_base_seconds: float = Field(default=30.0, gt=0)
+    two_factor_lockout_max_seconds: float = Field(default=15 * 60, gt=0)
+    two_factor_lockout_forget_seconds: float = Field(default=60 * 60, gt=0)
+
+    # --- Single sign-on (identity/sso) ---
+    # Where people reach AgencyOS (the gateway; the shared AGENCYOS_PUBLIC_BASE_URL): the
+    # redirect URI registered at every agency's OpenID provider is
+    # `<public_base_url>/v1/auth/sso/callback`.
+    public_base_url: str = "http://127.0.0.1:8080"
+    # Issuer URLs (and the discovery, token and JWKS URLs they name) over plain http, and on
+    # private networks (CIDR list): refused unless allowed here (agencyos.common.destinations).
+    # `make dev` allows http and ["127.0.0.0/8", "::1/128"], the test platform http and
+    # ["127.0.0.1/32"] (the local OIDC provider); production refuses to start with either.
+    sso_allow_http: bool = False
+    sso_allowed_private_networks: list[str] = []
+    # How long a started sign-in (its state, nonce and PKCE verifier) waits for the callback.
+    sso_state_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    # Each request to a provider (discovery, token, JWKS) must answer within this.
+    sso_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Clock skew tolerated on an ID token's exp / iat / nbf.
+    sso_clock_leeway_seconds: int = Field(default=60, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _no_private_issuers_in_production(self) -> Self:
+        """Production never fetches an issuer over plain http nor on a private network."""
+        if self.environment.strip().lower() == "production" and (
+            self.sso_allow_http or self.sso_allowed_private_networks
+        ):
+            raise ValueError(
+                "identity refuses to start in production with AGENCYOS_IDENTITY_SSO_ALLOW_HTTP "
+                "or AGENCYOS_IDENTITY_SSO_ALLOWED_PRIVATE_NETWORKS set (development only)"
+            )
+        return self
 
     @property
     def revocation_ttl_seconds(self) -> int:

@@ -30,8 +30,17 @@ class TestMe:
 
         assert response.status_code == 200, response.text
         me = response.json()
-        assert set(me) == {"kind", "user", "agency", "role", "permissions", "memberships"}
+        assert set(me) == {
+            "kind",
+            "user",
+            "agency",
+            "role",
+            "permissions",
+            "memberships",
+            "restricted",
+        }
         assert me["kind"] == "user"
+        assert me["restricted"] is None
         assert me["user"] == {
             "id": str(owner.user_id),
             "email": owner.email,

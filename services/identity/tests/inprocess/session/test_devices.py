@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agencyos.common.actor_context import CLIENT_IP_HEADER
 from agencyos.identity.session.devices import network_of
 from agencyos.testing.factories import PASSWORD, AgencySession, signup_agency
 
@@ -26,7 +27,7 @@ async def sign_in(
     response = await identity.post(
         "/v1/auth/login",
         json={"email": who.email, "password": PASSWORD},
-        headers={"User-Agent": user_agent, "X-Forwarded-For": ip},
+        headers={"User-Agent": user_agent, CLIENT_IP_HEADER: ip},
     )
     assert response.status_code == 200, response.text
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agencyos.common.actor_context import CLIENT_IP_HEADER
 from agencyos.testing.factories import PASSWORD, AgencySession, refreshed
 from agencyos.testing.http import assert_invalid_fields, assert_problem, unverified_jwt
 from agencyos.testing.inprocess import ServiceInProcess
@@ -28,8 +29,9 @@ ELSEWHERE = "198.51.100.20"
 
 
 def at(ip: str, headers: dict[str, str] | None = None) -> dict[str, str]:
-    """Headers of a request from `ip` (identity trusts the test's 127.0.0.1 as a proxy)."""
-    return {**(headers or {}), "X-Forwarded-For": ip}
+    """Headers of a request from `ip` as the gateway says it (identity believes the header
+    from the test's 127.0.0.1, a trusted peer)."""
+    return {**(headers or {}), CLIENT_IP_HEADER: ip}
 
 
 def policy(**fields: Any) -> dict[str, Any]:
@@ -255,20 +257,17 @@ class TestIpAllowlist:
         assert inside.status_code == 200, inside.text
         assert unverified_jwt(inside.json()["access_token"])[1]["ipal"] == [OFFICE]
 
-    async def test_a_forged_forwarded_for_from_an_untrusted_peer_is_not_believed(
+    async def test_a_client_ip_header_from_an_untrusted_peer_is_not_believed(
         self,
         identity: httpx.AsyncClient,
         agency: AgencySession,
         identity_service: ServiceInProcess,
     ) -> None:
         await put_policy(identity, agency, policy(ip_allowlist=[OFFICE]))
-        settings: Any = identity_service.settings
-        trusted = settings.trusted_proxies
-        settings.trusted_proxies = []  # the caller reaches identity directly
-        try:
-            response = await login(identity, agency, AT_OFFICE)
-        finally:
-            settings.trusted_proxies = trusted
+        # someone reaching identity directly, naming an address inside the list
+        transport = httpx.ASGITransport(app=identity_service.app, client=(ELSEWHERE, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as direct:
+            response = await login(direct, agency, AT_OFFICE)
 
         assert_problem(response, 403, "address-not-allowed")
 

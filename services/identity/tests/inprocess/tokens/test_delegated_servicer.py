@@ -234,6 +234,7 @@ class TestSettings:
                 environment="production",
                 service_credential="s3cret",
                 key_encryption_key="kek-of-its-own",
+                public_base_url="https://api.example.com",
             )
         )
 

@@ -2,6 +2,7 @@ from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
+from agencyos.common.destinations import DestinationPolicy
 from agencyos.common.settings import ServiceSettings, service_config
 
 
@@ -120,6 +121,10 @@ class NotificationSettings(ServiceSettings):
     webhook_disable_after_failing_seconds: float = Field(default=432_000.0, gt=0)
     # After a secret rotation the old secret keeps signing (next to the new one) this long
     webhook_secret_rotation_grace_seconds: float = Field(default=86_400.0, ge=0)
+
+    def webhook_destination_policy(self) -> DestinationPolicy:
+        """Where webhooks may be sent (agencyos.common.destinations), as these settings say."""
+        return DestinationPolicy.of(self.webhook_allow_http, self.webhook_allowed_private_networks)
 
     @model_validator(mode="after")
     def _no_private_webhooks_in_production(self) -> Self:

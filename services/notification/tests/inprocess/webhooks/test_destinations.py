@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from agencyos.common.db import Database
-from agencyos.notification.webhooks.destinations import DestinationPolicy
+from agencyos.common.destinations import DestinationPolicy
 from agencyos.notification.webhooks.dispatch import WebhookDispatcher
 from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.notification.webhooks.sender import (

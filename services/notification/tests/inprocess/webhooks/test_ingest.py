@@ -80,6 +80,24 @@ class TestCreatingDeliveries:
             assert json.loads(row["body"]) == event.model_dump(mode="json", exclude_none=True)
             assert row["occurred_at"] == event.time
 
+    async def test_the_actors_address_and_user_agent_are_never_sent(
+        self, in_process: InProcess, webhooks_db: Database, infra: Infra, tenant: Agency
+    ) -> None:
+        await create_endpoint(webhooks_db, tenant, URL)
+        event = client_created(tenant)
+        event.actorip = "203.0.113.7"  # type: ignore[attr-defined]
+        event.actoragent = "Mozilla/5.0"  # type: ignore[attr-defined]
+        event.requestid = "req-1"  # type: ignore[attr-defined]
+
+        await ingest_for(webhooks_db, infra).ingest([Consumed(event)])
+
+        (row,) = await deliveries(in_process, tenant)
+        body = json.loads(row["body"])
+        assert "actorip" not in body
+        assert "actoragent" not in body
+        assert body["requestid"] == "req-1"
+        assert body["id"] == str(event.id)
+
     async def test_an_event_delivered_again_creates_nothing_twice(
         self, in_process: InProcess, webhooks_db: Database, infra: Infra, tenant: Agency
     ) -> None:

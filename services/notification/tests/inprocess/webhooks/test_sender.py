@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook
 
-from agencyos.notification.webhooks.destinations import DestinationPolicy
+from agencyos.common.destinations import DestinationPolicy
 from agencyos.notification.webhooks.secrets import new_secret
 from agencyos.notification.webhooks.sender import (
     USER_AGENT,

@@ -15,7 +15,10 @@ from agencyos.billing.models.settings import (
     DEFAULT_PAYMENT_TERMS_DAYS,
     DEFAULT_REMINDER_OFFSETS_DAYS,
 )
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
+
+SERVICE = "billing"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ DEFAULTS = EffectiveBillingSettings(
 )
 
 
+def _comparable(value: object) -> object:
+    """A setting as JSON keeps it: the reminder offsets as a list."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 class BillingSettingsService:
     async def effective_settings(self, session: AsyncSession) -> EffectiveBillingSettings:
         """The transaction's agency's settings, or the defaults."""
@@ -57,15 +65,32 @@ class BillingSettingsService:
         self, session: AsyncSession, principal: Principal, body: BillingSettingsUpdate
     ) -> EffectiveBillingSettings:
         changes = body.model_dump(exclude_unset=True)
+        current = await self.effective_settings(session)
         row = await billing_settings_repository.lock_or_create(session)
+        before: dict[str, object] = {}
         for name, value in changes.items():
             if name == "reminder_offsets_days":
                 value = sorted(value)
             elif isinstance(value, str) and not value:
                 value = None  # an empty text clears it, like null
+            before[name] = _comparable(getattr(current, name))
             setattr(row, name, value)
         await session.flush()
-        return await self.effective_settings(session)
+        updated = await self.effective_settings(session)
+        after = {name: _comparable(getattr(updated, name)) for name in changes}
+        if before != after:
+            # Only the fields that changed are kept (record_audit drops the others).
+            await record_audit(
+                session,
+                action="billing_settings.changed",
+                entity_type="billing_settings",
+                entity_id=principal.tenant_id,
+                actor=principal,
+                source_service=SERVICE,
+                before=before,
+                after=after,
+            )
+        return updated
 
 
 billing_settings_service = BillingSettingsService()

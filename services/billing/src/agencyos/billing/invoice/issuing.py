@@ -43,6 +43,7 @@ from agencyos.billing.invoice.service import SERVICE, InvoiceView
 from agencyos.billing.invoice.status import InvoiceStatus, Move
 from agencyos.billing.models import Invoice
 from agencyos.billing.peers import Peers
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import Transactions, utcnow
 from agencyos.common.errors import AppError, Conflict, NotFound
@@ -243,6 +244,22 @@ class IssuingService:
             source_service=SERVICE,
             subject=f"invoices/{invoice.id}",
         )
+        await record_audit(
+            session,
+            action="invoice.sent",
+            entity_type="invoice",
+            entity_id=invoice.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"status": "draft", "number": None},
+            after={"status": invoice.status, "number": invoice.number},
+            detail={
+                "client_id": str(invoice.client_id),
+                "total_cents": invoice.total_cents,
+                "currency": invoice.currency,
+                "due_date": invoice.due_date.isoformat(),
+            },
+        )
         return InvoiceView(invoice, lines)
 
     async def void(
@@ -266,6 +283,7 @@ class IssuingService:
                     "payments are recorded on this invoice; refund them before voiding it"
                 )
             voided_at = utcnow()
+            status_before = invoice.status
             invoice.status = void.value
             invoice.voided_at = voided_at
             invoice.void_reason = data.reason or None
@@ -283,6 +301,22 @@ class IssuingService:
                 ),
                 source_service=SERVICE,
                 subject=f"invoices/{invoice.id}",
+            )
+            await record_audit(
+                session,
+                action="invoice.voided",
+                entity_type="invoice",
+                entity_id=invoice.id,
+                actor=principal,
+                source_service=SERVICE,
+                before={"status": status_before},
+                after={"status": invoice.status},
+                detail={
+                    "number": invoice.number,
+                    "total_cents": invoice.total_cents,
+                    "currency": invoice.currency,
+                    "reason": invoice.void_reason,
+                },
             )
             lines = await invoice_repository.lines(session, invoice.id)
         if any(line.time_entry_ids for line in lines):

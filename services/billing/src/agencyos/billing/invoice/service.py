@@ -55,6 +55,7 @@ from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import BillableMilestone, Invoice, InvoiceLine
 from agencyos.billing.models.settings import DEFAULT_PAYMENT_TERMS_DAYS
 from agencyos.billing.peers import Peers
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import Transactions
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
@@ -525,6 +526,21 @@ class InvoiceService:
             await invoice_repository.release_milestones(session, invoice.id)
             await session.delete(invoice)
             await session.flush()
+            await record_audit(
+                session,
+                action="invoice.deleted",
+                entity_type="invoice",
+                entity_id=invoice.id,
+                actor=principal,
+                source_service=SERVICE,
+                before={"status": invoice.status, "total_cents": invoice.total_cents},
+                detail={
+                    "client_id": str(invoice.client_id),
+                    "currency": invoice.currency,
+                    "lines": len(lines),
+                    "time_entries_released": sum(len(line.time_entry_ids) for line in lines),
+                },
+            )
 
     @staticmethod
     def today(agency: AgencyInfo) -> date:

@@ -33,6 +33,7 @@ from agencyos.billing.invoice.status import InvoiceStatus
 from agencyos.billing.models import Invoice, Payment
 from agencyos.billing.payment.repository import payment_repository
 from agencyos.billing.payment.schemas import PaymentCreate
+from agencyos.common.audit import SYSTEM, AuditActor, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
@@ -64,11 +65,13 @@ class PaymentService:
         stripe_payment_intent_id: str | None = None,
         stripe_charge_id: str | None = None,
         recorded_by: uuid.UUID | None = None,
+        actor: Principal | AuditActor = SYSTEM,
     ) -> Payment:
         """Record a payment (> 0) or refund (< 0) on `invoice`, which the caller has locked
         (`payment_repository.lock_invoice`), and move its balance and status. Checks of
         what is allowed (manual payments only on open invoices, no overpaying) are the
-        caller's: Stripe money is a fact and is always recorded."""
+        caller's: Stripe money is a fact and is always recorded. `actor` is who the audit
+        log names: the caller for a manual payment, the platform for Stripe's."""
         if amount_cents == 0:
             raise ValueError("a payment moves money")
         payment = Payment(
@@ -87,6 +90,7 @@ class PaymentService:
         session.add(payment)
 
         was_paid = invoice.status == InvoiceStatus.PAID
+        before = {"status": invoice.status, "amount_paid_cents": invoice.amount_paid_cents}
         # never below zero: a refund can only give back what came in (Stripe guarantees it
         # per charge; this keeps the database check from turning an anomaly into a 500)
         paid = max(invoice.amount_paid_cents + amount_cents, 0)
@@ -137,6 +141,7 @@ class PaymentService:
                 subject=subject,
                 tenant_id=invoice.tenant_id,
             )
+        await self._audit(session, invoice, payment, actor, before, becomes_paid=becomes_paid)
         log.info(
             "payment recorded",
             invoice_id=str(invoice.id),
@@ -145,6 +150,57 @@ class PaymentService:
             status=status,
         )
         return payment
+
+    @staticmethod
+    async def _audit(
+        session: AsyncSession,
+        invoice: Invoice,
+        payment: Payment,
+        actor: Principal | AuditActor,
+        before: dict[str, object],
+        *,
+        becomes_paid: bool,
+    ) -> None:
+        """The payment or refund, with the invoice's status and amount paid before and after;
+        an invoice it pays in full is recorded as paid too."""
+        after = {"status": invoice.status, "amount_paid_cents": invoice.amount_paid_cents}
+        await record_audit(
+            session,
+            action="payment.refunded" if payment.amount_cents < 0 else "payment.recorded",
+            entity_type="payment",
+            entity_id=payment.id,
+            actor=actor,
+            source_service=SERVICE,
+            before=before,
+            after=after,
+            detail={
+                "invoice_id": str(invoice.id),
+                "invoice_number": invoice.number,
+                "amount_cents": payment.amount_cents,
+                "currency": payment.currency,
+                "method": payment.method,
+                "reference": payment.reference,
+            },
+            tenant_id=invoice.tenant_id,
+        )
+        if becomes_paid:
+            await record_audit(
+                session,
+                action="invoice.paid",
+                entity_type="invoice",
+                entity_id=invoice.id,
+                actor=actor,
+                source_service=SERVICE,
+                before={"status": before["status"]},
+                after={"status": invoice.status},
+                detail={
+                    "number": invoice.number,
+                    "total_cents": invoice.total_cents,
+                    "currency": invoice.currency,
+                    "payment_id": str(payment.id),
+                },
+                tenant_id=invoice.tenant_id,
+            )
 
     # --- manual payments (the API) ----------------------------------------------------------
 
@@ -188,6 +244,7 @@ class PaymentService:
             received_at=received_at,
             reference=body.reference or None,
             recorded_by=principal.user_id,
+            actor=principal,
         )
         return payment, invoice
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import ClientCreated, ClientDeleted, ClientUpdated
@@ -171,9 +172,30 @@ class ClientService:
             raise NotFound("no such client")
         if await client_repository.has_history(session, client):
             if client.status != "archived":
+                status_before = client.status
                 await self._apply(session, principal, client, {"status": "archived"})
+                await record_audit(
+                    session,
+                    action="client.archived",
+                    entity_type="client",
+                    entity_id=client.id,
+                    actor=principal,
+                    source_service=SERVICE,
+                    before={"status": status_before},
+                    after={"status": "archived"},
+                    detail={"company_name": client.company_name, "asked": "delete"},
+                )
             return client
         await client_repository.delete(session, client)
+        await record_audit(
+            session,
+            action="client.deleted",
+            entity_type="client",
+            entity_id=client_id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"company_name": client.company_name, "status": client.status},
+        )
         await publish(
             session,
             ClientDeleted(client_id=client_id, deleted_by=principal.user_id),

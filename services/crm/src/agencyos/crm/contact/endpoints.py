@@ -84,5 +84,5 @@ async def update_contact(
 async def delete_contact(
     client_id: uuid.UUID, contact_id: uuid.UUID, principal: ClientsWrite, session: TenantSession
 ) -> Response:
-    await contact_service.delete(session, client_id, contact_id)
+    await contact_service.delete(session, principal, client_id, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

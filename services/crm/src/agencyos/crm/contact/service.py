@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, NotFound
@@ -16,6 +17,8 @@ from agencyos.crm.client.repository import client_repository
 from agencyos.crm.contact.repository import contact_repository
 from agencyos.crm.contact.schemas import ContactCreate, ContactUpdate
 from agencyos.crm.models import Client, Contact
+
+SERVICE = "crm"
 
 
 class ContactService:
@@ -98,7 +101,11 @@ class ContactService:
         return contact
 
     async def delete(
-        self, session: AsyncSession, client_id: uuid.UUID, contact_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        client_id: uuid.UUID,
+        contact_id: uuid.UUID,
     ) -> None:
         await self._client(session, client_id, lock=True)
         contact = await contact_repository.get(session, client_id, contact_id)
@@ -107,6 +114,16 @@ class ContactService:
         was_primary = contact.is_primary
         await session.delete(contact)
         await session.flush()
+        await record_audit(
+            session,
+            action="contact.deleted",
+            entity_type="contact",
+            entity_id=contact_id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"name": contact.name, "email": contact.email, "is_primary": was_primary},
+            detail={"client_id": str(client_id)},
+        )
         if was_primary:
             remaining = await contact_repository.of_client(session, client_id)
             if remaining:

@@ -102,12 +102,14 @@ async def import_clients(
     summary="Export clients as CSV",
     description=EXPORT_FORMAT
     + "\n\nNeeds `clients.export` (managers, admins and owners by default; an owner may "
-    "grant it to a member) as well as `clients.read`.",
+    "grant it to a member) as well as `clients.read`. Each export is recorded in the "
+    "agency's audit log (who, with which filters).",
     responses={200: {"content": {"text/csv": {}}, "description": "The clients, as CSV"}},
 )
 async def export_clients(
     principal: ClientsExport,
     request: Request,
+    session: TenantSession,
     q: Annotated[Name | None, Query(max_length=200)] = None,
     tag: Annotated[Name | None, Query(max_length=50)] = None,
     industry: Annotated[Name | None, Query(max_length=100)] = None,
@@ -124,6 +126,7 @@ async def export_clients(
         owner_id=owner_id,
         sort=sort.value,
     )
+    await import_service.record_export(session, principal, filters)
     db = service_context(request).database()
     filename = f"clients-{datetime.now(UTC).date().isoformat()}.csv"
     return StreamingResponse(

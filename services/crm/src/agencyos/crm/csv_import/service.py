@@ -9,12 +9,13 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import Database
 from agencyos.common.errors import PayloadTooLarge
@@ -184,6 +185,23 @@ class ImportService:
             )
         outcome.errors.sort(key=lambda error: int(error["row"]))
         return outcome
+
+    async def record_export(
+        self, session: AsyncSession, principal: Principal, filters: ExportFilters
+    ) -> None:
+        """Record in the audit log that `principal` exported the clients `filters` pick (in
+        the request's transaction, committed before the file is streamed)."""
+        chosen = {k: v for k, v in asdict(filters).items() if v is not None}
+        sort = chosen.pop("sort")
+        await record_audit(
+            session,
+            action="clients.exported",
+            entity_type="client",
+            entity_id=None,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"format": "csv", "filters": chosen, "sort": sort},
+        )
 
     async def export_csv(
         self, db: Database, principal: Principal, filters: ExportFilters

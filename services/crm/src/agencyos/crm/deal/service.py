@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
@@ -339,6 +340,21 @@ class DealService:
         if deal.project_id is not None:
             raise Conflict("the deal has a project: it stays as the project's origin")
         await publish_deleted(session, deal, principal.user_id)
+        await record_audit(
+            session,
+            action="deal.deleted",
+            entity_type="deal",
+            entity_id=deal.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={
+                "title": deal.title,
+                "value_cents": deal.value_cents,
+                "currency": deal.currency,
+                "stage_id": str(deal.stage_id),
+            },
+            detail={"client_id": str(deal.client_id), "pipeline_id": str(deal.pipeline_id)},
+        )
         await session.execute(
             delete(Deal).where(Deal.id == deal.id).execution_options(synchronize_session=False)
         )

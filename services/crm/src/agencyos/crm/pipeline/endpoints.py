@@ -166,5 +166,5 @@ async def update_stage(
 async def delete_stage(
     pipeline_id: uuid.UUID, stage_id: uuid.UUID, principal: DealsWrite, session: TenantSession
 ) -> Response:
-    await pipeline_service.delete_stage(session, pipeline_id, stage_id)
+    await pipeline_service.delete_stage(session, principal, pipeline_id, stage_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.pagination import PageParams
@@ -33,6 +34,7 @@ from agencyos.crm.pipeline.schemas import (
     StageUpdate,
 )
 
+SERVICE = "crm"
 DEFAULT_PIPELINE_NAME = "Sales"
 # name, kind, probability: what every agency starts with.
 DEFAULT_STAGES: tuple[tuple[str, StageKind, int], ...] = (
@@ -312,7 +314,11 @@ class PipelineService:
         return await self.get(session, pipeline_id)
 
     async def delete_stage(
-        self, session: AsyncSession, pipeline_id: uuid.UUID, stage_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        pipeline_id: uuid.UUID,
+        stage_id: uuid.UUID,
     ) -> None:
         await self._locked(session, pipeline_id)
         # FOR UPDATE on every stage: waits for anyone placing a deal in the stage, and keeps
@@ -337,6 +343,16 @@ class PipelineService:
         )
         session.expunge(stage)
         await stage_repository.set_positions(session, [s.id for s in remaining])
+        await record_audit(
+            session,
+            action="pipeline_stage.deleted",
+            entity_type="pipeline_stage",
+            entity_id=stage.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"name": stage.name, "kind": stage.kind, "probability": stage.probability},
+            detail={"pipeline_id": str(pipeline_id)},
+        )
 
 
 pipeline_service = PipelineService()

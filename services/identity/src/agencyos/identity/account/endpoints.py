@@ -1,6 +1,14 @@
 from fastapi import APIRouter, Request, status
 
-from agencyos.common.web import CurrentPrincipal, PublicSession, TenantSession
+from agencyos.common.errors import TooManyRequests, Unauthenticated
+from agencyos.common.web import (
+    CurrentPrincipal,
+    CurrentPrincipalEvenRestricted,
+    PublicSession,
+    TenantSession,
+    TenantSessionEvenRestricted,
+    service_context,
+)
 from agencyos.identity.account.lockout import Lockout
 from agencyos.identity.account.schemas import (
     AgencyOut,
@@ -17,6 +25,8 @@ from agencyos.identity.account.schemas import (
 )
 from agencyos.identity.account.service import SessionGrant, account_service
 from agencyos.identity.api_key.schemas import ApiKey
+from agencyos.identity.mfa.challenges import ChallengeGrant
+from agencyos.identity.mfa.schemas import MfaRequired
 from agencyos.identity.session.endpoints import client_info
 from agencyos.identity.settings import IdentitySettings
 
@@ -60,13 +70,17 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
 
 @router.post(
     "/v1/auth/login",
-    response_model=LoginResponse,
+    response_model=LoginResponse | MfaRequired,
     summary="Exchange email and password for tokens",
     description=(
         "After 5 failed attempts in a row for one email (known or not), further attempts "
         "are refused with 429 and `Retry-After` for a window that doubles with each further "
         "failure (1 s, 2 s, 4 s, ... up to 15 minutes by default), whatever the password. A "
-        "successful sign-in starts the count again."
+        "successful sign-in starts the count again. Each sign-in, and each refused one "
+        "(wrong password or locked out) for an email that names a member, is recorded in the "
+        "audit log of the agencies concerned. An account with two-factor sign-in on gets "
+        '`{"mfa_required": true, "mfa_token", "expires_in"}` instead of tokens: the tokens '
+        "come from `POST /v1/auth/2fa/verify`."
     ),
     responses={
         401: {"description": "The email or password is not correct"},
@@ -75,17 +89,33 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
     },
 )
 async def login(
-    body: LoginRequest, session: PublicSession, request: Request, lockout: Lockout
-) -> LoginResponse:
-    grant = await account_service.login(
-        session,
-        _settings(request),
-        email=str(body.email),
-        password=body.password,
-        agency_slug=body.agency_slug,
-        lockout=lockout,
-        client=client_info(request),
-    )
+    body: LoginRequest, request: Request, lockout: Lockout
+) -> LoginResponse | MfaRequired:
+    db = service_context(request).database()
+    try:
+        # The login's own transaction (no tenant until it finds the membership), ended
+        # before a refusal is recorded: a request never holds two connections at once.
+        async with db.transaction(None) as session:
+            grant = await account_service.login(
+                session,
+                _settings(request),
+                email=str(body.email),
+                password=body.password,
+                agency_slug=body.agency_slug,
+                lockout=lockout,
+                client=client_info(request),
+            )
+    except (Unauthenticated, TooManyRequests) as exc:
+        # The login's transaction rolled back with the error: the refusal is recorded in a
+        # transaction of its own, committed before the answer.
+        reason = "locked_out" if isinstance(exc, TooManyRequests) else "invalid_credentials"
+        async with db.transaction(None) as audit_session:
+            await account_service.record_failed_login(
+                audit_session, email=str(body.email), reason=reason
+            )
+        raise
+    if isinstance(grant, ChallengeGrant):
+        return MfaRequired(mfa_token=grant.mfa_token, expires_in=grant.expires_in)
     return LoginResponse.model_validate(grant_body(grant))
 
 
@@ -123,10 +153,13 @@ async def switch_agency(
     summary="The caller, their agency and role",
     description=(
         "`kind` says what the caller is: `user` (a person: their account and memberships) or "
-        "`api_key` (the key: its id, name, role, expiry and permissions)."
+        "`api_key` (the key: its id, name, role, expiry and permissions). A token "
+        "restricted to two-factor enrollment may call this."
     ),
 )
-async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse | ApiKeyMeResponse:
+async def me(
+    principal: CurrentPrincipalEvenRestricted, session: TenantSessionEvenRestricted
+) -> MeResponse | ApiKeyMeResponse:
     if principal.api_key_id is not None:
         api_key, key_agency = await account_service.me_as_key(session, principal)
         return ApiKeyMeResponse(
@@ -149,4 +182,5 @@ async def me(principal: CurrentPrincipal, session: TenantSession) -> MeResponse 
             )
             for m, a in memberships
         ],
+        restricted=principal.restricted,
     )

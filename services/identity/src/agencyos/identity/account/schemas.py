@@ -97,6 +97,9 @@ class MeResponse(BaseModel):
     role: str
     permissions: list[str]
     memberships: list[MembershipOut]
+    # What the caller's token is limited to, if anything: "2fa_enrollment" until they enroll
+    # in two-factor sign-in, which their agency requires of their role.
+    restricted: str | None = None
 
 
 class ApiKeyMeResponse(BaseModel):

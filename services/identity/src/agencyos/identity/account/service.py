@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import AuditActor, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import TENANT_SETTING, USER_SETTING, set_local
 from agencyos.common.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
@@ -20,10 +21,17 @@ from agencyos.common.permissions import Role
 from agencyos.identity.account.lockout import LoginLockout
 from agencyos.identity.account.repository import account_repository
 from agencyos.identity.api_key.repository import api_key_repository
+from agencyos.identity.mfa.challenges import ChallengeGrant, start_challenge
+from agencyos.identity.mfa.repository import session_family, two_factor_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import role_service
 from agencyos.identity.settings import IdentitySettings
+from agencyos.identity.sso.enforcement import (
+    choose_for_password,
+    ensure_not_single_sign_on_session,
+    is_single_sign_on_session,
+)
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
 from agencyos.identity.verification.service import verification_service
 
@@ -141,8 +149,9 @@ class AccountService:
         agency_slug: str | None,
         lockout: LoginLockout,
         client: ClientInfo | None = None,
-    ) -> SessionGrant:
-        """Errors never tell whether the email exists (an unknown one locks out the same)."""
+    ) -> SessionGrant | ChallengeGrant:
+        """Errors never tell whether the email exists (an unknown one locks out the same).
+        An account with two-factor on gets a challenge (an mfa_token) instead of tokens."""
         await lockout.begin(email)
         user = await account_repository.user_by_email(session, email)
         known = await verify_password(settings, user.password_hash if user else None, password)
@@ -157,10 +166,47 @@ class AccountService:
         ]
         if not memberships:
             raise Unauthenticated(_INVALID_LOGIN)
-        membership, agency = memberships[0]
+        # An agency that requires single sign-on refuses its members' passwords (not owners').
+        membership, agency = await choose_for_password(session, memberships)
+        if await two_factor_repository.is_enabled(session, user.id):
+            return await start_challenge(
+                session, settings, user=user, agency=agency, membership=membership, client=client
+            )
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(session, settings, membership, client=client)
+        await record_audit(
+            session,
+            action="auth.login_succeeded",
+            entity_type="user",
+            entity_id=user.id,
+            actor=AuditActor("user", str(user.id), label=user.email),
+            source_service=SERVICE,
+            detail={"method": "password", "session_id": str(tokens.session_id)},
+        )
         return SessionGrant(agency, user, membership, tokens)
+
+    async def record_failed_login(self, session: AsyncSession, *, email: str, reason: str) -> None:
+        """Record a refused sign-in in every agency where `email` names an active member, in
+        `session`: a transaction of its own, opened with no tenant (the login's own rolls
+        back). An email that names nobody records nothing: there is no agency to tell."""
+        user = await account_repository.user_by_email(session, email)
+        if user is None:
+            return
+        await set_local(session, {USER_SETTING: str(user.id)})
+        for membership, agency in await account_repository.memberships_of(session, user.id):
+            if membership.status != "active":
+                continue
+            await set_local(session, {TENANT_SETTING: str(agency.id)})
+            await record_audit(
+                session,
+                action="auth.login_failed",
+                entity_type="user",
+                entity_id=user.id,
+                # Whoever typed the email is not known to be its owner.
+                actor=AuditActor("anonymous", label=user.email),
+                source_service=SERVICE,
+                detail={"reason": reason},
+            )
 
     async def switch_agency(
         self,
@@ -176,6 +222,7 @@ class AccountService:
         The caller's own memberships are visible in any agency (user policy), so the lookup
         works under the current tenant; the tokens are then issued under the new one.
         """
+        await ensure_not_single_sign_on_session(session, principal)
         found = await account_repository.membership(session, agency_id, principal.user_id)
         if found is None or found[0].status != "active":
             raise PermissionDenied(_NOT_A_MEMBER)
@@ -183,8 +230,28 @@ class AccountService:
         agency = await account_repository.agency(session, agency_id)
         if agency is None:
             raise PermissionDenied(_NOT_A_MEMBER)
+        # The new session signed in the way the current one did (its `amr`).
+        family = session_family(principal)
+        amr = (
+            await two_factor_repository.session_amr(session, family, principal.user_id)
+            if family is not None
+            else None
+        )
         await set_local(session, {TENANT_SETTING: str(agency.id)})
-        tokens = await issue_tokens(session, settings, membership, client=client)
+        tokens = await issue_tokens(session, settings, membership, client=client, amr=amr)
+        # Recorded in the agency the new session is in: the one whose log should show it.
+        await record_audit(
+            session,
+            action="auth.agency_switched",
+            entity_type="user",
+            entity_id=user.id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={
+                "from_agency_id": str(principal.tenant_id),
+                "session_id": str(tokens.session_id),
+            },
+        )
         return SessionGrant(agency, user, membership, tokens)
 
     async def me(
@@ -195,6 +262,9 @@ class AccountService:
         if found is None or agency is None:
             raise NotFound("your membership in this agency no longer exists")
         memberships = list(await account_repository.memberships_of(session, principal.user_id))
+        if await is_single_sign_on_session(session, principal):
+            # a single sign-on session speaks for this agency only: nothing of the others
+            memberships = [(m, a) for m, a in memberships if a.id == principal.tenant_id]
         return found[1], agency, memberships
 
     async def me_as_key(self, session: AsyncSession, principal: Principal) -> tuple[ApiKey, Agency]:

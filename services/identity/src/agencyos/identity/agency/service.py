@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, NotFound
 from agencyos.common.events import AgencyUpdated
@@ -37,6 +38,7 @@ class AgencyService:
         }
         if not changes:
             return agency
+        before = {field: getattr(agency, field) for field in changes}
         try:
             await agency_repository.update(session, agency, changes)
         except SlugTaken as exc:
@@ -57,6 +59,16 @@ class AgencyService:
             ),
             source_service=SERVICE,
             subject=f"agencies/{agency.id}",
+        )
+        await record_audit(
+            session,
+            action="agency.settings_changed",
+            entity_type="agency",
+            entity_id=agency.id,
+            actor=principal,
+            source_service=SERVICE,
+            before=before,
+            after={field: getattr(agency, field) for field in changes},
         )
         return agency
 

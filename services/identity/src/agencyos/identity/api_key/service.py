@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound, PermissionDenied
 from agencyos.identity.api_key.repository import api_key_repository
@@ -34,6 +35,7 @@ from agencyos.identity.tokens.issuer import issue_api_key_token
 _API_KEY = re.compile(r"^ak_[A-Za-z0-9_-]{43}\.([0-9a-f]{32})$")
 # `ak_` and the first 8 characters of the secret: enough to tell keys apart, useless to guess.
 PREFIX_LENGTH = 11
+SERVICE = "identity"
 # last_used_at is written at most this often per key.
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -97,6 +99,21 @@ class ApiKeyService:
                 expires_at=expires_at,
             ),
         )
+        # The key's name, role and expiry; never the key (nor its hash).
+        await record_audit(
+            session,
+            action="api_key.created",
+            entity_type="api_key",
+            entity_id=api_key.id,
+            actor=principal,
+            source_service=SERVICE,
+            after={
+                "name": api_key.name,
+                "role": api_key.role,
+                "prefix": api_key.prefix,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
         return api_key, key
 
     async def list_keys(
@@ -126,6 +143,15 @@ class ApiKeyService:
         await api_key_repository.revoke(session, api_key)
         # The tokens the gateway minted for the key (and caches) stop too.
         await revoker.api_key(api_key.id)
+        await record_audit(
+            session,
+            action="api_key.revoked",
+            entity_type="api_key",
+            entity_id=api_key.id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"name": api_key.name, "role": api_key.role, "prefix": api_key.prefix},
+        )
 
     async def resolve(
         self, session: AsyncSession, settings: IdentitySettings, key: str

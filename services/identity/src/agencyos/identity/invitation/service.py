@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyos.common.auth import Principal
+from agencyos.common.audit import AuditActor, record_audit
+from agencyos.common.auth import Principal, restriction_error
 from agencyos.common.db import utcnow
 from agencyos.common.errors import (
     Conflict,
@@ -37,6 +38,7 @@ from agencyos.identity.account.repository import account_repository
 from agencyos.identity.account.service import SessionGrant
 from agencyos.identity.crm_clients import ensure_client_exists
 from agencyos.identity.invitation.repository import InvitationState, invitation_repository
+from agencyos.identity.mfa.repository import two_factor_repository
 from agencyos.identity.models import Agency, Invitation, Membership, User
 from agencyos.identity.passwords import hash_password, verify_password
 from agencyos.identity.role.service import ensure_may_assign, role_service, with_current_role
@@ -169,6 +171,20 @@ class InvitationService:
             source_service=SERVICE,
             subject=f"invitations/{invitation.id}",
         )
+        await record_audit(
+            session,
+            action="invitation.created",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=principal,
+            source_service=SERVICE,
+            after={
+                "email": email,
+                "role": role.value,
+                "client_id": str(client_id) if client_id else None,
+                "expires_at": invitation.expires_at.isoformat(),
+            },
+        )
         return NewInvitation(invitation, token)
 
     async def list_invitations(
@@ -207,6 +223,17 @@ class InvitationService:
             raise InvitationRevoked("this invitation was already revoked")
         invitation.revoked_at = utcnow()
         await session.flush()
+        await record_audit(
+            session,
+            action="invitation.revoked",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"state": state},
+            after={"state": "revoked"},
+            detail={"email": invitation.email, "role": invitation.role},
+        )
 
     async def preview(self, session: AsyncSession, *, token: str) -> InvitationPreview:
         """What accepting `token` would do, changing nothing (an emailed link is followed with
@@ -291,6 +318,17 @@ class InvitationService:
             source_service=SERVICE,
             subject=f"invitations/{invitation.id}",
         )
+        await record_audit(
+            session,
+            action="invitation.accepted",
+            entity_type="invitation",
+            entity_id=invitation.id,
+            actor=AuditActor("user", str(user.id), label=user.email),
+            source_service=SERVICE,
+            after={"user_id": str(user.id), "role": membership.role},
+            detail={"email": user.email, "invited_by": str(invitation.invited_by)},
+            tenant_id=invitation.tenant_id,
+        )
         agency = await account_repository.agency(session, invitation.tenant_id)
         assert agency is not None  # the invitation's tenant row references it
         tokens = await issue_tokens(session, settings, membership, client=client)
@@ -311,6 +349,8 @@ class InvitationService:
                 raise PermissionDenied("only a person's account can accept an invitation")
             if user.email != invitation.email:
                 raise PermissionDenied("this invitation was sent to another email address")
+            if principal.restricted is not None:
+                raise restriction_error(principal.restricted)
             return user
         existing = await account_repository.user_by_email(session, invitation.email)
         if existing is not None:
@@ -321,6 +361,12 @@ class InvitationService:
                 raise Unauthenticated(
                     "this email already has an account: give its password, or accept the "
                     "invitation while logged in"
+                )
+            if await two_factor_repository.is_enabled(session, existing.id):
+                # A password alone must never sign in an account with two-factor on.
+                raise PermissionDenied(
+                    "this account has two-factor sign-in on: sign in (with your code) and "
+                    "accept the invitation with your access token"
                 )
             return existing
         if not name:

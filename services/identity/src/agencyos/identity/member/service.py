@@ -9,11 +9,12 @@ takes away a role above what they may assign (role.service.assignable_roles).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, NotFound, PermissionDenied, field_error
@@ -48,6 +49,10 @@ class MemberView:
     membership: Membership
     user: User
     permissions: frozenset[str]
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
 
 
 class MemberService:
@@ -127,7 +132,7 @@ class MemberService:
             await ensure_client_exists(principal, crm, client_id)
         elif client_id is not None:
             raise field_error("client_id", "only client members are bound to a client")
-        old_role = membership.role
+        old_role, old_client_id = membership.role, membership.client_id
         if old_role == role.value and membership.client_id == client_id:
             return await self._view(session, membership, user)
         if role is not Role.OWNER:
@@ -139,7 +144,38 @@ class MemberService:
         # Up or down, the tokens they hold name a role (and permissions) they no longer have.
         await revoker.member(membership.tenant_id, membership.user_id)
         await self._publish_role_change(session, principal, membership, old_role)
+        await self._audit(
+            session,
+            principal,
+            "member.role_changed",
+            membership,
+            before={"role": old_role, "client_id": _str(old_client_id)},
+            after={"role": membership.role, "client_id": _str(membership.client_id)},
+        )
         return await self._view(session, membership, user)
+
+    @staticmethod
+    async def _audit(
+        session: AsyncSession,
+        principal: Principal,
+        action: str,
+        membership: Membership,
+        *,
+        before: Mapping[str, object] | None = None,
+        after: Mapping[str, object] | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        await record_audit(
+            session,
+            action=action,
+            entity_type="member",
+            entity_id=membership.user_id,
+            actor=principal,
+            source_service=SERVICE,
+            before=before,
+            after=after,
+            detail=detail,
+        )
 
     async def _publish_role_change(
         self, session: AsyncSession, principal: Principal, membership: Membership, old: str
@@ -185,6 +221,14 @@ class MemberService:
             source_service=SERVICE,
             subject=f"members/{user_id}",
         )
+        await self._audit(
+            session,
+            principal,
+            "member.suspended",
+            membership,
+            before={"status": "active"},
+            after={"status": "suspended"},
+        )
         return await self._view(session, membership, user)
 
     async def reactivate(
@@ -205,6 +249,14 @@ class MemberService:
             ),
             source_service=SERVICE,
             subject=f"members/{user_id}",
+        )
+        await self._audit(
+            session,
+            principal,
+            "member.reactivated",
+            membership,
+            before={"status": "suspended"},
+            after={"status": "active"},
         )
         return await self._view(session, membership, user)
 
@@ -235,6 +287,13 @@ class MemberService:
             source_service=SERVICE,
             subject=f"members/{user_id}",
         )
+        await self._audit(
+            session,
+            principal,
+            "member.left" if leaving else "member.removed",
+            membership,
+            before={"role": membership.role, "status": membership.status},
+        )
 
     async def transfer_ownership(
         self, session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, revoker: Revoker
@@ -264,6 +323,15 @@ class MemberService:
         if target_old != Role.OWNER.value:
             await self._publish_role_change(session, principal, target, target_old)
         await self._publish_role_change(session, principal, mine, Role.OWNER.value)
+        await self._audit(
+            session,
+            principal,
+            "member.ownership_transferred",
+            target,
+            before={"role": target_old},
+            after={"role": target.role},
+            detail={"former_owner_id": str(principal.user_id), "former_owner_role": mine.role},
+        )
         return (
             await self._view(session, target, target_user),
             await self._view(session, mine, my_user),
@@ -290,6 +358,10 @@ class MemberService:
             raise field_error("user_id", "owners hold every permission and take no overrides")
         await role_service.lock_permissions(session, membership.tenant_id)
         before = await role_service.effective_permissions(session, membership)
+        overrides_before = {
+            "granted_permissions": sorted(membership.granted_permissions or []),
+            "revoked_permissions": sorted(membership.revoked_permissions or []),
+        }
         membership.granted_permissions = list(granted)
         membership.revoked_permissions = list(revoked)
         membership.updated_at = utcnow()
@@ -300,6 +372,20 @@ class MemberService:
             await revoker.member(membership.tenant_id, membership.user_id)
         if view.permissions != before:
             await publish_permissions_changed(session, principal, membership, view.permissions)
+        overrides_after = {"granted_permissions": granted, "revoked_permissions": revoked}
+        if overrides_after != overrides_before:
+            await self._audit(
+                session,
+                principal,
+                "member.permissions_changed",
+                membership,
+                before=overrides_before,
+                after=overrides_after,
+                detail={
+                    "gained": sorted(view.permissions - before),
+                    "lost": sorted(before - view.permissions),
+                },
+            )
         return view
 
 

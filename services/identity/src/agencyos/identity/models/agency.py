@@ -1,7 +1,8 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.identity.models import Base
@@ -22,4 +23,7 @@ class Agency(Base):
     invoice_prefix: Mapped[str] = mapped_column(String(20), default="INV-")
     # Integer basis points (2000 = 20 %): money code never touches floats.
     default_tax_rate_bps: Mapped[int] = mapped_column(Integer, default=0)
+    # Who must sign in with two factors: "nobody", "everyone" or "roles" (`two_factor_roles`).
+    two_factor_required: Mapped[str] = mapped_column(String(10), default="nobody")
+    two_factor_roles: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

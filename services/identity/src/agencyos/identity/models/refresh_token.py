@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.common.db import TenantScoped
@@ -25,3 +26,6 @@ class RefreshToken(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     user_agent: Mapped[str | None] = mapped_column(Text, default=None)
     ip_address: Mapped[str | None] = mapped_column(Text, default=None)
+    # How the session signed in (RFC 8176 `amr`: "pwd", "otp", "sso"), carried by every token
+    # of the family; None for a session from before it was kept.
+    amr: Mapped[list[str] | None] = mapped_column(ARRAY(Text), default=None)

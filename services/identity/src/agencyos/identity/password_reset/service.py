@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import AuditActor, record_audit
 from agencyos.common.db import TENANT_SETTING, USER_SETTING, set_local
 from agencyos.common.errors import BadRequest
 from agencyos.common.events import PasswordResetRequested
@@ -107,8 +108,18 @@ class PasswordResetService:
         await set_local(session, {USER_SETTING: str(user_id)})
         for membership, _ in await account_repository.memberships_of(session, user_id):
             await set_local(session, {TENANT_SETTING: str(membership.tenant_id)})
-            await session_repository.revoke_users_families(session, user_id, sparing=None)
+            ended = await session_repository.revoke_users_families(session, user_id, sparing=None)
             await revoker.member(membership.tenant_id, user_id)
+            # In every agency the user belongs to: each one's sessions of theirs ended.
+            await record_audit(
+                session,
+                action="auth.password_reset_completed",
+                entity_type="user",
+                entity_id=user_id,
+                actor=AuditActor("user", str(user_id)),
+                source_service=SERVICE,
+                detail={"password_changed": True, "sessions_ended": len(ended)},
+            )
 
 
 password_reset_service = PasswordResetService()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, PermissionDenied
 from agencyos.common.events import MemberPermissionsChanged
@@ -178,6 +179,7 @@ class RoleService:
         await role_repository.save(session, principal.tenant_id, role.value, names, updated_by)
         await self._revoke_if_narrowed(principal.tenant_id, role, before, after, revoker)
         await self._tell_members(session, principal, role, before, after)
+        await _audit_role(session, principal, "role.permissions_changed", role, before, after)
         return self._view(role, after)
 
     async def reset(
@@ -192,6 +194,7 @@ class RoleService:
         after = DEFAULT_ROLE_PERMISSIONS[role]
         await self._revoke_if_narrowed(principal.tenant_id, role, before, after, revoker)
         await self._tell_members(session, principal, role, before, after)
+        await _audit_role(session, principal, "role.permissions_reset", role, before, after)
         return self._view(role, after)
 
     @staticmethod
@@ -233,6 +236,27 @@ class RoleService:
 
 
 role_service = RoleService()
+
+
+async def _audit_role(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    role: Role,
+    before: frozenset[str],
+    after: frozenset[str],
+) -> None:
+    await record_audit(
+        session,
+        action=action,
+        entity_type="role",
+        entity_id=role.value,
+        actor=principal,
+        source_service=SERVICE,
+        before={"permissions": sorted(before)},
+        after={"permissions": sorted(after)},
+        detail={"added": sorted(after - before), "removed": sorted(before - after)},
+    )
 
 
 async def with_current_role(

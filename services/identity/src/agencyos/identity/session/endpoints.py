@@ -1,14 +1,19 @@
-import functools
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from agencyos.common.clientip import IPNetwork, client_ip, parse_networks
+from agencyos.common.actor_context import clean_user_agent, current_actor_context
 from agencyos.common.errors import Unauthenticated
 from agencyos.common.logs import get_logger
 from agencyos.common.pagination import Page, Pagination
-from agencyos.common.web import CurrentPrincipal, TenantSession, service_context
+from agencyos.common.web import (
+    CurrentPrincipal,
+    CurrentPrincipalEvenRestricted,
+    TenantSession,
+    TenantSessionEvenRestricted,
+    service_context,
+)
 from agencyos.identity.account.schemas import TokenResponse
 from agencyos.identity.revocations import IdentityRevoker
 from agencyos.identity.session.schemas import LogoutRequest, RefreshRequest, Session
@@ -30,27 +35,16 @@ _ACCESS_TOKENS_STOP = (
 
 
 def client_info(request: Request) -> ClientInfo:
-    """Where the request comes from: its user agent, and its address as the trusted proxies
-    say (`trusted_proxies`: the gateway appends the address it saw to X-Forwarded-For; a
-    caller reaching identity directly, from an untrusted peer, cannot choose one). The one
-    place identity reads a caller's address."""
-    settings: IdentitySettings = request.app.state.ctx.settings
-    peer = request.client.host if request.client else None
-    ip_address = peer
-    if peer is not None and settings.trusted_proxies:
-        ip_address = client_ip(
-            peer, request.headers.get("x-forwarded-for"), _networks(settings.trusted_proxies)
+    """The caller's user agent and IP address as the request's actor context has them: the
+    client's real address (the gateway's word, believed from trusted peers only), not the
+    gateway's."""
+    actor = current_actor_context()
+    if actor is None:  # outside the common web layer (never in a served app)
+        return ClientInfo(
+            user_agent=clean_user_agent(request.headers.get("user-agent")),
+            ip_address=request.client.host if request.client else None,
         )
-    return ClientInfo(user_agent=request.headers.get("user-agent"), ip_address=ip_address)
-
-
-@functools.cache
-def _parsed(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    return parse_networks(entries)
-
-
-def _networks(entries: list[str]) -> tuple[IPNetwork, ...]:
-    return _parsed(tuple(entries))
+    return ClientInfo(user_agent=actor.user_agent, ip_address=actor.ip)
 
 
 @router.post(
@@ -107,12 +101,13 @@ async def refresh(
     summary="End the current session",
     description=(
         "Revokes the session the access token belongs to, and the one the optional "
-        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_STOP
+        "`refresh_token` belongs to if it is the caller's." + _ACCESS_TOKENS_STOP + " A "
+        "token restricted to two-factor enrollment may call this."
     ),
 )
 async def logout(
-    principal: CurrentPrincipal,
-    session: TenantSession,
+    principal: CurrentPrincipalEvenRestricted,
+    session: TenantSessionEvenRestricted,
     revoker: IdentityRevoker,
     body: LogoutRequest | None = None,
 ) -> Response:

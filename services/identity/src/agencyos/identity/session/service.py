@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import SYSTEM, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound
 from agencyos.identity.account.repository import account_repository
@@ -19,6 +20,8 @@ from agencyos.identity.session.repository import session_repository
 from agencyos.identity.session_policy.repository import session_policy_repository
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, hash_refresh_token, issue_tokens
+
+SERVICE = "identity"
 
 
 class RefreshRefusal(enum.Enum):
@@ -80,6 +83,15 @@ class SessionService:
             # nobody can tell the holders apart, so the whole session ends.
             await session_repository.revoke_families(session, [token.family_id], token.user_id)
             await revoker.sessions([token.family_id])
+            await record_audit(
+                session,
+                action="session.reuse_detected",
+                entity_type="session",
+                entity_id=token.family_id,
+                actor=SYSTEM,
+                source_service=SERVICE,
+                detail={"user_id": str(token.user_id), "revoked": True},
+            )
             return RefreshRefusal.REUSED
         now = datetime.now(UTC)
         if token.expires_at <= now:
@@ -99,7 +111,7 @@ class SessionService:
         await session_repository.mark_used(session, token)
         # The new access token carries the membership's role as it is now.
         return await issue_tokens(
-            session, settings, found[0], family_id=token.family_id, client=client
+            session, settings, found[0], family_id=token.family_id, client=client, amr=token.amr
         )
 
     @staticmethod
@@ -142,6 +154,15 @@ class SessionService:
         if families:
             await session_repository.revoke_families(session, families, principal.user_id)
             await revoker.sessions(families)
+        await record_audit(
+            session,
+            action="auth.logged_out",
+            entity_type="session",
+            entity_id=current,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"sessions_ended": sorted(str(f) for f in set(families))},
+        )
 
     async def list_sessions(
         self, session: AsyncSession, principal: Principal, *, page: int, per_page: int
@@ -175,6 +196,15 @@ class SessionService:
             raise NotFound("no such session")
         await session_repository.revoke_families(session, [session_id], principal.user_id)
         await revoker.sessions([session_id])
+        await record_audit(
+            session,
+            action="session.revoked",
+            entity_type="session",
+            entity_id=session_id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"current": session_id == _session_id(principal)},
+        )
 
     async def revoke_all(
         self,
@@ -189,6 +219,15 @@ class SessionService:
             session, principal.user_id, sparing=sparing
         )
         await revoker.sessions(ended)
+        await record_audit(
+            session,
+            action="session.all_revoked",
+            entity_type="user",
+            entity_id=principal.user_id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"sessions_ended": len(ended), "include_current": include_current},
+        )
 
 
 session_service = SessionService()

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,9 +22,11 @@ from joserfc import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.auth import TWO_FACTOR_ENROLLMENT
 from agencyos.common.clientip import in_networks
 from agencyos.common.errors import AddressNotAllowed, Unauthenticated
 from agencyos.common.permissions import Role
+from agencyos.identity.mfa.repository import two_factor_repository
 from agencyos.identity.models import Agency, ApiKey, Membership, RefreshToken, User
 from agencyos.identity.role.service import role_service
 from agencyos.identity.session.devices import note_sign_in
@@ -69,13 +72,21 @@ async def issue_tokens(
     *,
     family_id: uuid.UUID | None = None,
     client: ClientInfo | None = None,
+    amr: Sequence[str] | None = None,
 ) -> TokenPair:
     """A new access token and the next refresh token of `family_id` (a new session if None).
 
     `client` is the request's (None: no caller, e.g. an internal use): outside the agency's
     IP allowlist it is refused; a new session from a device the user has not signed in from
-    before sends them a notice (session/devices.py)."""
+    before sends them a notice (session/devices.py).
+
+    `amr` says how the session signed in (RFC 8176; a password alone if None); its refresh
+    tokens keep it. A member whose agency requires two-factor sign-in of their role and who
+    has not enrolled gets a token restricted to enrolling (`restricted`), at every issue:
+    a refresh after they enrolled is no longer restricted. A single sign-on session is never
+    restricted: the agency's own provider decides how its people prove who they are."""
     membership = await _committed_membership(session, membership)
+    methods = list(amr or ["pwd"])
     allowlist = await agency_ip_allowlist(session, membership.tenant_id)
     if client is not None:
         ensure_address_allowed(allowlist, client.ip_address)
@@ -106,6 +117,13 @@ async def issue_tokens(
     }
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
+    claims["amr"] = methods
+    if (
+        "sso" not in methods
+        and await two_factor_repository.required_for(session, membership)
+        and not await two_factor_repository.is_enabled(session, membership.user_id)
+    ):
+        claims["restricted"] = TWO_FACTOR_ENROLLMENT
     access = await _sign(session, settings, claims, settings.access_token_ttl_seconds)
     refresh = f"rt_{membership.tenant_id.hex}.{secrets.token_urlsafe(32)}"
     client = client or ClientInfo()
@@ -118,6 +136,7 @@ async def issue_tokens(
             expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
             user_agent=(client.user_agent or None) and client.user_agent[:_USER_AGENT_MAX],
             ip_address=client.ip_address,
+            amr=methods,
         )
     )
     await session.flush()

@@ -89,7 +89,7 @@ async def update_rule(
 async def delete_rule(
     rule_id: uuid.UUID, principal: AutomationsManage, session: TenantSession
 ) -> Response:
-    await automation_service.delete(session, rule_id)
+    await automation_service.delete(session, principal, rule_id)
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, InvalidInput, NotFound
@@ -116,10 +117,20 @@ class AutomationService:
             {"enabled": enabled, "version": rule.version + 1, "updated_at": utcnow()},
         )
 
-    async def delete(self, session: AsyncSession, rule_id: uuid.UUID) -> None:
+    async def delete(self, session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> None:
         rule = await self.get(session, rule_id)
         await session.delete(rule)
         await session.flush()
+        await record_audit(
+            session,
+            action="automation_rule.deleted",
+            entity_type="automation_rule",
+            entity_id=rule.id,
+            actor=principal,
+            source_service="notification",
+            before={"name": rule.name, "trigger": rule.trigger, "enabled": rule.enabled},
+            detail={"actions": len(rule.actions), "recipe": rule.recipe},
+        )
 
     async def runs(
         self, session: AsyncSession, rule_id: uuid.UUID, *, page: int, per_page: int

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.actor_context import ACTOR_AGENT_EXTENSION, ACTOR_IP_EXTENSION
 from agencyos.notification.feed.catalog import RULES
 from agencyos.notification.feed.types import TypeFilter
 from agencyos.notification.models import WebhookDelivery, WebhookDeliveryStatus
@@ -48,9 +49,15 @@ def subscribed(event_types: list[str], event_type: str) -> bool:
     return TypeFilter.parse(",".join(event_types) or "*").matches(event_type)
 
 
+# Who did it, where from: personal data kept for the audit log, never sent to an endpoint.
+PRIVATE_EXTENSIONS = frozenset({ACTOR_IP_EXTENSION, ACTOR_AGENT_EXTENSION})
+
+
 def frozen_body(envelope: Mapping[str, Any]) -> str:
-    """The exact bytes sent and signed: the CloudEvent's JSON, compact, as it is now."""
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The exact bytes sent and signed: the CloudEvent's JSON, compact, as it is now (without
+    the actor's IP address and user agent)."""
+    public = {k: v for k, v in envelope.items() if k not in PRIVATE_EXTENSIONS}
+    return json.dumps(public, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 async def create_delivery(

@@ -181,7 +181,7 @@ async def update_webhook_endpoint(
     request: Request,
 ) -> WebhookEndpointOut:
     endpoint = await webhook_endpoint_service.update(
-        session, endpoint_id, body, settings=_settings(request)
+        session, principal, endpoint_id, body, settings=_settings(request)
     )
     return _shown(endpoint)
 
@@ -195,7 +195,7 @@ async def update_webhook_endpoint(
 async def delete_webhook_endpoint(
     endpoint_id: uuid.UUID, principal: WebhooksManage, session: TenantSession
 ) -> Response:
-    await webhook_endpoint_service.delete(session, endpoint_id)
+    await webhook_endpoint_service.delete(session, principal, endpoint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -209,7 +209,7 @@ async def delete_webhook_endpoint(
 async def enable_webhook_endpoint(
     endpoint_id: uuid.UUID, principal: WebhooksManage, session: TenantSession
 ) -> WebhookEndpointOut:
-    return _shown(await webhook_endpoint_service.enable(session, endpoint_id))
+    return _shown(await webhook_endpoint_service.enable(session, principal, endpoint_id))
 
 
 @router.post(
@@ -223,7 +223,7 @@ async def enable_webhook_endpoint(
 async def disable_webhook_endpoint(
     endpoint_id: uuid.UUID, principal: WebhooksManage, session: TenantSession
 ) -> WebhookEndpointOut:
-    return _shown(await webhook_endpoint_service.disable(session, endpoint_id))
+    return _shown(await webhook_endpoint_service.disable(session, principal, endpoint_id))
 
 
 @router.post(
@@ -245,7 +245,7 @@ async def rotate_webhook_secret(
     response: Response,
 ) -> WebhookSecretRotated:
     endpoint, secret = await webhook_endpoint_service.rotate_secret(
-        session, endpoint_id, settings=_settings(request)
+        session, principal, endpoint_id, settings=_settings(request)
     )
     response.headers["Cache-Control"] = "no-store"
     assert endpoint.previous_secret_expires_at is not None

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 from standardwebhooks import Webhook
 
-from agencyos.notification.webhooks.destinations import (
+from agencyos.common.destinations import (
     Destination,
     DestinationPolicy,
     IPAddress,

@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
+from agencyos.common.destinations import RefusedDestination
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error, field_problem
 from agencyos.common.events import CloudEvent
 from agencyos.common.pagination import PageParams
@@ -35,7 +37,6 @@ from agencyos.notification.webhooks.deliveries import (
     deliverable_types,
     subscribed,
 )
-from agencyos.notification.webhooks.destinations import DestinationPolicy, RefusedDestination
 from agencyos.notification.webhooks.repository import (
     create_deliveries,
     delivery_repository,
@@ -51,6 +52,7 @@ from agencyos.notification.webhooks.secrets import new_secret, seal
 
 # One replay queues at most this many deliveries; a wider window is refused (narrow it, or
 # replay it in parts).
+SERVICE = "notification"
 MAX_REPLAY_EVENTS = 10_000
 PING_SOURCE = "/agencyos/notification"
 PING_SCHEMA = "https://agencyos.dev/schemas/events/webhook.ping/v1"
@@ -103,7 +105,7 @@ def checked_event_types(items: Sequence[str], field: str = "event_types") -> lis
 
 def checked_url(url: str, settings: NotificationSettings) -> str:
     try:
-        return DestinationPolicy.from_settings(settings).parse(url).url
+        return settings.webhook_destination_policy().parse(url).url
     except RefusedDestination as refused:
         raise field_error("url", str(refused), "refused_destination") from None
 
@@ -119,6 +121,37 @@ def _in_utc(moment: datetime, field: str) -> datetime:
 class DeliveryWithAttempts:
     delivery: WebhookDelivery
     attempts: list[WebhookAttempt]
+
+
+_AUDITED_FIELDS = ("url", "event_types", "description", "enabled")
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """Where an endpoint sends the agency's events, and which (never its secret)."""
+    return {name: getattr(endpoint, name) for name in _AUDITED_FIELDS}
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    endpoint: WebhookEndpoint,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await record_audit(
+        session,
+        action=action,
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        actor=principal,
+        source_service=SERVICE,
+        before=before,
+        after=after,
+        detail=detail,
+    )
 
 
 class WebhookEndpointService:
@@ -153,6 +186,9 @@ class WebhookEndpointService:
         secret = new_secret()
         endpoint.secret_ciphertext = seal(endpoint, secret, key=settings.webhook_secret_key)
         await endpoint_repository.create(session, endpoint)
+        await _audit(
+            session, principal, "webhook_endpoint.created", endpoint, after=_audited(endpoint)
+        )
         return endpoint, secret
 
     async def list_endpoints(
@@ -190,6 +226,7 @@ class WebhookEndpointService:
     async def update(
         self,
         session: AsyncSession,
+        principal: Principal,
         endpoint_id: uuid.UUID,
         data: WebhookEndpointUpdate,
         *,
@@ -204,27 +241,64 @@ class WebhookEndpointService:
         if "description" in sent:
             changes["description"] = sent["description"] or None
         endpoint = await self._locked(session, endpoint_id)
-        return await self._apply(session, endpoint, changes)
+        before = _audited(endpoint)
+        endpoint = await self._apply(session, endpoint, changes)
+        if _audited(endpoint) != before:
+            await _audit(
+                session,
+                principal,
+                "webhook_endpoint.updated",
+                endpoint,
+                before=before,
+                after=_audited(endpoint),
+            )
+        return endpoint
 
-    async def delete(self, session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    async def delete(
+        self, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+    ) -> None:
         endpoint = await self._locked(session, endpoint_id)
+        before = _audited(endpoint)
         await endpoint_repository.delete(session, endpoint)
+        await _audit(session, principal, "webhook_endpoint.deleted", endpoint, before=before)
 
-    async def enable(self, session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    async def enable(
+        self, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+    ) -> WebhookEndpoint:
         """Deliveries go out again; the failing clock starts afresh."""
         endpoint = await self._locked(session, endpoint_id)
+        if not endpoint.enabled:
+            await _audit(
+                session,
+                principal,
+                "webhook_endpoint.enabled",
+                endpoint,
+                before={"enabled": False},
+                after={"enabled": True},
+                detail={"disabled_reason": endpoint.disabled_reason},
+            )
         return await self._apply(
             session,
             endpoint,
             {"enabled": True, "disabled_reason": None, "disabled_at": None, "failing_since": None},
         )
 
-    async def disable(self, session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    async def disable(
+        self, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+    ) -> WebhookEndpoint:
         """Nothing is sent until it is enabled again. An endpoint already disabled (by the
         dispatcher: gone, failing) keeps its reason."""
         endpoint = await self._locked(session, endpoint_id)
         if not endpoint.enabled:
             return endpoint
+        await _audit(
+            session,
+            principal,
+            "webhook_endpoint.disabled",
+            endpoint,
+            before={"enabled": True},
+            after={"enabled": False},
+        )
         return await self._apply(
             session,
             endpoint,
@@ -236,7 +310,12 @@ class WebhookEndpointService:
         )
 
     async def rotate_secret(
-        self, session: AsyncSession, endpoint_id: uuid.UUID, *, settings: NotificationSettings
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        endpoint_id: uuid.UUID,
+        *,
+        settings: NotificationSettings,
     ) -> tuple[WebhookEndpoint, str]:
         """A new secret signs from now on; the current one keeps signing next to it for
         `webhook_secret_rotation_grace_seconds`. A secret still in its grace from an earlier
@@ -254,6 +333,17 @@ class WebhookEndpointService:
                 "secret_ciphertext": seal(endpoint, secret, key=settings.webhook_secret_key),
                 "version": endpoint.version + 1,
                 "updated_at": now,
+            },
+        )
+        # That it changed, and how long the old one still signs; never either secret.
+        await _audit(
+            session,
+            principal,
+            "webhook_endpoint.secret_rotated",
+            endpoint,
+            detail={
+                "secret_changed": True,
+                "previous_secret_grace_seconds": settings.webhook_secret_rotation_grace_seconds,
             },
         )
         return endpoint, secret

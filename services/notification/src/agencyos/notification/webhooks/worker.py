@@ -10,7 +10,6 @@ from typing import cast
 from agencyos.common.logs import get_logger
 from agencyos.common.web import ServiceContext
 from agencyos.notification.settings import NotificationSettings
-from agencyos.notification.webhooks.destinations import DestinationPolicy
 from agencyos.notification.webhooks.dispatch import WebhookDispatcher
 from agencyos.notification.webhooks.ingest import WebhookIngest, webhook_ingest
 from agencyos.notification.webhooks.sender import HttpWebhookSender
@@ -20,7 +19,7 @@ log = get_logger(__name__)
 
 def http_sender(settings: NotificationSettings) -> HttpWebhookSender:
     return HttpWebhookSender(
-        DestinationPolicy.from_settings(settings),
+        settings.webhook_destination_policy(),
         timeout_seconds=settings.webhook_timeout_seconds,
         body_limit=settings.webhook_response_body_limit,
         max_redirects=settings.webhook_max_redirects,

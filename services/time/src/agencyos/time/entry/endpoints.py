@@ -9,7 +9,7 @@ from agencyos.common.errors import field_error
 from agencyos.common.pagination import Page, Pagination
 from agencyos.common.types import IsoDate
 from agencyos.common.web import TenantSession, service_context
-from agencyos.time.entry.export import export_csv
+from agencyos.time.entry.export import export_csv, record_export
 from agencyos.time.entry.permissions import TimeRead, TimeWrite
 from agencyos.time.entry.repository import EntryFilters
 from agencyos.time.entry.schemas import (
@@ -171,7 +171,8 @@ async def list_entries(
         "task_id, task, client_id, started_at, ended_at, duration_seconds, hours, "
         "description, is_billable, status, invoice_id`. `hours` has two decimals. Cells a "
         "spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or "
-        "carriage return) get a leading `'`."
+        "carriage return) get a leading `'`. Each export is recorded in the agency's audit "
+        "log (who, with which filters)."
     ),
     responses={
         200: {"content": {"text/csv": {}}, "description": "The entries, as CSV"},
@@ -182,11 +183,13 @@ async def list_entries(
 async def export_entries(
     principal: TimeRead,
     request: Request,
+    session: TenantSession,
     peers: PeersDep,
     filters: Filters,
     sort: EntrySort = EntrySort.DATE_DESC,
 ) -> StreamingResponse:
     scoped = entry_service.scoped_filters(principal, filters)
+    await record_export(session, principal, scoped, sort.value)
     db = service_context(request).database()
     filename = f"time-entries-{datetime.now(UTC).date().isoformat()}.csv"
     return StreamingResponse(

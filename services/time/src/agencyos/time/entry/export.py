@@ -8,12 +8,16 @@ a formula (OWASP "CSV injection"); such cells get a leading `'` and stay text.""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import Database
 from agencyos.common.errors import AppError
@@ -24,6 +28,8 @@ from agencyos.time.models import TimeEntry
 from agencyos.time.peers import Peers
 
 log = get_logger(__name__)
+
+SERVICE = "time"
 
 COLUMNS = (
     "id",
@@ -84,6 +90,23 @@ async def _names(lookup: Awaitable[dict[uuid.UUID, T]], what: str) -> dict[uuid.
     except AppError as exc:
         log.warning("export without names", what=what, error=exc.detail)
         return {}
+
+
+async def record_export(
+    session: AsyncSession, principal: Principal, filters: EntryFilters, sort: str
+) -> None:
+    """Record in the audit log that `principal` exported the entries `filters` pick (in the
+    request's transaction, committed before the file is streamed)."""
+    chosen = {k: v for k, v in dataclasses.asdict(filters).items() if v is not None}
+    await record_audit(
+        session,
+        action="time_entries.exported",
+        entity_type="time_entry",
+        entity_id=None,
+        actor=principal,
+        source_service=SERVICE,
+        detail={"format": "csv", "filters": chosen, "sort": sort},
+    )
 
 
 async def export_csv(

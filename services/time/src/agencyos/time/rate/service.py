@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_problem
 from agencyos.common.permissions import Role
@@ -21,6 +22,7 @@ from agencyos.time.rate.repository import rate_repository
 from agencyos.time.rate.resolver import RateBook, ResolvedRate
 from agencyos.time.rate.schemas import RateCreate, RateKind, RateScope
 
+SERVICE = "time"
 UNIQUE_INDEX = "uq_rates_scope_effective"
 
 # Which targets each scope names (user_id, project_id).
@@ -52,6 +54,16 @@ def _check_shape(data: RateCreate) -> None:
         errors.append(field_problem("scope", "cost rates are agency-wide or per member only"))
     if errors:
         raise InvalidInput("the rate's scope and targets do not match", errors=errors)
+
+
+def _scope_of(rate: Rate) -> dict[str, str | None]:
+    """What a rate applies to, as the audit log names it."""
+    return {
+        "kind": rate.kind,
+        "scope": rate.scope,
+        "user_id": str(rate.user_id) if rate.user_id else None,
+        "project_id": str(rate.project_id) if rate.project_id else None,
+    }
 
 
 class RateService:
@@ -100,15 +112,30 @@ class RateService:
 
     async def _same_scope_and_day(self, session: AsyncSession, data: RateCreate) -> Rate | None:
         stmt = select(Rate).where(
+            *self._same_scope(data), Rate.effective_from == data.effective_from
+        )
+        return (await session.scalars(stmt)).first()
+
+    async def _superseded(self, session: AsyncSession, data: RateCreate) -> Rate | None:
+        """The rate of the same kind and scope that applies until the new one takes effect."""
+        stmt = (
+            select(Rate)
+            .where(*self._same_scope(data), Rate.effective_from < data.effective_from)
+            .order_by(Rate.effective_from.desc())
+            .limit(1)
+        )
+        return (await session.scalars(stmt)).first()
+
+    @staticmethod
+    def _same_scope(data: RateCreate) -> tuple[ColumnElement[bool], ...]:
+        return (
             Rate.kind == data.kind.value,
             Rate.scope == data.scope.value,
             Rate.user_id.is_(None) if data.user_id is None else Rate.user_id == data.user_id,
             Rate.project_id.is_(None)
             if data.project_id is None
             else Rate.project_id == data.project_id,
-            Rate.effective_from == data.effective_from,
         )
-        return (await session.scalars(stmt)).first()
 
     async def create(
         self, session: AsyncSession, principal: Principal, data: RateCreate, peers: Peers
@@ -138,6 +165,25 @@ class RateService:
                 raise self._duplicate(None) from exc
             raise
         await session.refresh(rate)
+        superseded = await self._superseded(session, data)
+        # The amount before is the one this rate supersedes (none for a scope's first rate).
+        await record_audit(
+            session,
+            action="rate.created",
+            entity_type="rate",
+            entity_id=rate.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"hourly_rate_cents": superseded.hourly_rate_cents} if superseded else None,
+            after={
+                "hourly_rate_cents": rate.hourly_rate_cents,
+                "effective_from": rate.effective_from.isoformat(),
+            },
+            detail={
+                **_scope_of(rate),
+                "supersedes_rate_id": str(superseded.id) if superseded else None,
+            },
+        )
         return rate
 
     @staticmethod
@@ -163,6 +209,19 @@ class RateService:
                 "kept as history; add a rate with a later effective_from to supersede it"
             )
         await rate_repository.delete(session, rate)
+        await record_audit(
+            session,
+            action="rate.deleted",
+            entity_type="rate",
+            entity_id=rate.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={
+                "hourly_rate_cents": rate.hourly_rate_cents,
+                "effective_from": rate.effective_from.isoformat(),
+            },
+            detail=_scope_of(rate),
+        )
 
     async def resolve(
         self,

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import Conflict, NotFound, PermissionDenied
@@ -45,6 +46,7 @@ from agencyos.time import audit
 from agencyos.time.models import TimeEntry, Timesheet
 from agencyos.time.models.entry import EDITABLE_STATUSES
 from agencyos.time.peers import Peers
+from agencyos.time.rate.resolver import amount_cents
 from agencyos.time.team.service import team_service
 from agencyos.time.timesheet.permissions import APPROVE, LOG_TIME, may_approve
 from agencyos.time.timesheet.pricing import freeze_rates
@@ -70,6 +72,15 @@ def _seconds(entries: Sequence[TimeEntry]) -> tuple[int, int]:
     total = sum(e.duration_seconds for e in entries)
     billable = sum(e.duration_seconds for e in entries if e.is_billable)
     return total, billable
+
+
+def _billable_cents(entries: Sequence[TimeEntry]) -> int:
+    """What the billable entries are worth at their frozen rates (an entry without one: 0)."""
+    return sum(
+        amount_cents(e.duration_seconds, e.billable_rate_cents)
+        for e in entries
+        if e.is_billable and e.billable_rate_cents is not None
+    )
 
 
 def _state_conflict(sheet: Timesheet, action: str) -> Conflict:
@@ -275,6 +286,25 @@ class TimesheetService:
             source_service=SERVICE,
             subject=f"timesheets/{sheet.id}",
         )
+        # Approval releases the week's billable time to invoicing at the rates frozen now.
+        await record_audit(
+            session,
+            action="timesheet.approved",
+            entity_type="timesheet",
+            entity_id=sheet.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"status": "submitted"},
+            after={"status": "approved"},
+            detail={
+                "user_id": str(sheet.user_id),
+                "week_start": sheet.week_start.isoformat(),
+                "entries": len(submitted),
+                "total_seconds": total,
+                "billable_seconds": billable,
+                "billable_amount_cents": _billable_cents(submitted),
+            },
+        )
         entries = await timesheet_repository.week_entries(session, sheet.user_id, sheet.week_start)
         return TimesheetView(sheet, entries)
 
@@ -311,6 +341,22 @@ class TimesheetService:
             ),
             source_service=SERVICE,
             subject=f"timesheets/{sheet.id}",
+        )
+        await record_audit(
+            session,
+            action="timesheet.rejected",
+            entity_type="timesheet",
+            entity_id=sheet.id,
+            actor=principal,
+            source_service=SERVICE,
+            before={"status": "submitted"},
+            after={"status": "rejected"},
+            detail={
+                "user_id": str(sheet.user_id),
+                "week_start": sheet.week_start.isoformat(),
+                "entries": len(submitted),
+                "reason": reason,
+            },
         )
         entries = await timesheet_repository.week_entries(session, sheet.user_id, sheet.week_start)
         return TimesheetView(sheet, entries)

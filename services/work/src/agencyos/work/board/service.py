@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import Conflict, NotFound, field_error
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.board.repository import column_repository
 from agencyos.work.board.schemas import ColumnCreate, ColumnUpdate
 from agencyos.work.models import BoardColumn, Project
@@ -233,6 +234,18 @@ class BoardService:
         await session.delete(column)
         await session.flush()
         await column_repository.renumber(session, [c for c in columns if c.id != column.id])
+        await record_deleted(
+            session,
+            principal,
+            "column",
+            column.id,
+            {"name": column.name},
+            {
+                "project_id": str(column.project_id),
+                "tasks_moved": len(tasks),
+                "moved_to": str(target.id) if target else None,
+            },
+        )
 
 
 board_service = BoardService()

@@ -36,6 +36,7 @@ from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
 from agencyos.common.permissions import Role
 from agencyos.common.wording import with_article
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.deliverable.repository import decision_repository, deliverable_repository
 from agencyos.work.deliverable.schemas import DeliverableCreate, DeliverableUpdate
 from agencyos.work.models import Deliverable, DeliverableDecision, Project
@@ -304,6 +305,14 @@ class DeliverableService:
             )
         await session.delete(deliverable)
         await session.flush()
+        await record_deleted(
+            session,
+            principal,
+            "deliverable",
+            deliverable.id,
+            {"title": deliverable.title, "status": deliverable.status},
+            {"project_id": str(deliverable.project_id)},
+        )
 
     async def submit(
         self,

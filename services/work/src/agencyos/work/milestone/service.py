@@ -23,6 +23,7 @@ from agencyos.common.errors import Conflict, NotFound, field_error
 from agencyos.common.events import MilestoneCompleted
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.milestone.repository import milestone_repository
 from agencyos.work.milestone.schemas import MilestoneCreate, MilestoneUpdate
 from agencyos.work.models import Milestone, Project
@@ -184,6 +185,18 @@ class MilestoneService:
         except IntegrityError as exc:
             # A task pointing at it slipped in between the check and the delete.
             raise Conflict("tasks point at this milestone: move them off it first") from exc
+        await record_deleted(
+            session,
+            principal,
+            "milestone",
+            milestone.id,
+            {
+                "name": milestone.name,
+                "status": milestone.status,
+                "amount_cents": milestone.amount_cents,
+            },
+            {"project_id": str(milestone.project_id)},
+        )
 
 
 milestone_service = MilestoneService()

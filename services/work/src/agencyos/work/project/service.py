@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, NotFound, field_error
 from agencyos.common.events import DealWon, ProjectStatusChanged, ProjectUpdated
 from agencyos.common.logs import get_logger
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.work.audit_log import MONEY_FIELDS, jsonable
 from agencyos.work.models import Project, ProjectMember
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.builder import SERVICE, NewProject, build_project
@@ -180,8 +182,33 @@ class ProjectService:
         self, session: AsyncSession, principal: Principal, project: Project, changes: dict[str, Any]
     ) -> None:
         old_status = project.status
+        money_before = {f: jsonable(getattr(project, f)) for f in MONEY_FIELDS if f in changes}
         await project_repository.update(session, project, changes)
         await session.refresh(project)
+        if money_before:
+            # What the project's time and milestones are billed at: the audit log keeps it.
+            await record_audit(
+                session,
+                action="project.billing_changed",
+                entity_type="project",
+                entity_id=project.id,
+                actor=principal,
+                source_service=SERVICE,
+                before=money_before,
+                after={f: jsonable(getattr(project, f)) for f in money_before},
+            )
+        if changes.get("status") == "archived" and old_status != "archived":
+            await record_audit(
+                session,
+                action="project.archived",
+                entity_type="project",
+                entity_id=project.id,
+                actor=principal,
+                source_service=SERVICE,
+                before={"status": old_status},
+                after={"status": "archived"},
+                detail={"name": project.name},
+            )
         actor = None if principal.api_key_id else principal.user_id
         fields = sorted(f for f in changes if f != "status")
         if fields:
@@ -255,6 +282,15 @@ class ProjectService:
         if not await project_repository.remove_member(session, project.id, user_id):
             raise NotFound("that user is not a member of this project")
         await project_repository.drop_task_follows(session, project.id, user_id)
+        await record_audit(
+            session,
+            action="project.member_removed",
+            entity_type="project",
+            entity_id=project.id,
+            actor=principal,
+            source_service=SERVICE,
+            detail={"user_id": str(user_id)},
+        )
         await self._members_changed(
             session, project, None if principal.api_key_id else principal.user_id
         )

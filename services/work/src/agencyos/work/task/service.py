@@ -43,6 +43,7 @@ from agencyos.common.errors import Conflict, InvalidInput, NotFound, field_error
 from agencyos.common.events import TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from agencyos.common.pagination import PageParams
 from agencyos.common.positions import between
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.board.repository import column_repository
 from agencyos.work.models import BoardColumn, Project, Subtask, Task
 from agencyos.work.project.access import visible_project
@@ -479,6 +480,14 @@ class TaskService:
             delete(Task).where(Task.id == task.id).execution_options(synchronize_session=False)
         )
         session.expunge(task)
+        await record_deleted(
+            session,
+            principal,
+            "task",
+            task.id,
+            {"title": task.title, "status": task.status},
+            {"project_id": str(task.project_id)},
+        )
 
     # --- moving ------------------------------------------------------------------------------
 

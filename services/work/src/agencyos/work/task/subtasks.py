@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound
 from agencyos.common.events import TaskUpdated
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.models import Subtask, Task
 from agencyos.work.task import activity
 from agencyos.work.task.placement import event_fields, publish_task_event
@@ -120,6 +121,14 @@ class SubtaskService:
         await session.flush()
         await self._subtask_changed(
             session, task, principal.user_id, "subtask_removed", before, None
+        )
+        await record_deleted(
+            session,
+            principal,
+            "subtask",
+            subtask.id,
+            {"title": subtask.title, "done": subtask.done},
+            {"task_id": str(task.id), "project_id": str(task.project_id)},
         )
         return task
 

@@ -105,5 +105,5 @@ async def update_template(
 async def delete_template(
     template_id: uuid.UUID, principal: ProjectsWrite, session: TenantSession
 ) -> Response:
-    await template_service.delete(session, template_id)
+    await template_service.delete(session, principal, template_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

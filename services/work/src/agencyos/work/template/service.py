@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.auth import Principal
 from agencyos.common.errors import InvalidInput, NotFound
 from agencyos.common.pagination import PageParams
+from agencyos.work.audit_log import record_deleted
 from agencyos.work.models import ProjectTemplate
 from agencyos.work.template.repository import template_repository
 from agencyos.work.template.schemas import (
@@ -166,11 +167,16 @@ class TemplateService:
             await session.refresh(template)
         return template
 
-    async def delete(self, session: AsyncSession, template_id: uuid.UUID) -> None:
+    async def delete(
+        self, session: AsyncSession, principal: Principal, template_id: uuid.UUID
+    ) -> None:
         template = await template_repository.get_for_update(session, template_id)
         if template is None:
             raise NotFound("no such project template")
         await template_repository.delete(session, template)
+        await record_deleted(
+            session, principal, "project_template", template.id, {"name": template.name}
+        )
 
     async def for_new_project(
         self, session: AsyncSession, template_id: uuid.UUID | None

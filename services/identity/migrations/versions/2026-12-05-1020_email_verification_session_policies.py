@@ -1,8 +1,8 @@
 """email verification, per-agency session policies, sign-in devices; signing keys sealed
 
 Revision ID: 0010
-Revises: 0007
-Create Date: 2026-12-05 10:00:00
+Revises: 0009
+Create Date: 2026-12-05 10:20:00
 
 Users who exist before this revision count as verified (`email_verified_at` = when they
 signed up): verification starts with the accounts made from now on.
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from agencyos.common.migrations import enable_tenant_rls
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,15 @@
-"""Where a webhook may be sent: the one rule for endpoint URLs, checked when an endpoint is
-saved (the URL as written) and again before every attempt and redirect (every address its host
-resolves to now), so neither a DNS name pointing inside nor a redirect can reach a private
-service.
+"""Where a URL given by a user may lead our services: the one rule (against server-side request
+forgery) for every outbound URL a tenant chooses: notification's webhook endpoints, identity's
+single sign-on issuers. Checked when the URL is saved (as written) and again before every
+request and redirect (every address its host resolves to now), so neither a DNS name pointing
+inside nor a redirect can reach a private service.
 
-Refused unless `webhook_allowed_private_networks` lists them: loopback, private (RFC 1918,
+Refused unless the policy's `allowed_private_networks` lists them (each service reads them
+from its own settings, e.g. `webhook_allowed_private_networks`): loopback, private (RFC 1918,
 fc00::/7), link-local (169.254.0.0/16 with the cloud metadata address, fe80::/10), shared
 (100.64.0.0/10), multicast, reserved and unspecified addresses, and IPv4 addresses written as
 IPv6 (::ffff:a.b.c.d is judged as a.b.c.d). Schemes other than https are refused unless
-`webhook_allow_http` (then http too; never anything else).
+`allow_http` (then http too; never anything else).
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agencyos.notification.settings import NotificationSettings
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -29,7 +29,7 @@ _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 
 
 class RefusedDestination(ValueError):
-    """A URL or an address webhooks must not reach; the message says why, for people."""
+    """A URL or an address our services must not reach; the message says why, for people."""
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,8 @@ class DestinationPolicy:
             ),
         )
 
-    @classmethod
-    def from_settings(cls, settings: NotificationSettings) -> DestinationPolicy:
-        return cls.of(
-            settings.webhook_allow_http,
-            settings.webhook_allowed_private_networks,
-        )
-
     def parse(self, url: str) -> Destination:
-        """The URL's parts, if its form is one webhooks may use (no address is looked up).
+        """The URL's parts, if its form is one the policy admits (no address is looked up).
         A host written as an IP address is judged here; a name is judged when it resolves."""
         try:
             parts = urlsplit(url.strip())
@@ -92,7 +85,7 @@ class DestinationPolicy:
         )
 
     def check_address(self, address: IPAddress) -> None:
-        """Raise RefusedDestination when webhooks must not connect to `address`."""
+        """Raise RefusedDestination when the policy does not admit a connection to `address`."""
         judged = _unmapped(address)
         reason = _private_reason(judged)
         if reason is None:
@@ -103,9 +96,7 @@ class DestinationPolicy:
             if network.version == judged.version
         ):
             return
-        raise RefusedDestination(
-            f"{judged} is {reason}; webhooks are sent to public addresses only"
-        )
+        raise RefusedDestination(f"{judged} is {reason}; only public addresses may be reached")
 
     async def resolve(self, destination: Destination) -> list[IPAddress]:
         """Every address the host resolves to now, each allowed (else RefusedDestination).
