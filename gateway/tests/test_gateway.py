@@ -28,7 +28,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from agencyos.testing.factories import PASSWORD, AgencySession, invite
 from agencyos.testing.http import assert_problem
 from agencyos.testing.platform import Platform
-from agencyos.testing.sql import fetch_rows
 
 PROTECTED = "/v1/clients"
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -90,17 +89,9 @@ class Forger:
 @pytest.fixture
 async def forger(platform: Platform, gateway: httpx.AsyncClient, agency: AgencySession) -> Forger:
     published = (await gateway.get("/.well-known/jwks.json")).json()["keys"]
-    rows = await fetch_rows(
-        platform.infra,
-        platform.database("identity"),
-        "SELECT kid, private_pem FROM signing_keys WHERE retired_at IS NULL "
-        "ORDER BY created_at DESC",
-        owner=True,
-    )
-    kids = {k["kid"] for k in published}
-    kid, pem = next((r["kid"], r["private_pem"]) for r in rows if r["kid"] in kids)
+    kid, private = await platform.signing_key({k["kid"] for k in published})
     public = RSAKey.import_key(next(k for k in published if k["kid"] == kid))
-    return Forger(kid, RSAKey.import_key(pem), public.as_pem(private=False), agency)
+    return Forger(kid, private, public.as_pem(private=False), agency)
 
 
 @pytest.fixture

@@ -16,7 +16,12 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token
-from agencyos.common.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
+from agencyos.common.errors import (
+    EmailNotVerified,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 from agencyos.testing.infra import free_port
 from agencyos.testing.keys import AUDIENCE, ISSUER, TestKeys
@@ -93,6 +98,41 @@ class TestValidToken:
 
         assert principal.client_id == client
         assert principal.permissions == DEFAULT_ROLE_PERMISSIONS[Role.CLIENT]
+
+    @pytest.mark.parametrize(
+        ("claim", "verified"),
+        [(None, True), (True, True), (False, False)],
+        ids=["absent", "true", "false"],
+    )
+    async def test_email_verified_is_true_unless_the_token_says_false(
+        self, verifier: JwksVerifier, test_keys: TestKeys, claim: bool | None, verified: bool
+    ) -> None:
+        principal = await verifier.verify(test_keys.mint(email_verified=claim))
+
+        assert principal.email_verified is verified
+        if verified:
+            principal.require_verified_email("invite people")
+        else:
+            with pytest.raises(EmailNotVerified, match="before you invite people"):
+                principal.require_verified_email("invite people")
+
+    async def test_the_agencys_ip_allowlist_is_carried(
+        self, verifier: JwksVerifier, test_keys: TestKeys
+    ) -> None:
+        listed = await verifier.verify(test_keys.mint(ipal=["203.0.113.0/24"]))
+        unlisted = await verifier.verify(test_keys.mint())
+
+        assert listed.ip_allowlist == ("203.0.113.0/24",)
+        assert unlisted.ip_allowlist == ()
+
+    @pytest.mark.parametrize(
+        "ipal", ["203.0.113.0/24", [1, 2], {"a": 1}], ids=["str", "ints", "obj"]
+    )
+    async def test_a_malformed_ip_allowlist_is_refused(
+        self, verifier: JwksVerifier, test_keys: TestKeys, ipal: object
+    ) -> None:
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(test_keys.mint(ipal=ipal))
 
 
 class TestForgedTokens:

@@ -111,6 +111,22 @@ class TestEntries:
 
         assert await refused(store, replace(key, issued_at_ms=int(time.time() * 1000) + 60_000))
 
+    async def test_a_tenant_not_before_refuses_every_older_token_of_that_agency_only(
+        self, store: RevocationStore
+    ) -> None:
+        user = principal()
+        key = replace(user, user_id=uuid.uuid4(), api_key_id=uuid.uuid4(), session_id=None)
+        elsewhere = replace(user, tenant_id=uuid.uuid4())
+
+        await store.revoke_tenant(user.tenant_id, ttl_seconds=TTL)
+        later = int(time.time() * 1000) + 1
+
+        assert await refused(store, user)
+        assert await refused(store, key)  # API keys' tokens too (a new IP allowlist)
+        assert not await refused(store, elsewhere)
+        assert not await refused(store, replace(user, issued_at_ms=later))
+        assert not await refused(store, replace(key, issued_at_ms=later))
+
     async def test_a_token_without_an_issue_time_is_refused_by_a_not_before(
         self, store: RevocationStore
     ) -> None:

@@ -11,8 +11,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from structlog.contextvars import get_contextvars
 
-from agencyos.common.auth import JwksVerifier, bearer_token, restriction_error
-from agencyos.common.errors import AppError, BadRequest, NotFound, Unauthenticated
+from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
+from agencyos.common.errors import (
+    AddressNotAllowed,
+    AppError,
+    BadRequest,
+    NotFound,
+    Unauthenticated,
+)
 from agencyos.common.logs import bind
 from agencyos.common.rpc import close_channels
 from agencyos.common.web import (
@@ -22,7 +28,7 @@ from agencyos.common.web import (
     metrics_router,
 )
 from agencyos.gateway.apikeys import ApiKeyResolver
-from agencyos.gateway.clientip import client_ip, parse_networks
+from agencyos.gateway.clientip import client_ip, in_networks, parse_networks
 from agencyos.gateway.cors import CorsMiddleware
 from agencyos.gateway.headers import SecurityHeadersMiddleware
 from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
@@ -100,6 +106,16 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="AgencyOS API")
 
+    async def key_principal(api_key: str) -> tuple[str, Principal]:
+        """The access token identity minted for `api_key` and who it says the caller is."""
+        token = await api_keys.access_token(api_key)
+        principal = await verifier.verify(token)
+        if principal.api_key_id is None:
+            # Defence in depth: what a key resolves to must be a key's token.
+            raise Unauthenticated("the API key is not valid")
+        await revocations.admit(principal, api_key=api_key)
+        return token, principal
+
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
         # request.url.path is the one canonical decoding of the raw path (paths.py).
@@ -133,15 +149,23 @@ def build_app(settings: GatewaySettings) -> FastAPI:
                 # key, and a key guessed in a loop is refused at the limit without asking identity.
                 limit_headers = await limits.enforce(limits.key_checks(token))
             try:
-                if is_api_key:
+                if api_key is not None:
                     # Services get the token identity minted for the key, never the key.
-                    token = await api_keys.access_token(token)
+                    try:
+                        token, principal = await key_principal(api_key)
+                    except Unauthenticated:
+                        # Its cached token was refused (the revocation gate forgot it): the
+                        # key revoked, or a tenant-wide change such as a new IP allowlist.
+                        # Asked again, identity refuses a revoked key and mints a token with
+                        # what the agency's tokens carry now for a live one.
+                        token, principal = await key_principal(api_key)
                     header_overrides["authorization"] = f"Bearer {token}"
-                principal = await verifier.verify(token)
-                if is_api_key and principal.api_key_id is None:
-                    # Defence in depth: what a key resolves to must be a key's token.
-                    raise Unauthenticated("the API key is not valid")
-                await revocations.admit(principal, api_key=api_key)
+                else:
+                    principal = await verifier.verify(token)
+                    await revocations.admit(principal, api_key=None)
+                if principal.ip_allowlist and not in_networks(ip, principal.ip_allowlist):
+                    # The agency's IP allowlist (the token's `ipal`), for people and API keys.
+                    raise AddressNotAllowed("your address is not in this agency's IP allowlist")
                 restricted = principal.restricted
                 if restricted and not restricted_allows(
                     restricted, request.method, request.url.path

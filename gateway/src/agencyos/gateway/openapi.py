@@ -84,10 +84,11 @@ _RATE_LIMIT_HEADERS: dict[str, Any] = {
 
 def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) -> None:
     """What the gateway itself may answer for an operation, before or instead of its service:
-    400 for a path it will not route or a repeated credential, 401 without a valid credential
-    and 429 past a rate limit (every authenticated operation, and the public auth routes,
-    limited per IP and account), 413 for a body past the limit, 503/504 when the service is
-    unreachable or too slow. (502 is never answered: a failing upstream connection is 503.)"""
+    400 for a path it will not route or a repeated credential, 401 without a valid credential,
+    403 from outside the agency's IP allowlist, and 429 past a rate limit (every authenticated
+    operation, and the public auth routes, limited per IP and account), 413 for a body past
+    the limit, 503/504 when the service is unreachable or too slow. (502 is never answered: a
+    failing upstream connection is 503.)"""
     if is_public(method.upper(), path):
         if is_auth_route(path):
             add_error_response(
@@ -99,6 +100,11 @@ def document_gateway_answers(method: str, path: str, operation: dict[str, Any]) 
     else:
         operation.setdefault("security", [{"bearerAuth": []}])
         add_error_response(operation, 401, "Missing, expired or invalid access token or API key")
+        add_error_response(
+            operation,
+            403,
+            "The caller's address is outside the agency's IP allowlist (`address-not-allowed`)",
+        )
         add_error_response(
             operation, 429, "Too many requests for this user or API key", _RATE_LIMIT_HEADERS
         )

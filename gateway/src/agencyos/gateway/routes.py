@@ -67,9 +67,13 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     # The second step of a sign-in with two-factor on: its `mfa_token` is the credential.
     ("POST", re.compile(r"^/v1/auth/2fa/verify$")),
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
+    # the emailed token is the credential (the resend needs a token: not listed)
+    ("POST", re.compile(r"^/v1/auth/verify-email$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     # The links emailed to people: followed with a GET, they read and spend nothing.
     ("GET", re.compile(r"^/v1/auth/password-reset/confirm$")),
+    # The verification link verifies (its token works once; a GET spends it, see identity).
+    ("GET", re.compile(r"^/v1/auth/verify-email$")),
     ("GET", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     # Single sign-on: the browser starts at an agency's address and comes back from its
     # provider; the state (single-use, server-side) is the credential.

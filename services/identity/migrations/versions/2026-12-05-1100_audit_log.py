@@ -1,7 +1,7 @@
 """the agency's audit log: append-only, hash-chained records and each agency's chain head
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05 11:00:00
 
 `audit_records` is append-only for the application role: it may SELECT and INSERT, never
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from agencyos.common.migrations import enable_tenant_rls
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

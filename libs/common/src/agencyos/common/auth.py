@@ -16,7 +16,12 @@ from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
-from agencyos.common.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
+from agencyos.common.errors import (
+    EmailNotVerified,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 from agencyos.common.permissions import DEFAULT_ROLE_PERMISSIONS, Role
 
 ALGORITHM = "RS256"
@@ -43,6 +48,12 @@ class Principal:
     # When the token expires (`exp`, seconds since the epoch): what outlives one request (a
     # live stream) ends then.
     expires_at: float | None = None
+    # Whether the user has proved their email address (`email_verified`). Absent means True:
+    # API-key tokens and tokens older than the claim are not held back.
+    email_verified: bool = True
+    # The agency's IP allowlist (`ipal`, CIDR strings) when it has one: the gateway refuses a
+    # request from outside it. Empty: any address.
+    ip_allowlist: tuple[str, ...] = ()
     # What the token is good for when it is not good for everything (`restricted` claim):
     # "2fa_enrollment" is a member whose agency requires two-factor sign-in and who has not
     # enrolled yet; only the routes that opt in (web.CurrentPrincipalEvenRestricted) take it.
@@ -54,6 +65,15 @@ class Principal:
     def require(self, permission: str) -> None:
         if not self.can(permission):
             raise PermissionDenied(f"this action needs the '{permission}' permission")
+
+    def require_verified_email(self, action: str) -> None:
+        """Refuse `action` (e.g. "invite people") until the user has verified their email."""
+        if not self.email_verified:
+            raise EmailNotVerified(
+                f"verify your email address before you {action}: follow the link we emailed "
+                "you (or ask for a new one with POST /v1/auth/verify-email/resend), then "
+                "refresh your token"
+            )
 
     @property
     def authorization(self) -> str:
@@ -78,10 +98,21 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             api_key_id=uuid.UUID(str(claims["akid"])) if claims.get("akid") else None,
             issued_at_ms=_issued_at_ms(claims),
             expires_at=_expires_at(claims),
+            email_verified=claims.get("email_verified") is not False,
+            ip_allowlist=_ip_allowlist(claims),
             restricted=str(claims["restricted"]) if claims.get("restricted") else None,
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("the token's claims are incomplete") from exc
+
+
+def _ip_allowlist(claims: dict[str, Any]) -> tuple[str, ...]:
+    listed = claims.get("ipal")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+        raise ValueError("ipal must be a list of CIDR strings")
+    return tuple(listed)
 
 
 TWO_FACTOR_ENROLLMENT = "2fa_enrollment"

@@ -89,6 +89,18 @@ class PermissionDenied(AppError):
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
 
 
+class EmailNotVerified(PermissionDenied):
+    """The caller has not verified their email address yet, and the action needs it."""
+
+    slug, title = "email-not-verified", "Email address not verified"
+
+
+class AddressNotAllowed(PermissionDenied):
+    """The caller's IP address is outside the agency's IP allowlist."""
+
+    slug, title = "address-not-allowed", "Address not allowed"
+
+
 class NotFound(AppError):
     status, slug, title = 404, "not-found", "Not found"
     grpc_code = grpc.StatusCode.NOT_FOUND

@@ -3,18 +3,22 @@
 Access tokens are stateless (RS256, verified against the JWKS), so on their own they keep
 working until `exp` (+ the verifiers' leeway) whatever identity decides later. identity writes
 what it revokes here, and every verifier (the gateway, each service's HTTP and gRPC edge) asks
-right after verifying a token's signature. Four kinds of entries, each a plain string key:
+right after verifying a token's signature. Five kinds of entries, each a plain string key:
 
     agencyos:rv:[<namespace>:]sid:<session id>           one session (logout, revoke, reuse)
     agencyos:rv:[<namespace>:]nbf:<tenant>:<user>         the user's tokens in one agency
     agencyos:rv:[<namespace>:]rnbf:<tenant>:<role>        every user token of a role in one agency
     agencyos:rv:[<namespace>:]akid:<api key id>           one API key
+    agencyos:rv:[<namespace>:]tnbf:<tenant>               every token of one agency
 
 The value is the revocation time in milliseconds since the epoch. A `sid` or `akid` entry
 refuses every token that names it; an `nbf` ("not before") entry refuses the tokens whose
 issue time is earlier than the value, so a member who is removed, suspended or demoted loses the
 tokens they hold while the ones identity issues afterwards (a new role, a fresh login) work.
-The not-before is per (agency, user): leaving agency A leaves the user's session in agency B
+A `tnbf` entry is a not-before for a whole agency (users, API keys, delegated tokens): written
+when what its tokens carry about the agency changes (its IP allowlist), so the tokens issued
+before are refused and the ones issued afterwards carry the new value. The not-before is per
+(agency, user): leaving agency A leaves the user's session in agency B
 alone. Entries expire once every token they could refuse has expired (identity passes that
 TTL: the longest token lifetime plus the leeway and a margin), so Redis holds nothing for long.
 
@@ -141,6 +145,9 @@ class RevocationStore:
     def api_key_key(self, api_key_id: uuid.UUID) -> str:
         return self._key("akid", api_key_id)
 
+    def tenant_key(self, tenant_id: uuid.UUID) -> str:
+        return self._key("tnbf", tenant_id)
+
     # --- writes (identity) --------------------------------------------------------------------
 
     async def revoke_sessions(
@@ -160,6 +167,10 @@ class RevocationStore:
 
     async def revoke_api_key(self, api_key_id: uuid.UUID, *, ttl_seconds: int) -> None:
         await self._record([self.api_key_key(api_key_id)], ttl_seconds)
+
+    async def revoke_tenant(self, tenant_id: uuid.UUID, *, ttl_seconds: int) -> None:
+        """Refuse every token of `tenant_id` (users, API keys, delegated) issued before now."""
+        await self._record([self.tenant_key(tenant_id)], ttl_seconds)
 
     async def _record(self, keys: Sequence[str], ttl_seconds: int) -> None:
         """Write the entries, or raise ServiceUnavailable: a revocation that cannot be recorded
@@ -183,7 +194,10 @@ class RevocationStore:
 
     def entries_for(self, principal: Principal) -> list[tuple[str, str]]:
         """(kind, key) of every entry that could refuse the token of `principal`."""
-        entries = [("user", self.user_key(principal.tenant_id, principal.user_id))]
+        entries = [
+            ("user", self.user_key(principal.tenant_id, principal.user_id)),
+            ("tenant", self.tenant_key(principal.tenant_id)),
+        ]
         if principal.api_key_id is not None:
             # A key's token is re-minted every few seconds by the gateway with the role as
             # tuned then, so a role's not-before does not apply; the key's own entry does.

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from agencyos.testing.platform import Platform
+from agencyos.testing.verification import verification_token
 
 PASSWORD = "correct horse battery staple"
 
@@ -29,7 +30,13 @@ class AgencySession:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-async def signup_agency(client: httpx.AsyncClient, name: str | None = None) -> AgencySession:
+async def signup_agency(
+    client: httpx.AsyncClient, name: str | None = None, *, verified: bool = True
+) -> AgencySession:
+    """A new agency and its owner, signed up through `client` (identity, or a gateway). With
+    `verified` the owner then verifies their email through the API with the emailed token
+    and refreshes, so their token says `email_verified: true` (when the harness knows the
+    identity behind `client`: agencyos.testing.verification)."""
     tag = uuid.uuid4().hex[:10]
     response = await client.post(
         "/v1/auth/signup",
@@ -42,7 +49,7 @@ async def signup_agency(client: httpx.AsyncClient, name: str | None = None) -> A
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
-    return AgencySession(
+    owner = AgencySession(
         agency_id=uuid.UUID(body["agency"]["id"]),
         slug=body["agency"]["slug"],
         user_id=uuid.UUID(body["user"]["id"]),
@@ -50,6 +57,20 @@ async def signup_agency(client: httpx.AsyncClient, name: str | None = None) -> A
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
     )
+    if verified:
+        owner = await verify_email(client, owner)
+    return owner
+
+
+async def verify_email(client: httpx.AsyncClient, who: AgencySession) -> AgencySession:
+    """`who` after verifying their email with the token identity emailed them (read from
+    identity's outbox) and refreshing; `who` unchanged if the harness cannot find it."""
+    token = await verification_token(client, who.user_id)
+    if token is None:
+        return who
+    response = await client.post("/v1/auth/verify-email", json={"token": token})
+    assert response.status_code == 200, response.text
+    return await refreshed(client, who)
 
 
 async def add_membership(

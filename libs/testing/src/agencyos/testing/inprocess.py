@@ -41,6 +41,7 @@ from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
+from agencyos.testing.verification import register_identity_database
 
 # Settings of some services for a test run, set where a service has them: argon2id at its
 # floor (a run signs up thousands of accounts), the sign-in lockout as in production but with
@@ -280,6 +281,8 @@ class InProcess:
             infra=self.infra,
         )
         self.services[name] = started
+        if name == "identity":
+            register_identity_database(str(http.base_url), self.infra, database)
         return started
 
     async def deliver(self, name: str, event: CloudEvent) -> str:

@@ -5,6 +5,7 @@ databases and their own Kafka topics (a per-run topic prefix)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from joserfc.jwk import RSAKey
 from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
+from agencyos.testing.verification import register_identity_database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -83,6 +85,8 @@ class Platform:
     # One service credential per run, the same for every service (tests acting as a service,
     # the automation engine's peers say, use it too).
     service_credential: str = field(default_factory=lambda: f"svc_{uuid.uuid4().hex}")
+    # identity's key-encryption key (signing keys sealed at rest), per run like the credential.
+    key_encryption_key: str = field(default_factory=lambda: f"kek_{uuid.uuid4().hex}")
     # Email goes to mailpit (started by the local stack); tests read it through its API.
     smtp_host: str = field(default_factory=smtp_host)
     smtp_port: int = field(default_factory=smtp_port)
@@ -128,6 +132,11 @@ class Platform:
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
                 "AGENCYOS_REVOCATION_NAMESPACE": self.revocation_namespace,
                 "AGENCYOS_SERVICE_CREDENTIAL": self.service_credential,
+                "AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY": self.key_encryption_key,
+                # Tests reach the gateway from 127.0.0.1 and may say which address they call
+                # from (X-Forwarded-For), as a load balancer would (IP allowlists, new-device
+                # notices); the gateway passes its answer on in x-agencyos-client-ip.
+                "AGENCYOS_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1/32"]',
                 "AGENCYOS_BILLING_STRIPE_API_BASE": self.stripe_api_base,
                 "AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 "AGENCYOS_BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
@@ -205,6 +214,8 @@ class Platform:
         for name in self.processes:
             self._spawn(name, env)
         await self._wait_healthy()
+        for base_url in (self.gateway_url, self.url("identity")):
+            register_identity_database(base_url, self.infra, self.database("identity"))
 
     def _spawn(self, name: str, env: dict[str, str], *, append: bool = False) -> None:
         process = self.processes[name]
@@ -285,19 +296,28 @@ class Platform:
         """`access_token`'s claims, signed again by identity's current key with an `exp`
         `seconds` from now: a token that expires within a test, without shortening every
         token of the run."""
+        kid, key = await self.signing_key()
+        claims = jwt.decode(access_token, key).claims
+        claims["exp"] = int(time.time() + seconds)
+        return jwt.encode({"alg": "RS256", "kid": kid, "typ": "JWT"}, claims, key)
+
+    async def signing_key(self, kids: set[str] | None = None) -> tuple[str, RSAKey]:
+        """identity's newest unretired signing key (of `kids`, when given), opened with this
+        run's key-encryption key: tokens a test forges with it verify everywhere."""
         conn = await self.infra.raw(self.database("identity"), owner=True)
         try:
-            row = await conn.fetchrow(
-                "SELECT kid, private_pem FROM signing_keys WHERE retired_at IS NULL "
-                "ORDER BY created_at DESC LIMIT 1"
+            rows = await conn.fetch(
+                "SELECT kid, private_key_sealed FROM signing_keys WHERE retired_at IS NULL "
+                "ORDER BY created_at DESC"
             )
         finally:
             await conn.close()
+        row = next((r for r in rows if kids is None or r["kid"] in kids), None)
         assert row is not None, "identity has no signing key yet"
-        key = RSAKey.import_key(row["private_pem"], parameters={"kid": row["kid"]})
-        claims = jwt.decode(access_token, key).claims
-        claims["exp"] = int(time.time() + seconds)
-        return jwt.encode({"alg": "RS256", "kid": row["kid"], "typ": "JWT"}, claims, key)
+        keys = importlib.import_module("agencyos.identity.tokens.keys")
+        sealer = keys.key_sealer(self.key_encryption_key)
+        pem = keys.open_private_pem(sealer, row["kid"], row["private_key_sealed"])
+        return row["kid"], RSAKey.import_key(pem, parameters={"kid": row["kid"]})
 
     async def _migrate(self, service: str, env: dict[str, str]) -> None:
         proc = await asyncio.create_subprocess_exec(

@@ -179,3 +179,36 @@ class TestSend:
             [str(books.client_id), str(other.client_id)]
         )
         assert len({c["stripe_customer_id"] for c in customers}) == 2
+
+
+class TestUnverifiedSender:
+    async def test_a_sender_whose_email_is_not_verified_is_refused_and_no_number_is_taken(
+        self,
+        billing: httpx.AsyncClient,
+        agency: Caller,
+        books: Books,
+        in_process: InProcess,
+        billing_service: ServiceInProcess,
+    ) -> None:
+        draft = await books.manual_draft(1000)
+        # the owner's token as identity issues it before they verify their address
+        unverified = in_process.keys.mint(
+            sub=str(agency.user_id),
+            tid=str(agency.agency_id),
+            role=agency.role,
+            sid=uuid.uuid4().hex,
+            email_verified=False,
+        )
+
+        response = await billing.post(
+            f"/v1/invoices/{draft['id']}/send",
+            headers={"Authorization": f"Bearer {unverified}"},
+        )
+
+        body = assert_problem(response, 403, "email-not-verified")
+        assert "verify your email address before you send invoices" in body["detail"]
+        still = await billing.get(f"/v1/invoices/{draft['id']}", headers=agency.headers)
+        assert still.json()["status"] == "draft"
+        assert await counter(billing_service, agency) is None
+        # the same owner once verified (a token saying so) sends it
+        assert (await books.sent(draft["id"]))["number"] == "INV-0001"

@@ -13,9 +13,11 @@ from agencyos.identity.mfa.lockout import TwoFactorLockout
 from agencyos.identity.password_reset.endpoints import router as password_reset_router
 from agencyos.identity.role.endpoints import router as role_router
 from agencyos.identity.session.endpoints import router as session_router
+from agencyos.identity.session_policy.endpoints import router as session_policy_router
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.sso.endpoints import router as sso_router
 from agencyos.identity.tokens.endpoints import router as tokens_router
+from agencyos.identity.verification.endpoints import router as verification_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
@@ -34,6 +36,8 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             audit_router,
             password_reset_router,
             session_router,
+            session_policy_router,
+            verification_router,
             mfa_router,
             sso_router,
             tokens_router,

@@ -46,6 +46,11 @@ class Revoker:
     async def api_key(self, api_key_id: uuid.UUID) -> None:
         await self.store.revoke_api_key(api_key_id, ttl_seconds=self.ttl_seconds)
 
+    async def tenant(self, tenant_id: uuid.UUID) -> None:
+        """What every token of the agency carries changed (its IP allowlist): all its tokens
+        issued until now, users', API keys' and delegated ones."""
+        await self.store.revoke_tenant(tenant_id, ttl_seconds=self.ttl_seconds)
+
 
 def revoker(request: Request) -> Revoker:
     ctx = service_context(request)

@@ -34,6 +34,11 @@ class IdentitySettings(ServiceSettings):
     signing_key_retire_leeway_seconds: int = 5 * 60
     # How long an emailed password reset token works.
     password_reset_ttl_seconds: int = 30 * 60
+    # How long an emailed email-verification link works.
+    email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=60)
+    # A user may ask for a new verification email once per this many seconds (429 and
+    # Retry-After before that).
+    email_verification_resend_interval_seconds: int = Field(default=60, ge=0)
     # How long an invitation link works.
     invitation_ttl_seconds: int = 7 * 24 * 3600
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key

@@ -24,6 +24,7 @@ from agencyos.common.events import (
     Issuer,
     MagicLinkRequested,
     PasswordResetRequested,
+    SignInFromNewDevice,
     build_event,
 )
 from agencyos.testing.inprocess import Agency, InProcess
@@ -120,6 +121,40 @@ class TestIdentityEmails:
         assert f"{BASE}{path}tok_abc%2B%2F%3D" in row["text"]
         assert "Hello Grace," in row["text"]
         assert row["contains_secret"] is True
+
+    async def test_a_sign_in_from_a_new_device_is_told_to_the_user_once(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        to = address()
+        user_id = uuid.uuid4()
+        notice = event(
+            tenant,
+            SignInFromNewDevice(
+                agency_id=tenant.id,
+                agency_name="Acme",
+                user_id=user_id,
+                email=to,
+                name="Grace",
+                user_agent="Mozilla/5.0 (Macintosh) Safari/605.1",
+                ip_address="203.0.113.7",
+                signed_in_at=datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
+            ),
+            "identity",
+        )
+
+        await in_process.deliver("notification", notice)
+        await in_process.deliver("notification", notice)  # redelivered
+
+        [row] = await emails(in_process, tenant, to)
+        assert row["template"] == "new_device_sign_in"
+        assert (row["to_name"], row["user_id"]) == ("Grace", user_id)
+        assert row["subject"] == "New sign-in to your AgencyOS account"
+        for text in ("Acme", "Mozilla/5.0 (Macintosh) Safari/605.1", "203.0.113.7"):
+            assert text in row["text"]
+            assert text in row["html"]
+        assert f"{BASE}/v1/sessions" in row["text"]
+        # no secret in it: the body is kept
+        assert row["contains_secret"] is False
 
 
 def invoice_sent(agency: Agency, to: str | None, **changes: Any) -> CloudEvent:

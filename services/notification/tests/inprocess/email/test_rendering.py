@@ -44,6 +44,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "password_reset": {"reset_url": "http://x/reset", "expires_at": datetime.now(UTC)},
     "email_verification": {"verify_url": "http://x/verify", "expires_at": datetime.now(UTC)},
     "magic_link": {"sign_in_url": "http://x/magic", "expires_at": datetime.now(UTC)},
+    "new_device_sign_in": {
+        "agency_name": "Acme Studio",
+        "device": "Mozilla/5.0 (X11; Linux x86_64)",
+        "ip_address": "203.0.113.7",
+        "signed_in_at": datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
+        "sessions_url": "http://x/v1/sessions",
+        "reset_url": "http://x/v1/auth/password-reset",
+    },
     "invoice_sent": {
         "client_name": "Globex",
         "number": "INV-0007",

@@ -50,6 +50,7 @@ from agencyos.common.events.identity import (
     MemberRoleChanged,
     MemberSuspended,
     PasswordResetRequested,
+    SignInFromNewDevice,
 )
 from agencyos.common.events.notification import (
     NoticeCreated,
@@ -136,6 +137,7 @@ __all__ = [
     "ProjectState",
     "ProjectStatusChanged",
     "ProjectUpdated",
+    "SignInFromNewDevice",
     "TaskAssigned",
     "TaskCompleted",
     "TaskCreated",

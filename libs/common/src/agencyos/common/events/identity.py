@@ -175,6 +175,23 @@ class EmailVerificationRequested(EventPayload):
 
 
 @register
+class SignInFromNewDevice(EventPayload):
+    """`user_id` signed in from a user agent and network (/24 IPv4, /48 IPv6) they had not
+    signed in from before; the notification service emails them a notice. Not sent for a
+    user's very first sign-in. One person's: kept out of the agency's feed."""
+
+    event_type: ClassVar[str] = "identity.sign_in.new_device"
+    agency_id: uuid.UUID
+    agency_name: str
+    user_id: uuid.UUID
+    email: str
+    name: str
+    user_agent: str | None
+    ip_address: str | None
+    signed_in_at: datetime
+
+
+@register
 class MagicLinkRequested(EventPayload):
     """A sign-in link for `email` in the agency `agency_slug`; the notification service emails
     `token` as a single-use link. The token is a secret: consumers must not log or store it."""

@@ -312,7 +312,8 @@ async def delete_line(
         "as billed, and publishes `billing.invoice.sent`. The payment page is made before the "
         "number is taken, so a Stripe failure (503) consumes no number and changes nothing. "
         "Only a draft with a total above zero can be sent (409 `invoice-not-sendable`, also "
-        "for a second send). Needs `invoices.write`."
+        "for a second send). Needs `invoices.write`, and a verified email address (403 "
+        "`email-not-verified` until the sender has verified theirs and refreshed their token)."
     ),
     responses={
         **_403,

@@ -88,6 +88,8 @@ class IssuingService:
         invoice_id: uuid.UUID,
     ) -> InvoiceView:
         principal.require("invoices.write")
+        # The sender must have proved their own address (identity's `email_verified` claim).
+        principal.require_verified_email("send invoices")
         async with tx() as session:
             draft = await invoice_repository.get(session, invoice_id)
             if draft is None:

@@ -84,6 +84,7 @@ async def signup(body: SignupRequest, session: PublicSession, request: Request) 
     ),
     responses={
         401: {"description": "The email or password is not correct"},
+        403: {"description": "The caller's address is outside the agency's IP allowlist"},
         429: {"description": "Too many failed attempts for this email; see Retry-After"},
     },
 )
@@ -126,7 +127,12 @@ async def login(
         "Starts a new session in that agency, with the caller's role there. The current "
         "session and its tokens stay as they are."
     ),
-    responses={403: {"description": "Not an active member of that agency (or no such agency)"}},
+    responses={
+        403: {
+            "description": "Not an active member of that agency (or no such agency), or the "
+            "caller's address is outside its IP allowlist"
+        }
+    },
 )
 async def switch_agency(
     body: SwitchRequest, principal: CurrentPrincipal, session: TenantSession, request: Request

@@ -33,6 +33,7 @@ from agencyos.identity.sso.enforcement import (
     is_single_sign_on_session,
 )
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, issue_tokens
+from agencyos.identity.verification.service import verification_service
 
 SERVICE = "identity"
 _INVALID_LOGIN = "the email or password is not correct"
@@ -116,6 +117,9 @@ class AccountService:
             source_service=SERVICE,
             subject=f"members/{user.id}",
         )
+        # The owner proves their address with the emailed link; until then their tokens say
+        # `email_verified: false` (verification/service.py).
+        await verification_service.send(session, settings, user)
         tokens = await issue_tokens(session, settings, membership, client=client)
         return SessionGrant(agency, user, membership, tokens)
 

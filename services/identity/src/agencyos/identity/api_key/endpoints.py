@@ -30,8 +30,9 @@ _USING_A_KEY = (
     ),
     responses={
         403: {
-            "description": "The caller lacks `api_keys.write`, may not give the role, or is "
-            "itself an API key"
+            "description": "The caller lacks `api_keys.write`, may not give the role, is "
+            "itself an API key, or has not verified their email address yet "
+            "(`email-not-verified`)"
         },
         422: {"description": "Invalid name, role or expiry"},
     },

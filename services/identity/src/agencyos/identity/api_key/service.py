@@ -77,6 +77,7 @@ class ApiKeyService:
         if principal.api_key_id is not None:
             # Otherwise a leaked key could mint fresh keys that outlive its revocation.
             raise PermissionDenied("an API key cannot create API keys; sign in as a person")
+        principal.require_verified_email("create API keys")
         principal = await with_current_role(session, principal, "api_keys.write")
         ensure_may_assign(principal, create.role)
         key = new_api_key(principal.tenant_id)

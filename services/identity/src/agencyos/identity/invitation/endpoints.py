@@ -57,7 +57,10 @@ def _out(row: InvitationRow) -> dict[str, object]:
         "new invitation to the same address replaces an open one."
     ),
     responses={
-        403: {"description": "The caller may not give that role"},
+        403: {
+            "description": "The caller may not give that role, or has not verified their "
+            "email address yet (`email-not-verified`)"
+        },
         409: {"description": "That person is already a member"},
     },
 )
@@ -143,7 +146,10 @@ async def preview_invitation(token: str, request: Request) -> InvitationPreview:
     ),
     responses={
         401: {"description": "The invited email has an account and its password was wrong"},
-        403: {"description": "The logged-in caller is not the invited email"},
+        403: {
+            "description": "The logged-in caller is not the invited email, or the caller's "
+            "address is outside the agency's IP allowlist"
+        },
         404: {"description": "No such invitation"},
         409: {"description": "Already accepted, or already a member"},
         410: {"description": "Expired or revoked"},

@@ -122,6 +122,7 @@ class InvitationService:
     ) -> NewInvitation:
         if principal.api_key_id is not None:
             raise PermissionDenied("invitations are sent by people, not API keys")
+        principal.require_verified_email("invite people")
         principal = await with_current_role(session, principal, "members.invite")
         ensure_may_assign(principal, role.value)
         email = email.lower()
@@ -212,6 +213,7 @@ class InvitationService:
         )
         if invitation is None:
             raise InvitationNotFound("no such invitation")
+        principal.require_verified_email("invite people")
         principal = await with_current_role(session, principal, "members.invite")
         ensure_may_assign(principal, invitation.role)
         state = invitation_state(invitation, datetime.now(UTC))
@@ -273,6 +275,9 @@ class InvitationService:
         user = await self._joining_user(session, invitation, settings, principal, name, password)
         if await account_repository.membership(session, invitation.tenant_id, user.id):
             raise Conflict("you are already a member of this agency")
+        if user.email_verified_at is None:
+            # The invitation reached them at this address: that proves it.
+            user.email_verified_at = utcnow()
         membership = Membership(
             tenant_id=invitation.tenant_id,
             id=uuid.uuid4(),

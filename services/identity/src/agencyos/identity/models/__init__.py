@@ -10,11 +10,14 @@ class Base(DeclarativeBase):
 from agencyos.identity.models.agency import Agency  # noqa: E402
 from agencyos.identity.models.api_key import ApiKey  # noqa: E402
 from agencyos.identity.models.audit_record import AuditHead, AuditRecord  # noqa: E402
+from agencyos.identity.models.email_verification_token import EmailVerificationToken  # noqa: E402
 from agencyos.identity.models.invitation import Invitation  # noqa: E402
 from agencyos.identity.models.membership import Membership  # noqa: E402
 from agencyos.identity.models.password_reset_token import PasswordResetToken  # noqa: E402
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
 from agencyos.identity.models.role_permission import RolePermissions  # noqa: E402
+from agencyos.identity.models.session_policy import SessionPolicy  # noqa: E402
+from agencyos.identity.models.sign_in_device import SignInDevice  # noqa: E402
 from agencyos.identity.models.signing_key import SigningKey  # noqa: E402
 from agencyos.identity.models.sso_configuration import SsoConfiguration  # noqa: E402
 from agencyos.identity.models.two_factor import (  # noqa: E402
@@ -31,12 +34,15 @@ __all__ = [
     "AuditRecord",
     "BackupCode",
     "Base",
+    "EmailVerificationToken",
     "Invitation",
     "Membership",
     "MfaChallenge",
     "PasswordResetToken",
     "RefreshToken",
     "RolePermissions",
+    "SessionPolicy",
+    "SignInDevice",
     "SigningKey",
     "SsoConfiguration",
     "User",

@@ -18,3 +18,8 @@ class User(Base):
     # None for an account made by single sign-on (it has never had a password).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the user proved they own `email` (a verification link, an accepted invitation, a
+    # single sign-on); None until then.
+    email_verified_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )

@@ -55,9 +55,16 @@ def client_info(request: Request) -> ClientInfo:
     description=(
         "Refresh tokens rotate: each one works once. Presenting a spent refresh token again "
         "ends its whole session (every token of the family), because it means the token was "
-        "copied. Every refusal is the same 401."
+        "copied. The agency's session policy (GET /v1/agency/security/sessions) ends a session "
+        "unused longer than its idle timeout or older than its absolute lifetime. Every "
+        "refusal is the same 401, but for a caller outside the agency's IP allowlist (403). "
+        "The new access token carries the user's role, permissions, `email_verified` and the "
+        "agency's allowlist as they are now: refresh after verifying your email address."
     ),
-    responses={401: {"description": "The refresh token is unknown, spent, expired or revoked"}},
+    responses={
+        401: {"description": "The refresh token is unknown, spent, expired or revoked"},
+        403: {"description": "The caller's address is outside the agency's IP allowlist"},
+    },
 )
 async def refresh(
     body: RefreshRequest, request: Request, revoker: IdentityRevoker

@@ -29,6 +29,11 @@ class SessionRepository:
         )
         return (await session.execute(stmt)).scalar_one_or_none()
 
+    async def family_started_at(self, session: AsyncSession, family_id: uuid.UUID) -> datetime:
+        """When the session began: its family's first token."""
+        stmt = select(func.min(RefreshToken.created_at)).where(RefreshToken.family_id == family_id)
+        return (await session.execute(stmt)).scalar_one()
+
     async def mark_used(self, session: AsyncSession, token: RefreshToken) -> None:
         await session.execute(
             update(RefreshToken).where(RefreshToken.id == token.id).values(used_at=func.now())

@@ -6,7 +6,7 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,10 @@ from agencyos.common.audit import SYSTEM, record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.errors import NotFound
 from agencyos.identity.account.repository import account_repository
+from agencyos.identity.models import RefreshToken, SessionPolicy
 from agencyos.identity.revocations import Revoker
 from agencyos.identity.session.repository import session_repository
+from agencyos.identity.session_policy.repository import session_policy_repository
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.issuer import ClientInfo, TokenPair, hash_refresh_token, issue_tokens
 
@@ -30,6 +32,10 @@ class RefreshRefusal(enum.Enum):
     REVOKED = "revoked"
     REUSED = "reused"
     MEMBERSHIP_INACTIVE = "membership_inactive"
+    # The agency's session policy: unused longer than its idle timeout, or older than its
+    # absolute lifetime.
+    IDLE = "idle"
+    TOO_OLD = "too_old"
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,18 @@ class SessionService:
                 detail={"user_id": str(token.user_id), "revoked": True},
             )
             return RefreshRefusal.REUSED
-        if token.expires_at <= datetime.now(UTC):
+        now = datetime.now(UTC)
+        if token.expires_at <= now:
             return RefreshRefusal.EXPIRED
+        policy = await session_policy_repository.get(session, token.tenant_id)
+        if policy is not None:
+            outside = await self._outside_policy(session, policy, token, now)
+            if outside is not None:
+                # The session is over: revoke it, so it leaves the session list and its
+                # access tokens stop too.
+                await session_repository.revoke_families(session, [token.family_id], token.user_id)
+                await revoker.sessions([token.family_id])
+                return outside
         found = await account_repository.membership(session, token.tenant_id, token.user_id)
         if found is None or found[0].status != "active":
             return RefreshRefusal.MEMBERSHIP_INACTIVE
@@ -97,6 +113,23 @@ class SessionService:
         return await issue_tokens(
             session, settings, found[0], family_id=token.family_id, client=client, amr=token.amr
         )
+
+    @staticmethod
+    async def _outside_policy(
+        session: AsyncSession, policy: SessionPolicy, token: RefreshToken, now: datetime
+    ) -> RefreshRefusal | None:
+        """Why the agency's policy ends the session `token` belongs to, if it does. A live
+        token was issued when its family was last used (login or refresh)."""
+        if (
+            policy.idle_timeout_minutes is not None
+            and token.created_at + timedelta(minutes=policy.idle_timeout_minutes) <= now
+        ):
+            return RefreshRefusal.IDLE
+        if policy.absolute_lifetime_hours is not None:
+            started = await session_repository.family_started_at(session, token.family_id)
+            if started + timedelta(hours=policy.absolute_lifetime_hours) <= now:
+                return RefreshRefusal.TOO_OLD
+        return None
 
     async def logout(
         self,

@@ -288,6 +288,9 @@ class SsoService:
         user, membership, joined = await self._member(
             session, configuration, agency, person.email, person.name
         )
+        if user.email_verified_at is None:
+            # The agency's provider vouched for the address (its ID token says it is verified).
+            user.email_verified_at = utcnow()
         await set_local(session, {USER_SETTING: str(user.id)})
         actor = AuditActor("user", str(user.id), label=user.email)
         if joined:

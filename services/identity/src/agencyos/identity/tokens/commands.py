@@ -8,7 +8,7 @@ from agencyos.common.db import Database
 from agencyos.common.logs import get_logger
 from agencyos.common.settings import ServiceSettings
 from agencyos.identity.settings import IdentitySettings
-from agencyos.identity.tokens.keys import rotate_key
+from agencyos.identity.tokens.keys import key_sealer, rotate_key
 
 log = get_logger(__name__)
 
@@ -26,7 +26,12 @@ async def rotate_signing_key(settings: ServiceSettings) -> None:
     db = Database(settings.database_url, pool_size=1)
     try:
         async with db.transaction(None) as session:
-            key, retired = await rotate_key(session, settings.signing_key_bits, retire_after)
+            key, retired = await rotate_key(
+                session,
+                settings.signing_key_bits,
+                retire_after,
+                key_sealer(settings.key_encryption_key),
+            )
             kid = key.kid
         log.info("signing key rotated", kid=kid, retired=retired)
     finally:

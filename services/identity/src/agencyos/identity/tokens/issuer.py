@@ -23,16 +23,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import TWO_FACTOR_ENROLLMENT
-from agencyos.common.errors import Unauthenticated
+from agencyos.common.clientip import in_networks
+from agencyos.common.errors import AddressNotAllowed, Unauthenticated
 from agencyos.common.permissions import Role
 from agencyos.identity.mfa.repository import two_factor_repository
-from agencyos.identity.models import ApiKey, Membership, RefreshToken
+from agencyos.identity.models import Agency, ApiKey, Membership, RefreshToken, User
 from agencyos.identity.role.service import role_service
+from agencyos.identity.session.devices import note_sign_in
+from agencyos.identity.session_policy.repository import session_policy_repository
 from agencyos.identity.settings import IdentitySettings
-from agencyos.identity.tokens.keys import active_key
+from agencyos.identity.tokens.keys import active_key, key_sealer
 
 _REFRESH_TOKEN = re.compile(r"^rt_([0-9a-f]{32})\.[A-Za-z0-9_-]{43}$")
 _USER_AGENT_MAX = 512
+ADDRESS_NOT_ALLOWED = "your address is not in this agency's IP allowlist"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ async def issue_tokens(
 ) -> TokenPair:
     """A new access token and the next refresh token of `family_id` (a new session if None).
 
+    `client` is the request's (None: no caller, e.g. an internal use): outside the agency's
+    IP allowlist it is refused; a new session from a device the user has not signed in from
+    before sends them a notice (session/devices.py).
+
     `amr` says how the session signed in (RFC 8176; a password alone if None); its refresh
     tokens keep it. A member whose agency requires two-factor sign-in of their role and who
     has not enrolled gets a token restricted to enrolling (`restricted`), at every issue:
@@ -79,6 +87,22 @@ async def issue_tokens(
     restricted: the agency's own provider decides how its people prove who they are."""
     membership = await _committed_membership(session, membership)
     methods = list(amr or ["pwd"])
+    allowlist = await agency_ip_allowlist(session, membership.tenant_id)
+    if client is not None:
+        ensure_address_allowed(allowlist, client.ip_address)
+    user = await session.get(User, membership.user_id)
+    if user is None:
+        raise Unauthenticated("your account no longer exists")
+    if family_id is None and client is not None:
+        agency = await session.get(Agency, membership.tenant_id)
+        if agency is not None:
+            await note_sign_in(
+                session,
+                user,
+                agency,
+                user_agent=client.user_agent and client.user_agent[:_USER_AGENT_MAX],
+                ip_address=client.ip_address,
+            )
     family_id = family_id or uuid.uuid4()
     claims: dict[str, object] = {
         "sub": str(membership.user_id),
@@ -89,6 +113,7 @@ async def issue_tokens(
         # The session (refresh-token family) this token belongs to: logout and the session
         # list need to know which one is the caller's own.
         "sid": str(family_id),
+        **_user_claims(user, allowlist),
     }
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
@@ -155,6 +180,10 @@ async def issue_delegated_token(
         "act": {"sub": actor},
         "purpose": purpose,
     }
+    user = await session.get(User, membership.user_id)
+    if user is None:
+        raise Unauthenticated("the member's account no longer exists")
+    claims.update(_user_claims(user, await agency_ip_allowlist(session, membership.tenant_id)))
     if membership.client_id is not None:
         claims["cid"] = str(membership.client_id)
     ttl = settings.delegated_token_ttl_seconds
@@ -175,13 +204,40 @@ async def issue_api_key_token(
         "role": api_key.role,
         "perms": sorted(role_set),
     }
+    allowlist = await agency_ip_allowlist(session, api_key.tenant_id)
+    if allowlist:
+        claims["ipal"] = allowlist
     return await _sign(session, settings, claims, ttl), ttl
+
+
+async def agency_ip_allowlist(session: AsyncSession, tenant_id: uuid.UUID) -> list[str]:
+    """The agency's IP allowlist (CIDR strings); empty: any address."""
+    await session_policy_repository.hold_agency(session, tenant_id, exclusive=False)
+    policy = await session_policy_repository.get(session, tenant_id)
+    return list(policy.ip_allowlist) if policy is not None else []
+
+
+def ensure_address_allowed(allowlist: list[str], ip_address: str | None) -> None:
+    if allowlist and not in_networks(ip_address or "", allowlist):
+        raise AddressNotAllowed(ADDRESS_NOT_ALLOWED)
+
+
+def _user_claims(user: User, allowlist: list[str]) -> dict[str, object]:
+    """What a person's token says about them and their agency's policy: `email_verified`
+    (always, so its absence means an API key or an older token) and `ipal` when the agency
+    has an allowlist."""
+    claims: dict[str, object] = {"email_verified": user.email_verified_at is not None}
+    if allowlist:
+        claims["ipal"] = allowlist
+    return claims
 
 
 async def _sign(
     session: AsyncSession, settings: IdentitySettings, claims: dict[str, object], ttl: int
 ) -> str:
-    kid, key = await active_key(session, settings.signing_key_bits)
+    kid, key = await active_key(
+        session, settings.signing_key_bits, key_sealer(settings.key_encryption_key)
+    )
     issued_ms = int(time.time() * 1000)
     now = issued_ms // 1000
     claims = {

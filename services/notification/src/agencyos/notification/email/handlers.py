@@ -32,6 +32,7 @@ from agencyos.common.events import (
     Issuer,
     MagicLinkRequested,
     PasswordResetRequested,
+    SignInFromNewDevice,
 )
 from agencyos.common.logs import get_logger
 from agencyos.notification.email.brands import brand_of, on_agency_created, on_agency_updated
@@ -157,6 +158,24 @@ async def on_magic_link_requested(session: AsyncSession, event: CloudEvent) -> N
             "expires_at": payload.expires_at,
         },
         contains_secret=True,
+    )
+
+
+async def on_sign_in_from_new_device(session: AsyncSession, event: CloudEvent) -> None:
+    payload = event.payload(SignInFromNewDevice)
+    await _send(
+        session,
+        event,
+        "new_device_sign_in",
+        Addressee(email=payload.email, name=payload.name, user_id=payload.user_id),
+        {
+            "agency_name": payload.agency_name,
+            "device": payload.user_agent or "an unknown device",
+            "ip_address": payload.ip_address or "an unknown address",
+            "signed_in_at": payload.signed_in_at,
+            "sessions_url": public_url("/v1/sessions"),
+            "reset_url": public_url("/v1/auth/password-reset"),
+        },
     )
 
 
@@ -315,6 +334,7 @@ EMAIL_HANDLERS: dict[str, Handler] = {
     PasswordResetRequested.event_type: on_password_reset_requested,
     EmailVerificationRequested.event_type: on_email_verification_requested,
     MagicLinkRequested.event_type: on_magic_link_requested,
+    SignInFromNewDevice.event_type: on_sign_in_from_new_device,
     InvoiceSent.event_type: on_invoice_sent,
     InvoiceReminder.event_type: on_invoice_reminder,
     InvoiceOverdue.event_type: on_invoice_overdue,

@@ -193,6 +193,9 @@ EXCLUDED: dict[str, str] = {
     "identity.invitation.created": "carries the invitation token",
     "identity.magic_link.requested": "carries a sign-in token; one person's request",
     "identity.password_reset.requested": "carries a password-reset token",
+    # The notice is mailed to the one person; the feed is the whole agency's, and where a
+    # colleague signs in from (device, address) is not the agency's business.
+    "identity.sign_in.new_device": "one person's sign-in notice, with their device and address",
 }
 
 
