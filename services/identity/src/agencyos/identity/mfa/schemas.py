@@ -3,6 +3,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from agencyos.common.fields import Omittable
 from agencyos.common.permissions import Role
 from agencyos.identity.account.schemas import LoginResponse
 
@@ -38,8 +39,8 @@ class CodeOrBackupCode(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"code": "123456"}, {"backup_code": "k3m9q-x7d2a"}]},
     )
-    code: TotpCode | None = None
-    backup_code: BackupCodeText | None = None
+    code: Omittable[TotpCode] = None
+    backup_code: Omittable[BackupCodeText] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
