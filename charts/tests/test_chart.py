@@ -420,6 +420,8 @@ class TestNetworkPolicies:
             allow_credentials = env["AGENCYOS_GATEWAY_CORS_ALLOW_CREDENTIALS"]
             assert allow_credentials == str(cors["allowCredentials"]).lower()
             assert env["AGENCYOS_GATEWAY_CORS_MAX_AGE_SECONDS"] == str(cors["maxAgeSeconds"])
+            trusted = _values(values)["gateway"]["trustedProxies"]
+            assert json.loads(env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"]) == trusted
 
     @ci_values
     def test_egress_allows_dns_and_the_backends_each_service_uses(self, values: Path) -> None:

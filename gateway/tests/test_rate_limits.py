@@ -65,6 +65,9 @@ class Gateways:
         env["AGENCYOS_GATEWAY_METRICS_PORT"] = str(metrics_port)
         env["AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE"] = namespace
         env["AGENCYOS_REDIS_URL"] = redis_url()
+        # The platform's gateway believes the tests' X-Forwarded-For (127.0.0.1 is its trusted
+        # proxy); these gateways believe nobody's unless a test says so.
+        env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"] = "[]"
         for name, value in settings.items():
             rendered = json.dumps(value) if isinstance(value, list) else str(value)
             env[f"AGENCYOS_GATEWAY_{name.upper()}"] = rendered

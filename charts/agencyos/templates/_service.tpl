@@ -210,6 +210,10 @@ spec:
             - name: AGENCYOS_{{ $envName }}_CORS_MAX_AGE_SECONDS
               value: {{ .maxAgeSeconds | quote }}
             {{- end }}
+            {{- if hasKey $svc "trustedProxies" }}
+            - name: AGENCYOS_{{ $envName }}_TRUSTED_PROXIES
+              value: {{ $svc.trustedProxies | default list | toJson | quote }}
+            {{- end }}
             {{- if .withDatabase }}
             - name: AGENCYOS_{{ $envName }}_DATABASE_URL
               valueFrom:
