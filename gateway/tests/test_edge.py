@@ -207,6 +207,7 @@ class TestSignedInvoiceDocument:
 FOLLOWED_LINKS = [
     b"/v1/invitations/inv_secret.0123456789abcdef0123456789abcdef/accept",
     b"/v1/auth/password-reset/confirm?token=pr_secret",
+    b"/v1/auth/magic-link/verify?token=ml_secret",
     # single sign-on: the browser's way to the provider and back
     b"/v1/auth/sso/northwind-studio/start",
     b"/v1/auth/sso/callback?code=abc&state=xyz",
@@ -222,6 +223,17 @@ class TestFollowedLinks:
 
         assert response.status_code == 200, response.text
         assert upstream.targets == [target]
+        assert response.headers["ratelimit-limit"] == str(AUTH_LIMIT)
+
+    async def test_signing_in_with_an_emailed_link_needs_no_token(
+        self, gateway_app: FastAPI, upstream: Upstream
+    ) -> None:
+        response = await send_raw(
+            gateway_app, "POST", b"/v1/auth/magic-link/verify", body=b'{"token": "ml_secret"}'
+        )
+
+        assert response.status_code == 200, response.text
+        assert upstream.targets == [b"/v1/auth/magic-link/verify"]
         assert response.headers["ratelimit-limit"] == str(AUTH_LIMIT)
 
     async def test_following_links_counts_against_the_same_per_ip_limit_as_logging_in(

@@ -69,6 +69,10 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/v1/auth/password-reset(/confirm)?$")),
     # the emailed token is the credential (the resend needs a token: not listed)
     ("POST", re.compile(r"^/v1/auth/verify-email$")),
+    # The emailed sign-in link: the GET only says whether it works (spends nothing, so a mail
+    # scanner cannot use it up); the POST signs in with it.
+    ("GET", re.compile(r"^/v1/auth/magic-link/verify$")),
+    ("POST", re.compile(r"^/v1/auth/magic-link/verify$")),
     ("POST", re.compile(r"^/v1/invitations/[^/]+/accept$")),
     # The links emailed to people: followed with a GET, they read and spend nothing.
     ("GET", re.compile(r"^/v1/auth/password-reset/confirm$")),

@@ -7,6 +7,8 @@ from agencyos.identity.agency.endpoints import router as agency_router
 from agencyos.identity.api_key.endpoints import router as api_key_router
 from agencyos.identity.audit.endpoints import router as audit_router
 from agencyos.identity.invitation.endpoints import router as invitation_router
+from agencyos.identity.magic_link.endpoints import router as magic_link_router
+from agencyos.identity.magic_link.limit import MagicLinkLimit
 from agencyos.identity.member.endpoints import router as member_router
 from agencyos.identity.mfa.endpoints import router as mfa_router
 from agencyos.identity.mfa.lockout import TwoFactorLockout
@@ -35,6 +37,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             api_key_router,
             audit_router,
             password_reset_router,
+            magic_link_router,
             session_router,
             session_policy_router,
             verification_router,
@@ -46,4 +49,5 @@ def build_app(ctx: ServiceContext) -> FastAPI:
     # On the revocation store's connection pool (closed with the context).
     app.state.login_lockout = LoginLockout(ctx.revocations.client, ctx.settings)
     app.state.two_factor_lockout = TwoFactorLockout(ctx.revocations.client, ctx.settings)
+    app.state.magic_link_limit = MagicLinkLimit(ctx.revocations.client, ctx.settings)
     return app

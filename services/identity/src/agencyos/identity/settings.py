@@ -39,6 +39,11 @@ class IdentitySettings(ServiceSettings):
     # A user may ask for a new verification email once per this many seconds (429 and
     # Retry-After before that).
     email_verification_resend_interval_seconds: int = Field(default=60, ge=0)
+    # Magic-link sign-in (magic_link/): how long an emailed link works, and how many links one
+    # email address may ask for per window (past it: no email, the same 202; 0 turns it off).
+    magic_link_ttl_seconds: int = Field(default=15 * 60, ge=60, le=60 * 60)
+    magic_link_email_limit: int = Field(default=5, ge=0)
+    magic_link_email_window_seconds: int = Field(default=15 * 60, ge=1)
     # How long an invitation link works.
     invitation_ttl_seconds: int = 7 * 24 * 3600
     # Lifetime of the access token the gateway gets for an API key (it re-resolves the key

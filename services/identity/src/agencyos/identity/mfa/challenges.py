@@ -40,7 +40,9 @@ async def start_challenge(
     agency: Agency,
     membership: Membership,
     client: ClientInfo | None,
+    first_factor: str = "pwd",
 ) -> ChallengeGrant:
+    """`first_factor`: how the first step was passed (the session's `amr` keeps it)."""
     await two_factor_repository.forget_spent_challenges(session, user.id)
     token = new_mfa_token()
     ttl = settings.mfa_token_ttl_seconds
@@ -51,6 +53,7 @@ async def start_challenge(
             token_hash=sha256_hex(token),
             user_agent_hash=user_agent_hash(client),
             ip_address=client.ip_address if client else None,
+            first_factor=first_factor,
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
         )
     )

@@ -313,7 +313,7 @@ class TwoFactorService:
         membership, user = found
         await set_local(session, {TENANT_SETTING: str(agency.id)})
         tokens = await issue_tokens(
-            session, settings, membership, client=client, amr=["pwd", "otp"]
+            session, settings, membership, client=client, amr=[challenge.first_factor, "otp"]
         )
         await record_audit(
             session,
@@ -323,7 +323,8 @@ class TwoFactorService:
             actor=AuditActor("user", str(user.id), label=user.email),
             source_service=SERVICE,
             detail={
-                "method": "password+" + ("backup_code" if backup_code else "totp"),
+                "method": ("magic_link+" if challenge.first_factor == "email" else "password+")
+                + ("backup_code" if backup_code else "totp"),
                 "session_id": str(tokens.session_id),
             },
         )

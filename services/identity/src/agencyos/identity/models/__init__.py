@@ -12,6 +12,7 @@ from agencyos.identity.models.api_key import ApiKey  # noqa: E402
 from agencyos.identity.models.audit_record import AuditHead, AuditRecord  # noqa: E402
 from agencyos.identity.models.email_verification_token import EmailVerificationToken  # noqa: E402
 from agencyos.identity.models.invitation import Invitation  # noqa: E402
+from agencyos.identity.models.magic_link_token import MagicLinkToken  # noqa: E402
 from agencyos.identity.models.membership import Membership  # noqa: E402
 from agencyos.identity.models.password_reset_token import PasswordResetToken  # noqa: E402
 from agencyos.identity.models.refresh_token import RefreshToken  # noqa: E402
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "EmailVerificationToken",
     "Invitation",
+    "MagicLinkToken",
     "Membership",
     "MfaChallenge",
     "PasswordResetToken",

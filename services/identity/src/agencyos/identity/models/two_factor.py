@@ -49,6 +49,8 @@ class MfaChallenge(Base):
     user_agent_hash: Mapped[str] = mapped_column(String(64))
     ip_address: Mapped[str | None] = mapped_column(Text, default=None)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How the first step was passed (an `amr` value: "pwd", or "email" for a magic link).
+    first_factor: Mapped[str] = mapped_column(String(16), default="pwd")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
