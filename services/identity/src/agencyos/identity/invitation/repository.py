@@ -64,6 +64,19 @@ class InvitationRepository:
         )
         return list(rows.scalars()), int(total)
 
+    async def has_open_for_email(
+        self, session: AsyncSession, tenant_id: uuid.UUID, email: str
+    ) -> bool:
+        """Whether the address has an invitation to the agency that can still be accepted."""
+        stmt = select(Invitation.id).where(
+            Invitation.tenant_id == tenant_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > func.now(),
+        )
+        return (await session.execute(stmt.limit(1))).first() is not None
+
     async def revoke_pending_for_email(
         self, session: AsyncSession, tenant_id: uuid.UUID, email: str
     ) -> None:

@@ -187,6 +187,34 @@ class InvitationService:
         )
         return NewInvitation(invitation, token)
 
+    async def invite_client(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        principal: Principal,
+        *,
+        email: str,
+        client_id: uuid.UUID,
+    ) -> NewInvitation:
+        """A portal invitation (CRM asks, from a client's contact): `invite` as a client user,
+        except that an open invitation to the address is a Conflict rather than replaced (the
+        contact already has a link on its way)."""
+        if principal.api_key_id is not None:
+            raise PermissionDenied("invitations are sent by people, not API keys")
+        principal.require_verified_email("invite people")
+        principal = await with_current_role(session, principal, "members.invite")
+        email = email.lower()
+        existing = await account_repository.user_by_email(session, email)
+        if existing is not None and await account_repository.membership(
+            session, principal.tenant_id, existing.id
+        ):
+            raise Conflict("this person is already a member of the agency")
+        if await invitation_repository.has_open_for_email(session, principal.tenant_id, email):
+            raise Conflict("this person already has an open invitation to the agency")
+        return await self.invite(
+            session, settings, principal, email=email, role=Role.CLIENT, client_id=client_id
+        )
+
     async def list_invitations(
         self,
         session: AsyncSession,

@@ -15,6 +15,7 @@ from agencyos.common.rpc import (
 )
 from agencyos.common.settings import ServiceSettings
 from agencyos.identity.api_key.servicer import ApiKeyRpc
+from agencyos.identity.invitation.servicer import InvitationRpc
 from agencyos.identity.member.service import MemberView, member_service
 from agencyos.identity.models import Agency
 from agencyos.identity.settings import IdentitySettings
@@ -52,7 +53,7 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
     )
 
 
-class IdentityServicer(ApiKeyRpc, DelegatedTokenRpc):
+class IdentityServicer(ApiKeyRpc, DelegatedTokenRpc, InvitationRpc):
     def __init__(self, settings: ServiceSettings) -> None:
         assert isinstance(settings, IdentitySettings)
         self.settings = settings
