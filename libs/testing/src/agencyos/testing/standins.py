@@ -13,11 +13,18 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 
-from agencyos.common.errors import InvalidInput, NotFound, PermissionDenied, PreconditionFailed
+from agencyos.common.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
 from agencyos.common.permissions import Role
 from agencyos.common.rpc import rpc_principal, service_authenticated
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
@@ -43,6 +50,10 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
     keys: TestKeys | None = None
     # Every delegated token issued: (agency, user, purpose), in order.
     delegated: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
+    # Client invitations made (CreateClientInvitation), in order.
+    client_invitations: list[identity_pb2.ClientInvitation] = field(default_factory=list)
+    # Each invitation's agency, by invitation id.
+    _tenants: dict[str, uuid.UUID] = field(default_factory=dict)
 
     def add_member(
         self,
@@ -133,6 +144,38 @@ class IdentityStandIn(identity_pb2_grpc.IdentityServiceServicer):
         tenant = _tenant()
         found = [self.members.get((tenant, _uuid(u))) for u in request.user_ids]
         return identity_pb2.GetMembersResponse(members=[m for m in found if m is not None])
+
+    async def CreateClientInvitation(
+        self,
+        request: identity_pb2.CreateClientInvitationRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> identity_pb2.ClientInvitation:
+        """identity's rules as far as the stand-in knows them: `members.invite` and a verified
+        email (from the token), ALREADY_EXISTS for a declared member's address or an address
+        invited before (in `client_invitations`). Every client id is taken as the agency's."""
+        principal = rpc_principal()
+        principal.require("members.invite")
+        principal.require_verified_email("invite people")
+        tenant = _tenant()
+        email = request.email.strip().lower()
+        members = (m for (agency, _), m in self.members.items() if agency == tenant)
+        invited = (i for i in self.client_invitations if self._tenants[i.id] == tenant)
+        if any(m.email == email for m in members) or any(i.email == email for i in invited):
+            raise Conflict("this person is already a member of the agency or invited to it")
+        now = time.time()
+        invitation = identity_pb2.ClientInvitation(
+            id=str(uuid.uuid4()),
+            email=email,
+            role="client",
+            client_id=request.client_id,
+            status="pending",
+            invited_by=str(principal.user_id),
+            created_at=_rfc3339(now),
+            expires_at=_rfc3339(now + 7 * 24 * 3600),
+        )
+        self._tenants[invitation.id] = tenant
+        self.client_invitations.append(invitation)
+        return invitation
 
     async def GetAgency(
         self, request: identity_pb2.GetAgencyRequest, context: grpc.aio.ServicerContext
@@ -367,6 +410,10 @@ class CrmStandIn(crm_pb2_grpc.CrmServiceServicer):
         entry_id = uuid.uuid4()
         self.timeline.append((entry_id, principal.user_id, request))
         return crm_pb2.TimelineEntryRef(id=str(entry_id))
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def _uuid(value: str) -> uuid.UUID:

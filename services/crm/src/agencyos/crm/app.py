@@ -7,6 +7,7 @@ from agencyos.crm.csv_import.endpoints import router as import_export_router
 from agencyos.crm.deal.endpoints import router as deals_router
 from agencyos.crm.job.endpoints import router as jobs_router
 from agencyos.crm.pipeline.endpoints import router as pipelines_router
+from agencyos.crm.portal_invitation.endpoints import router as portal_invitations_router
 from agencyos.crm.timeline.endpoints import router as timeline_router
 
 
@@ -20,6 +21,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             jobs_router,
             clients_router,
             contacts_router,
+            portal_invitations_router,
             timeline_router,
             pipelines_router,
             deals_router,

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,6 +83,21 @@ class DelegatedToken:
 
     access_token: str
     expires_in: int
+
+
+@dataclass(frozen=True)
+class ClientInvitation:
+    """An invitation to the agency as a client user bound to `client_id` (its token is
+    emailed by identity, never handed to the caller)."""
+
+    id: uuid.UUID
+    email: str
+    role: str
+    client_id: uuid.UUID
+    status: str
+    invited_by: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
 
 
 # Statuses meaning "identity could not answer", not "identity said no".
@@ -191,6 +207,29 @@ class IdentityClient:
             timeout=self.timeout,
         )
         return DelegatedToken(access_token=message.access_token, expires_in=message.expires_in)
+
+    async def create_client_invitation(
+        self, principal: Principal, *, email: str, client_id: uuid.UUID
+    ) -> ClientInvitation:
+        """Invite `email` to the caller's agency as a client user of `client_id`, with the
+        caller's token, through identity's invitation rules. Raises Conflict when the person
+        is already a member or invited, PermissionDenied when the caller may not invite."""
+        message = await call(
+            self.stub.CreateClientInvitation,
+            identity_pb2.CreateClientInvitationRequest(email=email, client_id=str(client_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return ClientInvitation(
+            id=uuid.UUID(message.id),
+            email=message.email,
+            role=message.role,
+            client_id=uuid.UUID(message.client_id),
+            status=message.status,
+            invited_by=uuid.UUID(message.invited_by),
+            created_at=datetime.fromisoformat(message.created_at),
+            expires_at=datetime.fromisoformat(message.expires_at),
+        )
 
     async def resolve_api_key(self, api_key: str) -> ResolvedApiKey:
         """Trade an API key for an access token acting as it. There is no caller token (the
