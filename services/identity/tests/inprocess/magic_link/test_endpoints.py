@@ -6,6 +6,7 @@ step when two-factor is on."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -186,6 +187,15 @@ class TestVerify:
             a["action"] == "auth.login_failed" and a["detail"]["method"] == "magic_link"
             for a in actions
         )
+
+    async def test_two_uses_at_once_sign_in_exactly_once(
+        self, identity: httpx.AsyncClient, outbox: Outbox, agency: AgencySession
+    ) -> None:
+        token = await link_token(identity, outbox, agency)
+
+        answers = await asyncio.gather(*(use(identity, token) for _ in range(4)))
+
+        assert sorted(r.status_code for r in answers) == [200, 400, 400, 400]
 
     async def test_the_emailed_get_spends_nothing(
         self, identity: httpx.AsyncClient, outbox: Outbox, agency: AgencySession
