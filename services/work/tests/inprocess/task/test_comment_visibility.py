@@ -16,6 +16,7 @@ import pytest
 
 from agencyos.protos.work.v1 import work_pb2
 from agencyos.protos.work.v1.work_pb2_grpc import WorkServiceStub
+from agencyos.testing.audit_records import audit_records
 from agencyos.testing.factories import as_caller, new_project, new_task
 from agencyos.testing.http import assert_invalid_fields, unverified_jwt
 from agencyos.testing.inprocess import Agency, Caller, InProcess
@@ -168,6 +169,26 @@ class TestVisibilityOverRest:
         assert kept.json()["visibility"] == "client"
         assert kept.json()["body"] == "Final"
         assert hidden.json()["visibility"] == "internal"
+
+    async def test_a_change_of_visibility_is_audited_and_an_edit_of_the_body_is_not(
+        self, work: httpx.AsyncClient, agency: Caller, in_process: InProcess
+    ) -> None:
+        project = await new_project(work, agency)
+        task = await new_task(work, agency, project["id"], visible_to_client=True)
+        created = await new_comment(work, agency, task["id"], body="Secret plan")
+
+        await edit(work, agency, created["id"], body="Secret plan", visibility="client")
+        await edit(work, agency, created["id"], body="Public plan")
+
+        service = await in_process.service("work")
+        records = await audit_records(service, tenant_id=agency.agency_id)
+        [record] = [r for r in records if r.entity_type == "comment"]
+        assert record.action == "comment.visibility_changed"
+        assert record.entity_id == created["id"]
+        assert record.actor_id == str(agency.user_id)
+        assert record.changes == {"visibility": {"before": "internal", "after": "client"}}
+        assert record.detail == {"task_id": task["id"], "project_id": project["id"]}
+        assert "Secret plan" not in str(record.envelope)
 
     async def test_an_edit_to_client_on_an_internal_task_or_to_null_is_refused(
         self, work: httpx.AsyncClient, agency: Caller

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import NotFound, PermissionDenied, field_error
@@ -280,6 +281,19 @@ class CommentService:
         ):
             return comment
         before = _snapshot(comment)
+        if visibility != comment.visibility:
+            # Who showed a comment to the client (or hid it again): the audit log keeps it.
+            await record_audit(
+                session,
+                action="comment.visibility_changed",
+                entity_type="comment",
+                entity_id=comment.id,
+                actor=principal,
+                source_service=SERVICE,
+                before={"visibility": comment.visibility},
+                after={"visibility": visibility},
+                detail={"task_id": str(task.id), "project_id": str(task.project_id)},
+            )
         comment.body = data.body
         comment.mentions = mentions
         comment.visibility = visibility
