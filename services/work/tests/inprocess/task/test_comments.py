@@ -266,6 +266,7 @@ class TestCommentCreatedEvent:
             "mentioned_user_ids": [str(dana.user_id)],
             "assignee_ids": [str(fox.user_id), str(dana.user_id)],
             "follower_ids": [str(agency.user_id), str(lee.user_id)],
+            "visibility": "internal",
         }
 
     async def test_the_excerpt_is_the_one_mentions_get(

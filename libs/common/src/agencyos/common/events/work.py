@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -156,6 +156,10 @@ class CommentCreated(EventPayload):
     mentioned_user_ids: list[uuid.UUID]
     assignee_ids: list[uuid.UUID]
     follower_ids: list[uuid.UUID]
+    # `internal` (the team only; also every event from before comments had a visibility) or
+    # `client` (the client's users may read it too). An internal comment's event never
+    # reaches a client user.
+    visibility: Literal["internal", "client"] = "internal"
 
 
 @register
@@ -182,6 +186,8 @@ class CommentMentioned(EventPayload):
     mentioned_user_id: uuid.UUID
     author_id: uuid.UUID
     excerpt: str
+    # The comment's visibility (see CommentCreated).
+    visibility: Literal["internal", "client"] = "internal"
 
 
 @register

@@ -4,7 +4,11 @@ the action causes (notices, tasks, timeline entries) carries it on.
 
 An action either answers what it did (the run's `detail`), raises `ActionRefused` (it cannot
 succeed however often it is tried: a bad template, nobody to email, a peer's answer that the
-input is wrong or not allowed), or raises anything else: a temporary failure, tried again."""
+input is wrong or not allowed), or raises anything else: a temporary failure, tried again.
+
+A rule triggered by a comment that is not client-visible (`work.comment.*` whose `visibility`
+is not `client`) never notifies nor emails a client user it names (by id): an internal
+comment never reaches a client user, whoever wrote the rule."""
 
 from __future__ import annotations
 
@@ -112,6 +116,23 @@ def _ids_at(event: Mapping[str, Any], path: str) -> list[uuid.UUID]:
     return [u for v in values if (u := _uuid(v)) is not None]
 
 
+def _for_the_team_only(event: Mapping[str, Any]) -> bool:
+    """An internal comment's event (also one from before comments had a visibility)."""
+    return str(event.get("type", "")).startswith("work.comment.") and (
+        lookup(event, "data.visibility") != "client"
+    )
+
+
+def _readers(ctx: ActionContext, people: list[Person]) -> list[Person]:
+    """Those of `people` who may read what the run's event says."""
+    if not _for_the_team_only(ctx.event):
+        return people
+    readers = [p for p in people if not p.is_client]
+    if people and not readers:
+        raise ActionRefused("an internal comment is never sent to a client user")
+    return readers
+
+
 async def _with_role(session: AsyncSession, role: str) -> list[Person]:
     return [p for p in await people_repository.active(session) if p.role == role]
 
@@ -155,7 +176,7 @@ async def notify(ctx: ActionContext, spec: Mapping[str, Any]) -> dict[str, Any]:
     """An in-app notice (kind `automation.notified`) to each target who may hear it, on the
     channels their preferences give that kind."""
     kind = KINDS[NOTICE_KIND]
-    chosen = final(await _notify_candidates(ctx, spec["to"]), kind, actor_id=None)
+    chosen = final(_readers(ctx, await _notify_candidates(ctx, spec["to"])), kind, actor_id=None)
     if not chosen:
         raise NotYetKnown("nobody to notify: the target resolved to nobody")
     title = (ctx.text(spec["title"]) or "").strip()[:TITLE_LIMIT] or ctx.rule.name
@@ -193,7 +214,7 @@ async def notify(ctx: ActionContext, spec: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _addressees(ctx: ActionContext, to: Mapping[str, Any]) -> list[Addressee]:
     if "role" in to or "person_id" in to:
-        people = await _notify_candidates(ctx, to)
+        people = _readers(ctx, await _notify_candidates(ctx, to))
         return [
             Addressee(email=p.email, name=p.name, user_id=p.user_id)
             for p in people

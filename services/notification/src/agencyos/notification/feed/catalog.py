@@ -83,6 +83,22 @@ _TASK = FeedRule(
     client_when=_visible_task,
 )
 _PROJECT_ONLY = FeedRule(permission="projects.read", project="project_id")
+
+
+def _client_comment(data: Mapping[str, Any]) -> bool:
+    # Only `client` says so: an internal comment, and every comment event from before comments
+    # had a visibility, stay the team's.
+    return data.get("visibility") == "client"
+
+
+# A client-visible comment (work accepts one only on a task visible to the client) reaches the
+# users of the project's client, without who else is around the task; an internal one never.
+_COMMENT = FeedRule(
+    permission="projects.read",
+    project="project_id",
+    client_fields=_fields("comment_id", "task_id", "project_id", "task_title", "excerpt"),
+    client_when=_client_comment,
+)
 _DELIVERABLE = FeedRule(
     permission="projects.read",
     project="project_id",
@@ -143,7 +159,8 @@ RULES: dict[str, FeedRule] = {
     "work.task.completed": _TASK,
     "work.task.deleted": _TASK,
     "work.task.assigned": _PROJECT_ONLY,
-    "work.comment.created": _PROJECT_ONLY,
+    "work.comment.created": _COMMENT,
+    # A mention is the team's: only project members (never a client user) can be mentioned.
     "work.comment.mentioned": _PROJECT_ONLY,
     "work.feedback.received": FeedRule(
         permission="projects.read",

@@ -1,6 +1,8 @@
 """Notices about tasks: assigned to you, a mention, a comment on a task you are assigned to
 or follow, a task done (to the project's managers), client feedback (to the project's
-managers). Everyone told must be able to see the task's project."""
+managers). Everyone told must be able to see the task's project; and an internal comment (the
+default, and every comment event from before comments had a visibility) is never told to a
+client user, whatever the kinds' roles say (they are the team's today)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,17 @@ from agencyos.common.events import (
     TaskAssigned,
     TaskCompleted,
 )
+from agencyos.notification.directory.people import Person
 from agencyos.notification.kinds import KINDS
 from agencyos.notification.notices.builders import Builder
 from agencyos.notification.notices.notice import Notice, quoted
 from agencyos.notification.notices.telling import Telling
 from agencyos.notification.recipients.rules import can_see_project, project_managers
+
+
+def may_read_comment(person: Person, visibility: str) -> bool:
+    """An internal comment is for the agency's team alone."""
+    return visibility == "client" or not person.is_client
 
 
 def task_link(task_id: uuid.UUID) -> str:
@@ -87,7 +95,14 @@ async def comment_mentioned(telling: Telling) -> None:
         },
     )
     mentioned = await telling.named(payload.mentioned_user_id)
-    await telling.tell(notice, [p for p in mentioned if can_see_project(p, project, kind)])
+    await telling.tell(
+        notice,
+        [
+            p
+            for p in mentioned
+            if may_read_comment(p, payload.visibility) and can_see_project(p, project, kind)
+        ],
+    )
 
 
 async def comment_created(telling: Telling) -> None:
@@ -119,7 +134,14 @@ async def comment_created(telling: Telling) -> None:
         actor_id=payload.author_id,
     )
     people = await telling.named(*around)
-    await telling.tell(notice, [p for p in people if can_see_project(p, project, kind)])
+    await telling.tell(
+        notice,
+        [
+            p
+            for p in people
+            if may_read_comment(p, payload.visibility) and can_see_project(p, project, kind)
+        ],
+    )
 
 
 async def task_completed(telling: Telling) -> None:

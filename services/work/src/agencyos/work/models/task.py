@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -101,12 +102,15 @@ class Comment(TenantScoped, Timestamped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
         ),
+        CheckConstraint("visibility IN ('internal', 'client')", name="visibility_known"),
     )
 
     task_id: Mapped[uuid.UUID]
     author_id: Mapped[uuid.UUID]
     body: Mapped[str] = mapped_column(Text)
     mentions: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
+    # `internal`: the agency's team only; `client`: also the client's users (the portal).
+    visibility: Mapped[str] = mapped_column(Text, default="internal", server_default="internal")
 
 
 class TaskFollower(Base):

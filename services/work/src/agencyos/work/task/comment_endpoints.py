@@ -19,6 +19,12 @@ _COMMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Only the comment's author may change or delete it"},
     404: {"description": "No such comment on a task you can see"},
 }
+VISIBILITY_DESCRIPTION = (
+    " Visibility: `internal` (the default) is for the agency's team; `client` also shows the "
+    "comment to the users of the project's client in the portal, and is accepted only on a "
+    "task visible to the client (422 naming `visibility` otherwise). Client users do not "
+    "reach these routes; they read and write client-visible comments through the portal."
+)
 MENTIONS_DESCRIPTION = (
     " Mentions: write `@[Name](user-uuid)` in the markdown body, or list user ids in "
     "`mentions` (or both). Every mentioned user must be a member of the task's project: "
@@ -31,7 +37,7 @@ MENTIONS_DESCRIPTION = (
     "/v1/tasks/{task_id}/comments",
     response_model=Page[Comment],
     summary="List a task's comments",
-    description="Oldest first.",
+    description="Oldest first, internal and client-visible alike, each with its `visibility`.",
     responses=_TASK_404,
 )
 async def list_comments(
@@ -47,6 +53,7 @@ async def list_comments(
     response_model=Comment,
     summary="Comment on a task",
     description="A markdown comment by the caller, logged in the task's activity."
+    + VISIBILITY_DESCRIPTION
     + MENTIONS_DESCRIPTION,
     responses={**_TASK_404, 422: {"description": "Invalid fields (named in `errors`)"}},
 )
@@ -66,7 +73,10 @@ async def create_comment(
     "/v1/comments/{comment_id}",
     response_model=Comment,
     summary="Edit a comment",
-    description="By its author only. Only mentions the edit adds are notified."
+    description="By its author only. Only mentions the edit adds are notified; `visibility` "
+    "left out keeps the comment's. Making a comment client-visible publishes no new event (the "
+    "client's users see it in the portal), and making it internal again hides it there."
+    + VISIBILITY_DESCRIPTION
     + MENTIONS_DESCRIPTION,
     responses={**_COMMENT_RESPONSES, 422: {"description": "Invalid fields (named in `errors`)"}},
 )

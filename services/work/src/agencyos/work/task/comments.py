@@ -7,23 +7,33 @@ refused (422 naming `mentions`), so a notification never leaks a task to an outs
 Every new comment (not an edit) publishes one `work.comment.created` in its transaction, with
 the comment's mentions, the task's assignees and its followers. Its author follows the task
 (`followers`): always, even after unfollowing it, since commenting is joining the
-conversation; so `follower_ids` includes the author (unless an API key wrote it)."""
+conversation; so `follower_ids` includes the author (unless an API key wrote it).
+
+A comment's `visibility` is `internal` (the default: the agency's team only) or `client` (also
+the users of the project's client, in the portal). Whoever may write the task chooses it; a
+comment becomes `client` only on a task visible to the client (422 naming `visibility`
+otherwise). A client user only ever writes `client` comments (through work's portal gRPC,
+`add_client_comment`), mentions nobody, and follows nothing. The rule every route, event and
+notice keeps: an internal comment never reaches a client user. The events carry the
+visibility for that (`work.comment.created`, `work.comment.mentioned`)."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyos.common.audit import record_audit
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
 from agencyos.common.errors import NotFound, PermissionDenied, field_error
 from agencyos.common.events import CommentCreated, CommentMentioned
 from agencyos.common.outbox import publish
 from agencyos.common.pagination import PageParams
+from agencyos.common.permissions import Role
 from agencyos.work.models import Comment, Task
 from agencyos.work.task import activity
 from agencyos.work.task.permissions import follows_tasks
@@ -56,6 +66,22 @@ def excerpt(body: str) -> str:
 
 def _snapshot(comment: Comment) -> dict[str, Any]:
     return {"id": str(comment.id), "excerpt": excerpt(comment.body)}
+
+
+INTERNAL: Literal["internal"] = "internal"
+CLIENT: Literal["client"] = "client"
+
+
+def _check_visibility(task: Task, visibility: str) -> None:
+    if visibility == CLIENT and not task.visible_to_client:
+        raise field_error(
+            "visibility",
+            "a comment can be visible to the client only on a task visible to the client",
+        )
+
+
+def _visibility(comment: Comment) -> Literal["internal", "client"]:
+    return CLIENT if comment.visibility == CLIENT else INTERNAL
 
 
 class CommentService:
@@ -95,6 +121,7 @@ class CommentService:
                     mentioned_user_id=user_id,
                     author_id=comment.author_id,
                     excerpt=excerpt(comment.body),
+                    visibility=_visibility(comment),
                 ),
                 source_service=SERVICE,
                 subject=f"tasks/{task.id}/comments/{comment.id}",
@@ -108,8 +135,14 @@ class CommentService:
         params: PageParams,
     ) -> tuple[list[Comment], int]:
         task = await self._task(session, principal, task_id)
+        # A client user reaches no work route today (no `projects.read`); should one ever,
+        # it reads the client-visible comments alone.
+        client_only = principal.role == Role.CLIENT
         rows, total = await comment_repository.paginate(
-            session, comment_repository.of_task(task.id), page=params.page, per_page=params.per_page
+            session,
+            comment_repository.of_task(task.id, client_only=client_only),
+            page=params.page,
+            per_page=params.per_page,
         )
         return list(rows), total
 
@@ -122,12 +155,42 @@ class CommentService:
     ) -> Comment:
         principal.require("tasks.write")
         found = await self._task(session, principal, task_id)
+        if principal.role == Role.CLIENT:
+            # Only ever through the portal (add_client_comment), and only `client`.
+            raise PermissionDenied("a client user comments through the portal")
+        return await self._insert(
+            session,
+            principal,
+            found,
+            data.body,
+            mentions=unique([*mentioned_in(data.body), *data.mentions]),
+            visibility=data.visibility,
+        )
+
+    async def add_client_comment(
+        self, session: AsyncSession, principal: Principal, task: Task, body: str
+    ) -> Comment:
+        """A `client` comment on `task`, which the caller (a client user of the project's
+        client, checked by the caller of this) may see: no mentions (a client user does not
+        know the team's ids; `@[..](..)` in the body stays text), and no following."""
+        return await self._insert(session, principal, task, body, mentions=[], visibility=CLIENT)
+
+    async def _insert(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        found: Task,
+        body: str,
+        *,
+        mentions: list[uuid.UUID],
+        visibility: str,
+    ) -> Comment:
         await task_service.lock_project(session, found.project_id)
         # Held until commit: the task cannot be deleted under the new comment.
-        task = await task_repository.share_lock(session, task_id)
+        task = await task_repository.share_lock(session, found.id)
         if task is None:
             raise NotFound("no such task")
-        mentions = unique([*mentioned_in(data.body), *data.mentions])
+        _check_visibility(task, visibility)
         await self._check_mentions(session, task, mentions)
         now = utcnow()
         comment = Comment(
@@ -135,8 +198,9 @@ class CommentService:
             id=uuid.uuid4(),
             task_id=task.id,
             author_id=principal.user_id,
-            body=data.body,
+            body=body,
             mentions=mentions,
+            visibility=visibility,
             created_at=now,
             updated_at=now,
         )
@@ -163,6 +227,7 @@ class CommentService:
                 mentioned_user_ids=mentions,
                 assignee_ids=list(task.assignee_ids),
                 follower_ids=await follower_repository.follower_ids(session, task.id),
+                visibility=_visibility(comment),
             ),
             source_service=SERVICE,
             subject=f"tasks/{task.id}/comments/{comment.id}",
@@ -207,11 +272,31 @@ class CommentService:
         mentions = unique([*mentioned_in(data.body), *explicit])
         added = [m for m in mentions if m not in set(old_mentions)]
         await self._check_mentions(session, task, added)
-        if data.body == comment.body and mentions == old_mentions:
+        visibility = data.visibility or comment.visibility
+        _check_visibility(task, visibility)
+        if (
+            data.body == comment.body
+            and mentions == old_mentions
+            and visibility == comment.visibility
+        ):
             return comment
         before = _snapshot(comment)
+        if visibility != comment.visibility:
+            # Who showed a comment to the client (or hid it again): the audit log keeps it.
+            await record_audit(
+                session,
+                action="comment.visibility_changed",
+                entity_type="comment",
+                entity_id=comment.id,
+                actor=principal,
+                source_service=SERVICE,
+                before={"visibility": comment.visibility},
+                after={"visibility": visibility},
+                detail={"task_id": str(task.id), "project_id": str(task.project_id)},
+            )
         comment.body = data.body
         comment.mentions = mentions
+        comment.visibility = visibility
         comment.updated_at = utcnow()
         await session.flush()
         await activity.record(

@@ -436,12 +436,24 @@ class TaskRepository(Repository[Task]):
 class CommentRepository(Repository[Comment]):
     model = Comment
 
-    def of_task(self, task_id: uuid.UUID) -> Select[Any]:
-        return (
+    def of_task(self, task_id: uuid.UUID, *, client_only: bool = False) -> Select[Any]:
+        """The task's comments, oldest first (`client_only`: the client-visible ones)."""
+        stmt = select(Comment).where(Comment.task_id == task_id)
+        if client_only:
+            stmt = stmt.where(Comment.visibility == "client")
+        return stmt.order_by(Comment.created_at, Comment.id)
+
+    async def latest_client_visible(
+        self, session: AsyncSession, task_id: uuid.UUID, limit: int
+    ) -> list[Comment]:
+        """The task's latest `limit` client-visible comments, oldest first."""
+        stmt = (
             select(Comment)
-            .where(Comment.task_id == task_id)
-            .order_by(Comment.created_at, Comment.id)
+            .where(Comment.task_id == task_id, Comment.visibility == "client")
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(limit)
         )
+        return list(reversed((await session.execute(stmt)).scalars().all()))
 
     async def lock(self, session: AsyncSession, comment_id: uuid.UUID) -> Comment | None:
         stmt = (

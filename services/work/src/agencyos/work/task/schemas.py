@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -274,6 +274,13 @@ CommentBody = Annotated[
 ]
 
 
+CommentVisibility = Literal["internal", "client"]
+VISIBILITY_DESCRIPTION = (
+    "`internal` (the default): the agency's team only. `client`: also the users of the "
+    "project's client, in the portal; only on a task visible to the client."
+)
+
+
 class CommentCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -298,6 +305,7 @@ class CommentCreate(BaseModel):
         default_factory=list,
         description="Members to mention in addition to the `@[Name](id)` ones in the body",
     )
+    visibility: CommentVisibility = Field(default="internal", description=VISIBILITY_DESCRIPTION)
 
 
 class CommentUpdate(BaseModel):
@@ -311,6 +319,10 @@ class CommentUpdate(BaseModel):
         default=None,
         description="Replaces the extra mentions; omitted: the comment's current ones are kept",
     )
+    visibility: Omittable[CommentVisibility] = Field(
+        default=None,
+        description=VISIBILITY_DESCRIPTION + " Omitted: unchanged.",
+    )
 
 
 class Comment(BaseModel):
@@ -321,6 +333,7 @@ class Comment(BaseModel):
     author_id: uuid.UUID
     body: str = Field(description="Markdown")
     mentions: list[uuid.UUID] = Field(description="The mentioned users")
+    visibility: CommentVisibility = Field(description=VISIBILITY_DESCRIPTION)
     edited: bool
     created_at: datetime
     updated_at: datetime
@@ -409,6 +422,7 @@ def comment_out(comment: CommentRow) -> Comment:
         author_id=comment.author_id,
         body=comment.body,
         mentions=list(comment.mentions),
+        visibility=cast(CommentVisibility, comment.visibility),
         edited=comment.updated_at != comment.created_at,
         created_at=comment.created_at,
         updated_at=comment.updated_at,

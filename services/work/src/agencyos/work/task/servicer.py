@@ -6,6 +6,10 @@ A client-role caller (its token's `cid`) reaches only projects of its own client
 project answers NOT_FOUND, exactly like one that does not exist. Everyone else goes through
 the usual project visibility (members see their projects, `projects.read_all` all).
 
+Comments: ListClientTaskComments and AddClientComment reach a task only when it is visible to
+the client (an internal task answers NOT_FOUND like an unknown one), and only its
+client-visible comments: an internal comment is never answered here.
+
 A task made from feedback publishes `work.feedback.received` (the caller is its author) with
 the task's own events; a client user does not follow the task, a member passing the feedback
 on does."""
@@ -32,20 +36,22 @@ from agencyos.common.rpc import (
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
-from agencyos.work.models import Project, Task
+from agencyos.work.models import Comment, Project, Task
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
-from agencyos.work.task.comments import excerpt
+from agencyos.work.task.comments import comment_service, excerpt
 from agencyos.work.task.permissions import follows_tasks
 from agencyos.work.task.placement import SERVICE
-from agencyos.work.task.repository import TaskFilters, task_repository
-from agencyos.work.task.schemas import TaskCreate
+from agencyos.work.task.repository import TaskFilters, comment_repository, task_repository
+from agencyos.work.task.schemas import CommentCreate, TaskCreate
 from agencyos.work.task.service import NewTask, task_service
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 50_000
 # GetTasks answers at most this many ids per call
 MAX_TASK_IDS = 500
+# ListClientTaskComments answers a task's latest this many client-visible comments
+MAX_CLIENT_COMMENTS = 500
 
 
 def task_message(task: Task) -> work_pb2.Task:
@@ -59,6 +65,19 @@ def task_message(task: Task) -> work_pb2.Task:
         due_date=iso_date(task.due_date),
         completed_at=rfc3339(task.completed_at),
         visible_to_client=task.visible_to_client,
+    )
+
+
+def comment_message(comment: Comment) -> work_pb2.Comment:
+    return work_pb2.Comment(
+        id=str(comment.id),
+        task_id=str(comment.task_id),
+        author_id=str(comment.author_id),
+        body=comment.body,
+        visibility=comment.visibility,
+        created_at=rfc3339(comment.created_at),
+        updated_at=rfc3339(comment.updated_at),
+        edited=comment.updated_at != comment.created_at,
     )
 
 
@@ -77,6 +96,21 @@ async def _project_for(
     if write:
         principal.require("tasks.write")
     return await visible_project(session, principal, project_id)
+
+
+async def _client_visible_task(
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, write: bool
+) -> Task:
+    """The task if it is visible to the client and the caller may reach its project (see
+    `_project_for`); NOT_FOUND otherwise, the same for an internal task as for none."""
+    task = await task_repository.get(session, task_id)
+    if task is None or not task.visible_to_client:
+        raise NotFound("no such task")
+    try:
+        await _project_for(session, principal, task.project_id, write=write)
+    except NotFound as exc:
+        raise NotFound("no such task") from exc
+    return task
 
 
 class TaskRpc(work_pb2_grpc.WorkServiceServicer):
@@ -195,3 +229,29 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         )
         view = await task_service.create(rpc_session(), principal, project_id, data)
         return task_message(view.task)
+
+    async def ListClientTaskComments(
+        self, request: work_pb2.ListClientTaskCommentsRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListCommentsResponse:
+        principal = rpc_principal()
+        task_id = parse_uuid(request.task_id, "task_id")
+        session = rpc_session()
+        task = await _client_visible_task(session, principal, task_id, write=False)
+        comments = await comment_repository.latest_client_visible(
+            session, task.id, MAX_CLIENT_COMMENTS
+        )
+        return work_pb2.ListCommentsResponse(comments=[comment_message(c) for c in comments])
+
+    async def AddClientComment(
+        self, request: work_pb2.AddClientCommentRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Comment:
+        principal = rpc_principal()
+        task_id = parse_uuid(request.task_id, "task_id")
+        data = validated(CommentCreate, body=request.body, visibility="client")
+        session = rpc_session()
+        task = await _client_visible_task(session, principal, task_id, write=True)
+        if principal.role == Role.CLIENT:
+            comment = await comment_service.add_client_comment(session, principal, task, data.body)
+        else:
+            comment = await comment_service.create(session, principal, task.id, data)
+        return comment_message(comment)
