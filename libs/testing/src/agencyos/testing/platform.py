@@ -131,6 +131,10 @@ class Platform:
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
                 "AGENCYOS_REVOCATION_NAMESPACE": self.revocation_namespace,
+                # Writes fail closed when Redis cannot answer a revocation check in time, and
+                # the next second's checks are not asked at all: on two cores running the whole
+                # suite, fifty concurrent writes once waited past the 0.5 s default for one.
+                "AGENCYOS_REVOCATION_REDIS_TIMEOUT_SECONDS": "2.0",
                 "AGENCYOS_SERVICE_CREDENTIAL": self.service_credential,
                 "AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY": self.key_encryption_key,
                 # Tests reach the gateway from 127.0.0.1 and may say which address they call
