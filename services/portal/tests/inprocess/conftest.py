@@ -54,6 +54,9 @@ def client_side(in_process: InProcess, agency: Agency, name: str) -> ClientSide:
 
 @pytest.fixture
 def scene(in_process: InProcess, tenant: Agency, other_tenant: Agency) -> Scene:
+    # The stand-in lives as long as the worker: start each test with no calls recorded.
+    in_process.standins.work.decisions.clear()
+    in_process.standins.work.feedback.clear()
     return Scene(
         tenant,
         client_side(in_process, tenant, "X"),

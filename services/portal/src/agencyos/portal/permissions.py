@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -47,6 +47,9 @@ def work_client(request: Request) -> WorkClient:
 Work = Annotated[WorkClient, Depends(work_client)]
 
 # The responses every portal route may answer besides its own.
-CLIENT_ONLY = {
+# OpenAPI responses, as FastAPI takes them.
+Responses = dict[int | str, dict[str, Any]]
+
+CLIENT_ONLY: Responses = {
     403: {"description": "The caller is not a client user (the portal is for clients only)"},
 }

@@ -4,11 +4,11 @@ from fastapi import APIRouter, status
 
 from agencyos.portal.comment.schemas import PortalComment, PortalCommentCreate, PortalComments
 from agencyos.portal.comment.service import portal_comment_service
-from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Work
+from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Responses, Work
 
 router = APIRouter(prefix="/v1/portal/tasks/{task_id}/comments", tags=["portal"])
 
-NO_TASK = {404: {"description": "No such task shown to your client"}}
+NO_TASK: Responses = {404: {"description": "No such task shown to your client"}}
 
 
 @router.get(

@@ -4,12 +4,12 @@ from fastapi import APIRouter
 
 from agencyos.portal.deliverable.schemas import DeliverableApproval, DeliverableChangesRequest
 from agencyos.portal.deliverable.service import portal_deliverable_service
-from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Work
+from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Responses, Work
 from agencyos.portal.project.schemas import PortalDeliverable
 
 router = APIRouter(prefix="/v1/portal/deliverables/{deliverable_id}", tags=["portal"])
 
-DECISION_ERRORS = {
+DECISION_ERRORS: Responses = {
     **CLIENT_ONLY,
     404: {"description": "No such deliverable of your client's projects"},
     412: {"description": "The deliverable is not awaiting a decision (already decided)"},
