@@ -1,7 +1,8 @@
 """The portal's project side through the gateway against the real work service: a client user
 of client X sees X's projects only, the client-visible tasks only, decides on a deliverable
-(the project's manager hears of it), sends feedback and sees the task it made, comments; Y's
-ids answer 404 to X's user, and an agency member's token is refused."""
+(the project's manager hears of it), sends feedback and sees the task it made (the manager
+hears of it too), comments; Y's ids answer 404 to X's user, and an agency member's token is
+refused."""
 
 from __future__ import annotations
 
@@ -112,6 +113,10 @@ class TestPortalProjects:
         assert (task["title"], task["status"]) == ("Logo blurry", "todo")
         again = await gateway.get(f"/v1/portal/projects/{x['project']['id']}", headers=xh)
         assert task["id"] in [t["id"] for t in again.json()["tasks"]]
+        told = await wait_for_notice(
+            gateway, manager, "feedback.received", about("task_id", task["id"])
+        )
+        assert told["title"].startswith("Xeno Client sent feedback on ")
 
         # Comments: the client's own, readable back; an internal comment never shows.
         internal = await gateway.post(
