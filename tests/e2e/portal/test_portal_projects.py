@@ -1,8 +1,8 @@
 """The portal's project side through the gateway against the real work service: a client user
 of client X sees X's projects only, the client-visible tasks only, decides on a deliverable
 (the project's manager hears of it), sends feedback and sees the task it made (the manager
-hears of it too), comments; Y's ids answer 404 to X's user, and an agency member's token is
-refused."""
+hears of it too), comments; Y's ids answer 404 to X's user, X's ids 404 to another agency's
+client user, and an agency member's token is refused."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ async def client_project(
 
 class TestPortalProjects:
     async def test_a_client_user_works_with_its_own_projects_only(
-        self, gateway: httpx.AsyncClient, agency: AgencySession
+        self, gateway: httpx.AsyncClient, agency: AgencySession, other_agency: AgencySession
     ) -> None:
         manager = await join(gateway, agency, "manager", name="Mona Manager")
         x = await client_project(gateway, agency, manager, "Xeno")
@@ -162,6 +162,23 @@ class TestPortalProjects:
         assert y_view.status_code == 200, y_view.text
         assert [d["status"] for d in y_view.json()["deliverables"]] == ["submitted"]
         assert [t["id"] for t in y_view.json()["tasks"]] == [y["visible"]["id"]]
+
+        # A client user of another agency reaches none of X's ids either.
+        theirs = await create_client(gateway, other_agency, company_name="Zeta Corp")
+        stranger = await join(gateway, other_agency, "client", name="Zed", client_id=theirs["id"])
+        sh = stranger.headers
+        for response in (
+            await gateway.get(f"/v1/portal/projects/{x['project']['id']}", headers=sh),
+            await gateway.post(
+                f"/v1/portal/deliverables/{x['deliverable']}/request-changes",
+                json={"comment": "No"},
+                headers=sh,
+            ),
+            await gateway.get(f"/v1/portal/tasks/{x['visible']['id']}/comments", headers=sh),
+        ):
+            assert_problem(response, 404)
+        listed_elsewhere = await gateway.get("/v1/portal/projects", headers=sh)
+        assert listed_elsewhere.json() == {"items": []}
 
         # An agency member's token is refused.
         refused = await gateway.get("/v1/portal/projects", headers=manager.headers)
