@@ -229,6 +229,21 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     tasks: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Task] = field(default_factory=dict)
     # CreateTask calls answered: (the caller's user id, the request), in order.
     created_tasks: list[tuple[uuid.UUID, work_pb2.CreateTaskRequest]] = field(default_factory=list)
+    deliverables: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.Deliverable] = field(
+        default_factory=dict
+    )
+    # Comments by (agency, task id), oldest first, internal ones included (never answered).
+    comments: dict[tuple[uuid.UUID, uuid.UUID], list[work_pb2.Comment]] = field(
+        default_factory=dict
+    )
+    # Decisions on deliverables answered: (the caller's user id, the method's name, the request).
+    decisions: list[tuple[uuid.UUID, str, work_pb2.DeliverableDecisionRequest]] = field(
+        default_factory=list
+    )
+    # CreateTaskFromFeedback calls answered: (the caller's user id, the request), in order.
+    feedback: list[tuple[uuid.UUID, work_pb2.CreateTaskFromFeedbackRequest]] = field(
+        default_factory=list
+    )
 
     def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
         template_id = uuid.uuid4()
@@ -283,6 +298,82 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             visible_to_client=visible_to_client,
         )
         return task_id
+
+    def add_deliverable(
+        self,
+        agency_id: uuid.UUID,
+        project_id: uuid.UUID,
+        *,
+        title: str = "",
+        status: str = "submitted",
+    ) -> uuid.UUID:
+        deliverable_id = uuid.uuid4()
+        self.deliverables[(agency_id, deliverable_id)] = work_pb2.Deliverable(
+            id=str(deliverable_id),
+            project_id=str(project_id),
+            title=title or f"Deliverable {deliverable_id.hex[:6]}",
+            status=status,
+            submitted_at=_rfc3339(time.time()) if status != "draft" else "",
+        )
+        return deliverable_id
+
+    def add_comment(
+        self,
+        agency_id: uuid.UUID,
+        task_id: uuid.UUID,
+        author_id: uuid.UUID,
+        body: str,
+        *,
+        visibility: str = "internal",
+    ) -> uuid.UUID:
+        comment_id = uuid.uuid4()
+        now = _rfc3339(time.time())
+        self.comments.setdefault((agency_id, task_id), []).append(
+            work_pb2.Comment(
+                id=str(comment_id),
+                task_id=str(task_id),
+                author_id=str(author_id),
+                body=body,
+                visibility=visibility,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return comment_id
+
+    def _client_project(self, raw_project_id: str, *, write: bool) -> work_pb2.Project:
+        """The project if the caller may reach it as work's portal methods rule: a client
+        user its own client's projects; anyone else the projects they see (and, to `write`,
+        `tasks.write`); NotFound otherwise."""
+        principal = rpc_principal()
+        if principal.role == Role.CLIENT and principal.client_id is None:
+            raise PermissionDenied("this client user is bound to no client")
+        if principal.role != Role.CLIENT:
+            principal.require("tasks.write" if write else "projects.read")
+        project = self.projects.get((_tenant(), _uuid(raw_project_id)))
+        if project is None or not self._visible(project):
+            raise NotFound("no such project")
+        return project
+
+    def _client_task(self, raw_task_id: str, *, write: bool) -> work_pb2.Task:
+        task = self.tasks.get((_tenant(), _uuid(raw_task_id)))
+        if task is None or not task.visible_to_client:
+            raise NotFound("no such task")
+        try:
+            self._client_project(task.project_id, write=write)
+        except NotFound as exc:
+            raise NotFound("no such task") from exc
+        return task
+
+    def _client_deliverable(self, raw_deliverable_id: str) -> work_pb2.Deliverable:
+        deliverable = self.deliverables.get((_tenant(), _uuid(raw_deliverable_id)))
+        if deliverable is None or deliverable.status == "draft":
+            raise NotFound("no such deliverable")
+        try:
+            self._client_project(deliverable.project_id, write=False)
+        except NotFound as exc:
+            raise NotFound("no such deliverable") from exc
+        return deliverable
 
     def _visible(self, project: work_pb2.Project) -> bool:
         principal = rpc_principal()
@@ -362,6 +453,124 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         self.tasks[(_tenant(), task_id)] = task
         self.created_tasks.append((principal.user_id, request))
         return task
+
+    async def ListClientProjects(
+        self, request: work_pb2.ListClientProjectsRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListClientProjectsResponse:
+        """A client user may ask for its own client only; anyone else needs
+        `projects.read_all` (work's rule)."""
+        principal = rpc_principal()
+        client_id = request.client_id
+        if principal.role == Role.CLIENT:
+            if principal.client_id is None or str(principal.client_id) != client_id:
+                raise PermissionDenied("a client user sees only its own client's projects")
+        else:
+            principal.require("projects.read_all")
+        tenant = _tenant()
+        return work_pb2.ListClientProjectsResponse(
+            projects=[
+                p
+                for (agency, _), p in self.projects.items()
+                if agency == tenant and p.client_id == client_id
+            ]
+        )
+
+    async def ListClientVisibleTasks(
+        self, request: work_pb2.ListClientVisibleTasksRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListTasksResponse:
+        project = self._client_project(request.project_id, write=False)
+        tenant = _tenant()
+        return work_pb2.ListTasksResponse(
+            tasks=[
+                t
+                for (agency, _), t in self.tasks.items()
+                if agency == tenant and t.project_id == project.id and t.visible_to_client
+            ]
+        )
+
+    async def ListClientDeliverables(
+        self, request: work_pb2.ListClientDeliverablesRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListDeliverablesResponse:
+        project = self._client_project(request.project_id, write=False)
+        tenant = _tenant()
+        return work_pb2.ListDeliverablesResponse(
+            deliverables=[
+                d
+                for (agency, _), d in self.deliverables.items()
+                if agency == tenant and d.project_id == project.id and d.status != "draft"
+            ]
+        )
+
+    def _decide(
+        self, method: str, request: work_pb2.DeliverableDecisionRequest, status: str
+    ) -> work_pb2.Deliverable:
+        deliverable = self._client_deliverable(request.deliverable_id)
+        if deliverable.status != "submitted":
+            raise PreconditionFailed(f"the deliverable is {deliverable.status}, not submitted")
+        deliverable.status = status
+        deliverable.decided_at = _rfc3339(time.time())
+        self.decisions.append((rpc_principal().user_id, method, request))
+        return deliverable
+
+    async def ApproveDeliverable(
+        self, request: work_pb2.DeliverableDecisionRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Deliverable:
+        return self._decide("ApproveDeliverable", request, "approved")
+
+    async def RequestDeliverableChanges(
+        self, request: work_pb2.DeliverableDecisionRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Deliverable:
+        if not request.comment.strip():
+            raise InvalidInput("comment is required: say what should change")
+        return self._decide("RequestDeliverableChanges", request, "changes_requested")
+
+    async def CreateTaskFromFeedback(
+        self, request: work_pb2.CreateTaskFromFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Task:
+        if not request.title.strip():
+            raise InvalidInput("title must be 1 to 300 characters")
+        project = self._client_project(request.project_id, write=True)
+        task_id = uuid.uuid4()
+        task = work_pb2.Task(
+            id=str(task_id),
+            project_id=project.id,
+            title=request.title.strip(),
+            description=request.description,
+            status="todo",
+            priority="medium",
+            visible_to_client=(
+                request.visible_to_client if request.HasField("visible_to_client") else True
+            ),
+        )
+        self.tasks[(_tenant(), task_id)] = task
+        self.feedback.append((rpc_principal().user_id, request))
+        return task
+
+    async def ListClientTaskComments(
+        self, request: work_pb2.ListClientTaskCommentsRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListCommentsResponse:
+        task = self._client_task(request.task_id, write=False)
+        found = self.comments.get((_tenant(), _uuid(task.id)), [])
+        return work_pb2.ListCommentsResponse(
+            comments=[c for c in found if c.visibility == "client"]
+        )
+
+    async def AddClientComment(
+        self, request: work_pb2.AddClientCommentRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.Comment:
+        if not request.body.strip() or len(request.body) > 20_000:
+            raise InvalidInput("invalid fields: body")
+        task = self._client_task(request.task_id, write=True)
+        comment_id = self.add_comment(
+            _tenant(),
+            _uuid(task.id),
+            rpc_principal().user_id,
+            request.body.strip(),
+            visibility="client",
+        )
+        return next(
+            c for c in self.comments[(_tenant(), _uuid(task.id))] if c.id == str(comment_id)
+        )
 
     async def GetProjectTemplate(
         self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext

@@ -1,5 +1,3 @@
-"""Portal: client-portal access, branding, feedback and deliverable approvals.
-
-Not built yet: this service starts, migrates its platform tables and answers health,
-readiness and metrics, and serves no API routes of its own.
-"""
+"""Portal: what a client user of an agency sees and does — its client's projects, the tasks and
+deliverables shown to it, decisions on deliverables, feedback and comments (through work's
+gRPC, with the client user's own token)."""

@@ -1,12 +1,18 @@
 from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
+from agencyos.portal.comment.endpoints import router as comment_router
+from agencyos.portal.deliverable.endpoints import router as deliverable_router
+from agencyos.portal.project.endpoints import router as project_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
     return create_app(
         ctx,
         title="AgencyOS portal",
-        description="Portal: client-portal access, branding, feedback and deliverable approvals.",
-        routers=[],
+        description=(
+            "Portal: what a client user of an agency sees — its client's projects, the tasks "
+            "and deliverables shown to it, its decisions on deliverables, feedback and comments."
+        ),
+        routers=[project_router, deliverable_router, comment_router],
     )

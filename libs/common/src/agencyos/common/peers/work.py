@@ -1,13 +1,14 @@
 """The typed client of work's gRPC contract (`agencyos.work.v1.WorkService`): what other
-services ask about projects, tasks and templates. (The portal's methods join it when the portal
-calls them.)"""
+services ask about projects, tasks and templates, and what the client portal asks for a client
+user (its client's projects, client-visible tasks and comments, deliverables and decisions on
+them, feedback)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -52,6 +53,32 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Deliverable:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    description: str | None
+    link_url: str | None
+    file_ref: str | None
+    status: str
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A client-visible comment on a task (work never answers internal ones here)."""
+
+    id: uuid.UUID
+    task_id: uuid.UUID
+    author_id: uuid.UUID
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    edited: bool
+
+
+@dataclass(frozen=True)
 class Membership:
     """Whether a user may log time on a project."""
 
@@ -69,6 +96,36 @@ class ProjectTemplate:
 
 def _day(raw: str) -> date | None:
     return date.fromisoformat(raw) if raw else None
+
+
+def _instant(raw: str) -> datetime | None:
+    return datetime.fromisoformat(raw) if raw else None
+
+
+def deliverable_of(message: work_pb2.Deliverable) -> Deliverable:
+    return Deliverable(
+        id=uuid.UUID(message.id),
+        project_id=uuid.UUID(message.project_id),
+        title=message.title,
+        description=message.description or None,
+        link_url=message.link_url or None,
+        file_ref=message.file_ref or None,
+        status=message.status,
+        submitted_at=_instant(message.submitted_at),
+        decided_at=_instant(message.decided_at),
+    )
+
+
+def comment_of(message: work_pb2.Comment) -> Comment:
+    return Comment(
+        id=uuid.UUID(message.id),
+        task_id=uuid.UUID(message.task_id),
+        author_id=uuid.UUID(message.author_id),
+        body=message.body,
+        created_at=datetime.fromisoformat(message.created_at),
+        updated_at=datetime.fromisoformat(message.updated_at),
+        edited=message.edited,
+    )
 
 
 def project_of(message: work_pb2.Project) -> Project:
@@ -221,3 +278,107 @@ class WorkClient:
         except NotFound:
             return None
         return ProjectTemplate(uuid.UUID(message.id), message.name, message.is_default)
+
+    # The client portal's methods: each answers what a client user of the project's client (or
+    # staff who see the project) may see; work answers NotFound for anything else.
+
+    async def client_projects(self, principal: Principal, client_id: uuid.UUID) -> list[Project]:
+        """The client's projects, with progress. A client user may ask for its own client
+        only (else PermissionDenied)."""
+        response = await call(
+            self.stub.ListClientProjects,
+            work_pb2.ListClientProjectsRequest(client_id=str(client_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [project_of(p) for p in response.projects]
+
+    async def client_visible_tasks(self, principal: Principal, project_id: uuid.UUID) -> list[Task]:
+        """The project's tasks visible to its client, in board order."""
+        response = await call(
+            self.stub.ListClientVisibleTasks,
+            work_pb2.ListClientVisibleTasksRequest(project_id=str(project_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [task_of(t) for t in response.tasks]
+
+    async def client_deliverables(
+        self, principal: Principal, project_id: uuid.UUID
+    ) -> list[Deliverable]:
+        """The project's deliverables but drafts, oldest first."""
+        response = await call(
+            self.stub.ListClientDeliverables,
+            work_pb2.ListClientDeliverablesRequest(project_id=str(project_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [deliverable_of(d) for d in response.deliverables]
+
+    async def approve_deliverable(
+        self, principal: Principal, deliverable_id: uuid.UUID, comment: str | None = None
+    ) -> Deliverable:
+        """A submitted deliverable approved (work publishes work.deliverable.approved);
+        PreconditionFailed from any other status."""
+        message = await call(
+            self.stub.ApproveDeliverable,
+            work_pb2.DeliverableDecisionRequest(
+                deliverable_id=str(deliverable_id), comment=comment or ""
+            ),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return deliverable_of(message)
+
+    async def request_deliverable_changes(
+        self, principal: Principal, deliverable_id: uuid.UUID, comment: str
+    ) -> Deliverable:
+        """A submitted deliverable sent back with the client's comment (work publishes
+        work.deliverable.changes_requested); PreconditionFailed from any other status."""
+        message = await call(
+            self.stub.RequestDeliverableChanges,
+            work_pb2.DeliverableDecisionRequest(
+                deliverable_id=str(deliverable_id), comment=comment
+            ),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return deliverable_of(message)
+
+    async def create_task_from_feedback(
+        self, principal: Principal, project_id: uuid.UUID, *, title: str, description: str
+    ) -> Task:
+        """A client-visible task in the project's first column from the client's feedback
+        (work publishes work.feedback.received)."""
+        message = await call(
+            self.stub.CreateTaskFromFeedback,
+            work_pb2.CreateTaskFromFeedbackRequest(
+                project_id=str(project_id), title=title, description=description
+            ),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return task_of(message)
+
+    async def client_task_comments(self, principal: Principal, task_id: uuid.UUID) -> list[Comment]:
+        """The client-visible comments of a client-visible task, oldest first."""
+        response = await call(
+            self.stub.ListClientTaskComments,
+            work_pb2.ListClientTaskCommentsRequest(task_id=str(task_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [comment_of(c) for c in response.comments]
+
+    async def add_client_comment(
+        self, principal: Principal, task_id: uuid.UUID, body: str
+    ) -> Comment:
+        """A client-visible comment by the caller on a client-visible task (work publishes
+        work.comment.created)."""
+        message = await call(
+            self.stub.AddClientComment,
+            work_pb2.AddClientCommentRequest(task_id=str(task_id), body=body),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return comment_of(message)

@@ -1,0 +1,111 @@
+"""What a client user sees of its projects: names, status, progress, dates, the client-visible
+tasks and the deliverables. Never rates, budgets, billing terms, members or internal tasks."""
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from agencyos.common.peers import work as work_peer
+from agencyos.common.types import MultiLine
+
+FEEDBACK_MAX = 50_000
+
+
+class PortalProject(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    progress: int
+    start_date: date | None
+    deadline: date | None
+
+    @classmethod
+    def of(cls, project: work_peer.Project) -> "PortalProject":
+        return cls(
+            id=project.id,
+            name=project.name,
+            status=project.status,
+            progress=project.progress,
+            start_date=project.start_date,
+            deadline=project.deadline,
+        )
+
+
+class PortalProjects(BaseModel):
+    items: list[PortalProject]
+
+
+class PortalTask(BaseModel):
+    """A task of the project that the agency shows its client."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    status: str
+    due_date: date | None
+
+    @classmethod
+    def of(cls, task: work_peer.Task) -> "PortalTask":
+        return cls(
+            id=task.id,
+            project_id=task.project_id,
+            title=task.title,
+            status=task.status,
+            due_date=task.due_date,
+        )
+
+
+class PortalDeliverable(BaseModel):
+    """A deliverable submitted to the client (`submitted`: awaiting its decision) or decided."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    description: str | None
+    link_url: str | None
+    status: str
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, deliverable: work_peer.Deliverable) -> "PortalDeliverable":
+        return cls(
+            id=deliverable.id,
+            project_id=deliverable.project_id,
+            title=deliverable.title,
+            description=deliverable.description,
+            link_url=deliverable.link_url,
+            status=deliverable.status,
+            submitted_at=deliverable.submitted_at,
+            decided_at=deliverable.decided_at,
+        )
+
+
+class PortalProjectDetail(PortalProject):
+    tasks: list[PortalTask]
+    deliverables: list[PortalDeliverable]
+
+
+FeedbackMessage = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=FEEDBACK_MAX),
+    MultiLine,
+]
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "5f0c6d3e-8a57-4c3b-9a1e-2b7f4c9d1e20",
+                    "message": "The logo on the landing page looks blurry on phones.",
+                }
+            ]
+        },
+    )
+    project_id: uuid.UUID
+    message: FeedbackMessage
