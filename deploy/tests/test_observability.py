@@ -42,6 +42,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"service", "event_type", "outcome"}),
     ),
     "agencyos_outbox_backlog": ("gauge", frozenset({"service"})),
+    "agencyos_kafka_reachable": ("gauge", frozenset({"service"})),
     "agencyos_outbox_published_total": ("counter", frozenset({"service"})),
 }
 OUTCOMES = {"ok", "duplicate", "retried", "dead_lettered"}
@@ -188,6 +189,7 @@ class TestRules:
             "AgencyOSGrpcLatencyHigh",
             "AgencyOSKafkaConsumerLagGrowing",
             "AgencyOSOutboxNotDraining",
+            "AgencyOSKafkaUnreachable",
             "AgencyOSEventsDeadLettered",
         }
         for name, rule in alerts.items():

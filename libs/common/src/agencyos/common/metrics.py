@@ -49,6 +49,12 @@ OUTBOX_BACKLOG = Gauge(
     "Outbox rows not yet published to Kafka",
     ["service"],
 )
+KAFKA_REACHABLE = Gauge(
+    "agencyos_kafka_reachable",
+    "1 when the outbox relay last reached Kafka, 0 when it could not (readiness does not "
+    "depend on Kafka: the outbox rides out an outage; this gauge and its alert tell)",
+    ["service"],
+)
 OUTBOX_PUBLISHED = Counter(
     "agencyos_outbox_published_total",
     "Outbox rows published to Kafka",
