@@ -35,7 +35,14 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "agencyos_grpc_requests_total": ("counter", frozenset({"service", "grpc_method", "code"})),
     "agencyos_grpc_request_duration_seconds": ("histogram", frozenset({"service", "grpc_method"})),
-    "agencyos_kafka_consumer_lag": ("gauge", frozenset({"service", "topic", "partition"})),
+    "agencyos_kafka_consumer_lag": (
+        "gauge",
+        frozenset({"service", "consumer", "topic", "partition"}),
+    ),
+    "agencyos_kafka_consumer_last_poll_timestamp_seconds": (
+        "gauge",
+        frozenset({"service", "consumer"}),
+    ),
     "agencyos_kafka_handling_duration_seconds": ("histogram", frozenset({"service", "event_type"})),
     "agencyos_kafka_events_handled_total": (
         "counter",
@@ -190,6 +197,7 @@ class TestRules:
             "AgencyOSKafkaConsumerLagGrowing",
             "AgencyOSOutboxNotDraining",
             "AgencyOSKafkaUnreachable",
+            "AgencyOSKafkaConsumerStuck",
             "AgencyOSEventsDeadLettered",
         }
         for name, rule in alerts.items():

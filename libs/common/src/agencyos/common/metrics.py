@@ -30,8 +30,15 @@ GRPC_LATENCY = Histogram(
 )
 KAFKA_LAG = Gauge(
     "agencyos_kafka_consumer_lag",
-    "Messages behind the partition's end offset, per consumed partition",
-    ["service", "topic", "partition"],
+    "Messages behind the partition's end offset, per partition this process consumes now "
+    "(a partition's series goes when it is revoked or the consumer stops)",
+    ["service", "consumer", "topic", "partition"],
+)
+KAFKA_LAST_POLL = Gauge(
+    "agencyos_kafka_consumer_last_poll_timestamp_seconds",
+    "When the consumer last came back for more records (Unix time): a consumer stuck in a "
+    "handler or a rebalance stops advancing it while its process still answers",
+    ["service", "consumer"],
 )
 KAFKA_HANDLING = Histogram(
     "agencyos_kafka_handling_duration_seconds",
