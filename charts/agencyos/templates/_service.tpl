@@ -93,6 +93,10 @@ spec:
 ---
 {{ include "agencyos.migrationJob" $ctx }}
 {{- end }}
+{{- if .root.Values.monitoring.podMonitor.enabled }}
+---
+{{ include "agencyos.podMonitor" $ctx }}
+{{- end }}
 {{- end -}}
 
 {{/* The Deployment. Same context as agencyos.service plus fullName and tag. */}}
