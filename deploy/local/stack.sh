@@ -175,6 +175,11 @@ install_apt_packages() {
     if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
         pkgs+=(redis-server)
     fi
+    # PgBouncer: the tests run the services' database access through a real one in
+    # transaction mode, as the chart's CloudNativePG Pooler does.
+    if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
+        pkgs+=(pgbouncer)
+    fi
     if ! command -v java >/dev/null; then pkgs+=(default-jre-headless); fi
     if ! command -v curl >/dev/null; then pkgs+=(curl); fi # the OIDC provider's readiness
     if { ! kafka_jars_present || ! oidc_jars_present; } && ! command -v mvn >/dev/null; then
@@ -200,6 +205,13 @@ install_apt_packages() {
             systemctl disable --now redis-server >/dev/null 2>&1 || true
         elif [[ -x /etc/init.d/redis-server ]]; then
             /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+        fi
+    fi
+    if [[ " ${pkgs[*]} " == *" pgbouncer "* ]]; then
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+        elif [[ -x /etc/init.d/pgbouncer ]]; then
+            /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
         fi
     fi
     if [[ " ${pkgs[*]} " == *" postgresql "* && -d /run/systemd/system ]]; then

@@ -61,7 +61,11 @@ class ServiceContext:
         self.service = service
         self.settings = settings
         self.db = (
-            Database(settings.database_url, pool_size=settings.database_pool_size)
+            Database(
+                settings.database_url,
+                pool_size=settings.database_pool_size,
+                pgbouncer=settings.database_pgbouncer,
+            )
             if with_db
             else None
         )
