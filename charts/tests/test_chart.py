@@ -40,6 +40,8 @@ from .chart_support import (
     template,
 )
 
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+
 ci_values = pytest.mark.parametrize("values", CI_VALUES, ids=lambda path: path.stem)
 
 
@@ -320,8 +322,32 @@ class TestNetworkPolicies:
             allow_credentials = env["AGENCYOS_GATEWAY_CORS_ALLOW_CREDENTIALS"]
             assert allow_credentials == str(cors["allowCredentials"]).lower()
             assert env["AGENCYOS_GATEWAY_CORS_MAX_AGE_SECONDS"] == str(cors["maxAgeSeconds"])
-            trusted = chart_values(values)["gateway"]["trustedProxies"]
+            gateway = chart_values(values)["gateway"]
+            trusted = gateway["trustedProxies"]
+            if trusted is None:  # the default: the ingress controller's private networks
+                trusted = PRIVATE_NETWORKS if gateway["ingress"]["enabled"] else []
             assert json.loads(env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"]) == trusted
+
+    @pytest.mark.parametrize(
+        ("gateway", "expected"),
+        [
+            ("ingress: {enabled: true}", PRIVATE_NETWORKS),
+            ("ingress: {enabled: false}", []),
+            ("ingress: {enabled: true}\n  trustedProxies: []", []),
+            ("ingress: {enabled: true}\n  trustedProxies: [203.0.113.7/32]", ["203.0.113.7/32"]),
+        ],
+        ids=["ingress-default", "no-ingress", "explicitly-none", "explicit"],
+    )
+    def test_behind_the_ingress_the_gateway_believes_the_controllers_forwarded_for(
+        self, gateway: str, expected: list[str], tmp_path: Path
+    ) -> None:
+        values = tmp_path / "proxies.yaml"
+        values.write_text(f"global: {{environment: development}}\ngateway:\n  {gateway}\n")
+        (deployment,) = [
+            obj for obj in of_kind(values, "Deployment") if component_of(obj) == "gateway"
+        ]
+        env = env_of(container_of(deployment))
+        assert json.loads(env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"]) == expected
 
     @ci_values
     def test_egress_allows_dns_and_the_backends_each_service_uses(self, values: Path) -> None:

@@ -135,3 +135,20 @@ only when a value is given); empty when neither is set. */}}
 {{- printf "%s-service-credential" (include "agencyos.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The gateway's trusted proxies as JSON: gateway.trustedProxies when set (a list, [] included);
+when null, the private networks the ingress controller's pods live in if the ingress is
+enabled, else none.
+*/}}
+{{- define "agencyos.trustedProxies" -}}
+{{- $trusted := .Values.gateway.trustedProxies -}}
+{{- if kindIs "invalid" $trusted -}}
+{{- if .Values.gateway.ingress.enabled -}}
+{{- $trusted = list "10.0.0.0/8" "172.16.0.0/12" "192.168.0.0/16" "fc00::/7" -}}
+{{- else -}}
+{{- $trusted = list -}}
+{{- end -}}
+{{- end -}}
+{{- $trusted | toJson -}}
+{{- end -}}

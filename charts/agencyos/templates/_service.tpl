@@ -218,9 +218,9 @@ spec:
             - name: AGENCYOS_{{ $envName }}_CORS_MAX_AGE_SECONDS
               value: {{ .maxAgeSeconds | quote }}
             {{- end }}
-            {{- if hasKey $svc "trustedProxies" }}
+            {{- if eq .name "gateway" }}
             - name: AGENCYOS_{{ $envName }}_TRUSTED_PROXIES
-              value: {{ $svc.trustedProxies | default list | toJson | quote }}
+              value: {{ include "agencyos.trustedProxies" .root | quote }}
             {{- end }}
             {{- if .withDatabase }}
             - name: AGENCYOS_{{ $envName }}_DATABASE_URL
