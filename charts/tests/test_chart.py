@@ -276,8 +276,8 @@ class TestValuesFiles:
     def test_pods_start_as_production_unless_told_otherwise(self) -> None:
         (config,) = of_kind(CHART / "ci" / "default-values.yaml", "ConfigMap")
         assert config["data"]["AGENCYOS_ENVIRONMENT"] == "production"
-        # No public address in the defaults: the services then refuse to start in production.
-        assert "AGENCYOS_PUBLIC_BASE_URL" not in config["data"]
+        # production needs the public address (test_chart_production.py: refused without it)
+        assert config["data"]["AGENCYOS_PUBLIC_BASE_URL"] == "https://api.agencyos.example"
 
     def test_the_public_base_url_for_email_links_comes_from_values(self) -> None:
         (config,) = of_kind(CHART / "ci" / "production-values.yaml", "ConfigMap")
@@ -382,7 +382,10 @@ def _named(values: Path, kind: str, name: str) -> Manifest:
 
 def _values_file(tmp_path: Path, content: str) -> Path:
     path = tmp_path / "values.yaml"
-    path.write_text('global:\n  image:\n    tag: "1.0.0"\n' + content)
+    path.write_text(
+        'global:\n  image:\n    tag: "1.0.0"\n  publicBaseUrl: https://api.agencyos.example\n'
+        + content
+    )
     return path
 
 

@@ -152,3 +152,35 @@ enabled, else none.
 {{- end -}}
 {{- $trusted | toJson -}}
 {{- end -}}
+
+{{/*
+The settings each service refuses to start in production with at their development default,
+that come from the shared Secret (global.secrets.shared). The rest of the services'
+development secrets are chart values (global.publicBaseUrl, global.secrets.serviceCredential).
+charts/tests/test_chart_production.py keeps this list equal to the services' own.
+*/}}
+{{- define "agencyos.sharedSecretKeys" -}}
+billing: [AGENCYOS_BILLING_STRIPE_API_KEY, AGENCYOS_BILLING_STRIPE_API_BASE, AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET, AGENCYOS_BILLING_DOCUMENT_SIGNING_KEY]
+identity: [AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY]
+notification: [AGENCYOS_NOTIFICATION_SMTP_HOST, AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY, AGENCYOS_NOTIFICATION_WEBHOOK_SECRET_KEY]
+{{- end -}}
+
+{{/*
+A production install (global.environment: production) refuses to render without what the
+services would refuse to start without: the public URL and the shared Secret's name. The
+services check the Secret's values themselves at startup (a development default is refused).
+*/}}
+{{- define "agencyos.productionCheck" -}}
+{{- if eq .Values.global.environment "production" -}}
+{{- $_ := required "global.publicBaseUrl is required in production: every link in an email (sign-in, invoices, portal) starts with it. Set it to the address people reach the API at, or set global.environment: development for a throwaway cluster." .Values.global.publicBaseUrl -}}
+{{- if not .Values.global.secrets.shared -}}
+{{- $keys := list -}}
+{{- range $service, $names := include "agencyos.sharedSecretKeys" . | fromYaml -}}
+{{- if (get $.Values.services $service).enabled -}}
+{{- $keys = concat $keys $names -}}
+{{- end -}}
+{{- end -}}
+{{- fail (printf "global.secrets.shared is required in production: name the Secret that holds %s (the services refuse their development defaults in production)." (join ", " $keys)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
