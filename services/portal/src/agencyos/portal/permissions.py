@@ -1,6 +1,6 @@
 """Who may use the portal's API: client users only, each bound to its client (the token's
 `cid`). Everything a route answers is scoped by that client: work answers NOT_FOUND for another
-client's (or another agency's) projects, tasks and deliverables."""
+client's (or another agency's) projects, tasks and deliverables, billing for its invoices."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ Work = Annotated[WorkClient, Depends(work_client)]
 
 
 def billing_client(request: Request) -> BillingClient:
-    """billing's typed client, called with the caller's own token."""
+    """billing's typed client, called with the caller's own token (billing scopes every answer
+    to the token's client)."""
     return BillingClient.of(service_context(request).settings)
 
 
