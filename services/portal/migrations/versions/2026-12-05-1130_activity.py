@@ -46,6 +46,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_activity_client_recent", "activity", ["tenant_id", "client_id", "occurred_at"]
     )
+    # A task hidden or deleted, a project given to another client: their entries go.
+    op.create_index(
+        "ix_activity_task",
+        "activity",
+        ["tenant_id", "task_id"],
+        postgresql_where=sa.text("task_id IS NOT NULL"),
+    )
+    op.create_index("ix_activity_project", "activity", ["tenant_id", "project_id"])
     enable_tenant_rls("activity")
 
     op.create_table(

@@ -145,8 +145,9 @@ async def on_task_event(session: AsyncSession, event: CloudEvent) -> None:
         visible_to_client=payload.visible_to_client,
     )
     if not payload.visible_to_client:
-        # Internal (again): whatever the client was told of it goes.
-        await activity_repository.forget_task(session, payload.task_id)
+        if was_visible is not False:
+            # Internal again (or not known): whatever the client was told of it goes.
+            await activity_repository.forget_task(session, payload.task_id)
         return
     kind = _task_kind(payload, known_status, was_visible)
     project = await _client_project(session, payload.project_id)

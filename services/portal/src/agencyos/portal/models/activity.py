@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, String
+from sqlalchemy import BigInteger, DateTime, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyos.portal.models import Base
@@ -14,7 +14,16 @@ class Activity(Base):
     text (a comment can be hidden from the client later without an event)."""
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_client_recent", "tenant_id", "client_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_activity_client_recent", "tenant_id", "client_id", "occurred_at"),
+        Index(
+            "ix_activity_task",
+            "tenant_id",
+            "task_id",
+            postgresql_where=text("task_id IS NOT NULL"),
+        ),
+        Index("ix_activity_project", "tenant_id", "project_id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
