@@ -2,7 +2,9 @@ from fastapi import FastAPI
 
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.portal.comment.endpoints import router as comment_router
+from agencyos.portal.dashboard.endpoints import router as dashboard_router
 from agencyos.portal.deliverable.endpoints import router as deliverable_router
+from agencyos.portal.invoice.endpoints import router as invoice_router
 from agencyos.portal.project.endpoints import router as project_router
 
 
@@ -11,8 +13,15 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         ctx,
         title="AgencyOS portal",
         description=(
-            "Portal: what a client user of an agency sees — its client's projects, the tasks "
-            "and deliverables shown to it, its decisions on deliverables, feedback and comments."
+            "Portal: what a client user of an agency sees — its dashboard, its client's "
+            "projects, the tasks, milestones and deliverables shown to it, its decisions on "
+            "deliverables, feedback and comments, and its invoices (PDF, paying online)."
         ),
-        routers=[project_router, deliverable_router, comment_router],
+        routers=[
+            dashboard_router,
+            project_router,
+            deliverable_router,
+            comment_router,
+            invoice_router,
+        ],
     )
