@@ -85,9 +85,7 @@ EXTERNAL: dict[str, tuple[str, frozenset[str]]] = {
     ),
 }
 OUTCOMES = {"ok", "duplicate", "retried", "dead_lettered"}
-ALL_LABELS = (
-    frozenset().union(*(labels for _, labels in (METRICS | EXTERNAL).values())) | {"le"}
-)
+ALL_LABELS = frozenset().union(*(labels for _, labels in (METRICS | EXTERNAL).values())) | {"le"}
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
@@ -272,9 +270,7 @@ class TestAlertCoverage:
             assert section in page, (alert, section)
 
     @pytest.mark.parametrize("alert", ALERTS)
-    def test_every_alert_has_a_promtool_unit_test_that_expects_it_to_fire(
-        self, alert: str
-    ) -> None:
+    def test_every_alert_has_a_promtool_unit_test_that_expects_it_to_fire(self, alert: str) -> None:
         tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
         firing = [
             case
