@@ -36,6 +36,7 @@ from agencyos.common.rpc import (
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
+from agencyos.work.file.service import file_service
 from agencyos.work.models import Comment, Project, Task
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
@@ -179,6 +180,7 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         if "\x00" in title or "\x00" in request.description:
             raise InvalidInput("title and description must not contain NUL characters")
         visible = request.visible_to_client if request.HasField("visible_to_client") else True
+        attachment_ids = [parse_uuid(raw, "attachment_ids") for raw in request.attachment_ids]
         session = rpc_session()
         project = await _project_for(session, principal, project_id, write=True)
         column = await column_repository.first_with_status(
@@ -198,6 +200,8 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
                 creator_follows=follows_tasks(principal),
             ),
         )
+        # The caller's own completed uploads in the project become the task's attachments.
+        await file_service.attach_to_task(session, principal, project, task.id, attachment_ids)
         await publish(
             session,
             FeedbackReceived(
