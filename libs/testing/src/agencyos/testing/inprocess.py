@@ -40,7 +40,7 @@ from agencyos.testing.databases import TestDatabases, test_tables, truncate
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
-from agencyos.testing.s3 import s3_endpoint, test_bucket
+from agencyos.testing.s3 import ensure_test_bucket, s3_endpoint, test_bucket
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
 from agencyos.testing.verification import register_identity_database
@@ -211,6 +211,9 @@ class InProcess:
         self._verifier = JwksVerifier(self.jwks_url, issuer="agencyos", audience="agencyos-api")
         port = free_port()
         self.standins.identity.keys = self.keys
+        # work's stand-in signs file links as work does, into this run's bucket.
+        self.standins.work.s3_bucket = self.s3_bucket
+        await ensure_test_bucket(self.s3_bucket)
         self._peers = await start_grpc_server(
             "standins",
             self._verifier,

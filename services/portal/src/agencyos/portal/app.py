@@ -3,6 +3,7 @@ from fastapi import FastAPI
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.portal.comment.endpoints import router as comment_router
 from agencyos.portal.deliverable.endpoints import router as deliverable_router
+from agencyos.portal.file.endpoints import router as file_router
 from agencyos.portal.project.endpoints import router as project_router
 
 
@@ -12,7 +13,8 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         title="AgencyOS portal",
         description=(
             "Portal: what a client user of an agency sees — its client's projects, the tasks "
-            "and deliverables shown to it, its decisions on deliverables, feedback and comments."
+            "and deliverables shown to it, its decisions on deliverables, feedback, comments "
+            "and files."
         ),
-        routers=[project_router, deliverable_router, comment_router],
+        routers=[project_router, deliverable_router, comment_router, file_router],
     )

@@ -192,7 +192,9 @@ class TestSharingAndDeletion:
         assert deleted[0]["data"]["shared_with_client"] is True
         async with httpx.AsyncClient() as plain:
             assert (await plain.get(link["url"])).status_code == 404
-        assert (await work.get(f"/v1/files/{file['id']}", headers=agency.headers)).status_code == 404
+        assert (
+            await work.get(f"/v1/files/{file['id']}", headers=agency.headers)
+        ).status_code == 404
 
 
 class TestWhoMay:

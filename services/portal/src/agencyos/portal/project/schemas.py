@@ -5,12 +5,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agencyos.common.peers import work as work_peer
 from agencyos.common.types import MultiLine
+from agencyos.portal.file.schemas import PortalFile
 
 FEEDBACK_MAX = 50_000
+# work's limit on a piece of feedback's attachments.
+ATTACHMENTS_MAX = 20
 
 
 class PortalProject(BaseModel):
@@ -86,6 +89,9 @@ class PortalDeliverable(BaseModel):
 class PortalProjectDetail(PortalProject):
     tasks: list[PortalTask]
     deliverables: list[PortalDeliverable]
+    files: list[PortalFile] = Field(
+        description="Files shown to the client (shared, on its tasks and deliverables, or its own)"
+    )
 
 
 FeedbackMessage = Annotated[
@@ -103,9 +109,18 @@ class FeedbackCreate(BaseModel):
                 {
                     "project_id": "5f0c6d3e-8a57-4c3b-9a1e-2b7f4c9d1e20",
                     "message": "The logo on the landing page looks blurry on phones.",
+                    "attachments": ["0b8e0d52-3f51-4f7e-9a3c-6f2f1d7c2a11"],
                 }
             ]
         },
     )
     project_id: uuid.UUID
     message: FeedbackMessage
+    attachments: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=ATTACHMENTS_MAX,
+        description=(
+            "Ids of your own completed uploads in this project (POST "
+            "/v1/portal/projects/{id}/uploads, then complete): attached to the new task"
+        ),
+    )
