@@ -69,6 +69,10 @@ class FileStorageSettings(ServiceSettings):
     # The S3 API's address: empty means AWS itself (the region's endpoint); locally the
     # versitygw that deploy/local/s3.sh starts.
     s3_endpoint_url: str = "http://127.0.0.1:7070"
+    # Where browsers reach the store, when not at `s3_endpoint_url` (e.g. an in-cluster address
+    # for the service, a public one for people): pre-signed URLs name this one. Empty = the
+    # same address.
+    s3_public_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_bucket: str = "agencyos-files"
     # Development keys (versitygw's root); empty both = boto3's default credential chain (an
@@ -118,7 +122,7 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _client(settings: FileStorageSettings) -> Any:
+def _client(settings: FileStorageSettings, endpoint_url: str) -> Any:
     credentials: dict[str, str] = {}
     if settings.s3_access_key_id and settings.s3_secret_access_key:
         credentials = {
@@ -134,7 +138,7 @@ def _client(settings: FileStorageSettings) -> Any:
     )
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url or None,
+        endpoint_url=endpoint_url or None,
         region_name=settings.s3_region,
         config=config,
         **credentials,
@@ -152,7 +156,13 @@ class FileStorage:
         )
         self.upload_expiry = timedelta(seconds=settings.files_upload_expiry_seconds)
         self.download_expiry = timedelta(seconds=settings.files_download_expiry_seconds)
-        self._s3 = _client(settings)
+        self._s3 = _client(settings, settings.s3_endpoint_url)
+        # Signing is local; the URLs it makes name the address browsers use.
+        self._signer = (
+            _client(settings, settings.s3_public_endpoint_url)
+            if settings.s3_public_endpoint_url
+            else self._s3
+        )
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -182,7 +192,7 @@ class FileStorage:
         """A POST policy for exactly this key, this Content-Type and this many bytes: S3
         refuses any other file (a larger one included) before storing anything."""
         expires = int(self.upload_expiry.total_seconds())
-        post = self._s3.generate_presigned_post(
+        post = self._signer.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
             Fields={"Content-Type": content_type},
@@ -196,7 +206,7 @@ class FileStorage:
         )
 
     def presign_download(self, key: str, name: str, content_type: str) -> PresignedDownload:
-        url = self._s3.generate_presigned_url(
+        url = self._signer.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,

@@ -40,7 +40,7 @@ from agencyos.testing.databases import TestDatabases, test_tables, truncate
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
-from agencyos.testing.s3 import ensure_test_bucket, s3_endpoint, test_bucket
+from agencyos.testing.s3 import ensure_test_bucket, fresh_bucket, s3_endpoint
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
 from agencyos.testing.verification import register_identity_database
@@ -202,7 +202,7 @@ class InProcess:
     grpc_servers: dict[str, tuple[grpc.aio.Server, str]] = field(default_factory=dict)
     runners: dict[str, ConsumerRunner] = field(default_factory=dict)
     peers_target: str = ""
-    s3_bucket: str = field(default_factory=test_bucket)
+    s3_bucket: str = field(default_factory=fresh_bucket)
     _peers: grpc.aio.Server | None = None
     _verifier: JwksVerifier | None = None
 

@@ -24,7 +24,7 @@ from joserfc.jwk import RSAKey
 from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
-from agencyos.testing.s3 import ensure_test_bucket, s3_environment, test_bucket
+from agencyos.testing.s3 import ensure_test_bucket, fresh_bucket, s3_environment
 from agencyos.testing.verification import register_identity_database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -93,7 +93,7 @@ class Platform:
     smtp_port: int = field(default_factory=smtp_port)
     mailpit_url: str = field(default_factory=mailpit_url)
     # Files go to the local S3 server (versitygw), into a bucket of this platform's own.
-    s3_bucket: str = field(default_factory=test_bucket)
+    s3_bucket: str = field(default_factory=fresh_bucket)
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
     # The gateway serves Prometheus metrics on a port of its own, never the public one.

@@ -17,7 +17,7 @@ def s3_endpoint() -> str:
     return os.environ.get("AGENCYOS_S3_ENDPOINT_URL", DEFAULT_S3_ENDPOINT)
 
 
-def test_bucket() -> str:
+def fresh_bucket() -> str:
     """A fresh bucket name (S3's rules: lowercase letters, digits and hyphens)."""
     return f"agencyos-test-{uuid.uuid4().hex[:12]}"
 
