@@ -153,6 +153,12 @@ class TestClientUploads:
         )
         assert html.status_code == 422, html.text
         assert html.headers["content-type"] == "application/problem+json"
+        huge = await portal.post(
+            f"/v1/portal/projects/{x.project_id}/uploads",
+            json={"name": "x.pdf", "content_type": "application/pdf", "size": 2**70},
+            headers=x.user.headers,
+        )
+        assert huge.status_code == 422, huge.text
         elsewhere = await portal.post(
             f"/v1/portal/projects/{scene.y.project_id}/uploads",
             json={"name": "x.pdf", "content_type": "application/pdf", "size": 10},

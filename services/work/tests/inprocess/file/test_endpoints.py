@@ -137,11 +137,21 @@ class TestUpload:
             ({"content_type": "image/svg+xml"}, "content_type"),
             ({"size": 50 * 1024 * 1024 + 1}, "size"),
             ({"size": 0}, "size"),
+            ({"size": 2**70}, "size"),
             ({"name": ""}, "name"),
             ({"task_id": "00000000-0000-4000-8000-000000000001"}, "task_id"),
             ({"deliverable_id": "00000000-0000-4000-8000-000000000002"}, "deliverable_id"),
         ],
-        ids=["html", "svg", "over-limit", "empty", "no-name", "unknown-task", "unknown-deliv"],
+        ids=[
+            "html",
+            "svg",
+            "over-limit",
+            "empty",
+            "huge",
+            "no-name",
+            "unknown-task",
+            "unknown-deliv",
+        ],
     )
     async def test_bad_input_is_a_422_naming_the_field(
         self, work: httpx.AsyncClient, agency: Caller, fields: dict[str, Any], named: str

@@ -11,6 +11,8 @@ from agencyos.common.peers import work as work_peer
 from agencyos.common.types import SingleLine
 
 NAME_MAX = 255
+# Far above any limit a deployment sets; keeps a size an int64 (gRPC, the database).
+SIZE_MAX = 2**53 - 1
 
 
 class PortalFile(BaseModel):
@@ -65,7 +67,9 @@ class PortalUploadCreate(BaseModel):
     content_type: Annotated[
         str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=255)
     ]
-    size: int = Field(ge=1, description="The exact size in bytes (storage refuses any other)")
+    size: int = Field(
+        ge=1, le=SIZE_MAX, description="The exact size in bytes (storage refuses any other)"
+    )
 
 
 class PortalUploadForm(BaseModel):

@@ -9,6 +9,8 @@ from agencyos.common.types import SingleLine
 from agencyos.work.models import File as FileRow
 
 NAME_MAX = 255
+# Far above any limit a deployment sets; keeps a size an int64 (gRPC, the database).
+SIZE_MAX = 2**53 - 1
 CONTENT_TYPE_MAX = 255
 
 FileName = Annotated[
@@ -46,7 +48,9 @@ class FileUploadRequest(BaseModel):
     )
     name: FileName
     content_type: ContentType
-    size: int = Field(ge=1, description="The exact size in bytes (S3 refuses any other)")
+    size: int = Field(
+        ge=1, le=SIZE_MAX, description="The exact size in bytes (S3 refuses any other)"
+    )
     task_id: Omittable[uuid.UUID] = None
     deliverable_id: Omittable[uuid.UUID] = None
     shared_with_client: bool = False
