@@ -3,6 +3,7 @@ Content-Disposition, and the store's answers against the real local S3 server (v
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -92,3 +93,22 @@ class TestTheStore:
         await storage.delete(key)
         await storage.delete(key)  # gone already: no error
         assert await storage.head(key) is None
+
+    async def test_a_download_link_expires(self) -> None:
+        bucket = fresh_bucket()
+        await ensure_test_bucket(bucket)
+        settings = storage_settings(bucket)
+        settings.files_download_expiry_seconds = 1
+        storage = FileStorage(settings)
+        key = object_key(uuid.uuid4())
+        upload = storage.presign_upload(key, "text/plain", 2)
+        async with httpx.AsyncClient(timeout=30) as s3:
+            stored = await s3.post(
+                upload.url, data=upload.fields, files={"file": ("a", b"hi", "text/plain")}
+            )
+            assert stored.status_code in (200, 201, 204), stored.text
+            link = storage.presign_download(key, "a.txt", "text/plain")
+            assert (await s3.get(link.url)).status_code == 200
+            await asyncio.sleep(2.5)
+            expired = await s3.get(link.url)
+        assert expired.status_code == 403, expired.text

@@ -1,7 +1,7 @@
 """work's gRPC contract as a typed stand-in for the in-process tier (see
 agencyos.testing.standins): projects, tasks, templates, and what the portal asks of work
 (client projects, client-visible tasks, deliverables and their decisions, feedback, client
-comments)."""
+comments, files: signed into the real local S3 server)."""
 
 from __future__ import annotations
 

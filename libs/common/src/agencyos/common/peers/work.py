@@ -1,7 +1,7 @@
 """The typed client of work's gRPC contract (`agencyos.work.v1.WorkService`): what other
 services ask about projects, tasks and templates, and what the client portal asks for a client
 user (its client's projects, client-visible tasks and comments, deliverables and decisions on
-them, feedback)."""
+them, feedback with attachments, the files shown to the client and the client's uploads)."""
 
 from __future__ import annotations
 

@@ -168,8 +168,10 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         self, request: work_pb2.CreateTaskFromFeedbackRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.Task:
         """A task at the bottom of the project's first `todo` column (else its first column),
-        visible to the client unless `visible_to_client` says otherwise. Allowed for a client
-        user of the project's client, and for callers with `tasks.write` who see the project."""
+        visible to the client unless `visible_to_client` says otherwise, with the caller's own
+        completed uploads in the project (`attachment_ids`, not yet attached) attached.
+        Allowed for a client user of the project's client, and for callers with `tasks.write`
+        who see the project."""
         principal = rpc_principal()
         project_id = parse_uuid(request.project_id, "project_id")
         title = request.title.strip()
