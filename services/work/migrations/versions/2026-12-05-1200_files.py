@@ -4,7 +4,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-05 12:00:00
 
-The bytes live in S3 under `object_key`; a row is `pending` until its upload is confirmed.
+The bytes live in S3 under `object_key`; a row is `pending` until its upload is confirmed. A
+deleted task or deliverable leaves its files to the project.
 """
 
 import sqlalchemy as sa
@@ -41,18 +42,18 @@ def upgrade() -> None:
             ["projects.tenant_id", "projects.id"],
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "deliverable_id"],
-            ["deliverables.tenant_id", "deliverables.id"],
-            ondelete="CASCADE",
-        ),
         sa.CheckConstraint("status IN ('pending', 'uploaded')", name="status_known"),
         sa.CheckConstraint("size_bytes >= 0", name="size_not_negative"),
         sa.UniqueConstraint("object_key", name="uq_files_object_key"),
     )
+    # A task or deliverable deleted leaves its files to the project (only the one column is
+    # cleared: PostgreSQL 15's SET NULL (column)), so no object is left without its row.
+    for column, table in (("task_id", "tasks"), ("deliverable_id", "deliverables")):
+        op.execute(
+            f"ALTER TABLE files ADD CONSTRAINT fk_files_{column}_{table} "
+            f"FOREIGN KEY (tenant_id, {column}) REFERENCES {table} (tenant_id, id) "
+            f"ON DELETE SET NULL ({column})"
+        )
     op.create_index("ix_files_project", "files", ["tenant_id", "project_id", "created_at"])
     op.create_index(
         "ix_files_task",

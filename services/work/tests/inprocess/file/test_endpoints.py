@@ -182,6 +182,24 @@ class TestUpload:
 
 
 class TestSharingAndDeletion:
+    async def test_a_deleted_task_leaves_its_files_to_the_project(
+        self, work: httpx.AsyncClient, agency: Caller
+    ) -> None:
+        project = await create_project(work, agency)
+        task = await work.post(
+            f"/v1/projects/{project['id']}/tasks", json={"title": "Logo"}, headers=agency.headers
+        )
+        task_id = task.json()["id"]
+        attached = await uploaded_file(work, agency, project["id"], task_id=task_id)
+        gone = await work.delete(f"/v1/tasks/{task_id}", headers=agency.headers)
+        assert gone.status_code == 204, gone.text
+        kept = await work.get(f"/v1/files/{attached['id']}", headers=agency.headers)
+        assert kept.status_code == 200
+        assert kept.json()["task_id"] is None
+        link = await work.get(f"/v1/files/{attached['id']}/download", headers=agency.headers)
+        async with httpx.AsyncClient() as plain:
+            assert (await plain.get(link.json()["url"])).content == PDF
+
     async def test_sharing_is_audited_and_deleting_removes_the_bytes(
         self, work: httpx.AsyncClient, agency: Caller, work_events: WorkEvents
     ) -> None:

@@ -18,13 +18,15 @@ class File(TenantScoped, Timestamped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"], ondelete="CASCADE"
         ),
+        # The migration clears only task_id / deliverable_id when the task or deliverable is
+        # deleted (SET NULL (column)): the file stays the project's.
         ForeignKeyConstraint(
-            ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
+            ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="SET NULL"
         ),
         ForeignKeyConstraint(
             ["tenant_id", "deliverable_id"],
             ["deliverables.tenant_id", "deliverables.id"],
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
     )
 
