@@ -40,7 +40,7 @@ from agencyos.testing.databases import TestDatabases, test_tables, truncate
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
-from agencyos.testing.s3 import ensure_test_bucket, fresh_bucket, s3_endpoint
+from agencyos.testing.s3 import fresh_bucket, s3_endpoint
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
 from agencyos.testing.verification import register_identity_database
@@ -211,9 +211,9 @@ class InProcess:
         self._verifier = JwksVerifier(self.jwks_url, issuer="agencyos", audience="agencyos-api")
         port = free_port()
         self.standins.identity.keys = self.keys
-        # work's stand-in signs file links as work does, into this run's bucket.
+        # work's stand-in signs file links as work does, into this run's bucket (made on its
+        # first use: only tests about files need the S3 server).
         self.standins.work.s3_bucket = self.s3_bucket
-        await ensure_test_bucket(self.s3_bucket)
         self._peers = await start_grpc_server(
             "standins",
             self._verifier,
@@ -256,8 +256,7 @@ class InProcess:
                 overrides[f"{peer}_grpc_target"] = (
                     await self.grpc_target(peer) if peer in real_peers else self.peers_target
                 )
-        storing_files = issubclass(settings_type, FileStorageSettings)
-        if storing_files:
+        if issubclass(settings_type, FileStorageSettings):
             # The local S3 server, a bucket of this test run's own.
             overrides["s3_endpoint_url"] = s3_endpoint()
             overrides["s3_bucket"] = self.s3_bucket

@@ -60,11 +60,16 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     file_keys: dict[tuple[uuid.UUID, uuid.UUID], str] = field(default_factory=dict)
     file_uploaders: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     s3_bucket: str = ""
+    _bucket_made: bool = False
 
-    @property
-    def storage(self) -> FileStorage:
+    async def storage(self) -> FileStorage:
+        """The run's bucket in the local S3 server, made on first use."""
         assert self.s3_bucket, "the in-process tier sets the stand-in's bucket"
-        return file_storage(storage_settings(self.s3_bucket))
+        storage = file_storage(storage_settings(self.s3_bucket))
+        if not self._bucket_made:
+            await storage.ensure_bucket()
+            self._bucket_made = True
+        return storage
 
     async def add_file(
         self,
@@ -83,7 +88,8 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         """An uploaded file of the project, its bytes stored in the local S3 server."""
         file_id = uuid.uuid4()
         key = object_key(agency_id)
-        upload = self.storage.presign_upload(key, content_type, len(content))
+        storage = await self.storage()
+        upload = storage.presign_upload(key, content_type, len(content))
         async with httpx.AsyncClient(timeout=30) as s3:
             stored = await s3.post(
                 upload.url, data=upload.fields, files={"file": (name, content, content_type)}
@@ -494,7 +500,8 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             self._client_project(f.project_id, write=False)
         except NotFound as exc:
             raise NotFound("no such file") from exc
-        link = self.storage.presign_download(self.file_keys[key], f.name, f.content_type)
+        storage = await self.storage()
+        link = storage.presign_download(self.file_keys[key], f.name, f.content_type)
         return work_pb2.FileDownload(url=link.url, expires_at=rfc3339(link.expires_at.timestamp()))
 
     async def RequestClientUpload(
@@ -506,7 +513,8 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         project = self._client_project(request.project_id, write=True)
         if request.size_bytes < 1 or not request.name.strip():
             raise InvalidInput("invalid fields: name, size")
-        self.storage.check_upload(request.content_type, request.size_bytes)
+        storage = await self.storage()
+        storage.check_upload(request.content_type, request.size_bytes)
         tenant, file_id = caller_tenant(), uuid.uuid4()
         key = object_key(tenant)
         message = work_pb2.File(
@@ -522,7 +530,7 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         self.files[(tenant, file_id)] = message
         self.file_keys[(tenant, file_id)] = key
         self.file_uploaders[(tenant, file_id)] = principal.user_id
-        upload = self.storage.presign_upload(key, request.content_type, request.size_bytes)
+        upload = storage.presign_upload(key, request.content_type, request.size_bytes)
         return work_pb2.FileUpload(
             file=message,
             url=upload.url,
@@ -538,7 +546,7 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         if f is None or self.file_uploaders.get(key) != rpc_principal().user_id:
             raise NotFound("no such upload")
         if f.status != "uploaded":
-            stored = await self.storage.head(self.file_keys[key])
+            stored = await (await self.storage()).head(self.file_keys[key])
             if stored is None or stored.size != f.size_bytes:
                 raise PreconditionFailed("the file has not been uploaded yet")
             f.status = "uploaded"
