@@ -380,10 +380,15 @@ def _named(values: Path, kind: str, name: str) -> Manifest:
     return obj
 
 
+# What a production render needs of object storage (global.objectStorage), unless a test says.
+OBJECT_STORAGE = "  objectStorage: {bucket: agencyos-files-test, existingSecret: agencyos-s3}\n"
+
+
 def _values_file(tmp_path: Path, content: str) -> Path:
     path = tmp_path / "values.yaml"
     path.write_text(
         'global:\n  image:\n    tag: "1.0.0"\n  publicBaseUrl: https://api.agencyos.example\n'
+        + OBJECT_STORAGE
         + content
     )
     return path

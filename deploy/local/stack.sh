@@ -3,7 +3,8 @@
 # single-node KRaft Kafka 3.9 broker (jars from Maven Central), stripe-mock (Stripe's
 # official API mock) and mailpit (a real SMTP server with a REST API and web UI), both built
 # with `go install` from the Go module proxy, and an OpenID Connect provider for single sign-on
-# (NAV's mock-oauth2-server, jars from Maven Central, on the JVM Kafka uses).
+# (NAV's mock-oauth2-server, jars from Maven Central, on the JVM Kafka uses), and an
+# S3-compatible object store (versitygw, built with `go install`; its own script, s3.sh).
 #
 #   stack.sh install        install what is missing (apt packages, Kafka jars); nothing else
 #   stack.sh up             install, start whatever is not running, wait until ready,
@@ -272,6 +273,7 @@ cmd_install() {
     install_stripe_mock
     install_mailpit
     install_oidc_jars
+    bash "$HERE/s3.sh" install
 }
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -811,6 +813,7 @@ cmd_up() {
     mailpit_start
     oidc_start
     kafka_start_process
+    bash "$HERE/s3.sh" up
     pg_wait_ready
     pg_bootstrap
     kafka_wait_ready
@@ -818,6 +821,7 @@ cmd_up() {
 }
 
 cmd_down() {
+    bash "$HERE/s3.sh" down
     kafka_stop
     stripe_mock_stop
     mailpit_stop
@@ -887,6 +891,7 @@ cmd_reset() {
     rm -rf "$KAFKA_DATA" "$KAFKA_HOME/cluster.id" "$KAFKA_HOME/kafka.port" "$KAFKA_CONF"
     rm -rf "$REDIS_DIR"
     rm -f "$MAILPIT_DIR"/mailpit.db*
+    rm -rf "$RUN/s3/data"
     say "reset done (Kafka and OIDC provider jars and the go-installed binaries kept)"
 }
 
@@ -942,6 +947,7 @@ cmd_status() {
         printf '%-9s stopped\n' oidc
         down=1
     fi
+    bash "$HERE/s3.sh" status || down=1
     return $((down * 3))
 }
 
@@ -957,6 +963,7 @@ export AGENCYOS_SMTP_PORT=$SMTP_PORT
 export AGENCYOS_MAILPIT_URL=http://$HOST:$MAILPIT_PORT
 export AGENCYOS_OIDC_URL=http://$HOST:$OIDC_PORT
 EOF
+    bash "$HERE/s3.sh" env
 }
 
 usage() {

@@ -183,4 +183,46 @@ services check the Secret's values themselves at startup (a development default 
 {{- fail (printf "global.secrets.shared is required in production: name the Secret that holds %s (the services refuse their development defaults in production)." (join ", " $keys)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Object storage for files (global.objectStorage) as EnvVar entries, for the pods of services
+that keep files (`objectStorage: true`). In production the bucket is required, and the keys
+come from an existing Secret or the pod's IAM role (`useIamRole`: both keys empty, so boto3's
+default chain answers); anything else fails the render rather than start on development keys.
+*/}}
+{{- define "agencyos.objectStorageEnv" -}}
+{{- $s3 := .Values.global.objectStorage -}}
+{{- if eq (lower .Values.global.environment) "production" -}}
+{{- $_ := required "global.objectStorage.bucket is required in production (the files bucket)" $s3.bucket -}}
+{{- if not (or $s3.existingSecret $s3.useIamRole) -}}
+{{- fail "global.objectStorage needs existingSecret (holding the S3 keys) or useIamRole: true in production" -}}
+{{- end -}}
+{{- end }}
+- name: AGENCYOS_S3_ENDPOINT_URL
+  value: {{ $s3.endpointUrl | quote }}
+- name: AGENCYOS_S3_PUBLIC_ENDPOINT_URL
+  value: {{ $s3.publicEndpointUrl | quote }}
+- name: AGENCYOS_S3_REGION
+  value: {{ $s3.region | quote }}
+{{- with $s3.bucket }}
+- name: AGENCYOS_S3_BUCKET
+  value: {{ . | quote }}
+{{- end }}
+{{- if $s3.existingSecret }}
+- name: AGENCYOS_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.existingSecret }}
+      key: {{ $s3.accessKeyIdKey }}
+- name: AGENCYOS_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.existingSecret }}
+      key: {{ $s3.secretAccessKeyKey }}
+{{- else if $s3.useIamRole }}
+- name: AGENCYOS_S3_ACCESS_KEY_ID
+  value: ""
+- name: AGENCYOS_S3_SECRET_ACCESS_KEY
+  value: ""
+{{- end }}
 {{- end -}}

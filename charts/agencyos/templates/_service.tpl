@@ -249,6 +249,9 @@ spec:
                   key: {{ $global.secrets.serviceCredential.key }}
             {{- end }}
             {{- end }}
+            {{- if $svc.objectStorage }}
+            {{- include "agencyos.objectStorageEnv" .root | trim | nindent 12 }}
+            {{- end }}
             {{- with include "agencyos.extraEnv" $svc | trim }}
             {{- . | nindent 12 }}
             {{- end }}

@@ -55,7 +55,7 @@ class TestProjectDetail:
 
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == PROJECT_FIELDS | {"tasks", "deliverables", "milestones"}
+        assert set(body) == PROJECT_FIELDS | {"tasks", "deliverables", "milestones", "files"}
         assert [t["id"] for t in body["tasks"]] == [str(scene.x.visible_task_id)]
         assert set(body["tasks"][0]) == {"id", "project_id", "title", "status", "due_date"}
         assert body["tasks"][0]["title"] == "X homepage"

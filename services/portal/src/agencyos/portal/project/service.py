@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from agencyos.common.errors import NotFound
-from agencyos.common.peers.work import Deliverable, Project, Task, WorkClient
+from agencyos.common.peers.work import Deliverable, File, Project, Task, WorkClient
 from agencyos.portal.permissions import ClientCaller
 
 # work's limit on a task's title; feedback's first line becomes the title.
@@ -20,6 +20,7 @@ class ProjectView:
     project: Project
     tasks: list[Task]
     deliverables: list[Deliverable]
+    files: list[File]
 
 
 def feedback_title(message: str) -> str:
@@ -37,23 +38,33 @@ class PortalProjectService:
     async def project(
         self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID
     ) -> ProjectView:
-        """Three calls to work: the project with its milestones, then its client-visible
-        tasks and deliverables side by side. A project of another client (or agency) is not
+        """Calls to work: the project with its milestones, then its client-visible tasks,
+        deliverables and files side by side. A project of another client (or agency) is not
         found."""
         project = await work.project_with_milestones(caller.principal, project_id)
         if project is None or project.client_id != caller.client_id:
             raise NotFound("no such project")
-        tasks, deliverables = await asyncio.gather(
+        tasks, deliverables, files = await asyncio.gather(
             work.client_visible_tasks(caller.principal, project_id),
             work.client_deliverables(caller.principal, project_id),
+            work.client_files(caller.principal, project_id),
         )
-        return ProjectView(project, tasks, deliverables)
+        return ProjectView(project, tasks, deliverables, files)
 
     async def send_feedback(
-        self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID, message: str
+        self,
+        caller: ClientCaller,
+        work: WorkClient,
+        project_id: uuid.UUID,
+        message: str,
+        attachments: list[uuid.UUID],
     ) -> Task:
         return await work.create_task_from_feedback(
-            caller.principal, project_id, title=feedback_title(message), description=message
+            caller.principal,
+            project_id,
+            title=feedback_title(message),
+            description=message,
+            attachment_ids=attachments,
         )
 
 
