@@ -547,6 +547,37 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             or (deliverable is not None and deliverable.status != "draft")
         )
 
+    async def GetClientProjectView(
+        self, request: work_pb2.GetClientProjectViewRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ClientProjectView:
+        """work's composition of its own client reads, recorded as the one call it is."""
+        if rpc_principal().role != Role.CLIENT:
+            raise PermissionDenied("the project view is for client users")
+        before = len(self.calls)
+        found = await self.GetProjects(
+            work_pb2.GetProjectsRequest(project_ids=[request.project_id], include_milestones=True),
+            context,
+        )
+        if not found.projects:
+            raise NotFound("no such project")
+        tasks = await self.ListClientVisibleTasks(
+            work_pb2.ListClientVisibleTasksRequest(project_id=request.project_id), context
+        )
+        deliverables = await self.ListClientDeliverables(
+            work_pb2.ListClientDeliverablesRequest(project_id=request.project_id), context
+        )
+        files = await self.ListClientFiles(
+            work_pb2.ListClientFilesRequest(project_id=request.project_id), context
+        )
+        del self.calls[before:]
+        self.calls.append("GetClientProjectView")
+        return work_pb2.ClientProjectView(
+            project=found.projects[0],
+            tasks=tasks.tasks,
+            deliverables=deliverables.deliverables,
+            files=files.files,
+        )
+
     async def ListClientFiles(
         self, request: work_pb2.ListClientFilesRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListFilesResponse:

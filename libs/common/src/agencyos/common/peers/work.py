@@ -121,6 +121,16 @@ class SignedLink:
 
 
 @dataclass(frozen=True)
+class ClientProjectView:
+    """The portal's project page: the project with its milestones, what its client sees."""
+
+    project: Project
+    tasks: list[Task]
+    deliverables: list[Deliverable]
+    files: list[File]
+
+
+@dataclass(frozen=True)
 class Upload:
     """A pending file and how to send its bytes: a multipart/form-data POST to `url` with
     `fields` first and the file last (field `file`), before `expires_at`."""
@@ -509,6 +519,28 @@ class WorkClient:
             timeout=self.timeout,
         )
         return comment_of(message)
+
+    async def client_project_view(
+        self, principal: Principal, project_id: uuid.UUID
+    ) -> ClientProjectView | None:
+        """The project page of a client user in one call (None when the project is not one of
+        its client's): the project with its milestones, its client-visible tasks, its
+        deliverables but drafts and the files its client sees."""
+        try:
+            view = await call(
+                self.stub.GetClientProjectView,
+                work_pb2.GetClientProjectViewRequest(project_id=str(project_id)),
+                principal=principal,
+                timeout=self.timeout,
+            )
+        except NotFound:
+            return None
+        return ClientProjectView(
+            project=project_of(view.project),
+            tasks=[task_of(t) for t in view.tasks],
+            deliverables=[deliverable_of(d) for d in view.deliverables],
+            files=[file_of(f) for f in view.files],
+        )
 
     async def client_files(self, principal: Principal, project_id: uuid.UUID) -> list[File]:
         """The uploaded files of the project its client sees, newest first."""

@@ -3,7 +3,6 @@ the token's client), and feedback turned into a task."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -38,18 +37,13 @@ class PortalProjectService:
     async def project(
         self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID
     ) -> ProjectView:
-        """Calls to work: the project with its milestones, then its client-visible tasks,
-        deliverables and files side by side. A project of another client (or agency) is not
-        found."""
-        project = await work.project_with_milestones(caller.principal, project_id)
-        if project is None or project.client_id != caller.client_id:
+        """One call to work (the page's whole view: the project with its milestones, its
+        client-visible tasks, deliverables and files). A project of another client (or agency)
+        is not found."""
+        view = await work.client_project_view(caller.principal, project_id)
+        if view is None or view.project.client_id != caller.client_id:
             raise NotFound("no such project")
-        tasks, deliverables, files = await asyncio.gather(
-            work.client_visible_tasks(caller.principal, project_id),
-            work.client_deliverables(caller.principal, project_id),
-            work.client_files(caller.principal, project_id),
-        )
-        return ProjectView(project, tasks, deliverables, files)
+        return ProjectView(view.project, view.tasks, view.deliverables, view.files)
 
     async def send_feedback(
         self,
