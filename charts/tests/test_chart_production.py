@@ -12,8 +12,16 @@ import yaml
 
 from .chart_support import CHART, KUBE_VERSION, RELEASE, SERVICES, helm, run
 
-# Development secrets that are chart values rather than keys of the shared Secret.
-FROM_CHART_VALUES = {"public_base_url", "service_credential"}
+# Development secrets that are chart values rather than keys of the shared Secret: the public
+# URL, the service credential, and object storage (global.objectStorage: its endpoint, and
+# keys from a Secret of its own or the pod's IAM role, required in production on their own).
+FROM_CHART_VALUES = {
+    "public_base_url",
+    "service_credential",
+    "s3_endpoint_url",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+}
 
 
 def _render(tmp_path: Path, values: str) -> tuple[int, str]:
@@ -76,7 +84,8 @@ def test_production_without_the_shared_secret_names_every_key_it_must_hold(
     "values",
     [
         "global: {environment: development}\n",
-        "global: {environment: production, publicBaseUrl: 'https://api.example.com'}\n",
+        "global:\n  environment: production\n  publicBaseUrl: https://api.example.com\n"
+        "  objectStorage: {bucket: files, useIamRole: true}\n",
     ],
     ids=["development", "production-complete"],
 )

@@ -103,7 +103,10 @@ class TestObjectStorage:
         self, tmp_path: Path, storage: str, message: str
     ) -> None:
         path = tmp_path / "values.yaml"
-        path.write_text('global:\n  image:\n    tag: "1.0.0"\n' + storage)
+        path.write_text(
+            'global:\n  image:\n    tag: "1.0.0"\n  publicBaseUrl: https://api.example.com\n'
+            + storage
+        )
         result = _render(path)
         assert result.returncode != 0
         assert message in result.stderr, result.stderr

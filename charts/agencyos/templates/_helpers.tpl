@@ -183,6 +183,7 @@ services check the Secret's values themselves at startup (a development default 
 {{- fail (printf "global.secrets.shared is required in production: name the Secret that holds %s (the services refuse their development defaults in production)." (join ", " $keys)) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
 
 {{/*
 Object storage for files (global.objectStorage) as EnvVar entries, for the pods of services
