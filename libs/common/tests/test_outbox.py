@@ -212,9 +212,14 @@ class TestRelayPublishing:
         tenant: uuid.UUID,
     ) -> None:
         event = await publish_widget_event(db, tenant, "sent")
+        published = {"service": relay.service, "event_type": "outbox.widget.named"}
+        before = REGISTRY.get_sample_value("agencyos_events_published_total", published) or 0
 
         await relay.publish_batch(producer)
 
+        # what the business dashboard counts, by event type
+        after = REGISTRY.get_sample_value("agencyos_events_published_total", published) or 0
+        assert after >= before + 1
         record = (await published_records(kafka, topic))[str(event.id)]
         assert record.key == str(tenant).encode()
         received = CloudEvent.model_validate_json(record.value)

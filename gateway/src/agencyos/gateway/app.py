@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from agencyos.common.errors import (
     Unauthenticated,
 )
 from agencyos.common.logs import bind
+from agencyos.common.metrics import watch_event_loop
 from agencyos.common.rpc import close_channels
 from agencyos.common.web import (
     RequestContextMiddleware,
@@ -74,7 +76,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loop_watch = asyncio.create_task(watch_event_loop("gateway"))
         yield
+        loop_watch.cancel()
         await forwarder.close()
         await verifier.close()
         await limits.close()

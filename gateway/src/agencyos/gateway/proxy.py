@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import anyio
 import httpx
 from fastapi import Request
+from prometheus_client import Counter
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -43,6 +44,13 @@ HOP_BY_HOP = frozenset(
 SET_BY_GATEWAY = frozenset({"date", "server", "x-request-id"})
 
 EVENT_STREAM = "text/event-stream"
+
+UPSTREAM_ERRORS = Counter(
+    "agencyos_gateway_upstream_errors_total",
+    "Requests the gateway could not forward, by route prefix and reason (timeout, "
+    "unreachable, pool_full)",
+    ["upstream", "reason"],
+)
 
 
 class Forwarder:
@@ -132,17 +140,21 @@ class Forwarder:
             headers=raw_headers,
             content=body,
         )
+        upstream_name = str(request.scope.get("agencyos.route", "")) or "unrouted"
         try:
             response = await client.send(upstream, stream=True)
         except httpx.PoolTimeout as exc:
+            UPSTREAM_ERRORS.labels(upstream_name, "pool_full").inc()
             if stream:
                 raise ServiceUnavailable(
                     "too many streams are open through the gateway right now; retry shortly"
                 ) from exc
             raise UpstreamTimeout("the service did not answer in time") from exc
         except httpx.TimeoutException as exc:
+            UPSTREAM_ERRORS.labels(upstream_name, "timeout").inc()
             raise UpstreamTimeout("the service did not answer in time") from exc
         except httpx.TransportError as exc:
+            UPSTREAM_ERRORS.labels(upstream_name, "unreachable").inc()
             raise ServiceUnavailable("the service is not reachable right now") from exc
         out_headers = {
             k: v

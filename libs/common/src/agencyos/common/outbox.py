@@ -17,7 +17,12 @@ from agencyos.common.actor_context import current_actor_context
 from agencyos.common.db import RELAY_SETTING, Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
 from agencyos.common.logs import get_logger
-from agencyos.common.metrics import KAFKA_REACHABLE, OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from agencyos.common.metrics import (
+    EVENTS_PUBLISHED,
+    KAFKA_REACHABLE,
+    OUTBOX_BACKLOG,
+    OUTBOX_PUBLISHED,
+)
 from agencyos.common.tracing import AUTOMATION_DEPTH_EXTENSION, automation_depth, inject_headers
 
 log = get_logger(__name__)
@@ -230,6 +235,8 @@ class OutboxRelay:
                 {"ids": [row.id for row in rows]},
             )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        for row in rows:
+            EVENTS_PUBLISHED.labels(self.service, str(row.envelope.get("type", ""))).inc()
         return len(rows)
 
     async def _housekeeping(self) -> None:

@@ -35,7 +35,13 @@ from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, NotFound
 from agencyos.common.idempotency import IdempotencyMiddleware
 from agencyos.common.logs import bind, get_logger
-from agencyos.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
+from agencyos.common.metrics import (
+    DB_POOLS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    render_latest,
+    watch_event_loop,
+)
 from agencyos.common.openapi import document_errors
 from agencyos.common.permissions import ALL_PERMISSIONS
 from agencyos.common.revocation import RevocationStore
@@ -69,6 +75,8 @@ class ServiceContext:
             if with_db
             else None
         )
+        if self.db is not None:
+            DB_POOLS.watch(service, self.db.engine.sync_engine.pool)
         self.verifier = JwksVerifier(
             settings.jwks_url,
             issuer=settings.jwt_issuer,
@@ -524,12 +532,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop_watch = asyncio.create_task(watch_event_loop(ctx.service))
         try:
             async with AsyncExitStack() as stack:
                 for enter in lifespans:
                     await stack.enter_async_context(enter(app))
                 yield
         finally:
+            loop_watch.cancel()
             await ctx.close()
 
     # No redirect from `/clients/` to `/clients`: behind the gateway its Location would name
