@@ -21,6 +21,10 @@ class NotificationSettings(ServiceSettings):
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
     public_base_url: str = "http://127.0.0.1:8080"
+    # Where client users reach the client portal's pages (`<portal_base_url>/portal/<slug>/`),
+    # e.g. a domain of its own; empty: the public base URL (the gateway serves `/portal/`).
+    # Shared as AGENCYOS_PORTAL_BASE_URL with the other services that link to the portal.
+    portal_base_url: str = ""
     # Signs the unsubscribe link in every email (HMAC-SHA256 over agency, person and kind);
     # AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY. Changing it breaks the links already sent.
     unsubscribe_signing_key: str = "agencyos-unsubscribe-local-development-only"

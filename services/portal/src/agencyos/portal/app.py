@@ -1,18 +1,31 @@
 from fastapi import FastAPI
 
+from agencyos.common.peers.portal_sign_in import PortalSignInClient
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.portal.comment.endpoints import router as comment_router
 from agencyos.portal.deliverable.endpoints import router as deliverable_router
 from agencyos.portal.project.endpoints import router as project_router
+from agencyos.portal.settings import PortalSettings
+from agencyos.portal.web.errors import install_page_errors
+from agencyos.portal.web.pages import router as pages_router
+from agencyos.portal.web.session import SessionStore
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
-    return create_app(
+    assert isinstance(ctx.settings, PortalSettings)
+    app = create_app(
         ctx,
         title="AgencyOS portal",
         description=(
             "Portal: what a client user of an agency sees — its client's projects, the tasks "
-            "and deliverables shown to it, its decisions on deliverables, feedback and comments."
+            "and deliverables shown to it, its decisions on deliverables, feedback and comments. "
+            "The same service serves the web pages under `/portal/<agency-slug>/` (HTML, not "
+            "part of this API)."
         ),
-        routers=[project_router, deliverable_router, comment_router],
+        routers=[project_router, deliverable_router, comment_router, pages_router],
     )
+    # Page sessions share the revocation store's Redis pool (closed with the context).
+    app.state.web_sessions = SessionStore(ctx.revocations.client, ctx.settings)
+    app.state.portal_sign_in = PortalSignInClient.of(ctx.settings)
+    install_page_errors(app)
+    return app
