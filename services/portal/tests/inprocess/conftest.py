@@ -57,6 +57,7 @@ def scene(in_process: InProcess, tenant: Agency, other_tenant: Agency) -> Scene:
     # The stand-in lives as long as the worker: start each test with no calls recorded.
     in_process.standins.work.decisions.clear()
     in_process.standins.work.feedback.clear()
+    in_process.standins.work.calls.clear()
     return Scene(
         tenant,
         client_side(in_process, tenant, "X"),

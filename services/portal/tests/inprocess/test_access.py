@@ -14,6 +14,7 @@ from agencyos.testing.inprocess import InProcess
 # Every portal route: (method, path template, JSON body). `{project}`, `{task}` and
 # `{deliverable}` are the caller's client's own ids.
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/portal/dashboard", None),
     ("GET", "/v1/portal/projects", None),
     ("GET", "/v1/portal/projects/{project}", None),
     ("POST", "/v1/portal/deliverables/{deliverable}/approve", None),
@@ -23,6 +24,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/portal/tasks/{task}/comments", {"body": "Thanks"}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in ROUTES]
+# The routes that take an id of the client's (in the path or the body).
+ID_ROUTES = [r for r in ROUTES if "{" in r[1] or r[2]]
+ID_ROUTE_IDS = [f"{method} {path}" for method, path, _ in ID_ROUTES]
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:
@@ -103,7 +107,7 @@ class TestIsolation:
     agency's client: every id of theirs answers 404, and nothing changes."""
 
     @pytest.mark.parametrize("whose", ["y", "elsewhere"])
-    @pytest.mark.parametrize("route", [r for r in ROUTES if "{" in r[1] or r[2]], ids=ROUTE_IDS[1:])
+    @pytest.mark.parametrize("route", ID_ROUTES, ids=ID_ROUTE_IDS)
     async def test_another_clients_ids_answer_404(
         self,
         portal: httpx.AsyncClient,

@@ -5,7 +5,10 @@ The server owns each call's transaction: for a service with a database, every ca
 servicers runs in one transaction (committed when the method returns, rolled back when it
 raises) under the caller's agency, which the method reaches through `rpc_session()`. A call
 without a caller (identity's `ResolveApiKey`) gets a transaction with no agency set, in which
-row-level security shows nothing until the method names the agency (`set_local`).
+row-level security shows nothing until the method names the agency (`set_local`). A method
+that must not hold one transaction throughout (it talks to Stripe between reading and writing)
+is marked `@own_transactions`: the server then opens none, and the method opens short ones under
+the caller's agency through `rpc_transactions()` (HTTP's `TenantTransactions`).
 
 A few methods are called by our services themselves, with no person's token (identity's
 `IssueDelegatedToken`): they are marked `@service_authenticated`, and only they accept (and
@@ -22,6 +25,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -40,7 +44,7 @@ from agencyos.common.actor_context import (
     from_grpc,
 )
 from agencyos.common.auth import JwksVerifier, Principal, bearer_token, restriction_error
-from agencyos.common.db import Database
+from agencyos.common.db import Database, Transactions
 from agencyos.common.errors import AppError, InvalidInput, Unauthenticated, error_from_grpc
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
@@ -62,6 +66,8 @@ _service_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 SERVICE_CREDENTIAL_METADATA = "x-agencyos-service-credential"
 _SERVICE_AUTHENTICATED = "__agencyos_service_authenticated__"
+
+_OWN_TRANSACTIONS = "__agencyos_own_transactions__"
 
 _Servicer = TypeVar("_Servicer")
 _Request = TypeVar("_Request")
@@ -102,6 +108,35 @@ def _credential_matches(presented: str | None, expected: str) -> bool:
 _session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
     "agencyos_rpc_session", default=None
 )
+# The server's database, for the methods that open their own transactions.
+_database: contextvars.ContextVar[Database | None] = contextvars.ContextVar(
+    "agencyos_rpc_database", default=None
+)
+
+
+def own_transactions(
+    method: _Method[_Servicer, _Request, _Response],
+) -> _Method[_Servicer, _Request, _Response]:
+    """Mark a servicer method that opens its own short transactions (`rpc_transactions()`)
+    instead of running in the one the server opens for a call: for a call that talks to a
+    system outside the database (Stripe) between reading and writing, holding no connection or
+    lock meanwhile."""
+    setattr(method, _OWN_TRANSACTIONS, True)
+    return method
+
+
+def rpc_transactions() -> Transactions:
+    """Short transactions under the current caller's agency, for an `@own_transactions`
+    method: each opened by `async with rpc_transactions()() as session:`."""
+    database = _database.get()
+    if database is None:
+        raise RuntimeError("no database: this gRPC server was started without one")
+    principal = rpc_principal()
+
+    def open_transaction() -> AbstractAsyncContextManager[AsyncSession]:
+        return database.transaction(principal.tenant_id, user_id=principal.user_id)
+
+    return open_transaction
 
 
 def rpc_session() -> AsyncSession:
@@ -193,6 +228,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         database, service_credential = self.database, self.service_credential
         trusted_peers = self.trusted_peers
         by_service = bool(getattr(inner, _SERVICE_AUTHENTICATED, False))
+        own_tx = bool(getattr(inner, _OWN_TRANSACTIONS, False))
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = {
@@ -231,6 +267,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     try:
                         if database is None:
                             return await inner(request, context)
+                        if own_tx:
+                            if principal is None:
+                                raise Unauthenticated("this method needs an access token")
+                            reset_database = _database.set(database)
+                            try:
+                                return await inner(request, context)
+                            finally:
+                                _database.reset(reset_database)
                         async with database.transaction(
                             principal.tenant_id if principal else None,
                             user_id=principal.user_id if principal else None,

@@ -24,9 +24,11 @@ from agencyos.common.errors import (
     PreconditionFailed,
 )
 from agencyos.common.rpc import rpc_principal, service_authenticated
+from agencyos.protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from agencyos.protos.crm.v1 import crm_pb2, crm_pb2_grpc
 from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.billing_standin import BillingStandIn
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.standin_support import caller_tenant, peer_uuid, rfc3339
 from agencyos.testing.work_standin import WorkStandIn
@@ -258,13 +260,16 @@ class StandIns:
     identity: IdentityStandIn = field(default_factory=IdentityStandIn)
     work: WorkStandIn = field(default_factory=WorkStandIn)
     crm: CrmStandIn = field(default_factory=CrmStandIn)
+    billing: BillingStandIn = field(default_factory=BillingStandIn)
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, server)
         work_pb2_grpc.add_WorkServiceServicer_to_server(self.work, server)
         crm_pb2_grpc.add_CrmServiceServicer_to_server(self.crm, server)
+        billing_pb2_grpc.add_BillingServiceServicer_to_server(self.billing, server)
         return [
             identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
             work_pb2.DESCRIPTOR.services_by_name["WorkService"].full_name,
             crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name,
+            billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
         ]

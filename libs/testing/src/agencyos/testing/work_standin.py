@@ -22,6 +22,9 @@ from agencyos.common.rpc import rpc_principal
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.testing.standin_support import caller_tenant, peer_uuid, rfc3339
 
+# The deliverable statuses a client sees (work's rule: never drafts).
+CLIENT_VISIBLE = ("submitted", "approved", "changes_requested")
+
 
 @dataclass
 class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
@@ -51,6 +54,12 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     feedback: list[tuple[uuid.UUID, work_pb2.CreateTaskFromFeedbackRequest]] = field(
         default_factory=list
     )
+    # Milestones by (agency, project id), in the order added (answered by due date).
+    milestones: dict[tuple[uuid.UUID, uuid.UUID], list[work_pb2.ProjectMilestone]] = field(
+        default_factory=dict
+    )
+    # The names of the read methods called, in order (how many calls a page makes).
+    calls: list[str] = field(default_factory=list)
 
     def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
         template_id = uuid.uuid4()
@@ -124,6 +133,43 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         )
         return deliverable_id
 
+    def add_milestone(
+        self,
+        agency_id: uuid.UUID,
+        project_id: uuid.UUID,
+        *,
+        name: str = "",
+        due_date: str = "",
+        status: str = "open",
+    ) -> uuid.UUID:
+        """A milestone of the project (`due_date` an ISO date or empty; a completed one is
+        completed now)."""
+        milestone_id = uuid.uuid4()
+        self.milestones.setdefault((agency_id, project_id), []).append(
+            work_pb2.ProjectMilestone(
+                id=str(milestone_id),
+                name=name or f"Milestone {milestone_id.hex[:6]}",
+                due_date=due_date,
+                status=status,
+                completed_at=rfc3339(time.time()) if status == "completed" else "",
+            )
+        )
+        return milestone_id
+
+    def _with_milestones(self, project: work_pb2.Project, *, with_list: bool) -> work_pb2.Project:
+        """A copy of the project with its next open milestone (dated ones first, by date),
+        and with `with_list` all of them, as work answers them."""
+        answered = work_pb2.Project()
+        answered.CopyFrom(project)
+        found = self.milestones.get((caller_tenant(), peer_uuid(project.id)), [])
+        ordered = sorted(found, key=lambda m: (m.due_date == "", m.due_date))
+        upcoming = next((m for m in ordered if m.status == "open"), None)
+        if upcoming is not None:
+            answered.next_milestone.CopyFrom(upcoming)
+        if with_list:
+            answered.milestones.extend(ordered)
+        return answered
+
     def add_comment(
         self,
         agency_id: uuid.UUID,
@@ -193,15 +239,17 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     async def GetProjects(
         self, request: work_pb2.GetProjectsRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.GetProjectsResponse:
+        self.calls.append("GetProjects")
         tenant = caller_tenant()
         if rpc_principal().role != Role.CLIENT:
             rpc_principal().require("projects.read")
         found = [
             self.projects.get((tenant, peer_uuid(p))) for p in dict.fromkeys(request.project_ids)
         ]
-        return work_pb2.GetProjectsResponse(
-            projects=[p for p in found if p is not None and self._visible(p)]
-        )
+        visible = [p for p in found if p is not None and self._visible(p)]
+        if request.include_milestones:
+            visible = [self._with_milestones(p, with_list=True) for p in visible]
+        return work_pb2.GetProjectsResponse(projects=visible)
 
     async def GetTasks(
         self, request: work_pb2.GetTasksRequest, context: grpc.aio.ServicerContext
@@ -268,6 +316,7 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     ) -> work_pb2.ListClientProjectsResponse:
         """A client user may ask for its own client only; anyone else needs
         `projects.read_all` (work's rule)."""
+        self.calls.append("ListClientProjects")
         principal = rpc_principal()
         client_id = request.client_id
         if principal.role == Role.CLIENT:
@@ -278,7 +327,7 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         tenant = caller_tenant()
         return work_pb2.ListClientProjectsResponse(
             projects=[
-                p
+                self._with_milestones(p, with_list=False)
                 for (agency, _), p in self.projects.items()
                 if agency == tenant and p.client_id == client_id
             ]
@@ -287,6 +336,7 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     async def ListClientVisibleTasks(
         self, request: work_pb2.ListClientVisibleTasksRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListTasksResponse:
+        self.calls.append("ListClientVisibleTasks")
         project = self._client_project(request.project_id, write=False)
         tenant = caller_tenant()
         return work_pb2.ListTasksResponse(
@@ -300,13 +350,33 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     async def ListClientDeliverables(
         self, request: work_pb2.ListClientDeliverablesRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListDeliverablesResponse:
-        project = self._client_project(request.project_id, write=False)
+        """One project's deliverables but drafts; without a project, a client user's across
+        its client's projects (staff must name one); of `status` when given (work's rules)."""
+        self.calls.append("ListClientDeliverables")
+        if request.status and request.status not in CLIENT_VISIBLE:
+            raise InvalidInput(f"status must be one of {', '.join(CLIENT_VISIBLE)}")
         tenant = caller_tenant()
+        if request.project_id:
+            project_ids = {self._client_project(request.project_id, write=False).id}
+        else:
+            principal = rpc_principal()
+            if principal.role != Role.CLIENT:
+                raise InvalidInput("project_id is required")
+            if principal.client_id is None:
+                raise PermissionDenied("this client user is bound to no client")
+            project_ids = {
+                p.id
+                for (agency, _), p in self.projects.items()
+                if agency == tenant and p.client_id == str(principal.client_id)
+            }
         return work_pb2.ListDeliverablesResponse(
             deliverables=[
                 d
                 for (agency, _), d in self.deliverables.items()
-                if agency == tenant and d.project_id == project.id and d.status != "draft"
+                if agency == tenant
+                and d.project_id in project_ids
+                and d.status in CLIENT_VISIBLE
+                and (not request.status or d.status == request.status)
             ]
         )
 

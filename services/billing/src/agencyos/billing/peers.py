@@ -7,6 +7,7 @@ one invoice run asks for each project, client, person and task once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
@@ -25,7 +26,10 @@ class Peers:
 
     @classmethod
     def of(cls, request: Request) -> Peers:
-        settings = request.app.state.ctx.settings
+        return cls.of_settings(request.app.state.ctx.settings)
+
+    @classmethod
+    def of_settings(cls, settings: Any) -> Peers:
         return cls(
             IdentityClient.of(settings),
             CrmClient.of(settings),

@@ -26,9 +26,12 @@ class BillingSettings(ServiceSettings):
     stripe_webhook_secret: str = "whsec_agencyos_local_development_only"
     stripe_webhook_tolerance_seconds: int = 300
     stripe_timeout_seconds: float = 10.0
-    # Where Stripe Checkout sends the payer afterwards ({invoice_id} is filled in).
-    checkout_success_url: str = "http://localhost:3000/portal/invoices/{invoice_id}?paid=1"
-    checkout_cancel_url: str = "http://localhost:3000/portal/invoices/{invoice_id}"
+    # Where Stripe Checkout sends the payer afterwards: the client portal's invoice page
+    # ({agency_slug} and {invoice_id} are filled in), on the gateway's public address.
+    checkout_success_url: str = (
+        "http://127.0.0.1:8080/portal/{agency_slug}/invoices/{invoice_id}?paid=1"
+    )
+    checkout_cancel_url: str = "http://127.0.0.1:8080/portal/{agency_slug}/invoices/{invoice_id}"
 
     # The overdue and reminder scheduler (worker mode): how often it looks, and the
     # advisory-lock key that keeps one replica active at a time.

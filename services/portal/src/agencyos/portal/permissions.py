@@ -1,6 +1,6 @@
 """Who may use the portal's API: client users only, each bound to its client (the token's
 `cid`). Everything a route answers is scoped by that client: work answers NOT_FOUND for another
-client's (or another agency's) projects, tasks and deliverables."""
+client's (or another agency's) projects, tasks and deliverables, billing for its invoices."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from agencyos.common.auth import Principal
 from agencyos.common.errors import PermissionDenied
+from agencyos.common.peers.billing import BillingClient
 from agencyos.common.peers.work import WorkClient
 from agencyos.common.permissions import Role
 from agencyos.common.web import CurrentPrincipal, service_context
@@ -45,6 +46,15 @@ def work_client(request: Request) -> WorkClient:
 
 
 Work = Annotated[WorkClient, Depends(work_client)]
+
+
+def billing_client(request: Request) -> BillingClient:
+    """billing's typed client, called with the caller's own token (billing scopes every answer
+    to the token's client)."""
+    return BillingClient.of(service_context(request).settings)
+
+
+Billing = Annotated[BillingClient, Depends(billing_client)]
 
 # The responses every portal route may answer besides its own.
 # OpenAPI responses, as FastAPI takes them.

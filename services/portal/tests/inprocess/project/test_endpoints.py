@@ -11,7 +11,8 @@ import pytest
 from agencyos.testing.inprocess import InProcess
 
 # What a client user may read of a project; nothing else (rates, budget, billing, members).
-PROJECT_FIELDS = {"id", "name", "status", "progress", "start_date", "deadline"}
+PROJECT_FIELDS = {"id", "name", "status", "progress", "start_date", "deadline", "next_milestone"}
+MILESTONE_FIELDS = {"id", "name", "due_date", "status", "completed_at"}
 
 
 class TestProjectList:
@@ -54,7 +55,7 @@ class TestProjectDetail:
 
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == PROJECT_FIELDS | {"tasks", "deliverables"}
+        assert set(body) == PROJECT_FIELDS | {"tasks", "deliverables", "milestones"}
         assert [t["id"] for t in body["tasks"]] == [str(scene.x.visible_task_id)]
         assert set(body["tasks"][0]) == {"id", "project_id", "title", "status", "due_date"}
         assert body["tasks"][0]["title"] == "X homepage"
@@ -62,6 +63,40 @@ class TestProjectDetail:
             (str(scene.x.deliverable_id), "submitted")
         ]
         assert "internal" not in response.text
+
+    async def test_shows_the_milestones_by_due_date_without_amounts_in_three_calls(
+        self, portal: httpx.AsyncClient, in_process: InProcess, scene: Any
+    ) -> None:
+        work = in_process.standins.work
+        agency, project_id = scene.agency.id, scene.x.project_id
+        work.add_milestone(agency, project_id, name="Launch")
+        work.add_milestone(agency, project_id, name="Design", due_date="2027-02-01")
+        work.add_milestone(
+            agency, project_id, name="Discovery", due_date="2026-11-01", status="completed"
+        )
+        work.add_milestone(agency, scene.y.project_id, name="Y's milestone")
+        work.calls.clear()
+
+        response = await portal.get(
+            f"/v1/portal/projects/{project_id}", headers=scene.x.user.headers
+        )
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [(m["name"], m["due_date"], m["status"]) for m in body["milestones"]] == [
+            ("Discovery", "2026-11-01", "completed"),
+            ("Design", "2027-02-01", "open"),
+            ("Launch", None, "open"),
+        ]
+        assert all(set(m) == MILESTONE_FIELDS for m in body["milestones"])
+        assert body["milestones"][0]["completed_at"] is not None
+        assert body["next_milestone"]["name"] == "Design"
+        assert "Y's milestone" not in response.text
+        assert sorted(work.calls) == [
+            "GetProjects",
+            "ListClientDeliverables",
+            "ListClientVisibleTasks",
+        ]
 
     async def test_an_unknown_project_is_404(self, portal: httpx.AsyncClient, scene: Any) -> None:
         response = await portal.get(

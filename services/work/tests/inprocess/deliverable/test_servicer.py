@@ -223,3 +223,87 @@ class TestClientDecisionsRpc:
             None,
             str(manager.user_id),
         )
+
+
+def awaiting_rpc(stub: WorkServiceStub, who: Caller, status: str = "submitted") -> Any:
+    """The caller's client's deliverables across all its projects (no project named)."""
+    return stub.ListClientDeliverables(
+        work_pb2.ListClientDeliverablesRequest(status=status),
+        metadata=as_caller(who),
+        timeout=30,
+    )
+
+
+class TestDeliverablesAcrossProjectsRpc:
+    """The portal's dashboard asks once for every deliverable awaiting the client's decision,
+    across its client's projects."""
+
+    async def test_a_client_user_gets_its_clients_submitted_deliverables_of_every_project(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user, first = await client_project(in_process, tenant, work, agency)
+        client_id = unverified_jwt(client_user.access_token)[1]["cid"]
+        second = await create_project(work, agency, client_id=client_id)
+        _, others = await client_project(in_process, tenant, work, agency)
+        older = await create_deliverable(work, agency, first["id"], title="Logo")
+        newer = await create_deliverable(work, agency, second["id"], title="Copy")
+        decided = await create_deliverable(work, agency, first["id"], title="Brief")
+        await create_deliverable(work, agency, second["id"], title="Draft")
+        theirs = await create_deliverable(work, agency, others["id"], title="Not yours")
+        for deliverable in (older, newer, decided, theirs):
+            await submit(work, agency, deliverable["id"])
+        await approve_rpc(stub, client_user, decided["id"])
+
+        awaiting = await awaiting_rpc(stub, client_user)
+        everything = await awaiting_rpc(stub, client_user, status="")
+
+        assert [(d.title, d.project_id) for d in awaiting.deliverables] == [
+            ("Logo", first["id"]),
+            ("Copy", second["id"]),
+        ]
+        assert [d.title for d in everything.deliverables] == ["Logo", "Copy", "Brief"]
+
+    async def test_staff_must_name_a_project_and_a_status_must_be_one_the_client_sees(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user, _ = await client_project(in_process, tenant, work, agency)
+
+        staff = await rpc_error(awaiting_rpc(stub, tenant.caller("manager")))
+        draft = await rpc_error(awaiting_rpc(stub, client_user, status="draft"))
+
+        assert staff.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "project_id" in (staff.details() or "")
+        assert draft.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "status" in (draft.details() or "")
+
+    async def test_another_agencys_client_user_gets_none_of_them(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        other_tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_user, project = await client_project(in_process, tenant, work, agency)
+        deliverable = await create_deliverable(work, agency, project["id"])
+        await submit(work, agency, deliverable["id"])
+        # The same client id, in a token of another agency.
+        client_id = unverified_jwt(client_user.access_token)[1]["cid"]
+        impostor = other_tenant.caller("client", client_id=uuid.UUID(client_id))
+
+        mine = await awaiting_rpc(stub, client_user)
+        elsewhere = await awaiting_rpc(stub, impostor)
+
+        assert [d.id for d in mine.deliverables] == [deliverable["id"]]
+        assert list(elsewhere.deliverables) == []

@@ -319,3 +319,106 @@ class TestCheckProjectMembershipRpc:
         assert await check(member, ours["id"], str(agency.user_id)) == (
             grpc.StatusCode.PERMISSION_DENIED
         )
+
+
+async def add_milestone(
+    work: httpx.AsyncClient, who: Caller, project_id: str, **fields: Any
+) -> dict[str, Any]:
+    response = await work.post(
+        f"/v1/projects/{project_id}/milestones", json=fields, headers=who.headers
+    )
+    assert response.status_code == 201, response.text
+    milestone: dict[str, Any] = response.json()
+    return milestone
+
+
+async def complete_milestone(work: httpx.AsyncClient, who: Caller, milestone_id: str) -> None:
+    response = await work.post(f"/v1/milestones/{milestone_id}/complete", headers=who.headers)
+    assert response.status_code == 200, response.text
+
+
+class TestMilestonesInProjectAnswers:
+    """The portal's project list names each project's next open milestone; its project view
+    asks GetProjects for every milestone. Never what a milestone bills."""
+
+    async def test_the_client_list_names_the_open_milestone_due_first(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_id = str(in_process.standins.crm.add_client(tenant.id))
+        client_user = tenant.caller("client", client_id=uuid.UUID(client_id))
+        planned = await create_project(work, agency, client_id=client_id)
+        bare = await create_project(work, agency, client_id=client_id)
+        pid = planned["id"]
+        done = await add_milestone(work, agency, pid, name="Kick-off", due_date="2026-01-05")
+        await add_milestone(work, agency, pid, name="Someday")
+        await add_milestone(work, agency, pid, name="Launch", due_date="2027-03-01")
+        await add_milestone(
+            work, agency, pid, name="Design", due_date="2027-01-15", amount_cents=500_000
+        )
+        await complete_milestone(work, agency, done["id"])
+
+        response = await stub.ListClientProjects(
+            work_pb2.ListClientProjectsRequest(client_id=client_id),
+            metadata=as_caller(client_user),
+            timeout=10,
+        )
+
+        by_id = {p.id: p for p in response.projects}
+        upcoming = by_id[pid].next_milestone
+        assert (upcoming.name, upcoming.due_date, upcoming.status) == (
+            "Design",
+            "2027-01-15",
+            "open",
+        )
+        assert not by_id[bare["id"]].HasField("next_milestone")
+        # The list names the next one only.
+        assert list(by_id[pid].milestones) == []
+
+    async def test_get_projects_answers_every_milestone_when_asked(
+        self,
+        work: httpx.AsyncClient,
+        stub: WorkServiceStub,
+        agency: Caller,
+        tenant: Agency,
+        in_process: InProcess,
+    ) -> None:
+        client_id = str(in_process.standins.crm.add_client(tenant.id))
+        client_user = tenant.caller("client", client_id=uuid.UUID(client_id))
+        project = await create_project(work, agency, client_id=client_id)
+        pid = project["id"]
+        first = await add_milestone(
+            work, agency, pid, name="Discovery", due_date="2026-11-01", amount_cents=250_000
+        )
+        await add_milestone(work, agency, pid, name="Launch")
+        await add_milestone(work, agency, pid, name="Design", due_date="2027-02-01")
+        await complete_milestone(work, agency, first["id"])
+
+        plain = await stub.GetProjects(
+            work_pb2.GetProjectsRequest(project_ids=[pid]),
+            metadata=as_caller(client_user),
+            timeout=10,
+        )
+        asked = await stub.GetProjects(
+            work_pb2.GetProjectsRequest(project_ids=[pid], include_milestones=True),
+            metadata=as_caller(client_user),
+            timeout=10,
+        )
+
+        [without] = plain.projects
+        assert list(without.milestones) == []
+        assert not without.HasField("next_milestone")
+        [with_them] = asked.projects
+        assert [(m.name, m.due_date, m.status) for m in with_them.milestones] == [
+            ("Discovery", "2026-11-01", "completed"),
+            ("Design", "2027-02-01", "open"),
+            ("Launch", "", "open"),
+        ]
+        assert with_them.milestones[0].completed_at.endswith("Z")
+        assert with_them.milestones[1].completed_at == ""
+        assert with_them.next_milestone.name == "Design"
+        assert "amount" not in str(with_them.milestones[0])

@@ -20,6 +20,17 @@ from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A project's milestone as its client may see it (work never answers its amount)."""
+
+    id: uuid.UUID
+    name: str
+    due_date: date | None
+    status: str  # open | completed
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Project:
     id: uuid.UUID
     name: str
@@ -34,6 +45,11 @@ class Project:
     deadline: date | None
     progress: int  # done tasks over all tasks, in percent
     member_ids: frozenset[uuid.UUID]
+    # The open milestone due first: answered by `client_projects` and
+    # `project_with_milestones` only (None otherwise, or when none is open).
+    next_milestone: Milestone | None = None
+    # Every milestone by due date: answered by `project_with_milestones` only.
+    milestones: tuple[Milestone, ...] = ()
 
     @property
     def billable_by_default(self) -> bool:
@@ -128,6 +144,16 @@ def comment_of(message: work_pb2.Comment) -> Comment:
     )
 
 
+def milestone_of(message: work_pb2.ProjectMilestone) -> Milestone:
+    return Milestone(
+        id=uuid.UUID(message.id),
+        name=message.name,
+        due_date=_day(message.due_date),
+        status=message.status,
+        completed_at=_instant(message.completed_at),
+    )
+
+
 def project_of(message: work_pb2.Project) -> Project:
     return Project(
         id=uuid.UUID(message.id),
@@ -143,6 +169,10 @@ def project_of(message: work_pb2.Project) -> Project:
         deadline=_day(message.deadline),
         progress=message.progress,
         member_ids=frozenset(uuid.UUID(m) for m in message.member_ids),
+        next_milestone=(
+            milestone_of(message.next_milestone) if message.HasField("next_milestone") else None
+        ),
+        milestones=tuple(milestone_of(m) for m in message.milestones),
     )
 
 
@@ -282,9 +312,23 @@ class WorkClient:
     # The client portal's methods: each answers what a client user of the project's client (or
     # staff who see the project) may see; work answers NotFound for anything else.
 
+    async def project_with_milestones(
+        self, principal: Principal, project_id: uuid.UUID
+    ) -> Project | None:
+        """The project with its milestones and next milestone, if the caller may see it (one
+        call, not memoized: the plain `project` answers without milestones)."""
+        response = await call(
+            self.stub.GetProjects,
+            work_pb2.GetProjectsRequest(project_ids=[str(project_id)], include_milestones=True),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        found = [project_of(p) for p in response.projects if p.id == str(project_id)]
+        return found[0] if found else None
+
     async def client_projects(self, principal: Principal, client_id: uuid.UUID) -> list[Project]:
-        """The client's projects, with progress. A client user may ask for its own client
-        only (else PermissionDenied)."""
+        """The client's projects, with progress and the next open milestone. A client user
+        may ask for its own client only (else PermissionDenied)."""
         response = await call(
             self.stub.ListClientProjects,
             work_pb2.ListClientProjectsRequest(client_id=str(client_id)),
@@ -310,6 +354,17 @@ class WorkClient:
         response = await call(
             self.stub.ListClientDeliverables,
             work_pb2.ListClientDeliverablesRequest(project_id=str(project_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [deliverable_of(d) for d in response.deliverables]
+
+    async def deliverables_awaiting_client(self, principal: Principal) -> list[Deliverable]:
+        """A client user's submitted deliverables across all its client's projects (what
+        awaits its decision), oldest submission first; one call. Client users only."""
+        response = await call(
+            self.stub.ListClientDeliverables,
+            work_pb2.ListClientDeliverablesRequest(status="submitted"),
             principal=principal,
             timeout=self.timeout,
         )

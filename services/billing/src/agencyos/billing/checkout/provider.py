@@ -36,6 +36,8 @@ class CheckoutRequest:
     product_name: str
     description: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # The agency's slug, for the return addresses (the client portal's invoice page).
+    agency_slug: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ class PaymentProvider(Protocol):
 
     async def expire_checkout(self, session_id: str) -> None:
         """Close a payment page nobody must use (its invoice was not sent after all)."""
+
+
+def _return_url(template: str, checkout: CheckoutRequest) -> str:
+    """Where Stripe sends the payer back: `{invoice_id}` and `{agency_slug}` filled in."""
+    return template.replace("{invoice_id}", str(checkout.invoice_id)).replace(
+        "{agency_slug}", checkout.agency_slug
+    )
 
 
 def _unavailable(what: str, exc: stripe.StripeError) -> ServiceUnavailable:
@@ -114,8 +123,8 @@ class StripeProvider:
                     },
                 }
             ],
-            "success_url": self.settings.checkout_success_url.replace("{invoice_id}", invoice),
-            "cancel_url": self.settings.checkout_cancel_url.replace("{invoice_id}", invoice),
+            "success_url": _return_url(self.settings.checkout_success_url, checkout),
+            "cancel_url": _return_url(self.settings.checkout_cancel_url, checkout),
         }
         try:
             session = await self.client.v1.checkout.sessions.create_async(

@@ -41,7 +41,7 @@ class DocumentService:
             agency = await peers.identity.agency(principal)
             client = await peers.crm.client(principal, view.invoice.client_id)
             parties = parties_now(agency, client)
-        return await self._document(session, view, parties)
+        return await self.compose(session, view, parties)
 
     async def linked_document(self, session: AsyncSession, invoice_id: uuid.UUID) -> Document:
         """The PDF's content for a signed link (the session is under the link's agency): only
@@ -51,10 +51,12 @@ class DocumentService:
         if invoice is None or invoice.status not in LINKABLE or parties is None:
             raise NotFound("no such invoice")
         lines = await invoice_repository.lines(session, invoice.id)
-        return await self._document(session, InvoiceView(invoice, lines), parties)
+        return await self.compose(session, InvoiceView(invoice, lines), parties)
 
     @staticmethod
-    async def _document(session: AsyncSession, view: InvoiceView, parties: Parties) -> Document:
+    async def compose(session: AsyncSession, view: InvoiceView, parties: Parties) -> Document:
+        """The PDF's content for an invoice and its parties (the caller decided who may see
+        it)."""
         settings = await invoice_repository.billing_settings(session)
         return Document(
             invoice=view.invoice,

@@ -155,6 +155,7 @@ class IssuingService:
                 currency=invoice.currency,
                 product_name=f"{title} from {agency.name}"[:250],
                 description=f"For {client.company_name}"[:250],
+                agency_slug=agency.slug,
             ),
         )
         return agency, client, link
@@ -370,6 +371,75 @@ class IssuingService:
             title=f"Invoice {invoice.number}",
             refusal=NotPayable,
         )
+        return await self._replace_page(
+            tx, principal, provider, invoice_id, seen_version, owed, link
+        )
+
+    async def renew_payment_link_for_client(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        provider: PaymentProvider,
+        invoice: Invoice,
+        agency_slug: str,
+    ) -> tuple[CheckoutLink, int]:
+        """A new payment page for what a sent invoice still owes, opened by its client (the
+        portal's Pay), and how much it collects. The client's token may not read CRM: the
+        page is addressed from what the invoice kept when it was sent, and the client's
+        Stripe customer is the one sending made (made now from the same, if missing)."""
+        owed = self._check_payable(invoice)
+        async with tx() as session:
+            customer_id = await checkout_service.stored_customer(session, invoice.client_id)
+        client_name = invoice.bill_to_client_name or "Client"
+        if customer_id is None:
+            created = await checkout_service.new_customer(
+                provider,
+                CustomerDetails(
+                    tenant_id=principal.tenant_id,
+                    client_id=invoice.client_id,
+                    name=client_name,
+                    email=invoice.bill_to_email,
+                    address_lines=tuple(invoice.bill_to_address or ()),
+                ),
+            )
+            async with tx() as session:
+                customer_id = await checkout_service.remember_customer(
+                    session, principal.tenant_id, invoice.client_id, created
+                )
+        issuer_name = invoice.issuer_name or "your agency"
+        link = await checkout_service.open_checkout(
+            provider,
+            CheckoutRequest(
+                tenant_id=principal.tenant_id,
+                invoice_id=invoice.id,
+                customer_id=customer_id,
+                amount_cents=owed,
+                currency=invoice.currency,
+                product_name=f"Invoice {invoice.number} from {issuer_name}"[:250],
+                description=f"For {client_name}"[:250],
+                agency_slug=agency_slug,
+            ),
+        )
+        await self._replace_page(
+            tx, principal, provider, invoice.id, invoice.version, owed, link, by_client=True
+        )
+        return link, owed
+
+    async def _replace_page(
+        self,
+        tx: Transactions,
+        principal: Principal,
+        provider: PaymentProvider,
+        invoice_id: uuid.UUID,
+        seen_version: int,
+        owed: int,
+        link: CheckoutLink,
+        *,
+        by_client: bool = False,
+    ) -> InvoiceView:
+        """Put the new page `link` on the invoice if it still owes exactly `owed` as seen
+        (version `seen_version`), and expire the page it replaces; a failure expires the new
+        one instead. A page the client opened is recorded in the audit log."""
         try:
             async with tx() as session:
                 locked = await invoice_repository.lock(session, invoice_id)
@@ -385,6 +455,20 @@ class IssuingService:
                 locked.stripe_checkout_session_id = link.session_id
                 locked.version += 1
                 await session.flush()
+                if by_client:
+                    await record_audit(
+                        session,
+                        action="invoice.payment_page_opened",
+                        entity_type="invoice",
+                        entity_id=locked.id,
+                        actor=principal,
+                        source_service=SERVICE,
+                        detail={
+                            "number": locked.number,
+                            "amount_cents": owed,
+                            "currency": locked.currency,
+                        },
+                    )
                 view = InvoiceView(locked, await invoice_repository.lines(session, locked.id))
         except BaseException:
             await provider.expire_checkout(link.session_id)

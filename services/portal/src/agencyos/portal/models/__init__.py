@@ -7,4 +7,7 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-__all__ = ["Base"]
+from agencyos.portal.models.activity import Activity  # noqa: E402
+from agencyos.portal.models.directory import KnownProject, KnownTask  # noqa: E402
+
+__all__ = ["Activity", "Base", "KnownProject", "KnownTask"]

@@ -6,6 +6,7 @@ from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Work
 from agencyos.portal.project.schemas import (
     FeedbackCreate,
     PortalDeliverable,
+    PortalMilestone,
     PortalProject,
     PortalProjectDetail,
     PortalProjects,
@@ -22,7 +23,8 @@ router = APIRouter(prefix="/v1/portal", tags=["portal"])
     summary="The client's projects",
     description=(
         "The projects of the caller's client (the token's client), with their status, "
-        "progress (done tasks over all tasks, in percent) and dates. Client users only."
+        "progress (done tasks over all tasks, in percent), dates and next open milestone. "
+        "Client users only."
     ),
     responses={**CLIENT_ONLY},
 )
@@ -36,8 +38,9 @@ async def list_projects(caller: PortalClient, work: Work) -> PortalProjects:
     response_model=PortalProjectDetail,
     summary="One of the client's projects",
     description=(
-        "The project with the tasks the agency shows its client (internal tasks never appear) "
-        "and its deliverables (submitted ones await the client's decision). Client users only."
+        "The project with the tasks the agency shows its client (internal tasks never appear), "
+        "its deliverables (submitted ones await the client's decision) and its milestones "
+        "(name, due date, status; never amounts). Client users only."
     ),
     responses={**CLIENT_ONLY, 404: {"description": "No such project of your client"}},
 )
@@ -49,6 +52,7 @@ async def get_project(
         **PortalProject.of(view.project).model_dump(),
         tasks=[PortalTask.of(t) for t in view.tasks],
         deliverables=[PortalDeliverable.of(d) for d in view.deliverables],
+        milestones=[PortalMilestone.of(m) for m in view.project.milestones],
     )
 
 

@@ -5,12 +5,32 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agencyos.common.peers import work as work_peer
 from agencyos.common.types import MultiLine
 
 FEEDBACK_MAX = 50_000
+
+
+class PortalMilestone(BaseModel):
+    """A milestone of the project (never what completing it bills)."""
+
+    id: uuid.UUID
+    name: str
+    due_date: date | None
+    status: str = Field(description="`open` or `completed`")
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, milestone: work_peer.Milestone) -> "PortalMilestone":
+        return cls(
+            id=milestone.id,
+            name=milestone.name,
+            due_date=milestone.due_date,
+            status=milestone.status,
+            completed_at=milestone.completed_at,
+        )
 
 
 class PortalProject(BaseModel):
@@ -20,9 +40,13 @@ class PortalProject(BaseModel):
     progress: int
     start_date: date | None
     deadline: date | None
+    next_milestone: PortalMilestone | None = Field(
+        description="The open milestone due first (dated ones before undated); null when none"
+    )
 
     @classmethod
     def of(cls, project: work_peer.Project) -> "PortalProject":
+        upcoming = project.next_milestone
         return cls(
             id=project.id,
             name=project.name,
@@ -30,6 +54,7 @@ class PortalProject(BaseModel):
             progress=project.progress,
             start_date=project.start_date,
             deadline=project.deadline,
+            next_milestone=PortalMilestone.of(upcoming) if upcoming is not None else None,
         )
 
 
@@ -86,6 +111,9 @@ class PortalDeliverable(BaseModel):
 class PortalProjectDetail(PortalProject):
     tasks: list[PortalTask]
     deliverables: list[PortalDeliverable]
+    milestones: list[PortalMilestone] = Field(
+        description="Every milestone of the project, by due date (undated ones last)"
+    )
 
 
 FeedbackMessage = Annotated[

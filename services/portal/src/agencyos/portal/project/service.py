@@ -37,9 +37,10 @@ class PortalProjectService:
     async def project(
         self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID
     ) -> ProjectView:
-        """Three calls to work: the project, then its client-visible tasks and deliverables
-        side by side. A project of another client (or agency) is not found."""
-        project = await work.project(caller.principal, project_id)
+        """Three calls to work: the project with its milestones, then its client-visible
+        tasks and deliverables side by side. A project of another client (or agency) is not
+        found."""
+        project = await work.project_with_milestones(caller.principal, project_id)
         if project is None or project.client_id != caller.client_id:
             raise NotFound("no such project")
         tasks, deliverables = await asyncio.gather(

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.db import Repository
-from agencyos.work.models import Deliverable, DeliverableDecision
+from agencyos.work.models import Deliverable, DeliverableDecision, Project
 
 _SORTS: dict[str, Any] = {
     "created_at": Deliverable.created_at,
@@ -48,6 +48,23 @@ class DeliverableRepository(Repository[Deliverable]):
         column = _SORTS[sort.lstrip("-")]
         order = column.desc() if sort.startswith("-") else column.asc()
         return stmt.order_by(order.nulls_last(), Deliverable.created_at, Deliverable.id)
+
+    def of_client(self, client_id: uuid.UUID, *, statuses: Sequence[str]) -> Select[Any]:
+        """The deliverables of every project of the client, oldest submission first."""
+        return (
+            select(Deliverable)
+            .join(
+                Project,
+                (Project.tenant_id == Deliverable.tenant_id)
+                & (Project.id == Deliverable.project_id),
+            )
+            .where(Project.client_id == client_id, Deliverable.status.in_(list(statuses)))
+            .order_by(
+                Deliverable.submitted_at.asc().nulls_last(),
+                Deliverable.created_at,
+                Deliverable.id,
+            )
+        )
 
     async def all_of(self, session: AsyncSession, stmt: Select[Any]) -> list[Deliverable]:
         return list((await session.execute(stmt)).scalars())

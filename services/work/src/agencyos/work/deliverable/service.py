@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyos.common.auth import Principal
 from agencyos.common.db import utcnow
-from agencyos.common.errors import Conflict, NotFound, field_error
+from agencyos.common.errors import Conflict, NotFound, PermissionDenied, field_error
 from agencyos.common.events import (
     DeliverableApproved,
     DeliverableChangesRequested,
@@ -367,15 +367,35 @@ class DeliverableService:
         )
 
     async def client_deliverables(
-        self, session: AsyncSession, principal: Principal, project_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        project_id: uuid.UUID,
+        *,
+        status: str | None = None,
     ) -> Sequence[Deliverable]:
-        """What the project's client sees: every deliverable but drafts. For a client user of
-        the project's client, or anyone who sees the project."""
+        """What the project's client sees: every deliverable but drafts (of `status` when
+        given). For a client user of the project's client, or anyone who sees the project."""
         if _is_client_user(principal):
             project = await client_project(session, principal, project_id)
         else:
             project = await visible_project(session, principal, project_id)
-        stmt = deliverable_repository.of_project(project.id, statuses=CLIENT_VISIBLE)
+        statuses = CLIENT_VISIBLE if status is None else (status,)
+        stmt = deliverable_repository.of_project(project.id, statuses=statuses)
+        return await deliverable_repository.all_of(session, stmt)
+
+    async def clients_deliverables(
+        self, session: AsyncSession, principal: Principal, *, status: str | None = None
+    ) -> Sequence[Deliverable]:
+        """A client user's deliverables across all its client's projects, but drafts (of
+        `status` when given), oldest submission first. Only a client user may ask without
+        naming a project: staff see many clients."""
+        if not _is_client_user(principal):
+            raise field_error("project_id", "project_id is required")
+        if principal.client_id is None:
+            raise PermissionDenied("this client user is bound to no client")
+        statuses = CLIENT_VISIBLE if status is None else (status,)
+        stmt = deliverable_repository.of_client(principal.client_id, statuses=statuses)
         return await deliverable_repository.all_of(session, stmt)
 
 

@@ -16,7 +16,11 @@ from agencyos.common.rpc import (
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.deliverable.schemas import COMMENT_MAX
-from agencyos.work.deliverable.service import DeliverableStateConflict, deliverable_service
+from agencyos.work.deliverable.service import (
+    CLIENT_VISIBLE,
+    DeliverableStateConflict,
+    deliverable_service,
+)
 from agencyos.work.models import Deliverable
 
 
@@ -49,11 +53,22 @@ class DeliverableRpc(work_pb2_grpc.WorkServiceServicer):
     async def ListClientDeliverables(
         self, request: work_pb2.ListClientDeliverablesRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.ListDeliverablesResponse:
-        """The project's deliverables but drafts, oldest first."""
+        """The project's deliverables but drafts, oldest first; of one `status` when given.
+        Without a project, a client user's deliverables across its client's projects."""
         principal = rpc_principal()
-        project_id = parse_uuid(request.project_id, "project_id")
+        status = request.status or None
+        if status is not None and status not in CLIENT_VISIBLE:
+            raise InvalidInput(f"status must be one of {', '.join(CLIENT_VISIBLE)}")
         session = rpc_session()
-        deliverables = await deliverable_service.client_deliverables(session, principal, project_id)
+        if request.project_id:
+            project_id = parse_uuid(request.project_id, "project_id")
+            deliverables = await deliverable_service.client_deliverables(
+                session, principal, project_id, status=status
+            )
+        else:
+            deliverables = await deliverable_service.clients_deliverables(
+                session, principal, status=status
+            )
         return work_pb2.ListDeliverablesResponse(
             deliverables=[deliverable_message(d) for d in deliverables]
         )

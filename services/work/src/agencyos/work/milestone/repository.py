@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, exists, select
@@ -42,6 +43,24 @@ class MilestoneRepository(Repository[Milestone]):
         column = _SORTS[sort.lstrip("-")]
         order = column.desc() if sort.startswith("-") else column.asc()
         return stmt.order_by(order.nulls_last(), Milestone.created_at, Milestone.id)
+
+    async def of_projects(
+        self, session: AsyncSession, project_ids: Sequence[uuid.UUID], *, open_only: bool = False
+    ) -> dict[uuid.UUID, list[Milestone]]:
+        """The projects' milestones by project, each list by due date (undated ones last),
+        in one query for any number of projects."""
+        found: dict[uuid.UUID, list[Milestone]] = {p: [] for p in project_ids}
+        if not found:
+            return found
+        stmt = select(Milestone).where(Milestone.project_id.in_(list(found)))
+        if open_only:
+            stmt = stmt.where(Milestone.status == "open")
+        stmt = stmt.order_by(
+            Milestone.due_date.asc().nulls_last(), Milestone.created_at, Milestone.id
+        )
+        for milestone in (await session.execute(stmt)).scalars():
+            found[milestone.project_id].append(milestone)
+        return found
 
     async def has_tasks(self, session: AsyncSession, milestone_id: uuid.UUID) -> bool:
         stmt = select(exists().where(Task.milestone_id == milestone_id))

@@ -4,6 +4,7 @@ projects and ask whether a user may log time on one."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import grpc
 
@@ -13,10 +14,13 @@ from agencyos.common.permissions import Role
 from agencyos.common.rpc import (
     iso_date,
     parse_uuid,
+    rfc3339,
     rpc_principal,
     rpc_session,
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.work.milestone.repository import milestone_repository
+from agencyos.work.models import Milestone
 from agencyos.work.project.access import is_project_member, sees_all_projects
 from agencyos.work.project.repository import ProjectView, project_repository
 
@@ -25,7 +29,36 @@ MAX_IDS = 500
 OPEN_FOR_TIME = frozenset({"planning", "active"})
 
 
-def project_message(view: ProjectView) -> work_pb2.Project:
+def milestone_message(milestone: Milestone) -> work_pb2.ProjectMilestone:
+    """A milestone as a project's client may see it (never its amount)."""
+    return work_pb2.ProjectMilestone(
+        id=str(milestone.id),
+        name=milestone.name,
+        due_date=iso_date(milestone.due_date),
+        status=milestone.status,
+        completed_at=rfc3339(milestone.completed_at),
+    )
+
+
+def project_message(
+    view: ProjectView,
+    milestones: Sequence[Milestone] | None = None,
+    *,
+    with_list: bool = False,
+) -> work_pb2.Project:
+    """The project; with `milestones` (the project's, by due date), its next open one, and
+    with `with_list` all of them."""
+    message = _project_fields(view)
+    if milestones is not None:
+        upcoming = next((m for m in milestones if m.status == "open"), None)
+        if upcoming is not None:
+            message.next_milestone.CopyFrom(milestone_message(upcoming))
+        if with_list:
+            message.milestones.extend(milestone_message(m) for m in milestones)
+    return message
+
+
+def _project_fields(view: ProjectView) -> work_pb2.Project:
     project = view.project
     return work_pb2.Project(
         id=str(project.id),
@@ -80,7 +113,12 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         views = await project_repository.views(session, projects)
         order = {project_id: i for i, project_id in enumerate(ids)}
         views.sort(key=lambda v: order[v.project.id])
-        return work_pb2.GetProjectsResponse(projects=[project_message(v) for v in views])
+        if not request.include_milestones:
+            return work_pb2.GetProjectsResponse(projects=[project_message(v) for v in views])
+        milestones = await milestone_repository.of_projects(session, [v.project.id for v in views])
+        return work_pb2.GetProjectsResponse(
+            projects=[project_message(v, milestones[v.project.id], with_list=True) for v in views]
+        )
 
     async def ListClientProjects(
         self, request: work_pb2.ListClientProjectsRequest, context: grpc.aio.ServicerContext
@@ -98,7 +136,12 @@ class ProjectRpc(work_pb2_grpc.WorkServiceServicer):
         session = rpc_session()
         projects = await project_repository.of_client(session, client_id)
         views = await project_repository.views(session, projects)
-        return work_pb2.ListClientProjectsResponse(projects=[project_message(v) for v in views])
+        upcoming = await milestone_repository.of_projects(
+            session, [p.id for p in projects], open_only=True
+        )
+        return work_pb2.ListClientProjectsResponse(
+            projects=[project_message(v, upcoming[v.project.id]) for v in views]
+        )
 
     async def CheckProjectMembership(
         self, request: work_pb2.CheckProjectMembershipRequest, context: grpc.aio.ServicerContext
