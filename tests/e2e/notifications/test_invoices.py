@@ -1,8 +1,8 @@
 """Invoice notices through the whole platform: an invoice made and sent through billing's API
-emails the client's primary contact (amount, due date, pay link, the PDF attached and linked
-without a login) and tells the agency's invoice readers in the app; Stripe's signed webhooks
-make it paid (a receipt to the contact) or report a failed payment (an email to the contact
-and to the readers).
+emails the client's primary contact (amount, due date, a link to the invoice's page in the
+client portal to pay it, the PDF attached and linked without a login) and tells the agency's
+invoice readers in the app; Stripe's signed webhooks make it paid (a receipt to the contact)
+or report a failed payment (an email to the contact and to the readers).
 
 An invoice becomes overdue only on the day after its due date in the agency's zone (due in 0
 days at the soonest): no request makes one overdue in a test's time, so billing's
@@ -158,8 +158,13 @@ class TestASentInvoice:
         assert "Hello Hank Scorpio," in message.text
         assert "1,234.56 EUR" in message.text
         assert f"Due:     {day(invoice['due_date'])}" in message.text
+        # "Pay the invoice" leads to the invoice's page in the agency's client portal (which
+        # makes a fresh payment page), not to the Checkout page that lives 24 hours
         assert invoice["payment_url"].startswith("https://")
-        assert invoice["payment_url"] in message.links
+        assert invoice["payment_url"] not in message.links
+        assert link_to(platform, message, "/portal/") == (
+            f"/portal/{agency.slug}/invoices/{invoice['id']}"
+        )
         [attachment] = message.attachments
         assert (attachment.filename, attachment.content_type) == (
             f"invoice-{invoice['number']}.pdf",
@@ -240,7 +245,9 @@ class TestStripeOnAnInvoice:
         warning = await one_email(mailpit, contact, f"invoice {refused['number']} did not go")
         assert warning.to == [contact]
         assert "Amount due: 700.00 EUR" in warning.text
-        assert refused["payment_url"] in warning.links
+        assert link_to(platform, warning, "/portal/") == (
+            f"/portal/{agency.slug}/invoices/{refused['id']}"
+        )
         failed = await wait_for_notice(
             gateway, agency, "invoice.payment_failed", of_invoice(refused)
         )
@@ -292,6 +299,7 @@ class TestAnOverdueInvoice:
         reminder = await one_email(mailpit, contact, f"Invoice {invoice['number']} is overdue")
         assert reminder.to == [contact]
         assert "800.00 EUR" in reminder.text
+        # an event without the agency's slug (from before billing kept it) keeps its Checkout link
         assert invoice["payment_url"] in reminder.links
         notice = await wait_for_notice(gateway, agency, "invoice.overdue", of_invoice(invoice))
         assert notice["title"] == f"Invoice {invoice['number']} is overdue"

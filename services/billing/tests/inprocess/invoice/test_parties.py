@@ -62,7 +62,12 @@ class TestSending:
         [event] = await outbox_events(agency, "billing.invoice.sent", invoice_id)
         assert event["data"]["bill_to"] == BILL_TO
         row = await invoice_row(agency, invoice_id)
-        assert event["data"]["issuer"] == {**ISSUER, "timezone": row["timezone"]}
+        assert event["data"]["issuer"] == {
+            **ISSUER,
+            "timezone": row["timezone"],
+            "slug": f"agency-{agency.agency_id.hex[:8]}",  # the stand-in's slug
+        }
+        assert row["issuer_slug"] == event["data"]["issuer"]["slug"]
         row = await invoice_row(agency, invoice_id)
         assert (row["bill_to_client_name"], row["bill_to_contact_name"], row["bill_to_email"]) == (
             "Acme Widgets GmbH",
@@ -150,5 +155,9 @@ class TestLaterEvents:
             "currency": "EUR",
             "payment_url": invoice["payment_url"],
             "bill_to": BILL_TO,
-            "issuer": {**ISSUER, "timezone": event["data"]["issuer"]["timezone"]},
+            "issuer": {
+                **ISSUER,
+                "timezone": event["data"]["issuer"]["timezone"],
+                "slug": f"agency-{agency.agency_id.hex[:8]}",
+            },
         }

@@ -297,6 +297,74 @@ class TestInvoiceEmails:
         assert "card declined" in by_template["payment_failed"]["text"]
 
 
+def issued_by(slug: str | None) -> Issuer:
+    return Issuer(name="Acme Studio", logo_url=None, brand_color=None, timezone="UTC", slug=slug)
+
+
+class TestInvoicePayLinks:
+    """An invoice email's pay link leads to the invoice's page in the agency's client portal
+    (which makes a fresh payment page whenever the client pays), not to the Checkout page the
+    event carries, which lives 24 hours."""
+
+    async def test_a_sent_invoice_links_to_its_portal_page(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        to = address()
+        sent = invoice_sent(tenant, to, issuer=issued_by("acme-studio"))
+
+        await in_process.deliver("notification", sent)
+
+        [row] = await emails(in_process, tenant, to)
+        page = f"{BASE}/portal/acme-studio/invoices/{sent.data['invoice_id']}"
+        assert f"Pay the invoice: {page}" in row["text"]
+        assert f'href="{page}"' in row["html"]
+        assert "https://pay.example.com/s/1" not in row["text"]
+        assert "https://pay.example.com/s/1" not in row["html"]
+
+    async def test_reminders_overdue_notices_and_failed_payments_link_there_too(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        to = address()
+        invoice_id = uuid.uuid4()
+        common: dict[str, Any] = {
+            "invoice_id": invoice_id,
+            "client_id": uuid.uuid4(),
+            "bill_to": bill_to(to),
+            "issuer": issued_by("acme-studio"),
+            "number": "INV-7",
+            "amount_due_cents": 1000,
+            "currency": "USD",
+            "payment_url": "https://pay.example.com/s/old",
+        }
+        due = date(2027, 1, 31)
+        for payload in (
+            InvoiceReminder(**common, due_date=due, days_from_due=-3),
+            InvoiceOverdue(**common, total_cents=1000, due_date=due),
+            InvoicePaymentFailed(**common, reason="card declined"),
+        ):
+            assert (
+                await in_process.deliver("notification", event(tenant, payload, "billing")) == "ok"
+            )
+
+        rows = await emails(in_process, tenant, to)
+        assert len(rows) == 3
+        page = f"{BASE}/portal/acme-studio/invoices/{invoice_id}"
+        for row in rows:
+            assert page in row["text"], row["template"]
+            assert "pay.example.com" not in row["text"] + row["html"], row["template"]
+
+    async def test_without_the_agencys_slug_the_checkout_link_stays(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        to = address()
+
+        await in_process.deliver("notification", invoice_sent(tenant, to, issuer=issued_by(None)))
+
+        [row] = await emails(in_process, tenant, to)
+        assert "Pay the invoice: https://pay.example.com/s/1" in row["text"]
+        assert "/portal/" not in row["text"]
+
+
 class TestBranding:
     async def test_an_email_carries_the_agency_s_brand_once_it_is_known(
         self, in_process: InProcess, tenant: Agency

@@ -22,13 +22,16 @@ class BillTo(BaseModel):
 
 class Issuer(BaseModel):
     """Who sends an invoice: the agency's name, logo and colour when it was sent, and the time
-    zone its dates are in (what the client's emails about it are branded with)."""
+    zone its dates are in (what the client's emails about it are branded with). `slug` is the
+    agency's slug when it was sent (its client portal is `/portal/<slug>/`; absent on invoices
+    sent before it was kept)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     name: str
     logo_url: str | None
     brand_color: str | None
     timezone: str | None
+    slug: str | None = None
 
 
 @register

@@ -191,9 +191,10 @@ class ClientInvoiceService:
             invoice = await self._visible(session, principal, invoice_id)
         if not InvoiceStatus(invoice.status).is_open or invoice.amount_due_cents <= 0:
             raise NothingOwed(f"the invoice is {invoice.status}: nothing is owed on it")
-        agency = await peers.identity.agency(principal)
+        # Where Stripe sends the payer back: the portal of the agency (kept when it was sent).
+        slug = invoice.issuer_slug or (await peers.identity.agency(principal)).slug
         link, owed = await issuing_service.renew_payment_link_for_client(
-            tx, principal, provider, invoice, agency.slug
+            tx, principal, provider, invoice, slug
         )
         return ClientCheckout(url=link.url, amount_cents=owed, currency=invoice.currency)
 

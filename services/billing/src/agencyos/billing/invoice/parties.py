@@ -48,6 +48,7 @@ def keep_parties(invoice: Invoice, agency: AgencyInfo, client: ClientInfo) -> No
     invoice.issuer_name = agency.name
     invoice.issuer_brand_color = agency.brand_color
     invoice.issuer_logo_url = agency.logo_url
+    invoice.issuer_slug = agency.slug
 
 
 def kept_parties(invoice: Invoice) -> Parties | None:
@@ -84,4 +85,5 @@ def issuer(invoice: Invoice) -> Issuer | None:
         logo_url=invoice.issuer_logo_url,
         brand_color=invoice.issuer_brand_color,
         timezone=invoice.timezone,
+        slug=invoice.issuer_slug,
     )

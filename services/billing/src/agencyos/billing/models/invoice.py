@@ -55,6 +55,8 @@ class Invoice(TenantScoped, Timestamped, Base):
     issuer_name: Mapped[str | None] = mapped_column(Text, default=None)
     issuer_brand_color: Mapped[str | None] = mapped_column(String(32), default=None)
     issuer_logo_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    # The agency's slug when it was sent: its client portal's address (null before 0005).
+    issuer_slug: Mapped[str | None] = mapped_column(String(63), default=None)
 
     @property
     def amount_due_cents(self) -> int:

@@ -8,6 +8,7 @@ are marked `contains_secret`, so the bodies are blanked once delivered."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -59,6 +60,20 @@ def _link(url: str | None) -> str | None:
     if url is None or "://" in url:
         return url
     return public_url(url)
+
+
+def invoice_page_url(
+    issuer: Issuer | None, invoice_id: uuid.UUID, payment_url: str | None
+) -> str | None:
+    """Where an invoice email sends the client to pay: the invoice's page in the agency's
+    client portal, which makes a new payment page whenever the client pays (a link that works
+    as long as the invoice is open). An invoice sent before its agency's slug was kept has
+    only the payment page the event carries (it lives 24 hours)."""
+    if issuer is None or not issuer.slug:
+        return _link(payment_url)
+    settings = _settings()
+    base = (settings.portal_base_url or settings.public_base_url).rstrip("/")
+    return f"{base}/portal/{quote(issuer.slug, safe='')}/invoices/{invoice_id}"
 
 
 def _token(token: str) -> str:
@@ -246,7 +261,7 @@ async def on_invoice_sent(session: AsyncSession, event: CloudEvent) -> None:
             "total_cents": payload.total_cents,
             "currency": payload.currency,
             "due_date": payload.due_date,
-            "pay_url": _link(payload.payment_url),
+            "pay_url": invoice_page_url(payload.issuer, payload.invoice_id, payload.payment_url),
             "document_url": document_url,
         },
         attachments=attachments,
@@ -270,7 +285,7 @@ async def on_invoice_reminder(session: AsyncSession, event: CloudEvent) -> None:
             "currency": payload.currency,
             "due_date": payload.due_date,
             "days_from_due": payload.days_from_due,
-            "pay_url": _link(payload.payment_url),
+            "pay_url": invoice_page_url(payload.issuer, payload.invoice_id, payload.payment_url),
         },
         brand=_issued_by(payload.issuer, payload.currency),
     )
@@ -291,7 +306,7 @@ async def on_invoice_overdue(session: AsyncSession, event: CloudEvent) -> None:
             "amount_due_cents": payload.amount_due_cents,
             "currency": payload.currency,
             "due_date": payload.due_date,
-            "pay_url": _link(payload.payment_url),
+            "pay_url": invoice_page_url(payload.issuer, payload.invoice_id, payload.payment_url),
         },
         brand=_issued_by(payload.issuer, payload.currency),
     )
@@ -333,7 +348,7 @@ async def on_invoice_payment_failed(session: AsyncSession, event: CloudEvent) ->
             "amount_due_cents": payload.amount_due_cents,
             "currency": payload.currency,
             "reason": payload.reason,
-            "pay_url": _link(payload.payment_url),
+            "pay_url": invoice_page_url(payload.issuer, payload.invoice_id, payload.payment_url),
         },
         brand=_issued_by(payload.issuer, payload.currency),
     )
