@@ -8,6 +8,7 @@ Screenshots go under `.run/screenshots/<folder>/` for people to look at.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -104,6 +105,30 @@ class Browser:
             if entry.get("level") == "SEVERE"
         ]
 
+    def document_requests(self) -> list[str]:
+        """The URLs the browser asked for pages at so far (redirect targets included), from
+        its DevTools log: where a page led even when it could not be opened."""
+        urls = []
+        for entry in self.driver.get_log("performance"):  # type: ignore[no-untyped-call]
+            message = json.loads(entry["message"])["message"]
+            if message.get("method") != "Network.requestWillBeSent":
+                continue
+            params = message.get("params", {})
+            if params.get("type") == "Document":
+                urls.append(str(params["request"]["url"]))
+        return urls
+
+    def wait_for_document_request(self, pattern: str) -> str:
+        """The first page URL matching `pattern` the browser asked for (waiting for it)."""
+        seen: list[str] = []
+
+        def asked(_: object) -> str | bool:
+            seen.extend(self.document_requests())
+            return next((url for url in seen if re.search(pattern, url)), False)
+
+        found = WebDriverWait(self.driver, WAIT_SECONDS).until(asked)
+        return str(found)
+
     def screenshot(self, name: str) -> Path:
         self._shots += 1
         self.screenshots.mkdir(parents=True, exist_ok=True)
@@ -121,7 +146,7 @@ def chromium(screenshot_folder: str, *, mobile: bool = False) -> Iterator[Browse
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     if mobile:
         options.add_experimental_option(
             "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}}

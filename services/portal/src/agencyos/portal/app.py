@@ -9,6 +9,7 @@ from agencyos.portal.invoice.endpoints import router as invoice_router
 from agencyos.portal.project.endpoints import router as project_router
 from agencyos.portal.settings import PortalSettings
 from agencyos.portal.web.errors import install_page_errors
+from agencyos.portal.web.invoice_pages import router as invoice_pages_router
 from agencyos.portal.web.pages import router as pages_router
 from agencyos.portal.web.session import SessionStore
 
@@ -32,6 +33,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             comment_router,
             invoice_router,
             pages_router,
+            invoice_pages_router,
         ],
     )
     # Page sessions share the revocation store's Redis pool (closed with the context).

@@ -25,6 +25,9 @@ class PortalSettings(ServiceSettings):
     # The session cookie's Secure flag: on outside development (plain-http local stacks and
     # test platforms set it off).
     web_cookie_secure: bool | None = None
+    # Where the invoice page's Pay form may send the browser on (Stripe Checkout): allowed by
+    # the page's CSP `form-action` next to the portal itself.
+    checkout_origin: str = "https://checkout.stripe.com"
 
     @property
     def cookie_secure(self) -> bool:

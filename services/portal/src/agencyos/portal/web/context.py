@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from agencyos.common.errors import PermissionDenied, Unauthenticated
+from agencyos.common.peers.billing import BillingClient
 from agencyos.common.peers.portal_sign_in import AgencyBranding, PortalSignInClient, Refused
 from agencyos.common.peers.work import WorkClient
 from agencyos.common.permissions import Role
@@ -56,6 +57,8 @@ class Page:
     caller: ClientCaller | None = None
     # Set when the session must be sent (new, or its cookie renewed).
     set_cookie: str | None = None
+    # The session's one-time notice, taken for this page (cleared when the session is saved).
+    flash: str = ""
 
     @property
     def base(self) -> str:
@@ -68,6 +71,9 @@ class Page:
 
     def work(self) -> WorkClient:
         return WorkClient.of(self.settings)
+
+    def billing(self) -> BillingClient:
+        return BillingClient.of(self.settings)
 
     async def ensure_session(self) -> WebSession:
         """The page session, made (signed out, with its CSRF token) if the browser has none."""
@@ -155,6 +161,8 @@ async def load_page(request: Request, slug: str, *, signed_in: bool) -> Page:
     )
     if signed_in:
         page.caller = await _caller(page)
+        if page.web_session is not None and page.web_session.flash:
+            page.flash, page.web_session.flash = page.web_session.flash, ""
     return page
 
 

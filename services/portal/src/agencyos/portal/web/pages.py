@@ -15,6 +15,8 @@ from starlette.responses import Response
 from agencyos.common.errors import NotFound, PermissionDenied
 from agencyos.common.logs import get_logger
 from agencyos.common.peers.portal_sign_in import Refused
+from agencyos.common.web import service_context
+from agencyos.portal.dashboard.service import dashboard_service
 from agencyos.portal.deliverable.schemas import COMMENT_MAX
 from agencyos.portal.deliverable.service import portal_deliverable_service
 from agencyos.portal.project.schemas import FEEDBACK_MAX
@@ -175,9 +177,21 @@ async def sign_out(request: Request, slug: Slug, csrf_token: CsrfField = None) -
 async def dashboard(request: Request, slug: Slug) -> Response:
     page = await load_page(request, slug, signed_in=True)
     caller = page.require_caller()
-    projects = await portal_project_service.projects(caller, page.work())
+    db = service_context(request).database()
+    principal = caller.principal
+    async with db.transaction(principal.tenant_id, user_id=principal.user_id) as session:
+        view = await dashboard_service.dashboard(session, caller, page.work(), page.billing())
     await page.save()
-    return render(page, "dashboard.html", projects=projects, awaiting=[])
+    names = {p.id: p.name for p in view.projects}
+    return render(
+        page,
+        "dashboard.html",
+        projects=view.active_projects,
+        awaiting=[(d, names.get(d.project_id, "")) for d in view.awaiting],
+        open_due=view.invoices.open_due,
+        open_invoices=view.invoices.invoices,
+        activity=view.activity,
+    )
 
 
 @router.get("/{slug}")

@@ -24,11 +24,21 @@ templates = Environment(
 
 # Scripts and styles only from the portal's own origin (htmx and the stylesheet are served by
 # it); no inline script or style anywhere, so an injected one never runs. Logos may be images
-# anywhere on https (the agency's own site). Never framed.
+# anywhere on https (the agency's own site). Forms post to the portal only, whose Pay may lead
+# on to Stripe Checkout (`content_security_policy`: htmx swaps pages into one document, so
+# every page allows what any page's form needs). Never framed.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(checkout_origin: str) -> str:
+    return CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {checkout_origin}"
+    )
+
+
 PAGE_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-frame-options": "DENY",
@@ -39,6 +49,18 @@ PAGE_HEADERS = {
     # Pages show a person's projects, invoices and decisions: never stored.
     "cache-control": "no-store",
 }
+
+
+def money(cents: int | None, currency: str) -> str:
+    """`1,234.56 EUR` (two decimals: the currencies agencies bill in)."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{part:02d} {currency}"
+
+
+templates.filters["money"] = money
 
 
 def brand_css(color: str | None) -> str:
@@ -54,21 +76,23 @@ def render(
     headers: dict[str, str] | None = None,
     **values: Any,
 ) -> Response:
-    flash = ""
-    if page.web_session is not None and page.web_session.flash:
-        flash = page.web_session.flash
-        page.web_session.flash = ""
     body = templates.get_template(template).render(
         base=page.base,
         static=STATIC_PATH,
         agency=page.branding,
         csrf_token=page.web_session.csrf_token if page.web_session else "",
         signed_in=page.caller is not None,
-        flash=flash,
+        flash=page.flash,
         **values,
     )
     response = HTMLResponse(
-        body, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})}
+        body,
+        status_code=status_code,
+        headers={
+            **PAGE_HEADERS,
+            "content-security-policy": content_security_policy(page.settings.checkout_origin),
+            **(headers or {}),
+        },
     )
     return page.apply_cookie(response)
 
