@@ -19,6 +19,8 @@ from agencyos.testing.mailpit import Mailpit
 from agencyos.testing.platform import Platform
 from agencyos.testing.portal_web import COOKIE, PortalVisitor
 
+from .portal_support import sent_invoice
+
 pytestmark = pytest.mark.e2e
 
 
@@ -316,3 +318,35 @@ class TestIsolation:
         assert_refused_page(other_agency_project, 404)
         assert_refused_page(other_feedback, 404)
         assert_refused_page(not_an_id, 404)
+
+    async def test_a_client_user_reaches_only_its_own_clients_invoices(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        mailpit: Mailpit,
+    ) -> None:
+        x_user, x_project = await client_user(gateway, agency, "Ivo")
+        _, y_project = await client_user(gateway, agency, "Ina")
+        x_invoice = await sent_invoice(gateway, agency, str(x_project["client_id"]), 12_300)
+        y_invoice = await sent_invoice(gateway, agency, str(y_project["client_id"]), 45_600)
+
+        async with PortalVisitor(platform, agency.slug) as x:
+            await x.sign_in(mailpit, x_user.email)
+            listed = await x.get("/invoices")
+            own = await x.get(f"/invoices/{x_invoice['id']}")
+            others = await x.get(f"/invoices/{y_invoice['id']}")
+            others_pdf = await x.get(f"/invoices/{y_invoice['id']}/pdf")
+            pay_others = await x.post(f"/invoices/{y_invoice['id']}/pay")
+            pay_without_token = await x.post(f"/invoices/{x_invoice['id']}/pay", csrf="-")
+            own_pdf = await x.get(f"/invoices/{x_invoice['id']}/pdf")
+
+        assert listed.status_code == 200
+        assert x_invoice["number"] in listed.text
+        assert "456.00" not in listed.text
+        assert own.status_code == 200
+        assert own_pdf.content.startswith(b"%PDF")
+        assert_refused_page(others, 404)
+        assert_refused_page(others_pdf, 404)
+        assert_refused_page(pay_others, 404)
+        assert_refused_page(pay_without_token, 403)
