@@ -6,15 +6,20 @@ security headers and a cookie scoped to its agency's portal."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from agencyos.testing.deals import create_client
 from agencyos.testing.factories import AgencySession, new_project
 from agencyos.testing.inbox import join, link_to, one_email
+from agencyos.testing.infra import wait_for
 from agencyos.testing.mailpit import Mailpit
 from agencyos.testing.platform import Platform
 from agencyos.testing.portal_web import COOKIE, PortalVisitor
@@ -210,6 +215,60 @@ class TestSessions:
 
         assert replayed.status_code == 303
         assert replayed.headers["location"] == f"/portal/{other_agency.slug}/sign-in"
+
+    async def test_an_expiring_access_token_is_refreshed_through_identity(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        mailpit: Mailpit,
+    ) -> None:
+        user, _ = await client_user(gateway, agency, "Ray")
+        redis = Redis.from_url(platform.redis_url)
+        try:
+            async with PortalVisitor(platform, agency.slug) as visitor:
+                await visitor.sign_in(mailpit, user.email)
+                key = session_key(platform, visitor.http.cookies.get(COOKIE) or "")
+                stored = json.loads(await redis.get(key))
+                # The server side as it would be once the access token is about to expire.
+                stored["access_expires_at"] = time.time() - 1
+                await redis.set(key, json.dumps(stored), keepttl=True)
+
+                page = await visitor.get("/")
+
+                after = json.loads(await redis.get(key))
+        finally:
+            await redis.aclose()
+
+        assert page.status_code == 200, page.text
+        assert after["refresh_token"] != stored["refresh_token"]  # rotated by identity
+        assert after["access_token"] != stored["access_token"]
+        assert after["access_expires_at"] > time.time()
+
+    async def test_ending_every_session_from_the_app_signs_the_portal_out(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        mailpit: Mailpit,
+    ) -> None:
+        user, _ = await client_user(gateway, agency, "Eve")
+        async with PortalVisitor(platform, agency.slug) as visitor:
+            await visitor.sign_in(mailpit, user.email)
+            assert (await visitor.get("/")).status_code == 200  # the control
+            ended = await gateway.post("/v1/sessions/revoke-all", headers=user.headers)
+            assert ended.status_code == 204, ended.text
+
+            async def signed_out() -> bool:
+                return (await visitor.get("/")).status_code == 303
+
+            assert await wait_for(signed_out, timeout=10, interval=0.3)
+
+
+def session_key(platform: Platform, cookie: str) -> str:
+    """Where the portal keeps a page session in Redis (its run's namespace)."""
+    digest = hashlib.sha256(cookie.encode()).hexdigest()
+    return f"agencyos:portal-web:{platform.revocation_namespace}:{digest}"
 
 
 class TestSignInLinks:
