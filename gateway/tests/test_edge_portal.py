@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
+from agencyos.gateway.ratelimit import account_of
 from agencyos.gateway.routes import is_public, resolve
 from agencyos.testing.http import assert_problem
 
 from .conftest import Upstream
-from .edge import send_raw
+from .edge import AUTH_LIMIT, send_raw
 
 
 class TestPortalPagesRouting:
@@ -109,3 +110,43 @@ class TestPagePolicies:
 
         assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
         assert response.headers["referrer-policy"] == "no-referrer"
+
+
+class TestSignInLimit:
+    @pytest.mark.parametrize("path", [b"/portal/acme/sign-in", b"/portal/acme/sign-in/link"])
+    async def test_the_sign_in_forms_count_against_the_auth_limit(
+        self, gateway_app: FastAPI, upstream: Upstream, path: bytes
+    ) -> None:
+        for n in range(AUTH_LIMIT):
+            sent = await send_raw(
+                gateway_app, "POST", path, body=f"email=someone{n}%40example.com".encode()
+            )
+            assert sent.status_code == 200, sent.text
+            assert sent.headers["ratelimit-limit"] == str(AUTH_LIMIT)
+
+        refused = await send_raw(gateway_app, "POST", path, body=b"email=late%40example.com")
+
+        assert_problem(refused, 429)
+        assert len(upstream.received) == AUTH_LIMIT
+
+    @pytest.mark.parametrize(
+        ("body", "account"),
+        [
+            (b"email=Ada%40Example.com&csrf_token=x", "ada@example.com"),
+            (b"csrf_token=x&email=+ada%40example.com+", "ada@example.com"),
+            (b"csrf_token=x&token=ml_abc", None),
+            (b"\xff\xfe", None),
+        ],
+    )
+    def test_the_forms_email_field_is_the_account_counted(
+        self, body: bytes, account: str | None
+    ) -> None:
+        assert account_of("/portal/acme/sign-in", body) == account
+
+    async def test_the_pages_themselves_are_not_counted(
+        self, gateway_app: FastAPI, upstream: Upstream
+    ) -> None:
+        for _ in range(AUTH_LIMIT + 2):
+            page = await send_raw(gateway_app, "GET", b"/portal/acme/sign-in")
+            assert page.status_code == 200, page.text
+            assert "ratelimit-limit" not in page.headers
