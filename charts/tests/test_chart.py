@@ -9,142 +9,38 @@ relies on (probes, resources, non-root, image tags, migration hooks, ports from 
 from __future__ import annotations
 
 import base64
-import functools
 import json
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "agencyos"
-CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-KUBE_VERSION = "1.33.0"
-RELEASE = "agencyos"
-
-Manifest = dict[str, Any]
-
-
-def _service_ports() -> dict[str, tuple[int, int | None]]:
-    """name -> (http, grpc) from the table in deploy/SERVICES.md, the source of truth."""
-    rows = re.findall(
-        r"^\| (\w+) \| (\d+) \| (\d+|—) \|", (REPO / "deploy/SERVICES.md").read_text(), re.M
-    )
-    return {name: (int(http), None if grpc == "—" else int(grpc)) for name, http, grpc in rows}
-
-
-PORTS = _service_ports()
-SERVICES = sorted(name for name in PORTS if name != "gateway")
-# The gateway's Prometheus port (its public port never serves /metrics), from SERVICES.md.
-GATEWAY_METRICS_PORT = int(
-    re.findall(
-        r"^\| `AGENCYOS_GATEWAY_METRICS_PORT` \| (\d+) \|",
-        (REPO / "deploy/SERVICES.md").read_text(),
-        re.M,
-    )[0]
+from .chart_support import (
+    CHART,
+    CI_VALUES,
+    GATEWAY_METRICS_PORT,
+    KUBE_VERSION,
+    PORTS,
+    RELEASE,
+    SERVICES,
+    Manifest,
+    chart_values,
+    component_of,
+    container_of,
+    enabled_deployables,
+    enabled_services,
+    env_of,
+    helm,
+    kubernetes_validate,
+    objects,
+    of_kind,
+    run,
+    servers_of,
+    service_of,
+    template,
 )
 
-
-def _helm() -> str:
-    local = REPO / ".run" / "bin" / "helm"
-    found = shutil.which("helm") or (str(local) if local.exists() else None)
-    if found is None:
-        pytest.fail(
-            "helm not found on PATH or at .run/bin/helm: run deploy/local/install_helm.sh "
-            "(make test does this first)"
-        )
-    return found
-
-
-def _kubernetes_validate() -> str:
-    beside_python = Path(sys.executable).parent / "kubernetes-validate"
-    found = str(beside_python) if beside_python.exists() else shutil.which("kubernetes-validate")
-    if found is None:
-        pytest.fail("kubernetes-validate not found: `uv sync` installs it (dev dependency)")
-    return found
-
-
-def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=120)
-
-
-@functools.cache
-def _template(values: Path) -> str:
-    result = _run(
-        _helm(), "template", RELEASE, str(CHART), "-f", str(values), "--kube-version", KUBE_VERSION
-    )
-    assert result.returncode == 0, f"helm template -f {values.name} failed:\n{result.stderr}"
-    return result.stdout
-
-
-def _objects(values: Path) -> list[Manifest]:
-    return [doc for doc in yaml.safe_load_all(_template(values)) if doc]
-
-
-def _of_kind(values: Path, kind: str) -> list[Manifest]:
-    return [obj for obj in _objects(values) if obj["kind"] == kind]
-
-
-def _values(values: Path) -> dict[str, Any]:
-    """Chart defaults with the CI file laid over them (enough for the keys the tests read)."""
-    merged = yaml.safe_load((CHART / "values.yaml").read_text())
-
-    def merge(base: dict[str, Any], over: dict[str, Any]) -> None:
-        for key, value in over.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-
-    merge(merged, yaml.safe_load(values.read_text()) or {})
-    return merged
-
-
-def _enabled_services(values: Path) -> set[str]:
-    config = _values(values)
-    names = {name for name, block in config["services"].items() if block.get("enabled", True)}
-    return names | ({"gateway"} if config["gateway"].get("enabled", True) else set())
-
-
-def _servers(values: Path) -> dict[str, tuple[str, str]]:
-    """Server modes deployed apart and rendered: name -> (service, mode)."""
-    config = _values(values)
-    services = _enabled_services(values)
-    return {
-        name: (block["service"], block["mode"])
-        for name, block in (config.get("servers") or {}).items()
-        if block.get("enabled", True) and block["service"] in services
-    }
-
-
-def _enabled(values: Path) -> set[str]:
-    """Every deployable rendered: services, the gateway and servers deployed apart."""
-    return _enabled_services(values) | set(_servers(values))
-
-
-def _service_of(values: Path, component: str) -> str:
-    """The AgencyOS service whose image, settings and ports a deployable uses."""
-    return _servers(values).get(component, (component, ""))[0]
-
-
-def _component(obj: Manifest) -> str:
-    return obj["metadata"]["labels"]["app.kubernetes.io/component"]
-
-
-def _container(obj: Manifest) -> Manifest:
-    containers = obj["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1, obj["metadata"]["name"]
-    return containers[0]
-
-
-def _env(container: Manifest) -> dict[str, Any]:
-    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
-
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
 
 ci_values = pytest.mark.parametrize("values", CI_VALUES, ids=lambda path: path.stem)
 
@@ -160,8 +56,8 @@ def test_ci_has_default_production_and_minimal_values() -> None:
 class TestChartCi:
     @ci_values
     def test_lints_strictly(self, values: Path) -> None:
-        result = _run(
-            _helm(),
+        result = run(
+            helm(),
             "lint",
             "--strict",
             str(CHART),
@@ -174,27 +70,33 @@ class TestChartCi:
 
     @ci_values
     def test_rendered_objects_match_the_kubernetes_schemas(self, values: Path) -> None:
-        result = _run(
-            _kubernetes_validate(), "--strict", "-k", KUBE_VERSION, "-", stdin=_template(values)
+        result = run(
+            kubernetes_validate(), "--strict", "-k", KUBE_VERSION, "-", stdin=template(values)
         )
         report = result.stdout + result.stderr
         assert result.returncode == 0, report
-        # Unknown kinds only warn; this chart renders built-in kinds only.
-        assert "WARN" not in report, report
+        # Unknown kinds only warn: the only ones this chart renders are the Prometheus
+        # Operator's (checked in test_chart_monitoring.py); anything else must match a schema.
+        warnings = [
+            line
+            for line in report.splitlines()
+            if "WARN" in line and "api version monitoring.coreos.com/v1 " not in line
+        ]
+        assert not warnings, report
         assert "ERROR" not in report, report
 
 
 class TestDeployments:
     @ci_values
     def test_one_deployment_per_enabled_service(self, values: Path) -> None:
-        deployments = _of_kind(values, "Deployment")
-        assert {_component(obj) for obj in deployments} == _enabled(values)
-        assert len(deployments) == len(_enabled(values))
+        deployments = of_kind(values, "Deployment")
+        assert {component_of(obj) for obj in deployments} == enabled_deployables(values)
+        assert len(deployments) == len(enabled_deployables(values))
 
     @ci_values
     def test_probes_hit_healthz_and_readyz(self, values: Path) -> None:
-        for obj in _of_kind(values, "Deployment"):
-            container = _container(obj)
+        for obj in of_kind(values, "Deployment"):
+            container = container_of(obj)
             for probe, path in [
                 ("livenessProbe", "/healthz"),
                 ("readinessProbe", "/readyz"),
@@ -206,8 +108,8 @@ class TestDeployments:
 
     @ci_values
     def test_containers_request_and_limit_cpu_and_memory(self, values: Path) -> None:
-        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
-            resources = _container(obj)["resources"]
+        for obj in of_kind(values, "Deployment") + of_kind(values, "Job"):
+            resources = container_of(obj)["resources"]
             for bound in ("requests", "limits"):
                 assert set(resources.get(bound, {})) >= {"cpu", "memory"}, (
                     f"{obj['metadata']['name']} {bound}"
@@ -215,9 +117,9 @@ class TestDeployments:
 
     @ci_values
     def test_pods_run_as_non_root_on_a_read_only_root(self, values: Path) -> None:
-        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
+        for obj in of_kind(values, "Deployment") + of_kind(values, "Job"):
             pod = obj["spec"]["template"]["spec"]
-            container = _container(obj)
+            container = container_of(obj)
             assert pod["securityContext"]["runAsNonRoot"] is True
             assert pod["securityContext"]["runAsUser"] != 0
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -228,19 +130,19 @@ class TestDeployments:
 
     @ci_values
     def test_images_carry_the_tag_from_values(self, values: Path) -> None:
-        image = _values(values)["global"]["image"]
-        for obj in _of_kind(values, "Deployment") + _of_kind(values, "Job"):
-            service = _service_of(values, _component(obj).removesuffix("-migrate"))
+        image = chart_values(values)["global"]["image"]
+        for obj in of_kind(values, "Deployment") + of_kind(values, "Job"):
+            service = service_of(values, component_of(obj).removesuffix("-migrate"))
             expected = f"{image['registry']}/agencyos-{service}:{image['tag']}"
-            assert _container(obj)["image"] == expected
+            assert container_of(obj)["image"] == expected
 
     @ci_values
     def test_services_run_all_modes_the_gateway_its_module_and_servers_their_mode(
         self, values: Path
     ) -> None:
-        servers = _servers(values)
-        for obj in _of_kind(values, "Deployment"):
-            name = _component(obj)
+        servers = servers_of(values)
+        for obj in of_kind(values, "Deployment"):
+            name = component_of(obj)
             if name == "gateway":
                 expected = ["agencyos.gateway"]
             elif name in servers:
@@ -248,24 +150,24 @@ class TestDeployments:
                 expected = [f"agencyos.{service}", mode]
             else:
                 expected = [f"agencyos.{name}", "all"]
-            assert _container(obj)["args"] == expected
+            assert container_of(obj)["args"] == expected
 
     @ci_values
     def test_ports_and_listen_settings_follow_services_md(self, values: Path) -> None:
-        servers = _servers(values)
-        for obj in _of_kind(values, "Deployment"):
-            name = _service_of(values, _component(obj))
+        servers = servers_of(values)
+        for obj in of_kind(values, "Deployment"):
+            name = service_of(values, component_of(obj))
             http, grpc = PORTS[name]
-            if _component(obj) in servers:
+            if component_of(obj) in servers:
                 grpc = None  # a server mode apart serves HTTP only, on its service's port
-            container = _container(obj)
+            container = container_of(obj)
             ports = {port["name"]: port["containerPort"] for port in container["ports"]}
             expected = {"http": http} if grpc is None else {"http": http, "grpc": grpc}
             scraped = http
             if name == "gateway":
                 expected["metrics"] = scraped = GATEWAY_METRICS_PORT
             assert ports == expected
-            env = _env(container)
+            env = env_of(container)
             assert env[f"AGENCYOS_{name.upper()}_HTTP_HOST"] == "0.0.0.0"
             assert env[f"AGENCYOS_{name.upper()}_HTTP_PORT"] == str(http)
             if name == "gateway":
@@ -273,18 +175,18 @@ class TestDeployments:
             annotations = obj["spec"]["template"]["metadata"]["annotations"]
             assert annotations["prometheus.io/scrape"] == "true"
             assert annotations["prometheus.io/port"] == str(scraped)
-        for obj in _of_kind(values, "Service"):
-            http, grpc = PORTS[_service_of(values, _component(obj))]
-            if _component(obj) in servers:
+        for obj in of_kind(values, "Service"):
+            http, grpc = PORTS[service_of(values, component_of(obj))]
+            if component_of(obj) in servers:
                 grpc = None
             ports = {port["name"]: port["port"] for port in obj["spec"]["ports"]}
             assert ports == ({"http": http} if grpc is None else {"http": http, "grpc": grpc})
 
     @ci_values
     def test_database_url_comes_from_a_secret_and_only_services_get_one(self, values: Path) -> None:
-        for obj in _of_kind(values, "Deployment"):
-            name = _service_of(values, _component(obj))
-            env = _env(_container(obj))
+        for obj in of_kind(values, "Deployment"):
+            name = service_of(values, component_of(obj))
+            env = env_of(container_of(obj))
             key = f"AGENCYOS_{name.upper()}_DATABASE_URL"
             if name == "gateway":
                 assert key not in env
@@ -296,39 +198,39 @@ class TestDeployments:
 class TestMigrationJobs:
     @ci_values
     def test_every_database_service_has_a_pre_install_pre_upgrade_hook(self, values: Path) -> None:
-        jobs = _of_kind(values, "Job")
+        jobs = of_kind(values, "Job")
         # One per service: a server deployed apart uses its service's database, migrated once.
-        assert {_component(job) for job in jobs} == {
-            f"{name}-migrate" for name in _enabled_services(values) - {"gateway"}
+        assert {component_of(job) for job in jobs} == {
+            f"{name}-migrate" for name in enabled_services(values) - {"gateway"}
         }
         for job in jobs:
             annotations = job["metadata"]["annotations"]
             assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
             assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
-            service = _component(job).removesuffix("-migrate")
-            container = _container(job)
+            service = component_of(job).removesuffix("-migrate")
+            container = container_of(job)
             assert container["args"] == [f"agencyos.{service}", "migrate"]
             assert (
                 "secretKeyRef"
-                in _env(container)[f"AGENCYOS_{service.upper()}_MIGRATION_DATABASE_URL"]
+                in env_of(container)[f"AGENCYOS_{service.upper()}_MIGRATION_DATABASE_URL"]
             )
             assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
     @ci_values
     def test_the_gateway_has_no_migration_job(self, values: Path) -> None:
-        assert not [job for job in _of_kind(values, "Job") if "gateway" in _component(job)]
+        assert not [job for job in of_kind(values, "Job") if "gateway" in component_of(job)]
 
 
 class TestValuesFiles:
     def test_disabled_services_render_nothing(self) -> None:
         values = CHART / "ci" / "minimal-values.yaml"
-        disabled = set(SERVICES) - _enabled(values)
+        disabled = set(SERVICES) - enabled_deployables(values)
         assert disabled == {"work", "time", "billing", "notification", "portal"}
-        rendered = _template(values)
+        rendered = template(values)
         for name in disabled:
             assert f"agencyos-{name}" not in rendered, name
             assert f"AGENCYOS_{name.upper()}_" not in rendered, name
-        kinds = {obj["kind"] for obj in _objects(values)}
+        kinds = {obj["kind"] for obj in objects(values)}
         assert "NetworkPolicy" not in kinds
         assert "PodDisruptionBudget" not in kinds
 
@@ -336,14 +238,14 @@ class TestValuesFiles:
         values = CHART / "ci" / "production-values.yaml"
         scalers = {
             obj["spec"]["scaleTargetRef"]["name"]: obj
-            for obj in _of_kind(values, "HorizontalPodAutoscaler")
+            for obj in of_kind(values, "HorizontalPodAutoscaler")
         }
-        deployments = _of_kind(values, "Deployment")
+        deployments = of_kind(values, "Deployment")
         assert set(scalers) == {obj["metadata"]["name"] for obj in deployments}
         assert all(obj["spec"]["minReplicas"] >= 3 for obj in scalers.values())
         # The HPA owns the replica count, so the Deployment must not reset it on upgrade.
         assert all("replicas" not in obj["spec"] for obj in deployments)
-        ingresses = _of_kind(values, "Ingress")
+        ingresses = of_kind(values, "Ingress")
         assert {obj["metadata"]["name"] for obj in ingresses} == {
             f"{RELEASE}-gateway",
             f"{RELEASE}-gateway-stream",
@@ -355,14 +257,14 @@ class TestValuesFiles:
 
     def test_default_deployments_keep_the_replica_count_from_values(self) -> None:
         values = CHART / "ci" / "default-values.yaml"
-        assert not _of_kind(values, "HorizontalPodAutoscaler")
-        assert not _of_kind(values, "Ingress")
-        expected = _values(values)["serviceDefaults"]["replicas"]
-        assert all(obj["spec"]["replicas"] == expected for obj in _of_kind(values, "Deployment"))
+        assert not of_kind(values, "HorizontalPodAutoscaler")
+        assert not of_kind(values, "Ingress")
+        expected = chart_values(values)["serviceDefaults"]["replicas"]
+        assert all(obj["spec"]["replicas"] == expected for obj in of_kind(values, "Deployment"))
 
     def test_config_map_points_at_every_enabled_service(self) -> None:
         values = CHART / "ci" / "default-values.yaml"
-        (config,) = _of_kind(values, "ConfigMap")
+        (config,) = of_kind(values, "ConfigMap")
         data = config["data"]
         for name in SERVICES:
             http, grpc = PORTS[name]
@@ -372,13 +274,13 @@ class TestValuesFiles:
         assert {"AGENCYOS_POSTGRES_HOST", "AGENCYOS_KAFKA_BOOTSTRAP"} <= set(data)
 
     def test_pods_start_as_production_unless_told_otherwise(self) -> None:
-        (config,) = _of_kind(CHART / "ci" / "default-values.yaml", "ConfigMap")
+        (config,) = of_kind(CHART / "ci" / "default-values.yaml", "ConfigMap")
         assert config["data"]["AGENCYOS_ENVIRONMENT"] == "production"
-        # No public address in the defaults: the services then refuse to start in production.
-        assert "AGENCYOS_PUBLIC_BASE_URL" not in config["data"]
+        # production needs the public address (test_chart_production.py: refused without it)
+        assert config["data"]["AGENCYOS_PUBLIC_BASE_URL"] == "https://api.agencyos.example"
 
     def test_the_public_base_url_for_email_links_comes_from_values(self) -> None:
-        (config,) = _of_kind(CHART / "ci" / "production-values.yaml", "ConfigMap")
+        (config,) = of_kind(CHART / "ci" / "production-values.yaml", "ConfigMap")
         assert config["data"]["AGENCYOS_PUBLIC_BASE_URL"] == "https://api.example.com"
 
 
@@ -387,7 +289,7 @@ class TestNetworkPolicies:
     def test_ingress_only_from_agencyos_pods_monitoring_and_configured_peers(
         self, values: Path
     ) -> None:
-        for policy in _of_kind(values, "NetworkPolicy"):
+        for policy in of_kind(values, "NetworkPolicy"):
             assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
             rules = policy["spec"]["ingress"]
             assert rules[0]["from"] == [
@@ -404,40 +306,64 @@ class TestNetworkPolicies:
                 "kubernetes.io/metadata.name": "monitoring"
             }
             # Prometheus reaches the gateway's metrics port only, not its public one.
-            scrape_port = "metrics" if _component(policy) == "gateway" else "http"
+            scrape_port = "metrics" if component_of(policy) == "gateway" else "http"
             assert rules[1]["ports"] == [{"port": scrape_port, "protocol": "TCP"}]
             assert all("ipBlock" not in peer for rule in rules for peer in rule["from"])
 
     @ci_values
     def test_the_gateway_gets_its_cors_settings_from_values(self, values: Path) -> None:
-        cors = _values(values)["gateway"]["cors"]
-        for obj in _of_kind(values, "Deployment"):
-            env = _env(_container(obj))
-            if _component(obj) != "gateway":
+        cors = chart_values(values)["gateway"]["cors"]
+        for obj in of_kind(values, "Deployment"):
+            env = env_of(container_of(obj))
+            if component_of(obj) != "gateway":
                 assert "AGENCYOS_GATEWAY_CORS_ORIGINS" not in env
                 continue
             assert json.loads(env["AGENCYOS_GATEWAY_CORS_ORIGINS"]) == cors["origins"]
             allow_credentials = env["AGENCYOS_GATEWAY_CORS_ALLOW_CREDENTIALS"]
             assert allow_credentials == str(cors["allowCredentials"]).lower()
             assert env["AGENCYOS_GATEWAY_CORS_MAX_AGE_SECONDS"] == str(cors["maxAgeSeconds"])
-            trusted = _values(values)["gateway"]["trustedProxies"]
+            gateway = chart_values(values)["gateway"]
+            trusted = gateway["trustedProxies"]
+            if trusted is None:  # the default: the ingress controller's private networks
+                trusted = PRIVATE_NETWORKS if gateway["ingress"]["enabled"] else []
             assert json.loads(env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"]) == trusted
+
+    @pytest.mark.parametrize(
+        ("gateway", "expected"),
+        [
+            ("ingress: {enabled: true}", PRIVATE_NETWORKS),
+            ("ingress: {enabled: false}", []),
+            ("ingress: {enabled: true}\n  trustedProxies: []", []),
+            ("ingress: {enabled: true}\n  trustedProxies: [203.0.113.7/32]", ["203.0.113.7/32"]),
+        ],
+        ids=["ingress-default", "no-ingress", "explicitly-none", "explicit"],
+    )
+    def test_behind_the_ingress_the_gateway_believes_the_controllers_forwarded_for(
+        self, gateway: str, expected: list[str], tmp_path: Path
+    ) -> None:
+        values = tmp_path / "proxies.yaml"
+        values.write_text(f"global: {{environment: development}}\ngateway:\n  {gateway}\n")
+        (deployment,) = [
+            obj for obj in of_kind(values, "Deployment") if component_of(obj) == "gateway"
+        ]
+        env = env_of(container_of(deployment))
+        assert json.loads(env["AGENCYOS_GATEWAY_TRUSTED_PROXIES"]) == expected
 
     @ci_values
     def test_egress_allows_dns_and_the_backends_each_service_uses(self, values: Path) -> None:
-        for policy in _of_kind(values, "NetworkPolicy"):
+        for policy in of_kind(values, "NetworkPolicy"):
             ports = {
                 (port["port"], port.get("protocol", "TCP"))
                 for rule in policy["spec"]["egress"]
                 for port in rule.get("ports", [])
             }
             assert {(53, "UDP"), (53, "TCP")} <= ports
-            if _component(policy) == "gateway":
+            if component_of(policy) == "gateway":
                 assert (6379, "TCP") in ports
                 assert (5432, "TCP") not in ports
             else:
                 assert {(5432, "TCP"), (9092, "TCP")} <= ports
-            if _component(policy) == "identity":
+            if component_of(policy) == "identity":
                 assert (443, "TCP") in ports  # single sign-on's OpenID providers
 
 
@@ -450,13 +376,21 @@ STREAM_SHUTDOWN_GRACE_SECONDS = 10
 
 
 def _named(values: Path, kind: str, name: str) -> Manifest:
-    (obj,) = [o for o in _of_kind(values, kind) if o["metadata"]["name"] == name]
+    (obj,) = [o for o in of_kind(values, kind) if o["metadata"]["name"] == name]
     return obj
+
+
+# What a production render needs of object storage (global.objectStorage), unless a test says.
+OBJECT_STORAGE = "  objectStorage: {bucket: agencyos-files-test, existingSecret: agencyos-s3}\n"
 
 
 def _values_file(tmp_path: Path, content: str) -> Path:
     path = tmp_path / "values.yaml"
-    path.write_text('global:\n  image:\n    tag: "1.0.0"\n' + content)
+    path.write_text(
+        'global:\n  image:\n    tag: "1.0.0"\n  publicBaseUrl: https://api.agencyos.example\n'
+        + OBJECT_STORAGE
+        + content
+    )
     return path
 
 
@@ -465,10 +399,10 @@ class TestStreamServer:
 
     def test_is_deployed_by_default_with_its_own_service_pdb_and_network_policy(self) -> None:
         deployment = _named(DEFAULT_VALUES, "Deployment", STREAM_HOST)
-        container = _container(deployment)
+        container = container_of(deployment)
         assert container["args"] == ["agencyos.notification", "stream"]
         assert container["image"] == "ghcr.io/agencyos/agencyos-notification:1.0.0"
-        env = _env(container)
+        env = env_of(container)
         assert env["AGENCYOS_NOTIFICATION_HTTP_PORT"] == str(PORTS["notification"][0])
         assert env["AGENCYOS_NOTIFICATION_DATABASE_URL"]["secretKeyRef"]["name"] == (
             "agencyos-db-notification"
@@ -478,20 +412,20 @@ class TestStreamServer:
         assert service["spec"]["selector"]["app.kubernetes.io/component"] == STREAM
         _named(DEFAULT_VALUES, "PodDisruptionBudget", STREAM_HOST)
         _named(DEFAULT_VALUES, "NetworkPolicy", STREAM_HOST)
-        assert not [job for job in _of_kind(DEFAULT_VALUES, "Job") if STREAM in _component(job)]
+        assert not [job for job in of_kind(DEFAULT_VALUES, "Job") if STREAM in component_of(job)]
 
     def test_the_gateway_sends_streams_to_it(self) -> None:
-        (config,) = _of_kind(DEFAULT_VALUES, "ConfigMap")
+        (config,) = of_kind(DEFAULT_VALUES, "ConfigMap")
         http = PORTS["notification"][0]
         assert config["data"]["AGENCYOS_GATEWAY_STREAM_URL"] == f"http://{STREAM_HOST}:{http}"
 
     def test_outlives_its_shutdown_grace_so_streams_end_before_the_pod_is_killed(self) -> None:
         for values in CI_VALUES:
-            for obj in _of_kind(values, "Deployment"):
-                if _component(obj) != STREAM:
+            for obj in of_kind(values, "Deployment"):
+                if component_of(obj) != STREAM:
                     continue
                 pod = obj["spec"]["template"]["spec"]
-                pre_stop = _container(obj)["lifecycle"]["preStop"]["sleep"]["seconds"]
+                pre_stop = container_of(obj)["lifecycle"]["preStop"]["sleep"]["seconds"]
                 assert pod["terminationGracePeriodSeconds"] > (
                     pre_stop + STREAM_SHUTDOWN_GRACE_SECONDS
                 ), values.name
@@ -509,7 +443,7 @@ class TestStreamServer:
         )
         deployment = _named(values, "Deployment", STREAM_HOST)
         assert deployment["spec"]["replicas"] == 4
-        env = _env(_container(deployment))
+        env = env_of(container_of(deployment))
         assert env["AGENCYOS_NOTIFICATION_FEED_X"] == "1"
         assert env["AGENCYOS_NOTIFICATION_DATABASE_URL"]["secretKeyRef"]["name"] == (
             "notification-db"
@@ -517,15 +451,15 @@ class TestStreamServer:
 
     def test_disabled_leaves_streams_to_notification(self, tmp_path: Path) -> None:
         values = _values_file(tmp_path, "servers:\n  notification-stream: {enabled: false}\n")
-        rendered = _template(values)
+        rendered = template(values)
         assert STREAM_HOST not in rendered
-        (config,) = _of_kind(values, "ConfigMap")
+        (config,) = of_kind(values, "ConfigMap")
         assert "AGENCYOS_GATEWAY_STREAM_URL" not in config["data"]
 
     def test_is_not_rendered_without_notification(self) -> None:
         values = CHART / "ci" / "minimal-values.yaml"
-        assert STREAM not in _template(values)
-        assert "AGENCYOS_GATEWAY_STREAM_URL" not in _template(values)
+        assert STREAM not in template(values)
+        assert "AGENCYOS_GATEWAY_STREAM_URL" not in template(values)
 
 
 class TestStreamIngress:
@@ -558,7 +492,7 @@ class TestStreamIngress:
         values = _values_file(
             tmp_path, "gateway:\n  ingress:\n    enabled: true\n    stream: {enabled: false}\n"
         )
-        assert [obj["metadata"]["name"] for obj in _of_kind(values, "Ingress")] == [
+        assert [obj["metadata"]["name"] for obj in of_kind(values, "Ingress")] == [
             f"{RELEASE}-gateway"
         ]
 
@@ -581,8 +515,8 @@ BAD_VALUES = {
 def test_values_schema_rejects_wrong_values(content: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad-values.yaml"
     bad.write_text(content)
-    result = _run(
-        _helm(), "template", RELEASE, str(CHART), "-f", str(bad), "--kube-version", KUBE_VERSION
+    result = run(
+        helm(), "template", RELEASE, str(CHART), "-f", str(bad), "--kube-version", KUBE_VERSION
     )
     assert result.returncode != 0, "helm template accepted invalid values"
     assert "schema" in result.stderr, result.stderr
@@ -595,8 +529,8 @@ class TestServiceCredential:
     @staticmethod
     def _credentials(values: Path) -> dict[str, Any]:
         return {
-            _component(obj): _env(_container(obj)).get("AGENCYOS_SERVICE_CREDENTIAL")
-            for obj in _of_kind(values, "Deployment")
+            component_of(obj): env_of(container_of(obj)).get("AGENCYOS_SERVICE_CREDENTIAL")
+            for obj in of_kind(values, "Deployment")
         }
 
     def test_production_reads_it_from_the_existing_secret_in_every_service_pod(self) -> None:
@@ -607,14 +541,14 @@ class TestServiceCredential:
             assert credential == {
                 "secretKeyRef": {"name": "agencyos-service-credential", "key": "service-credential"}
             }, component
-        assert not _of_kind(PRODUCTION_VALUES, "Secret")
+        assert not of_kind(PRODUCTION_VALUES, "Secret")
 
     def test_a_value_is_rendered_into_a_secret_of_the_chart(self, tmp_path: Path) -> None:
         values = _values_file(
             tmp_path,
             "  secrets:\n    serviceCredential: {value: s3cret-credential, key: credential}\n",
         )
-        (secret,) = _of_kind(values, "Secret")
+        (secret,) = of_kind(values, "Secret")
         assert secret["metadata"]["name"] == f"{RELEASE}-service-credential"
         assert base64.b64decode(secret["data"]["credential"]).decode() == "s3cret-credential"
         found = self._credentials(values)
@@ -623,8 +557,8 @@ class TestServiceCredential:
             assert credential == {
                 "secretKeyRef": {"name": f"{RELEASE}-service-credential", "key": "credential"}
             }, component
-        assert "s3cret-credential" not in json.dumps(_of_kind(values, "Deployment"))
+        assert "s3cret-credential" not in json.dumps(of_kind(values, "Deployment"))
 
     def test_unset_leaves_the_development_default(self) -> None:
         assert set(self._credentials(DEFAULT_VALUES).values()) == {None}
-        assert not _of_kind(DEFAULT_VALUES, "Secret")
+        assert not of_kind(DEFAULT_VALUES, "Secret")

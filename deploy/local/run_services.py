@@ -14,8 +14,9 @@ Ctrl-C / SIGTERM: SIGTERM to every child, up to 15 s grace, SIGKILL for straggle
 (a second Ctrl-C kills at once). A child that exits on its own is reported with its exit code
 and last log lines, everything else is stopped, and the exit status is 1.
 
-The infrastructure (PostgreSQL, Redis, Kafka, stripe-mock, mailpit) is not started here:
-``deploy/local/stack.sh up``. Notification sends email to the stack's mailpit (SMTP on
+The infrastructure (PostgreSQL, Redis, Kafka, stripe-mock, mailpit, the S3 server) is not
+started here: ``deploy/local/stack.sh up``. work's files bucket is created here, in the local
+S3 server, before the services start. Notification sends email to the stack's mailpit (SMTP on
 ``AGENCYOS_SMTP_HOST``:``AGENCYOS_SMTP_PORT``, 127.0.0.1:1025 by default), whose web UI and
 REST API (``AGENCYOS_MAILPIT_PORT``, 8025) the banner points to; links in emails lead to the
 gateway.
@@ -202,6 +203,21 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
+
+
+async def ensure_files_bucket() -> None:
+    """work's bucket in the local S3 server (deploy/local/s3.sh), made by our own code: the
+    settings work itself runs with (AGENCYOS_WORK_S3_* / AGENCYOS_S3_*)."""
+    from agencyos.common.files import file_storage
+    from agencyos.work.settings import WorkSettings
+
+    settings = WorkSettings()
+    try:
+        await file_storage(settings).ensure_bucket()
+    except Exception as exc:  # a dev convenience: say why and go on (uploads will fail)
+        say(f"could not create the files bucket {settings.s3_bucket!r}: {exc}")
+        return
+    say(f"files bucket {settings.s3_bucket!r} ready at {settings.s3_endpoint_url or 'AWS S3'}")
 
 
 async def run_migration(child: Child, stop: asyncio.Event) -> bool | None:
@@ -407,6 +423,8 @@ async def supervise(children: list[Child]) -> int:
             if not result:
                 return 1
 
+        if any(c.name == "work" for c in children):
+            await ensure_files_bucket()
         for child in children:
             await start_child(child)
         say(f"started {', '.join(c.name for c in children)}; waiting for /healthz ...")

@@ -3,7 +3,8 @@
 # single-node KRaft Kafka 3.9 broker (jars from Maven Central), stripe-mock (Stripe's
 # official API mock) and mailpit (a real SMTP server with a REST API and web UI), both built
 # with `go install` from the Go module proxy, and an OpenID Connect provider for single sign-on
-# (NAV's mock-oauth2-server, jars from Maven Central, on the JVM Kafka uses).
+# (NAV's mock-oauth2-server, jars from Maven Central, on the JVM Kafka uses), and an
+# S3-compatible object store (versitygw, built with `go install`; its own script, s3.sh).
 #
 #   stack.sh install        install what is missing (apt packages, Kafka jars); nothing else
 #   stack.sh up             install, start whatever is not running, wait until ready,
@@ -175,6 +176,11 @@ install_apt_packages() {
     if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
         pkgs+=(redis-server)
     fi
+    # PgBouncer: the tests run the services' database access through a real one in
+    # transaction mode, as the chart's CloudNativePG Pooler does.
+    if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
+        pkgs+=(pgbouncer)
+    fi
     if ! command -v java >/dev/null; then pkgs+=(default-jre-headless); fi
     if ! command -v curl >/dev/null; then pkgs+=(curl); fi # the OIDC provider's readiness
     if { ! kafka_jars_present || ! oidc_jars_present; } && ! command -v mvn >/dev/null; then
@@ -200,6 +206,13 @@ install_apt_packages() {
             systemctl disable --now redis-server >/dev/null 2>&1 || true
         elif [[ -x /etc/init.d/redis-server ]]; then
             /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+        fi
+    fi
+    if [[ " ${pkgs[*]} " == *" pgbouncer "* ]]; then
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+        elif [[ -x /etc/init.d/pgbouncer ]]; then
+            /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
         fi
     fi
     if [[ " ${pkgs[*]} " == *" postgresql "* && -d /run/systemd/system ]]; then
@@ -260,6 +273,7 @@ cmd_install() {
     install_stripe_mock
     install_mailpit
     install_oidc_jars
+    bash "$HERE/s3.sh" install
 }
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -799,6 +813,7 @@ cmd_up() {
     mailpit_start
     oidc_start
     kafka_start_process
+    bash "$HERE/s3.sh" up
     pg_wait_ready
     pg_bootstrap
     kafka_wait_ready
@@ -806,6 +821,7 @@ cmd_up() {
 }
 
 cmd_down() {
+    bash "$HERE/s3.sh" down
     kafka_stop
     stripe_mock_stop
     mailpit_stop
@@ -875,6 +891,7 @@ cmd_reset() {
     rm -rf "$KAFKA_DATA" "$KAFKA_HOME/cluster.id" "$KAFKA_HOME/kafka.port" "$KAFKA_CONF"
     rm -rf "$REDIS_DIR"
     rm -f "$MAILPIT_DIR"/mailpit.db*
+    rm -rf "$RUN/s3/data"
     say "reset done (Kafka and OIDC provider jars and the go-installed binaries kept)"
 }
 
@@ -930,6 +947,7 @@ cmd_status() {
         printf '%-9s stopped\n' oidc
         down=1
     fi
+    bash "$HERE/s3.sh" status || down=1
     return $((down * 3))
 }
 
@@ -945,6 +963,7 @@ export AGENCYOS_SMTP_PORT=$SMTP_PORT
 export AGENCYOS_MAILPIT_URL=http://$HOST:$MAILPIT_PORT
 export AGENCYOS_OIDC_URL=http://$HOST:$OIDC_PORT
 EOF
+    bash "$HERE/s3.sh" env
 }
 
 usage() {

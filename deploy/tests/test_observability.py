@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
-DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "agencyos-overview.json"
-RULES = REPO / "deploy" / "prometheus" / "rules" / "agencyos.rules.yml"
-RULE_TESTS = REPO / "deploy" / "prometheus" / "tests" / "agencyos.rules.test.yml"
+DASHBOARD = REPO / "charts" / "agencyos" / "files" / "dashboards" / "agencyos-overview.json"
+RULES = REPO / "charts" / "agencyos" / "files" / "agencyos.rules.yml"
+RULE_TESTS = REPO / "charts" / "tests" / "prometheus" / "agencyos.rules.test.yml"
 
 # name -> (type, labels)
 METRICS: dict[str, tuple[str, frozenset[str]]] = {
@@ -35,24 +36,63 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "agencyos_grpc_requests_total": ("counter", frozenset({"service", "grpc_method", "code"})),
     "agencyos_grpc_request_duration_seconds": ("histogram", frozenset({"service", "grpc_method"})),
-    "agencyos_kafka_consumer_lag": ("gauge", frozenset({"service", "topic", "partition"})),
+    "agencyos_kafka_consumer_lag": (
+        "gauge",
+        frozenset({"service", "consumer", "topic", "partition"}),
+    ),
+    "agencyos_kafka_consumer_last_poll_timestamp_seconds": (
+        "gauge",
+        frozenset({"service", "consumer"}),
+    ),
     "agencyos_kafka_handling_duration_seconds": ("histogram", frozenset({"service", "event_type"})),
     "agencyos_kafka_events_handled_total": (
         "counter",
         frozenset({"service", "event_type", "outcome"}),
     ),
     "agencyos_outbox_backlog": ("gauge", frozenset({"service"})),
+    "agencyos_kafka_reachable": ("gauge", frozenset({"service"})),
     "agencyos_outbox_published_total": ("counter", frozenset({"service"})),
 }
+# Series that are not AgencyOS's own but that the platform alerts read: Prometheus' `up` (with
+# the target labels the chart's PodMonitor adds) and kube-state-metrics (with the pods' and
+# jobs' labels exported by --metric-labels-allowlist, as the chart README says).
+EXTERNAL: dict[str, tuple[str, frozenset[str]]] = {
+    "up": (
+        "gauge",
+        frozenset({"service", "part_of", "pod", "namespace", "job", "instance", "container"}),
+    ),
+    "kube_pod_container_status_restarts_total": (
+        "counter",
+        frozenset({"namespace", "pod", "container", "uid"}),
+    ),
+    "kube_pod_status_ready": ("gauge", frozenset({"namespace", "pod", "uid", "condition"})),
+    "kube_pod_labels": (
+        "gauge",
+        frozenset(
+            {
+                "namespace",
+                "pod",
+                "uid",
+                "label_app_kubernetes_io_part_of",
+                "label_app_kubernetes_io_component",
+            }
+        ),
+    ),
+    "kube_job_status_failed": ("gauge", frozenset({"namespace", "job_name", "reason"})),
+    "kube_job_labels": (
+        "gauge",
+        frozenset({"namespace", "job_name", "label_app_kubernetes_io_part_of"}),
+    ),
+}
 OUTCOMES = {"ok", "duplicate", "retried", "dead_lettered"}
-ALL_LABELS = frozenset().union(*(labels for _, labels in METRICS.values())) | {"le"}
+ALL_LABELS = frozenset().union(*(labels for _, labels in (METRICS | EXTERNAL).values())) | {"le"}
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
 def _series_labels() -> dict[str, frozenset[str]]:
     """Every series name a query may select, with the labels it carries."""
     series: dict[str, frozenset[str]] = {}
-    for name, (kind, labels) in METRICS.items():
+    for name, (kind, labels) in (METRICS | EXTERNAL).items():
         if kind == "histogram":
             series[f"{name}_bucket"] = labels | {"le"}
             series[f"{name}_sum"] = labels
@@ -143,6 +183,21 @@ ALL_EXPRS = pytest.mark.parametrize(
 
 
 class TestMetricNames:
+    @pytest.mark.parametrize("name", sorted(METRICS))
+    def test_each_listed_metric_is_exported_by_the_code_with_those_labels(self, name: str) -> None:
+        import agencyos.common.metrics  # noqa: F401  (registers the metrics)
+
+        collectors = {
+            collector._name: collector  # type: ignore[attr-defined]
+            for collector in REGISTRY._collector_to_names  # type: ignore[attr-defined]
+            if hasattr(collector, "_labelnames")
+        }
+        kind, labels = METRICS[name]
+        exported = collectors.get(name.removesuffix("_total"))
+        assert exported is not None, f"{name} is not exported by agencyos.common.metrics"
+        assert exported._type == kind, name
+        assert frozenset(exported._labelnames) == labels, name
+
     def test_the_parser_finds_names_and_skips_functions(self) -> None:
         expr = 'sum by (service) (rate(a_total{x="y(z)"}[5m])) / on (service) b:c unless d'
         assert metric_names(expr) == {"a_total", "b:c", "d"}
@@ -188,12 +243,49 @@ class TestRules:
             "AgencyOSGrpcLatencyHigh",
             "AgencyOSKafkaConsumerLagGrowing",
             "AgencyOSOutboxNotDraining",
+            "AgencyOSKafkaUnreachable",
+            "AgencyOSKafkaConsumerStuck",
             "AgencyOSEventsDeadLettered",
         }
         for name, rule in alerts.items():
             assert rule["labels"]["severity"] in {"warning", "critical"}, name
             assert rule["annotations"]["summary"], name
         assert 'outcome="dead_lettered"' in alerts["AgencyOSEventsDeadLettered"]["expr"]
+
+
+RUNBOOKS = REPO / "docs" / "runbooks"
+RUNBOOK_BASE = "https://github.com/agencyos/agencyos/blob/main/docs/runbooks/"
+ALERTS = sorted(rule["alert"] for rule in _rules() if "alert" in rule)
+
+
+class TestAlertCoverage:
+    @pytest.mark.parametrize("alert", ALERTS)
+    def test_every_alert_links_a_runbook_in_the_repository(self, alert: str) -> None:
+        rule = next(rule for rule in _rules() if rule.get("alert") == alert)
+        url = rule["annotations"].get("runbook_url", "")
+        assert url == f"{RUNBOOK_BASE}{alert}.md", url
+        page = (RUNBOOKS / f"{alert}.md").read_text()
+        assert page.startswith(f"# {alert}\n")
+        for section in ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation"):
+            assert section in page, (alert, section)
+
+    @pytest.mark.parametrize("alert", ALERTS)
+    def test_every_alert_has_a_promtool_unit_test_that_expects_it_to_fire(self, alert: str) -> None:
+        tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+        firing = [
+            case
+            for test in tests
+            for case in test.get("alert_rule_test", [])
+            if case["alertname"] == alert and case.get("exp_alerts")
+        ]
+        assert firing, f"{alert} has no promtool test in which it fires"
+
+    def test_the_runbook_index_lists_every_alert_and_nothing_else(self) -> None:
+        pages = {path.stem for path in RUNBOOKS.glob("*.md")} - {"README"}
+        assert pages == set(ALERTS)
+        index = (RUNBOOKS / "README.md").read_text()
+        for alert in ALERTS:
+            assert f"({alert}.md)" in index, alert
 
 
 class TestDashboard:

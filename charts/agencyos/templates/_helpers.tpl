@@ -135,3 +135,95 @@ only when a value is given); empty when neither is set. */}}
 {{- printf "%s-service-credential" (include "agencyos.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The gateway's trusted proxies as JSON: gateway.trustedProxies when set (a list, [] included);
+when null, the private networks the ingress controller's pods live in if the ingress is
+enabled, else none.
+*/}}
+{{- define "agencyos.trustedProxies" -}}
+{{- $trusted := .Values.gateway.trustedProxies -}}
+{{- if kindIs "invalid" $trusted -}}
+{{- if .Values.gateway.ingress.enabled -}}
+{{- $trusted = list "10.0.0.0/8" "172.16.0.0/12" "192.168.0.0/16" "fc00::/7" -}}
+{{- else -}}
+{{- $trusted = list -}}
+{{- end -}}
+{{- end -}}
+{{- $trusted | toJson -}}
+{{- end -}}
+
+{{/*
+The settings each service refuses to start in production with at their development default,
+that come from the shared Secret (global.secrets.shared). The rest of the services'
+development secrets are chart values (global.publicBaseUrl, global.secrets.serviceCredential).
+charts/tests/test_chart_production.py keeps this list equal to the services' own.
+*/}}
+{{- define "agencyos.sharedSecretKeys" -}}
+billing: [AGENCYOS_BILLING_STRIPE_API_KEY, AGENCYOS_BILLING_STRIPE_API_BASE, AGENCYOS_BILLING_STRIPE_WEBHOOK_SECRET, AGENCYOS_BILLING_DOCUMENT_SIGNING_KEY]
+identity: [AGENCYOS_IDENTITY_KEY_ENCRYPTION_KEY]
+notification: [AGENCYOS_NOTIFICATION_SMTP_HOST, AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY, AGENCYOS_NOTIFICATION_WEBHOOK_SECRET_KEY]
+{{- end -}}
+
+{{/*
+A production install (global.environment: production) refuses to render without what the
+services would refuse to start without: the public URL and the shared Secret's name. The
+services check the Secret's values themselves at startup (a development default is refused).
+*/}}
+{{- define "agencyos.productionCheck" -}}
+{{- if eq .Values.global.environment "production" -}}
+{{- $_ := required "global.publicBaseUrl is required in production: every link in an email (sign-in, invoices, portal) starts with it. Set it to the address people reach the API at, or set global.environment: development for a throwaway cluster." .Values.global.publicBaseUrl -}}
+{{- if not .Values.global.secrets.shared -}}
+{{- $keys := list -}}
+{{- range $service, $names := include "agencyos.sharedSecretKeys" . | fromYaml -}}
+{{- if (get $.Values.services $service).enabled -}}
+{{- $keys = concat $keys $names -}}
+{{- end -}}
+{{- end -}}
+{{- fail (printf "global.secrets.shared is required in production: name the Secret that holds %s (the services refuse their development defaults in production)." (join ", " $keys)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Object storage for files (global.objectStorage) as EnvVar entries, for the pods of services
+that keep files (`objectStorage: true`). In production the bucket is required, and the keys
+come from an existing Secret or the pod's IAM role (`useIamRole`: both keys empty, so boto3's
+default chain answers); anything else fails the render rather than start on development keys.
+*/}}
+{{- define "agencyos.objectStorageEnv" -}}
+{{- $s3 := .Values.global.objectStorage -}}
+{{- if eq (lower .Values.global.environment) "production" -}}
+{{- $_ := required "global.objectStorage.bucket is required in production (the files bucket)" $s3.bucket -}}
+{{- if not (or $s3.existingSecret $s3.useIamRole) -}}
+{{- fail "global.objectStorage needs existingSecret (holding the S3 keys) or useIamRole: true in production" -}}
+{{- end -}}
+{{- end }}
+- name: AGENCYOS_S3_ENDPOINT_URL
+  value: {{ $s3.endpointUrl | quote }}
+- name: AGENCYOS_S3_PUBLIC_ENDPOINT_URL
+  value: {{ $s3.publicEndpointUrl | quote }}
+- name: AGENCYOS_S3_REGION
+  value: {{ $s3.region | quote }}
+{{- with $s3.bucket }}
+- name: AGENCYOS_S3_BUCKET
+  value: {{ . | quote }}
+{{- end }}
+{{- if $s3.existingSecret }}
+- name: AGENCYOS_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.existingSecret }}
+      key: {{ $s3.accessKeyIdKey }}
+- name: AGENCYOS_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.existingSecret }}
+      key: {{ $s3.secretAccessKeyKey }}
+{{- else if $s3.useIamRole }}
+- name: AGENCYOS_S3_ACCESS_KEY_ID
+  value: ""
+- name: AGENCYOS_S3_SECRET_ACCESS_KEY
+  value: ""
+{{- end }}
+{{- end -}}

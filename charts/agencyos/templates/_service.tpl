@@ -63,6 +63,10 @@ spec:
       {{- include "agencyos.selectorLabels" $ctx | nindent 6 }}
 {{- end }}
 {{- if $svc.autoscaling.enabled }}
+{{- $partitions := int .root.Values.global.kafka.partitions }}
+{{- if and .withDatabase (not $ctx.mode) (gt (int $svc.autoscaling.maxReplicas) $partitions) }}
+{{- fail (printf "%s: autoscaling.maxReplicas (%d) is above global.kafka.partitions (%d): a consumer group uses at most one pod per partition, so pods past it would consume nothing. Raise the topics' partitions (deploy/k8s/kafka.yaml) and global.kafka.partitions first." .name (int $svc.autoscaling.maxReplicas) $partitions) }}
+{{- end }}
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -92,6 +96,10 @@ spec:
 {{- if and .withDatabase $svc.migration.enabled }}
 ---
 {{ include "agencyos.migrationJob" $ctx }}
+{{- end }}
+{{- if .root.Values.monitoring.podMonitor.enabled }}
+---
+{{ include "agencyos.podMonitor" $ctx }}
 {{- end }}
 {{- end -}}
 
@@ -210,9 +218,9 @@ spec:
             - name: AGENCYOS_{{ $envName }}_CORS_MAX_AGE_SECONDS
               value: {{ .maxAgeSeconds | quote }}
             {{- end }}
-            {{- if hasKey $svc "trustedProxies" }}
+            {{- if eq .name "gateway" }}
             - name: AGENCYOS_{{ $envName }}_TRUSTED_PROXIES
-              value: {{ $svc.trustedProxies | default list | toJson | quote }}
+              value: {{ include "agencyos.trustedProxies" .root | quote }}
             {{- end }}
             {{- if .withDatabase }}
             - name: AGENCYOS_{{ $envName }}_DATABASE_URL
@@ -220,6 +228,17 @@ spec:
                 secretKeyRef:
                   name: {{ include "agencyos.databaseSecret" . }}
                   key: {{ $global.secrets.databaseUrlKey }}
+            - name: AGENCYOS_{{ $envName }}_DATABASE_POOL_SIZE
+              value: {{ $svc.database.poolSize | quote }}
+            {{- if $global.postgres.pgbouncer }}
+            - name: AGENCYOS_{{ $envName }}_DATABASE_PGBOUNCER
+              value: "true"
+            - name: AGENCYOS_{{ $envName }}_LEADER_DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "agencyos.databaseSecret" . }}
+                  key: {{ $global.secrets.directDatabaseUrlKey }}
+            {{- end }}
             {{- end }}
             {{- if ne .name "gateway" }}
             {{- with include "agencyos.serviceCredentialSecret" .root }}
@@ -229,6 +248,9 @@ spec:
                   name: {{ . }}
                   key: {{ $global.secrets.serviceCredential.key }}
             {{- end }}
+            {{- end }}
+            {{- if $svc.objectStorage }}
+            {{- include "agencyos.objectStorageEnv" .root | trim | nindent 12 }}
             {{- end }}
             {{- with include "agencyos.extraEnv" $svc | trim }}
             {{- . | nindent 12 }}

@@ -4,12 +4,14 @@ retries, poison events to the dead-letter topic, offsets committed only after ha
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -327,6 +329,36 @@ class TestRunLoop:
         finally:
             runner.stop()
             await asyncio.wait_for(task, 15)
+
+    async def test_lag_and_last_poll_are_reported_while_running_and_lag_goes_when_it_stops(
+        self, make_runner: Any, kafka: Any, kafka_topics: str, tenant: uuid.UUID, widget_count: Any
+    ) -> None:
+        topic = f"{kafka_topics}runs.events"
+        runner = make_runner({"runs.widget.named": insert_widget})
+        lag = {"service": runner.service, "consumer": runner.service, "topic": topic}
+        polled = {"service": runner.service, "consumer": runner.service}
+        task = asyncio.create_task(runner.run())
+        try:
+            await kafka.produce(topic, wire(widget_event(tenant, "lagged", RunWidgetNamed)))
+
+            async def reported() -> bool:
+                return sample("agencyos_kafka_consumer_lag", {**lag, "partition": "0"}) == 0
+
+            await wait_for(reported, timeout=20)
+            last_poll = sample("agencyos_kafka_consumer_last_poll_timestamp_seconds", polled)
+            assert last_poll is not None
+            assert time.time() - last_poll < 10
+        finally:
+            runner.stop()
+            await asyncio.wait_for(task, 15)
+
+        # A stopped consumer (or one whose partitions were revoked) reports no lag for them,
+        # instead of its last value standing for a partition another process now consumes.
+        assert sample("agencyos_kafka_consumer_lag", {**lag, "partition": "0"}) is None
+
+
+def sample(name: str, labels: dict[str, str]) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
 
 
 async def committed_offset(infra: Infra, group: str, topic: str) -> int | None:

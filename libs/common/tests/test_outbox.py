@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -21,6 +22,10 @@ from agencyos.common.outbox import OutboxRelay, new_producer, publish
 from agencyos.testing.infra import Infra, wait_for
 
 SERVICE = "outbox"
+
+
+def kafka_reachable_gauge() -> float | None:
+    return REGISTRY.get_sample_value("agencyos_kafka_reachable", {"service": SERVICE})
 
 
 class WidgetNamed(EventPayload):
@@ -314,6 +319,7 @@ class TestKafkaUnreachable:
         await run_until(stranded, lambda: "outbox relay cannot reach kafka" in log.warnings)
 
         assert [row.published_at for row in (await outbox_rows(db, ids)).values()] == [None, None]
+        assert kafka_reachable_gauge() == 0
 
         async def all_published() -> bool:
             rows = await outbox_rows(db, ids)
@@ -326,6 +332,7 @@ class TestKafkaUnreachable:
 
         records = await published_records(kafka, topic)
         assert {str(i) for i in ids} <= records.keys()
+        assert kafka_reachable_gauge() == 1
 
     async def test_a_relay_keeps_retrying_a_broker_that_hangs_up_and_publishes_nothing(
         self, db: Database, kafka_topics: str, tenant: uuid.UUID

@@ -290,26 +290,23 @@ class TestHealth:
 
         assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
-    async def test_readyz_answers_200_when_the_database_and_kafka_are_reachable(
+    async def test_readyz_answers_200_when_the_database_is_reachable(
         self, client: httpx.AsyncClient
     ) -> None:
         response = await client.get("/readyz")
 
         assert response.status_code == 200
-        assert response.json() == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+        assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
 
-    async def test_readyz_answers_503_naming_kafka_when_kafka_is_unreachable(
-        self, widget_settings: Any
-    ) -> None:
+    async def test_readyz_stays_ready_when_kafka_is_unreachable(self, widget_settings: Any) -> None:
+        # Writes go through the outbox, which rides out a broker outage: a Kafka outage must
+        # not turn every pod unready and take the API down with it.
         settings = widget_settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
 
         response = await get_from_fresh_app(settings, "/readyz")
 
-        assert response.status_code == 503
-        body = response.json()
-        assert body["status"] == "not ready"
-        assert body["checks"]["database"] == "ok"
-        assert body["checks"]["kafka"].startswith("failing")
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
 
     async def test_readyz_answers_503_naming_the_database_when_it_is_unreachable(
         self, widget_settings: Any, infra: Infra
@@ -321,8 +318,8 @@ class TestHealth:
         response = await get_from_fresh_app(settings, "/readyz")
 
         assert response.status_code == 503
+        assert response.json()["status"] == "not ready"
         assert response.json()["checks"]["database"].startswith("failing")
-        assert response.json()["checks"]["kafka"] == "ok"
 
     async def test_health_endpoints_need_no_token(self, widget_settings: Any) -> None:
         settings = widget_settings.model_copy(

@@ -23,7 +23,7 @@ class TestEveryService:
             assert (await client.get("/healthz")).status_code == 200
             ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+        assert ready.json()["checks"] == {"database": "ok"}
 
     async def test_it_exposes_prometheus_metrics(self, platform: Platform, service: str) -> None:
         async with httpx.AsyncClient(base_url=platform.url(service)) as client:

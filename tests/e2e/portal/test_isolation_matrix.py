@@ -68,6 +68,55 @@ async def fresh_invoice(gateway: httpx.AsyncClient, scene: Scene) -> dict[str, s
     return {"invoice": invoice["id"]}
 
 
+FILE_BYTES = b"%PDF-1.4 matrix\n"
+
+
+async def _to_s3(upload: dict[str, Any]) -> None:
+    """Sends the bytes to the real local S3 server by the pre-signed POST, as a browser would."""
+    async with httpx.AsyncClient(timeout=30) as s3:
+        stored = await s3.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": ("matrix.pdf", FILE_BYTES, "application/pdf")},
+        )
+    assert stored.status_code in (200, 201, 204), stored.text
+
+
+async def shared_file(gateway: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
+    """A file of X's project the team shared with X."""
+    body = {
+        "name": "matrix.pdf",
+        "content_type": "application/pdf",
+        "size": len(FILE_BYTES),
+        "shared_with_client": True,
+    }
+    ticket = await ok(
+        await gateway.post(
+            f"/v1/projects/{scene.x.project_id}/files", json=body, headers=scene.manager.headers
+        ),
+        201,
+    )
+    await _to_s3(ticket["upload"])
+    file_id = ticket["file"]["id"]
+    await ok(await gateway.post(f"/v1/files/{file_id}/complete", headers=scene.manager.headers))
+    return {"file": file_id}
+
+
+async def x_upload(gateway: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
+    """An upload X's user asked for in X's project, its bytes sent, not yet completed."""
+    body = {"name": "matrix.pdf", "content_type": "application/pdf", "size": len(FILE_BYTES)}
+    ticket = await ok(
+        await gateway.post(
+            f"/v1/portal/projects/{scene.x.project_id}/uploads",
+            json=body,
+            headers=scene.x.user.headers,
+        ),
+        201,
+    )
+    await _to_s3(ticket["upload"])
+    return {"upload": ticket["file"]["id"]}
+
+
 async def x_dashboard(gateway: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
     """X's project, a deliverable awaiting X's decision and an open invoice of X's."""
     return {
@@ -133,6 +182,16 @@ ROUTES: list[Route] = [
         body={"body": "Looks good"},
         x_status=201,
     ),
+    # Files (work's, in the real local S3 server).
+    Route("GET", "/v1/portal/files/{file}/download", shared_file),
+    Route(
+        "POST",
+        "/v1/portal/projects/{project}/uploads",
+        x_project,
+        body={"name": "shot.png", "content_type": "image/png", "size": 1024},
+        x_status=201,
+    ),
+    Route("POST", "/v1/portal/uploads/{upload}/complete", x_upload),
     # Invoices (billing's portal routes).
     Route("GET", "/v1/portal/invoices", fresh_invoice, x_marks=("invoice",)),
     Route("GET", "/v1/portal/invoices/{invoice}", fresh_invoice),

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "/v1/comments": "work",
     "/v1/milestones": "work",
     "/v1/deliverables": "work",
+    "/v1/files": "work",
     "/v1/timers": "time",
     "/v1/time-entries": "time",
     "/v1/timesheets": "time",

@@ -1,6 +1,6 @@
 """work records every deletion in the agency's audit log (an `audit.recorded` event in its
 outbox, in the action's transaction): tasks, subtasks, milestones, deliverables, board
-columns and project templates, with what they were; a member taken off a project; a project
+columns, project templates and files, with what they were; a member taken off a project; a project
 archived (its DELETE); and changes to what a project is billed at. A refused action records
 nothing."""
 
@@ -98,6 +98,27 @@ async def a_template(work: httpx.AsyncClient, who: Caller) -> Made:
     return f"/v1/project-templates/{template['id']}", template["id"], {"name": "Retainer"}
 
 
+async def a_file(work: httpx.AsyncClient, who: Caller) -> Made:
+    """A file requested (pending): deleting it removes its row and whatever is stored."""
+    project = await a_project(work, who)
+    ticket = await post(
+        work,
+        who,
+        f"/v1/projects/{project['id']}/files",
+        name="brief.pdf",
+        content_type="application/pdf",
+        size=10,
+    )
+    file_id = ticket["file"]["id"]
+    before = {
+        "name": "brief.pdf",
+        "project_id": project["id"],
+        "size_bytes": 10,
+        "shared_with_client": False,
+    }
+    return f"/v1/files/{file_id}", file_id, before
+
+
 DELETIONS: list[tuple[Make, str]] = [
     (a_task, "task"),
     (a_subtask, "subtask"),
@@ -105,6 +126,7 @@ DELETIONS: list[tuple[Make, str]] = [
     (a_deliverable, "deliverable"),
     (a_column, "column"),
     (a_template, "project_template"),
+    (a_file, "file"),
 ]
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyos.common.db import Database
 from agencyos.common.events import CloudEvent
 from agencyos.common.logs import bind, get_logger
-from agencyos.common.metrics import KAFKA_HANDLED, KAFKA_HANDLING, KAFKA_LAG
+from agencyos.common.metrics import KAFKA_HANDLED, KAFKA_HANDLING, KAFKA_LAG, KAFKA_LAST_POLL
 from agencyos.common.outbox import new_producer
 from agencyos.common.tracing import context_from_kafka_headers, tracer
 
@@ -87,6 +87,9 @@ class ConsumerRunner:
         self.retry_backoff_seconds = retry_backoff_seconds
         self._stopping = asyncio.Event()
         self._dlq: AIOKafkaProducer | None = None
+        # The (topic, partition) lag series this runner reports, so a revoked partition's
+        # series is removed instead of staying at its last value in the wrong process.
+        self._lag_series: set[tuple[str, int]] = set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -112,6 +115,7 @@ class ConsumerRunner:
                 log.warning("consumer lost kafka; reconnecting", error=repr(exc))
                 await self._sleep(2.0)
             finally:
+                self._forget_lag(set())
                 await stop_consumer(consumer)
                 if self._dlq is not None:
                     await self._dlq.stop()
@@ -122,6 +126,7 @@ class ConsumerRunner:
         once, after its last handled record. A crash before the commit redelivers records
         whose effects already committed; their inbox rows make those duplicates."""
         while not self._stopping.is_set():
+            KAFKA_LAST_POLL.labels(self.service, self.consumer_name).set_to_current_time()
             batches = await consumer.getmany(timeout_ms=500, max_records=100)
             for tp, records in batches.items():
                 handled = None
@@ -137,14 +142,26 @@ class ConsumerRunner:
             await self._report_lag(consumer)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
+        assigned = consumer.assignment()
+        self._forget_lag({(tp.topic, tp.partition) for tp in assigned})
+        for tp in assigned:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
             position = await consumer.position(tp)
-            KAFKA_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+            KAFKA_LAG.labels(self.service, self.consumer_name, tp.topic, str(tp.partition)).set(
                 max(0, highwater - position)
             )
+            self._lag_series.add((tp.topic, tp.partition))
+
+    def _forget_lag(self, keep: set[tuple[str, int]]) -> None:
+        """Remove the lag series of partitions this runner no longer consumes."""
+        for topic, partition in self._lag_series - keep:
+            try:
+                KAFKA_LAG.remove(self.service, self.consumer_name, topic, str(partition))
+            except KeyError:
+                pass
+        self._lag_series &= keep
 
     async def handle_record(self, record: ConsumerRecord[Any, Any]) -> str:
         """Handle one record; returns the outcome. Never raises for a bad event."""

@@ -65,12 +65,31 @@ class Timestamped:
 Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer in transaction mode: every transaction may run on another server
+    connection, so no statement is kept prepared across transactions (neither asyncpg's cache
+    nor SQLAlchemy's), and each statement's name is unique, never asyncpg's per-connection
+    counter that two clients sharing one server connection would both use."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__agencyos_{uuid.uuid4().hex}__",
+    }
+
+
 class Database:
     """An engine and a session factory for one service database (as the application role)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pgbouncer: bool = False, echo: bool = False
+    ) -> None:
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            echo=echo,
+            connect_args=pgbouncer_connect_args() if pgbouncer else {},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -30,8 +30,15 @@ GRPC_LATENCY = Histogram(
 )
 KAFKA_LAG = Gauge(
     "agencyos_kafka_consumer_lag",
-    "Messages behind the partition's end offset, per consumed partition",
-    ["service", "topic", "partition"],
+    "Messages behind the partition's end offset, per partition this process consumes now "
+    "(a partition's series goes when it is revoked or the consumer stops)",
+    ["service", "consumer", "topic", "partition"],
+)
+KAFKA_LAST_POLL = Gauge(
+    "agencyos_kafka_consumer_last_poll_timestamp_seconds",
+    "When the consumer last came back for more records (Unix time): a consumer stuck in a "
+    "handler or a rebalance stops advancing it while its process still answers",
+    ["service", "consumer"],
 )
 KAFKA_HANDLING = Histogram(
     "agencyos_kafka_handling_duration_seconds",
@@ -47,6 +54,12 @@ KAFKA_HANDLED = Counter(
 OUTBOX_BACKLOG = Gauge(
     "agencyos_outbox_backlog",
     "Outbox rows not yet published to Kafka",
+    ["service"],
+)
+KAFKA_REACHABLE = Gauge(
+    "agencyos_kafka_reachable",
+    "1 when the outbox relay last reached Kafka, 0 when it could not (readiness does not "
+    "depend on Kafka: the outbox rides out an outage; this gauge and its alert tell)",
     ["service"],
 )
 OUTBOX_PUBLISHED = Counter(

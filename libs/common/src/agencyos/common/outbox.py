@@ -17,13 +17,21 @@ from agencyos.common.actor_context import current_actor_context
 from agencyos.common.db import RELAY_SETTING, Database, current_tenant
 from agencyos.common.events import CloudEvent, EventPayload, build_event
 from agencyos.common.logs import get_logger
-from agencyos.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from agencyos.common.metrics import KAFKA_REACHABLE, OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 from agencyos.common.tracing import AUTOMATION_DEPTH_EXTENSION, automation_depth, inject_headers
 
 log = get_logger(__name__)
 
 # Only one relay per database publishes at a time, so per-tenant order holds with replicas.
 RELAY_LOCK_KEY = 0x0A6E_C905
+
+
+async def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> None:
+    """Raises unless the first bootstrap broker accepts a TCP connection within `timeout`."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+    writer.close()
+    await writer.wait_closed()
 
 
 async def publish(
@@ -161,10 +169,14 @@ class OutboxRelay:
                     cycles += 1
                     if cycles % 50 == 1:
                         await self._housekeeping()
+                        # An idle relay sends nothing, so ask the broker now and then.
+                        await kafka_reachable(self.bootstrap)
+                    KAFKA_REACHABLE.labels(self.service).set(1)
                     if published:
                         continue
                 except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning("outbox relay cannot reach kafka", error=repr(exc))
+                    KAFKA_REACHABLE.labels(self.service).set(0)
                     await self._producer.drop()
                     backoff = min(backoff * 2, 5.0)
                 except Exception:

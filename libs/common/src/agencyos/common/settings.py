@@ -60,6 +60,14 @@ class ServiceSettings(BaseSettings):
     # DSN migrations run with: the role that owns the tables. Empty means "build it".
     migration_database_url: str = ""
     database_pool_size: int = 10
+    # The DSN reaches PostgreSQL through PgBouncer in transaction mode (the chart's CloudNativePG
+    # Pooler): asyncpg then keeps no prepared statements across transactions, since the next
+    # transaction may run on another server connection (AGENCYOS_DATABASE_PGBOUNCER).
+    database_pgbouncer: bool = False
+    # A direct DSN (never through PgBouncer) for what holds a session-level advisory lock:
+    # leadership of billing's scheduler and notification's digests and retention. Empty means
+    # database_url, right whenever that is direct.
+    leader_database_url: str = ""
 
     # kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -130,6 +138,8 @@ class ServiceSettings(BaseSettings):
             self.migration_database_url = self._dsn(
                 self.database_owner_user, self.database_owner_password
             )
+        if not self.leader_database_url:
+            self.leader_database_url = self.database_url
 
     def _dsn(self, user: str, password: str) -> str:
         return (

@@ -61,7 +61,11 @@ class ServiceContext:
         self.service = service
         self.settings = settings
         self.db = (
-            Database(settings.database_url, pool_size=settings.database_pool_size)
+            Database(
+                settings.database_url,
+                pool_size=settings.database_pool_size,
+                pgbouncer=settings.database_pgbouncer,
+            )
             if with_db
             else None
         )
@@ -448,13 +452,6 @@ TenantTransactions = Annotated[Transactions, Depends(tenant_transactions)]
 # --- health ----------------------------------------------------------------------------------
 
 
-async def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> None:
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-    writer.close()
-    await writer.wait_closed()
-
-
 def health_router(checks: dict[str, ReadinessCheck], *, metrics: bool = True) -> APIRouter:
     """/healthz, /readyz and (unless `metrics` is false, e.g. on a public port) /metrics."""
     router = APIRouter(include_in_schema=False)
@@ -547,9 +544,11 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     checks: dict[str, ReadinessCheck] = {}
+    # Readiness is the database (and what a service adds), never Kafka: writes go to the
+    # outbox, which rides out a Kafka outage, so an unready fleet would turn a broker outage
+    # into an API outage. The relay reports Kafka as `agencyos_kafka_reachable` instead.
     if ctx.db is not None:
         checks["database"] = ctx.db.ping
-    checks["kafka"] = lambda: kafka_reachable(ctx.settings.kafka_bootstrap)
     checks.update(readiness or {})
     app.include_router(health_router(checks))
     for router in routers:

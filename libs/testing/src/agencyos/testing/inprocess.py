@@ -30,6 +30,7 @@ from agencyos.common.actor_context import parse_networks
 from agencyos.common.auth import JwksVerifier
 from agencyos.common.consumer import ConsumerRunner
 from agencyos.common.events import CloudEvent
+from agencyos.common.files import FileStorageSettings, file_storage
 from agencyos.common.rpc import close_channels, start_grpc_server
 from agencyos.common.runtime import ServiceDefinition
 from agencyos.common.services import SERVICES
@@ -39,6 +40,7 @@ from agencyos.testing.databases import TestDatabases, test_tables, truncate
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.keys import TestKeys
 from agencyos.testing.platform import redis_url
+from agencyos.testing.s3 import fresh_bucket, s3_endpoint
 from agencyos.testing.sql import fetch_rows
 from agencyos.testing.standins import StandIns
 from agencyos.testing.verification import register_identity_database
@@ -200,6 +202,7 @@ class InProcess:
     grpc_servers: dict[str, tuple[grpc.aio.Server, str]] = field(default_factory=dict)
     runners: dict[str, ConsumerRunner] = field(default_factory=dict)
     peers_target: str = ""
+    s3_bucket: str = field(default_factory=fresh_bucket)
     _peers: grpc.aio.Server | None = None
     _verifier: JwksVerifier | None = None
 
@@ -208,6 +211,9 @@ class InProcess:
         self._verifier = JwksVerifier(self.jwks_url, issuer="agencyos", audience="agencyos-api")
         port = free_port()
         self.standins.identity.keys = self.keys
+        # work's stand-in signs file links as work does, into this run's bucket (made on its
+        # first use: only tests about files need the S3 server).
+        self.standins.work.s3_bucket = self.s3_bucket
         self._peers = await start_grpc_server(
             "standins",
             self._verifier,
@@ -250,7 +256,13 @@ class InProcess:
                 overrides[f"{peer}_grpc_target"] = (
                     await self.grpc_target(peer) if peer in real_peers else self.peers_target
                 )
+        if issubclass(settings_type, FileStorageSettings):
+            # The local S3 server, a bucket of this test run's own.
+            overrides["s3_endpoint_url"] = s3_endpoint()
+            overrides["s3_bucket"] = self.s3_bucket
         settings = settings_type(**overrides)
+        if isinstance(settings, FileStorageSettings):
+            await file_storage(settings).ensure_bucket()
         ctx = ServiceContext(name, settings)
         app = definition.create_app(ctx)
         if name == "identity":

@@ -24,6 +24,7 @@ from joserfc.jwk import RSAKey
 from agencyos.common.services import EXTRA_TOPICS, SERVICES
 from agencyos.testing.infra import Infra, free_port
 from agencyos.testing.mailpit import mailpit_url, smtp_host, smtp_port
+from agencyos.testing.s3 import ensure_test_bucket, fresh_bucket, s3_environment
 from agencyos.testing.verification import register_identity_database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -91,6 +92,8 @@ class Platform:
     smtp_host: str = field(default_factory=smtp_host)
     smtp_port: int = field(default_factory=smtp_port)
     mailpit_url: str = field(default_factory=mailpit_url)
+    # Files go to the local S3 server (versitygw), into a bucket of this platform's own.
+    s3_bucket: str = field(default_factory=fresh_bucket)
     processes: dict[str, Process] = field(default_factory=dict)
     grpc_ports: dict[str, int] = field(default_factory=dict)
     # The gateway serves Prometheus metrics on a port of its own, never the public one.
@@ -199,6 +202,7 @@ class Platform:
             env[f"AGENCYOS_{key}_GRPC_TARGET"] = self.grpc_target(service)
             env[f"AGENCYOS_{key}_DATABASE_NAME"] = self.database(service)
             env[f"AGENCYOS_GATEWAY_{key}_URL"] = self.url(service)
+        env.update(s3_environment(self.s3_bucket))
         return env
 
     async def start(self) -> None:
@@ -214,6 +218,7 @@ class Platform:
             + [f"{self.topic_prefix}{t}" for t in EXTRA_TOPICS],
             partitions=3,
         )
+        await ensure_test_bucket(self.s3_bucket)
         for service in SERVICES:
             await self.infra.recreate_database(self.database(service))
         await asyncio.gather(*(self._migrate(s, env) for s in SERVICES))

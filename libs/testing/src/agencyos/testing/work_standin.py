@@ -1,7 +1,7 @@
 """work's gRPC contract as a typed stand-in for the in-process tier (see
 agencyos.testing.standins): projects, tasks, templates, and what the portal asks of work
 (client projects, client-visible tasks, deliverables and their decisions, feedback, client
-comments)."""
+comments, files: signed into the real local S3 server)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import grpc
+import httpx
 
 from agencyos.common.errors import (
     InvalidInput,
@@ -17,9 +18,11 @@ from agencyos.common.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from agencyos.common.files import FileStorage, file_storage, object_key
 from agencyos.common.permissions import Role
 from agencyos.common.rpc import rpc_principal
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
+from agencyos.testing.s3 import storage_settings
 from agencyos.testing.standin_support import caller_tenant, peer_uuid, rfc3339
 
 # The deliverable statuses a client sees (work's rule: never drafts).
@@ -60,6 +63,64 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
     )
     # The names of the read methods called, in order (how many calls a page makes).
     calls: list[str] = field(default_factory=list)
+    # Files by (agency, file id) with their object keys; the bytes are in the real local S3
+    # server, in the bucket the in-process tier sets (`s3_bucket`), signed as work signs.
+    files: dict[tuple[uuid.UUID, uuid.UUID], work_pb2.File] = field(default_factory=dict)
+    file_keys: dict[tuple[uuid.UUID, uuid.UUID], str] = field(default_factory=dict)
+    file_uploaders: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = field(default_factory=dict)
+    s3_bucket: str = ""
+    _bucket_made: bool = False
+
+    async def storage(self) -> FileStorage:
+        """The run's bucket in the local S3 server, made on first use."""
+        assert self.s3_bucket, "the in-process tier sets the stand-in's bucket"
+        storage = file_storage(storage_settings(self.s3_bucket))
+        if not self._bucket_made:
+            await storage.ensure_bucket()
+            self._bucket_made = True
+        return storage
+
+    async def add_file(
+        self,
+        agency_id: uuid.UUID,
+        project_id: uuid.UUID,
+        content: bytes,
+        *,
+        name: str = "notes.txt",
+        content_type: str = "text/plain",
+        shared_with_client: bool = False,
+        task_id: uuid.UUID | None = None,
+        deliverable_id: uuid.UUID | None = None,
+        uploaded_by: uuid.UUID | None = None,
+        uploaded_by_client: bool = False,
+    ) -> uuid.UUID:
+        """An uploaded file of the project, its bytes stored in the local S3 server."""
+        file_id = uuid.uuid4()
+        key = object_key(agency_id)
+        storage = await self.storage()
+        upload = storage.presign_upload(key, content_type, len(content))
+        async with httpx.AsyncClient(timeout=30) as s3:
+            stored = await s3.post(
+                upload.url, data=upload.fields, files={"file": (name, content, content_type)}
+            )
+        stored.raise_for_status()
+        self.files[(agency_id, file_id)] = work_pb2.File(
+            id=str(file_id),
+            project_id=str(project_id),
+            task_id=str(task_id) if task_id else "",
+            deliverable_id=str(deliverable_id) if deliverable_id else "",
+            name=name,
+            content_type=content_type,
+            size_bytes=len(content),
+            status="uploaded",
+            shared_with_client=shared_with_client,
+            uploaded_by_client=uploaded_by_client,
+            created_at=rfc3339(time.time()),
+            uploaded_at=rfc3339(time.time()),
+        )
+        self.file_keys[(agency_id, file_id)] = key
+        self.file_uploaders[(agency_id, file_id)] = uploaded_by or uuid.uuid4()
+        return file_id
 
     def add_template(self, agency_id: uuid.UUID, name: str = "Template") -> uuid.UUID:
         template_id = uuid.uuid4()
@@ -409,6 +470,18 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
         if not request.title.strip():
             raise InvalidInput("title must be 1 to 300 characters")
         project = self._client_project(request.project_id, write=True)
+        tenant, caller = caller_tenant(), rpc_principal().user_id
+        attachments = [(tenant, peer_uuid(raw)) for raw in request.attachment_ids]
+        for key in attachments:
+            f = self.files.get(key)
+            if (
+                f is None
+                or f.project_id != project.id
+                or f.status != "uploaded"
+                or f.task_id
+                or self.file_uploaders.get(key) != caller
+            ):
+                raise InvalidInput("attachment_ids: not your own completed uploads here")
         task_id = uuid.uuid4()
         task = work_pb2.Task(
             id=str(task_id),
@@ -422,6 +495,8 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             ),
         )
         self.tasks[(caller_tenant(), task_id)] = task
+        for key in attachments:
+            self.files[key].task_id = str(task_id)
         self.feedback.append((rpc_principal().user_id, request))
         return task
 
@@ -452,6 +527,132 @@ class WorkStandIn(work_pb2_grpc.WorkServiceServicer):
             for c in self.comments[(caller_tenant(), peer_uuid(task.id))]
             if c.id == str(comment_id)
         )
+
+    # --- files (work's rule: what the client sees; the client's own uploads) ---------------
+
+    def _client_sees(self, f: work_pb2.File) -> bool:
+        if f.status != "uploaded":
+            return False
+        if f.shared_with_client or f.uploaded_by_client:
+            return True
+        tenant = caller_tenant()
+        task = self.tasks.get((tenant, peer_uuid(f.task_id))) if f.task_id else None
+        deliverable = (
+            self.deliverables.get((tenant, peer_uuid(f.deliverable_id)))
+            if f.deliverable_id
+            else None
+        )
+        return bool(
+            (task is not None and task.visible_to_client)
+            or (deliverable is not None and deliverable.status != "draft")
+        )
+
+    async def GetClientProjectView(
+        self, request: work_pb2.GetClientProjectViewRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ClientProjectView:
+        """work's composition of its own client reads, recorded as the one call it is."""
+        if rpc_principal().role != Role.CLIENT:
+            raise PermissionDenied("the project view is for client users")
+        before = len(self.calls)
+        found = await self.GetProjects(
+            work_pb2.GetProjectsRequest(project_ids=[request.project_id], include_milestones=True),
+            context,
+        )
+        if not found.projects:
+            raise NotFound("no such project")
+        tasks = await self.ListClientVisibleTasks(
+            work_pb2.ListClientVisibleTasksRequest(project_id=request.project_id), context
+        )
+        deliverables = await self.ListClientDeliverables(
+            work_pb2.ListClientDeliverablesRequest(project_id=request.project_id), context
+        )
+        files = await self.ListClientFiles(
+            work_pb2.ListClientFilesRequest(project_id=request.project_id), context
+        )
+        del self.calls[before:]
+        self.calls.append("GetClientProjectView")
+        return work_pb2.ClientProjectView(
+            project=found.projects[0],
+            tasks=tasks.tasks,
+            deliverables=deliverables.deliverables,
+            files=files.files,
+        )
+
+    async def ListClientFiles(
+        self, request: work_pb2.ListClientFilesRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.ListFilesResponse:
+        project = self._client_project(request.project_id, write=False)
+        tenant = caller_tenant()
+        found = [
+            f
+            for (agency, _), f in self.files.items()
+            if agency == tenant and f.project_id == project.id and self._client_sees(f)
+        ]
+        return work_pb2.ListFilesResponse(files=list(reversed(found)))
+
+    async def GetClientFileDownload(
+        self, request: work_pb2.GetClientFileDownloadRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.FileDownload:
+        key = (caller_tenant(), peer_uuid(request.file_id))
+        f = self.files.get(key)
+        if f is None or not self._client_sees(f):
+            raise NotFound("no such file")
+        try:
+            self._client_project(f.project_id, write=False)
+        except NotFound as exc:
+            raise NotFound("no such file") from exc
+        storage = await self.storage()
+        link = storage.presign_download(self.file_keys[key], f.name, f.content_type)
+        return work_pb2.FileDownload(url=link.url, expires_at=rfc3339(link.expires_at.timestamp()))
+
+    async def RequestClientUpload(
+        self, request: work_pb2.RequestClientUploadRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.FileUpload:
+        principal = rpc_principal()
+        if principal.role != Role.CLIENT:
+            raise PermissionDenied("client uploads are for client users")
+        project = self._client_project(request.project_id, write=True)
+        if request.size_bytes < 1 or not request.name.strip():
+            raise InvalidInput("invalid fields: name, size")
+        storage = await self.storage()
+        storage.check_upload(request.content_type, request.size_bytes)
+        tenant, file_id = caller_tenant(), uuid.uuid4()
+        key = object_key(tenant)
+        message = work_pb2.File(
+            id=str(file_id),
+            project_id=project.id,
+            name=request.name.strip(),
+            content_type=request.content_type,
+            size_bytes=request.size_bytes,
+            status="pending",
+            uploaded_by_client=True,
+            created_at=rfc3339(time.time()),
+        )
+        self.files[(tenant, file_id)] = message
+        self.file_keys[(tenant, file_id)] = key
+        self.file_uploaders[(tenant, file_id)] = principal.user_id
+        upload = storage.presign_upload(key, request.content_type, request.size_bytes)
+        return work_pb2.FileUpload(
+            file=message,
+            url=upload.url,
+            fields=upload.fields,
+            expires_at=rfc3339(upload.expires_at.timestamp()),
+        )
+
+    async def CompleteClientUpload(
+        self, request: work_pb2.CompleteClientUploadRequest, context: grpc.aio.ServicerContext
+    ) -> work_pb2.File:
+        key = (caller_tenant(), peer_uuid(request.file_id))
+        f = self.files.get(key)
+        if f is None or self.file_uploaders.get(key) != rpc_principal().user_id:
+            raise NotFound("no such upload")
+        if f.status != "uploaded":
+            stored = await (await self.storage()).head(self.file_keys[key])
+            if stored is None or stored.size != f.size_bytes:
+                raise PreconditionFailed("the file has not been uploaded yet")
+            f.status = "uploaded"
+            f.uploaded_at = rfc3339(time.time())
+        return f
 
     async def GetProjectTemplate(
         self, request: work_pb2.GetProjectTemplateRequest, context: grpc.aio.ServicerContext

@@ -4,13 +4,19 @@ The cost defaults to argon2-cffi's (RFC 9106's low-memory profile: 3 passes over
 lanes) and is configurable (`AGENCYOS_IDENTITY_PASSWORD_HASH_*`); a stored hash carries its
 own parameters, so hashes made under another cost still verify. Hashing and verifying run in
 a worker thread (argon2 releases the GIL): a hash takes tens to hundreds of milliseconds of
-CPU, which would otherwise stall every other request on the event loop.
+CPU, which would otherwise stall every other request on the event loop. The threads are a pool
+of `password_hash_workers` (not the default executor, which sizes itself from the node's CPUs,
+not the container's): each hash holds its memory cost, so the pool bounds the memory a burst of
+logins takes; further hashes wait their turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,6 +24,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from agencyos.identity.settings import IdentitySettings
 
 _DUMMY_PASSWORD = "agencyos-timing-equaliser"
+
+T = TypeVar("T")
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+
+
+async def run_hashing(settings: IdentitySettings, work: Callable[[], T]) -> T:
+    """Run `work` on the bounded hashing pool (at most `password_hash_workers` at once)."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_pool(settings.password_hash_workers), work)
 
 
 @functools.cache
@@ -41,7 +60,7 @@ async def hash_password(settings: IdentitySettings, password: str) -> str:
         hasher, _ = _for(settings)
         return hasher.hash(password)
 
-    return await asyncio.to_thread(hash_it)
+    return await run_hashing(settings, hash_it)
 
 
 async def verify_password(
@@ -57,4 +76,4 @@ async def verify_password(
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+    return await run_hashing(settings, verify)

@@ -27,6 +27,10 @@ class IdentitySettings(ServiceSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=64 * 1024, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
+    # At most this many hashes (or verifications) at once per process, each holding
+    # `password_hash_memory_kib` (64 MiB by default): a login burst queues instead of growing
+    # past the container's memory limit. Two of 64 MiB fits the chart's 512 MiB limit.
+    password_hash_workers: int = Field(default=2, ge=1, le=64)
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     signing_key_bits: int = 2048
     # A superseded signing key stays in the JWKS this long past the access-token lifetime

@@ -5,6 +5,7 @@ from agencyos.common.web import ServiceContext, create_app
 from agencyos.portal.comment.endpoints import router as comment_router
 from agencyos.portal.dashboard.endpoints import router as dashboard_router
 from agencyos.portal.deliverable.endpoints import router as deliverable_router
+from agencyos.portal.file.endpoints import router as file_router
 from agencyos.portal.invoice.endpoints import router as invoice_router
 from agencyos.portal.project.endpoints import router as project_router
 from agencyos.portal.settings import PortalSettings
@@ -22,15 +23,16 @@ def build_app(ctx: ServiceContext) -> FastAPI:
         description=(
             "Portal: what a client user of an agency sees — its dashboard, its client's "
             "projects, the tasks, milestones and deliverables shown to it, its decisions on "
-            "deliverables, feedback and comments, and its invoices (PDF, paying online). The "
-            "same service serves the web pages under `/portal/<agency-slug>/` (HTML, not part "
-            "of this API)."
+            "deliverables, feedback, comments and files, and its invoices (PDF, paying online). "
+            "The same service serves the web pages under `/portal/<agency-slug>/` (HTML, not "
+            "part of this API)."
         ),
         routers=[
             dashboard_router,
             project_router,
             deliverable_router,
             comment_router,
+            file_router,
             invoice_router,
             pages_router,
             invoice_pages_router,

@@ -3,6 +3,7 @@ from fastapi import FastAPI
 from agencyos.common.web import ServiceContext, create_app
 from agencyos.work.board.endpoints import router as board_router
 from agencyos.work.deliverable.endpoints import router as deliverables_router
+from agencyos.work.file.endpoints import router as files_router
 from agencyos.work.milestone.endpoints import router as milestones_router
 from agencyos.work.project.endpoints import router as projects_router
 from agencyos.work.task.activity_endpoints import router as activity_router
@@ -16,7 +17,9 @@ def build_app(ctx: ServiceContext) -> FastAPI:
     return create_app(
         ctx,
         title="AgencyOS work",
-        description="Work: projects, templates, boards, tasks, milestones and deliverables.",
+        description=(
+            "Work: projects, templates, boards, tasks, milestones, deliverables and files."
+        ),
         routers=[
             projects_router,
             templates_router,
@@ -27,5 +30,6 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             activity_router,
             milestones_router,
             deliverables_router,
+            files_router,
         ],
     )

@@ -226,3 +226,34 @@ class DeliverableApproved(_DeliverableEvent):
 @register
 class DeliverableChangesRequested(_DeliverableEvent):
     event_type: ClassVar[str] = "work.deliverable.changes_requested"
+
+
+class _FileEvent(EventPayload):
+    file_id: uuid.UUID
+    project_id: uuid.UUID
+    client_id: uuid.UUID | None
+    task_id: uuid.UUID | None
+    deliverable_id: uuid.UUID | None
+    name: str
+    content_type: str
+    size_bytes: int
+    # Shown to the project's client in the portal (the client's own uploads are too).
+    shared_with_client: bool
+    # Who uploaded it, and whether a client user did.
+    uploaded_by: uuid.UUID
+    uploaded_by_client: bool
+    actor_id: uuid.UUID | None
+
+
+@register
+class FileUploaded(_FileEvent):
+    """A file's upload was confirmed (its bytes are in object storage)."""
+
+    event_type: ClassVar[str] = "work.file.uploaded"
+
+
+@register
+class FileDeleted(_FileEvent):
+    """An uploaded file was deleted (its bytes too)."""
+
+    event_type: ClassVar[str] = "work.file.deleted"

@@ -1,7 +1,7 @@
 """The typed client of work's gRPC contract (`agencyos.work.v1.WorkService`): what other
 services ask about projects, tasks and templates, and what the client portal asks for a client
 user (its client's projects, client-visible tasks and comments, deliverables and decisions on
-them, feedback)."""
+them, feedback with attachments, the files shown to the client and the client's uploads)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,53 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class File:
+    """A project's file as a client user may see it (metadata; bytes by a signed link)."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    task_id: uuid.UUID | None
+    deliverable_id: uuid.UUID | None
+    name: str
+    content_type: str
+    size_bytes: int
+    status: str  # pending | uploaded
+    shared_with_client: bool
+    uploaded_by_client: bool
+    created_at: datetime
+    uploaded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A short-lived download link."""
+
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClientProjectView:
+    """The portal's project page: the project with its milestones, what its client sees."""
+
+    project: Project
+    tasks: list[Task]
+    deliverables: list[Deliverable]
+    files: list[File]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A pending file and how to send its bytes: a multipart/form-data POST to `url` with
+    `fields` first and the file last (field `file`), before `expires_at`."""
+
+    file: File
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Membership:
     """Whether a user may log time on a project."""
 
@@ -152,6 +199,31 @@ def milestone_of(message: work_pb2.ProjectMilestone) -> Milestone:
         status=message.status,
         completed_at=_instant(message.completed_at),
     )
+
+
+def file_of(message: work_pb2.File) -> File:
+    created_at = _instant(message.created_at)
+    assert created_at is not None, "work always answers created_at"
+    return File(
+        id=uuid.UUID(message.id),
+        project_id=uuid.UUID(message.project_id),
+        task_id=optional_uuid(message.task_id),
+        deliverable_id=optional_uuid(message.deliverable_id),
+        name=message.name,
+        content_type=message.content_type,
+        size_bytes=message.size_bytes,
+        status=message.status,
+        shared_with_client=message.shared_with_client,
+        uploaded_by_client=message.uploaded_by_client,
+        created_at=created_at,
+        uploaded_at=_instant(message.uploaded_at),
+    )
+
+
+def _expiry(raw: str) -> datetime:
+    moment = _instant(raw)
+    assert moment is not None, "work always answers expires_at"
+    return moment
 
 
 def project_of(message: work_pb2.Project) -> Project:
@@ -401,14 +473,24 @@ class WorkClient:
         return deliverable_of(message)
 
     async def create_task_from_feedback(
-        self, principal: Principal, project_id: uuid.UUID, *, title: str, description: str
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        *,
+        title: str,
+        description: str,
+        attachment_ids: Sequence[uuid.UUID] = (),
     ) -> Task:
         """A client-visible task in the project's first column from the client's feedback
-        (work publishes work.feedback.received)."""
+        (work publishes work.feedback.received), with the caller's own completed uploads in
+        that project attached (InvalidInput naming `attachment_ids` for any other)."""
         message = await call(
             self.stub.CreateTaskFromFeedback,
             work_pb2.CreateTaskFromFeedbackRequest(
-                project_id=str(project_id), title=title, description=description
+                project_id=str(project_id),
+                title=title,
+                description=description,
+                attachment_ids=[str(i) for i in attachment_ids],
             ),
             principal=principal,
             timeout=self.timeout,
@@ -437,3 +519,84 @@ class WorkClient:
             timeout=self.timeout,
         )
         return comment_of(message)
+
+    async def client_project_view(
+        self, principal: Principal, project_id: uuid.UUID
+    ) -> ClientProjectView | None:
+        """The project page of a client user in one call (None when the project is not one of
+        its client's): the project with its milestones, its client-visible tasks, its
+        deliverables but drafts and the files its client sees."""
+        try:
+            view = await call(
+                self.stub.GetClientProjectView,
+                work_pb2.GetClientProjectViewRequest(project_id=str(project_id)),
+                principal=principal,
+                timeout=self.timeout,
+            )
+        except NotFound:
+            return None
+        return ClientProjectView(
+            project=project_of(view.project),
+            tasks=[task_of(t) for t in view.tasks],
+            deliverables=[deliverable_of(d) for d in view.deliverables],
+            files=[file_of(f) for f in view.files],
+        )
+
+    async def client_files(self, principal: Principal, project_id: uuid.UUID) -> list[File]:
+        """The uploaded files of the project its client sees, newest first."""
+        response = await call(
+            self.stub.ListClientFiles,
+            work_pb2.ListClientFilesRequest(project_id=str(project_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return [file_of(f) for f in response.files]
+
+    async def client_file_download(self, principal: Principal, file_id: uuid.UUID) -> SignedLink:
+        """A download link of a few minutes for a file the client sees (else NotFound)."""
+        message = await call(
+            self.stub.GetClientFileDownload,
+            work_pb2.GetClientFileDownloadRequest(file_id=str(file_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return SignedLink(url=message.url, expires_at=_expiry(message.expires_at))
+
+    async def request_client_upload(
+        self,
+        principal: Principal,
+        project_id: uuid.UUID,
+        *,
+        name: str,
+        content_type: str,
+        size_bytes: int,
+    ) -> Upload:
+        """A client user's pending upload into its client's project, with its pre-signed POST
+        (InvalidInput for a type not allowed or a size over the limit)."""
+        message = await call(
+            self.stub.RequestClientUpload,
+            work_pb2.RequestClientUploadRequest(
+                project_id=str(project_id),
+                name=name,
+                content_type=content_type,
+                size_bytes=size_bytes,
+            ),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return Upload(
+            file=file_of(message.file),
+            url=message.url,
+            fields=dict(message.fields),
+            expires_at=_expiry(message.expires_at),
+        )
+
+    async def complete_client_upload(self, principal: Principal, file_id: uuid.UUID) -> File:
+        """The caller's own upload confirmed (PreconditionFailed while nothing is stored)."""
+        message = await call(
+            self.stub.CompleteClientUpload,
+            work_pb2.CompleteClientUploadRequest(file_id=str(file_id)),
+            principal=principal,
+            timeout=self.timeout,
+        )
+        return file_of(message)

@@ -17,7 +17,7 @@ def scheduler_worker(ctx: ServiceContext) -> LeadingWorker:
     settings = cast(BillingSettings, ctx.settings)
     return LeadingWorker(
         LeaderLock(
-            settings.database_url, key=settings.scheduler_lock_key, name="billing-scheduler"
+            settings.leader_database_url, key=settings.scheduler_lock_key, name="billing-scheduler"
         ),
         SchedulerService(ctx.database()).tick,
         interval_seconds=settings.scheduler_interval_seconds,

@@ -23,7 +23,7 @@ async def rotate_signing_key(settings: ServiceSettings) -> None:
     retire_after = timedelta(
         seconds=settings.access_token_ttl_seconds + settings.signing_key_retire_leeway_seconds
     )
-    db = Database(settings.database_url, pool_size=1)
+    db = Database(settings.database_url, pool_size=1, pgbouncer=settings.database_pgbouncer)
     try:
         async with db.transaction(None) as session:
             key, retired = await rotate_key(

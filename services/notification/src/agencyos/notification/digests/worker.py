@@ -37,7 +37,7 @@ def digest_worker(ctx: ServiceContext) -> DigestWorker:
     settings = cast(NotificationSettings, ctx.settings)
     return DigestWorker(
         ctx.database(),
-        settings.database_url,
+        settings.leader_database_url,
         hour=settings.digest_hour,
         poll_seconds=settings.digest_poll_seconds,
         lock_key=settings.digest_lock_key,

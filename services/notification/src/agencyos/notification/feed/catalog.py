@@ -52,6 +52,10 @@ def _visible_task(data: Mapping[str, Any]) -> bool:
     return bool(data.get("visible_to_client"))
 
 
+def _shared_file(data: Mapping[str, Any]) -> bool:
+    return bool(data.get("shared_with_client"))
+
+
 _AGENCY = FeedRule(permission="agency.read")
 _MEMBERS = FeedRule(permission="members.read")
 _CLIENTS = FeedRule(permission="clients.read", client="client_id")
@@ -104,6 +108,16 @@ _DELIVERABLE = FeedRule(
     project="project_id",
     client="client_id",
     client_fields=_fields("deliverable_id", "project_id", "client_id", "title", "comment"),
+)
+# A file shared with the client (name and size only) reaches its users; others the team only.
+_FILE = FeedRule(
+    permission="projects.read",
+    project="project_id",
+    client="client_id",
+    client_fields=_fields(
+        "file_id", "project_id", "client_id", "name", "content_type", "size_bytes"
+    ),
+    client_when=_shared_file,
 )
 
 _TIMESHEET = FeedRule(permission="timesheets.approve", person="user_id")
@@ -178,6 +192,8 @@ RULES: dict[str, FeedRule] = {
     "work.deliverable.submitted": _DELIVERABLE,
     "work.deliverable.approved": _DELIVERABLE,
     "work.deliverable.changes_requested": _DELIVERABLE,
+    "work.file.uploaded": _FILE,
+    "work.file.deleted": _FILE,
     # time
     "time.entry.logged": FeedRule(
         permission="timesheets.approve", project="project_id", person="user_id"

@@ -87,7 +87,7 @@ def feed_retention(ctx: ServiceContext) -> FeedRetention:
     settings = cast(NotificationSettings, ctx.settings)
     return FeedRetention(
         ctx.database(),
-        settings.database_url,
+        settings.leader_database_url,
         retention_days=settings.feed_retention_days,
         interval_seconds=settings.feed_retention_interval_seconds,
         lock_key=settings.feed_retention_lock_key,

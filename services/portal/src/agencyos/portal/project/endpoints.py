@@ -2,6 +2,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from agencyos.portal.file.schemas import PortalFile
 from agencyos.portal.permissions import CLIENT_ONLY, PortalClient, Work
 from agencyos.portal.project.schemas import (
     FeedbackCreate,
@@ -39,8 +40,9 @@ async def list_projects(caller: PortalClient, work: Work) -> PortalProjects:
     summary="One of the client's projects",
     description=(
         "The project with the tasks the agency shows its client (internal tasks never appear), "
-        "its deliverables (submitted ones await the client's decision) and its milestones "
-        "(name, due date, status; never amounts). Client users only."
+        "its deliverables (submitted ones await the client's decision), its milestones (name, "
+        "due date, status; never amounts) and the files shown to the client (download each "
+        "with `GET /v1/portal/files/{id}/download`). Client users only."
     ),
     responses={**CLIENT_ONLY, 404: {"description": "No such project of your client"}},
 )
@@ -53,6 +55,7 @@ async def get_project(
         tasks=[PortalTask.of(t) for t in view.tasks],
         deliverables=[PortalDeliverable.of(d) for d in view.deliverables],
         milestones=[PortalMilestone.of(m) for m in view.project.milestones],
+        files=[PortalFile.of(f) for f in view.files],
     )
 
 
@@ -64,14 +67,20 @@ async def get_project(
     description=(
         "The message becomes a task in the project (its first line the title, the whole "
         "message the description), visible to the client, so its status shows in the project. "
+        "`attachments`: ids of your own completed uploads in the project, attached to the task. "
         "The project's managers are notified. Client users only."
     ),
     responses={
         **CLIENT_ONLY,
         404: {"description": "No such project of your client"},
-        422: {"description": "The message is empty or too long"},
+        422: {
+            "description": "The message is empty or too long, or an attachment is not your "
+            "own completed upload in this project"
+        },
     },
 )
 async def send_feedback(body: FeedbackCreate, caller: PortalClient, work: Work) -> PortalTask:
-    task = await portal_project_service.send_feedback(caller, work, body.project_id, body.message)
+    task = await portal_project_service.send_feedback(
+        caller, work, body.project_id, body.message, body.attachments
+    )
     return PortalTask.of(task)

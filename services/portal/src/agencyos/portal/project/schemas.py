@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agencyos.common.peers import work as work_peer
 from agencyos.common.types import MultiLine
+from agencyos.portal.file.schemas import PortalFile
 
 FEEDBACK_MAX = 50_000
+# work's limit on a piece of feedback's attachments.
+ATTACHMENTS_MAX = 20
 
 
 class PortalMilestone(BaseModel):
@@ -114,6 +117,9 @@ class PortalProjectDetail(PortalProject):
     milestones: list[PortalMilestone] = Field(
         description="Every milestone of the project, by due date (undated ones last)"
     )
+    files: list[PortalFile] = Field(
+        description="Files shown to the client (shared, on its tasks and deliverables, or its own)"
+    )
 
 
 FeedbackMessage = Annotated[
@@ -131,9 +137,18 @@ class FeedbackCreate(BaseModel):
                 {
                     "project_id": "5f0c6d3e-8a57-4c3b-9a1e-2b7f4c9d1e20",
                     "message": "The logo on the landing page looks blurry on phones.",
+                    "attachments": ["0b8e0d52-3f51-4f7e-9a3c-6f2f1d7c2a11"],
                 }
             ]
         },
     )
     project_id: uuid.UUID
     message: FeedbackMessage
+    attachments: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=ATTACHMENTS_MAX,
+        description=(
+            "Ids of your own completed uploads in this project (POST "
+            "/v1/portal/projects/{id}/uploads, then complete): attached to the new task"
+        ),
+    )

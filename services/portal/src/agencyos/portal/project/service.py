@@ -3,12 +3,11 @@ the token's client), and feedback turned into a task."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 
 from agencyos.common.errors import NotFound
-from agencyos.common.peers.work import Deliverable, Project, Task, WorkClient
+from agencyos.common.peers.work import Deliverable, File, Project, Task, WorkClient
 from agencyos.portal.permissions import ClientCaller
 
 # work's limit on a task's title; feedback's first line becomes the title.
@@ -20,6 +19,7 @@ class ProjectView:
     project: Project
     tasks: list[Task]
     deliverables: list[Deliverable]
+    files: list[File]
 
 
 def feedback_title(message: str) -> str:
@@ -37,23 +37,28 @@ class PortalProjectService:
     async def project(
         self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID
     ) -> ProjectView:
-        """Three calls to work: the project with its milestones, then its client-visible
-        tasks and deliverables side by side. A project of another client (or agency) is not
-        found."""
-        project = await work.project_with_milestones(caller.principal, project_id)
-        if project is None or project.client_id != caller.client_id:
+        """One call to work (the page's whole view: the project with its milestones, its
+        client-visible tasks, deliverables and files). A project of another client (or agency)
+        is not found."""
+        view = await work.client_project_view(caller.principal, project_id)
+        if view is None or view.project.client_id != caller.client_id:
             raise NotFound("no such project")
-        tasks, deliverables = await asyncio.gather(
-            work.client_visible_tasks(caller.principal, project_id),
-            work.client_deliverables(caller.principal, project_id),
-        )
-        return ProjectView(project, tasks, deliverables)
+        return ProjectView(view.project, view.tasks, view.deliverables, view.files)
 
     async def send_feedback(
-        self, caller: ClientCaller, work: WorkClient, project_id: uuid.UUID, message: str
+        self,
+        caller: ClientCaller,
+        work: WorkClient,
+        project_id: uuid.UUID,
+        message: str,
+        attachments: list[uuid.UUID],
     ) -> Task:
         return await work.create_task_from_feedback(
-            caller.principal, project_id, title=feedback_title(message), description=message
+            caller.principal,
+            project_id,
+            title=feedback_title(message),
+            description=message,
+            attachment_ids=attachments,
         )
 
 

@@ -212,8 +212,25 @@ async def project_page(request: Request, slug: Slug, project_id: str) -> Respons
     view = await _project_view(page, project_id)
     await page.save()
     return render(
-        page, "project.html", project=view.project, tasks=view.tasks, deliverables=view.deliverables
+        page,
+        "project.html",
+        project=view.project,
+        tasks=view.tasks,
+        deliverables=view.deliverables,
+        files=[f for f in view.files if f.status == "uploaded"],
     )
+
+
+@router.get("/{slug}/files/{file_id}")
+async def download_file(request: Request, slug: Slug, file_id: str) -> Response:
+    """A file shown to the client: a short-lived signed link from work, followed at once."""
+    page = await load_page(request, slug, signed_in=True)
+    wanted = parse_id(file_id)
+    if wanted is None:
+        raise NotFound("no such file")
+    link = await page.work().client_file_download(page.require_caller().principal, wanted)
+    await page.save()
+    return with_page_headers(RedirectResponse(link.url, status_code=303))
 
 
 @router.get("/{slug}/projects/{project_id}/deliverables/{deliverable_id}")
@@ -327,7 +344,7 @@ async def send_feedback(
             message=message,
             error=f"Write a message of at most {FEEDBACK_MAX} characters.",
         )
-    await portal_project_service.send_feedback(caller, page.work(), wanted, text)
+    await portal_project_service.send_feedback(caller, page.work(), wanted, text, [])
     assert page.web_session is not None
     page.web_session.flash = "Thank you: your feedback is now a task the team sees."
     await page.save()

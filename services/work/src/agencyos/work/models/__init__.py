@@ -9,6 +9,7 @@ class Base(DeclarativeBase):
 
 from agencyos.work.models.board import BoardColumn  # noqa: E402
 from agencyos.work.models.deliverable import Deliverable, DeliverableDecision  # noqa: E402
+from agencyos.work.models.file import File  # noqa: E402
 from agencyos.work.models.milestone import Milestone  # noqa: E402
 from agencyos.work.models.project import Project, ProjectMember  # noqa: E402
 from agencyos.work.models.task import (  # noqa: E402
@@ -27,6 +28,7 @@ __all__ = [
     "Comment",
     "Deliverable",
     "DeliverableDecision",
+    "File",
     "Milestone",
     "Project",
     "ProjectMember",

@@ -36,6 +36,7 @@ from agencyos.common.rpc import (
 )
 from agencyos.protos.work.v1 import work_pb2, work_pb2_grpc
 from agencyos.work.board.repository import column_repository
+from agencyos.work.file.service import file_service
 from agencyos.work.models import Comment, Project, Task
 from agencyos.work.project.access import sees_all_projects, visible_project
 from agencyos.work.project.repository import project_repository
@@ -167,8 +168,10 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         self, request: work_pb2.CreateTaskFromFeedbackRequest, context: grpc.aio.ServicerContext
     ) -> work_pb2.Task:
         """A task at the bottom of the project's first `todo` column (else its first column),
-        visible to the client unless `visible_to_client` says otherwise. Allowed for a client
-        user of the project's client, and for callers with `tasks.write` who see the project."""
+        visible to the client unless `visible_to_client` says otherwise, with the caller's own
+        completed uploads in the project (`attachment_ids`, not yet attached) attached.
+        Allowed for a client user of the project's client, and for callers with `tasks.write`
+        who see the project."""
         principal = rpc_principal()
         project_id = parse_uuid(request.project_id, "project_id")
         title = request.title.strip()
@@ -179,6 +182,7 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
         if "\x00" in title or "\x00" in request.description:
             raise InvalidInput("title and description must not contain NUL characters")
         visible = request.visible_to_client if request.HasField("visible_to_client") else True
+        attachment_ids = [parse_uuid(raw, "attachment_ids") for raw in request.attachment_ids]
         session = rpc_session()
         project = await _project_for(session, principal, project_id, write=True)
         column = await column_repository.first_with_status(
@@ -198,6 +202,8 @@ class TaskRpc(work_pb2_grpc.WorkServiceServicer):
                 creator_follows=follows_tasks(principal),
             ),
         )
+        # The caller's own completed uploads in the project become the task's attachments.
+        await file_service.attach_to_task(session, principal, project, task.id, attachment_ids)
         await publish(
             session,
             FeedbackReceived(
