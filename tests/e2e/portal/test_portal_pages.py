@@ -96,3 +96,67 @@ class TestDecisionsAndFeedback:
             await gateway.get(f"/v1/projects/{x.project_id}/tasks", headers=manager.headers)
         )
         assert len(tasks["items"]) == 2  # the project's own two tasks, nothing new
+
+
+CONTENT = b"%PDF-1.4 the approved brief\n"
+
+
+async def shared_file(
+    gateway: httpx.AsyncClient, manager: AgencySession, project_id: str, name: str
+) -> str:
+    """A file of the project, uploaded to the local S3 and shared with the client."""
+    ticket = await ok(
+        await gateway.post(
+            f"/v1/projects/{project_id}/files",
+            json={"name": name, "content_type": "application/pdf", "size": len(CONTENT)},
+            headers=manager.headers,
+        ),
+        201,
+    )
+    upload = ticket["upload"]
+    async with httpx.AsyncClient(timeout=30) as s3:
+        stored = await s3.post(
+            str(upload["url"]),
+            data=upload["fields"],
+            files={"file": (name, CONTENT, "application/pdf")},
+        )
+    assert stored.status_code in (200, 201, 204), stored.text
+    file_id = str(ticket["file"]["id"])
+    await ok(await gateway.post(f"/v1/files/{file_id}/complete", headers=manager.headers))
+    await ok(
+        await gateway.patch(
+            f"/v1/files/{file_id}", json={"shared_with_client": True}, headers=manager.headers
+        )
+    )
+    return file_id
+
+
+class TestFiles:
+    async def test_a_shared_file_is_listed_and_downloaded_from_the_project_page(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        mailpit: Mailpit,
+    ) -> None:
+        manager = await join(gateway, agency, "manager", name="Flo Manager")
+        x = await client_of(gateway, agency, manager, "Fern")
+        y = await client_of(gateway, agency, manager, "Yew")
+        own = await shared_file(gateway, manager, x.project_id, "Brief.pdf")
+        others = await shared_file(gateway, manager, y.project_id, "Secret.pdf")
+
+        async with PortalVisitor(platform, agency.slug) as visitor:
+            await visitor.sign_in(mailpit, x.user.email)
+            project = await visitor.get(f"/projects/{x.project_id}")
+            download = await visitor.get(f"/files/{own}")
+            refused = await visitor.get(f"/files/{others}")
+
+        assert project.status_code == 200
+        assert f'href="/portal/{agency.slug}/files/{own}"' in project.text
+        assert "Secret.pdf" not in project.text
+        assert download.status_code == 303
+        async with httpx.AsyncClient(timeout=30) as plain:
+            got = await plain.get(download.headers["location"])
+        assert got.content == CONTENT
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("text/html")
