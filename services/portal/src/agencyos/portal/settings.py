@@ -15,6 +15,10 @@ class PortalSettings(ServiceSettings):
     # Where people reach AgencyOS (the gateway; the shared AGENCYOS_PUBLIC_BASE_URL): a form's
     # POST must come from this origin (its Origin, else its Referer), besides its CSRF token.
     public_base_url: str = "http://127.0.0.1:8080"
+    # Where clients reach the portal's pages when it is not the public base URL (a domain of
+    # its own; the shared AGENCYOS_PORTAL_BASE_URL the emails link to): its origin is accepted
+    # for forms too.
+    portal_base_url: str = ""
     # How long a signed-in page session lives unused (sliding; identity's session policy and
     # refresh tokens still apply), and a signed-out one (the sign-in form's CSRF token).
     web_session_idle_seconds: int = Field(default=8 * 60 * 60, gt=0)

@@ -108,20 +108,23 @@ class Page:
             raise CsrfRefused("this form has expired or did not come from this portal; try again")
 
     def check_origin(self) -> None:
-        expected = _origin(self.settings.public_base_url)
-        origin = self.request.headers.get("origin")
-        if origin is not None:
-            if origin != expected:
-                raise CsrfRefused("this form was sent from another site")
-            return
-        referer = self.request.headers.get("referer")
-        if referer is None or _origin(referer) != expected:
+        headers = self.request.headers
+        if not same_site(self.settings, headers.get("origin"), headers.get("referer")):
             raise CsrfRefused("this form was sent from another site")
 
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def same_site(settings: PortalSettings, origin: str | None, referer: str | None) -> bool:
+    """Whether a form came from the portal's own pages: its Origin (browsers send one with
+    every POST), else its Referer, is the public or the portal base URL's origin."""
+    expected = {_origin(url) for url in (settings.public_base_url, settings.portal_base_url) if url}
+    if origin is not None:
+        return origin.lower() in expected
+    return referer is not None and _origin(referer) in expected
 
 
 async def branding_of(client: PortalSignInClient, slug: str) -> AgencyBranding:
