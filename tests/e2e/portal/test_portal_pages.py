@@ -160,3 +160,49 @@ class TestFiles:
         assert got.content == CONTENT
         assert refused.status_code == 404
         assert refused.headers["content-type"].startswith("text/html")
+
+
+class TestTaskComments:
+    async def test_a_task_page_shows_only_client_comments_and_takes_the_clients(
+        self,
+        platform: Platform,
+        gateway: httpx.AsyncClient,
+        agency: AgencySession,
+        mailpit: Mailpit,
+    ) -> None:
+        manager = await join(gateway, agency, "manager", name="Cal Manager")
+        x = await client_of(gateway, agency, manager, "Cato")
+        for text, visibility in (("internal: they pay late", "internal"), ("Ready", "client")):
+            await ok(
+                await gateway.post(
+                    f"/v1/tasks/{x.visible_task_id}/comments",
+                    json={"body": text, "visibility": visibility},
+                    headers=manager.headers,
+                ),
+                201,
+            )
+        task_page = f"/projects/{x.project_id}/tasks/{x.visible_task_id}"
+
+        async with PortalVisitor(platform, agency.slug) as visitor:
+            await visitor.sign_in(mailpit, x.user.email)
+            project = await visitor.get(f"/projects/{x.project_id}")
+            page = await visitor.get(task_page)
+            added = await visitor.post(f"{task_page}/comments", {"body": "Thanks, looks good"})
+            after = await visitor.get(task_page)
+            internal_task = await visitor.get(
+                f"/projects/{x.project_id}/tasks/{x.internal_task_id}"
+            )
+
+        assert f'href="/portal/{agency.slug}{task_page}"' in project.text
+        assert page.status_code == 200
+        assert "Ready" in page.text
+        assert "they pay late" not in page.text
+        assert added.status_code == 303
+        assert "You:</strong> Thanks, looks good" in after.text
+        assert "Comment added." in after.text
+        assert internal_task.status_code == 404
+        comments = await ok(
+            await gateway.get(f"/v1/tasks/{x.visible_task_id}/comments", headers=manager.headers)
+        )
+        mine = [c for c in comments["items"] if c["body"] == "Thanks, looks good"]
+        assert [c["visibility"] for c in mine] == ["client"]

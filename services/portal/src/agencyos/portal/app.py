@@ -13,6 +13,7 @@ from agencyos.portal.web.errors import install_page_errors
 from agencyos.portal.web.invoice_pages import router as invoice_pages_router
 from agencyos.portal.web.pages import router as pages_router
 from agencyos.portal.web.session import SessionStore
+from agencyos.portal.web.task_pages import router as task_pages_router
 
 
 def build_app(ctx: ServiceContext) -> FastAPI:
@@ -36,6 +37,7 @@ def build_app(ctx: ServiceContext) -> FastAPI:
             invoice_router,
             pages_router,
             invoice_pages_router,
+            task_pages_router,
         ],
     )
     # Page sessions share the revocation store's Redis pool (closed with the context).

@@ -20,7 +20,7 @@ from agencyos.portal.dashboard.service import dashboard_service
 from agencyos.portal.deliverable.schemas import COMMENT_MAX
 from agencyos.portal.deliverable.service import portal_deliverable_service
 from agencyos.portal.project.schemas import FEEDBACK_MAX
-from agencyos.portal.project.service import portal_project_service
+from agencyos.portal.project.service import ProjectView, portal_project_service
 from agencyos.portal.web.context import Page, load_page, parse_id
 from agencyos.portal.web.render import STATIC_DIR, brand_css, render, with_page_headers
 from agencyos.portal.web.session import WebSession
@@ -199,7 +199,7 @@ async def portal_root(slug: Slug) -> Response:
     return with_page_headers(RedirectResponse(f"/portal/{slug}/", status_code=303))
 
 
-async def _project_view(page: Page, raw_id: str):  # type: ignore[no-untyped-def]
+async def _project_view(page: Page, raw_id: str) -> ProjectView:
     project_id = parse_id(raw_id)
     if project_id is None:
         raise NotFound("no such project")
