@@ -27,7 +27,8 @@ uv:
 SOURCES := libs/common/src libs/testing/src libs/protos/src gateway/src $(wildcard services/*/src)
 
 .PHONY: install
-install: .venv/.synced protos ## install Python dependencies and generate gRPC stubs
+install: .venv/.synced protos ## install Python dependencies, generate gRPC stubs, fetch htmx
+	@bash deploy/local/install_htmx.sh
 	@$(PY) -m compileall -q -j 0 $(SOURCES)
 
 .PHONY: protos
@@ -56,9 +57,10 @@ dev: install stack-up ## the whole platform locally: stack, migrations, services
 	$(PY) deploy/local/run_services.py
 
 .PHONY: tools
-tools: ## helm and promtool for chart and observability tests (under .run/)
+tools: ## helm and promtool (under .run/), Chromium and chromedriver (apt) for the tests
 	bash deploy/local/install_helm.sh
 	bash deploy/local/install_promtool.sh
+	bash deploy/local/install_browser.sh
 
 # Test workers (pytest-xdist): each runs its own platform and its own in-process databases.
 TEST_WORKERS ?= 2

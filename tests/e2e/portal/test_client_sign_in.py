@@ -78,9 +78,11 @@ class TestClientSignIn:
         )
         assert asked.status_code == 202, asked.text
         message = await one_email(mailpit, email, "sign-in link")
-        path = link_to(platform, message, "/v1/auth/magic-link/verify?token=")
+        # A client user's link opens the portal's sign-in page (which spends nothing).
+        path = link_to(platform, message, f"/portal/{agency.slug}/sign-in/link?token=")
         looked = await open_link(gateway, path)  # as a mail client (or a scanner) opens it
         assert looked.status_code == 200, looked.text
+        assert "Sign in" in looked.text
         token = httpx.URL(path).params["token"]
 
         signed_in = await gateway.post("/v1/auth/magic-link/verify", json={"token": token})

@@ -36,7 +36,7 @@ from agencyos.gateway.headers import SecurityHeadersMiddleware
 from agencyos.gateway.openapi import SERVICES, OpenApiAggregator
 from agencyos.gateway.paths import CanonicalPathMiddleware, check_forwardable
 from agencyos.gateway.proxy import Forwarder
-from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route
+from agencyos.gateway.ratelimit import account_of, build_limits, is_auth_route, is_portal_sign_in
 from agencyos.gateway.revocation import RevocationGate
 from agencyos.gateway.routes import STREAM, is_public, resolve, restricted_allows
 from agencyos.gateway.settings import GatewaySettings
@@ -139,7 +139,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if _carries_api_key(request.headers.get("authorization")):
                 # Public routes read no credentials; a key sent along anyway stays here.
                 header_overrides["authorization"] = None
-            if is_auth_route(request.url.path):
+            if is_auth_route(request.url.path) or is_portal_sign_in(
+                request.method, request.url.path
+            ):
                 # Counted before identity sees it: the limit is what stops password guessing.
                 body = await forwarder.read_body(request)
                 checks = limits.auth_checks(ip, account_of(request.url.path, body))

@@ -9,6 +9,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SECURITY_HEADERS: dict[str, str] = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
+}
+# Defaults a service may replace with a stricter or fuller policy of its own (the portal's
+# pages send a whole CSP, frame-ancestors 'none' included, and `same-origin` referrers so
+# their forms' Referer can be checked).
+DEFAULT_HEADERS: dict[str, str] = {
     "content-security-policy": "frame-ancestors 'none'",
     "referrer-policy": "no-referrer",
 }
@@ -31,6 +36,13 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                for name, value in DEFAULT_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                policy = headers["content-security-policy"]
+                if "frame-ancestors" not in policy:
+                    # Whatever a service's policy says, nothing of ours is ever framed.
+                    headers["content-security-policy"] = f"{policy}; frame-ancestors 'none'"
                 if "cache-control" not in headers:
                     headers["cache-control"] = DEFAULT_CACHE_CONTROL
                 # Never say which server software answers (uvicorn's is off too).

@@ -9,6 +9,8 @@ timeout of their own (`stream=True`), and their upstream is closed the moment th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http.cookiejar import CookieJar
+from typing import Any
 
 import anyio
 import httpx
@@ -53,6 +55,18 @@ UPSTREAM_ERRORS = Counter(
 )
 
 
+class _KeepNoCookies(CookieJar):
+    """The gateway relays a service's Set-Cookie to the browser and keeps none itself: a jar
+    of its own (httpx keeps one per client) would send one person's cookie on with everyone's
+    later requests to that service."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 class Forwarder:
     def __init__(
         self,
@@ -73,6 +87,7 @@ class Forwarder:
                 max_connections=500, max_keepalive_connections=100, keepalive_expiry=30.0
             ),
             follow_redirects=False,
+            cookies=_KeepNoCookies(),
         )
         # Streams hold their upstream connection for as long as the client listens: a pool of
         # their own, so open streams never starve ordinary requests of connections, and a read
@@ -88,6 +103,7 @@ class Forwarder:
                 keepalive_expiry=30.0,
             ),
             follow_redirects=False,
+            cookies=_KeepNoCookies(),
         )
 
     async def close(self) -> None:

@@ -34,11 +34,13 @@ import collections
 import hashlib
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -347,11 +349,29 @@ def is_auth_route(path: str) -> bool:
     return path.startswith(_AUTH_PREFIXES)
 
 
+# The client portal's sign-in forms: asking for a link (it emails someone) and spending one.
+_PORTAL_SIGN_IN = re.compile(r"^/portal/[^/]+/sign-in(/link)?$")
+
+
+def is_portal_sign_in(method: str, path: str) -> bool:
+    """A POST of the portal's sign-in forms: limited by the `auth` policy like `/v1/auth/*`
+    (the pages themselves, GETs, are not)."""
+    return method == "POST" and _PORTAL_SIGN_IN.match(path) is not None
+
+
 def account_of(path: str, body: bytes) -> str | None:
-    """The account a public auth request is about: its JSON `email`, lower-cased. Refresh is
-    keyed by an opaque token, not an account, so it is limited per IP only."""
+    """The account a public auth request is about: its JSON `email` (a form field on the
+    portal's sign-in page), lower-cased. Refresh is keyed by an opaque token, not an account,
+    so it is limited per IP only."""
     if path == "/v1/auth/refresh":
         return None
+    if path.startswith("/portal/"):
+        try:
+            fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        emails = fields.get("email") or [""]
+        return emails[0].strip().lower() or None
     try:
         data = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):

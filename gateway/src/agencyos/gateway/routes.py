@@ -59,6 +59,9 @@ ROUTES: dict[str, str] = {
     "/v1/events": "notification",
     "/v1/stream": STREAM,
     "/v1/portal": "portal",
+    # The client portal's web pages (HTML): their cookie session is the credential, checked by
+    # the portal itself (it keeps the client user's tokens server-side and verifies them).
+    "/portal": "portal",
 }
 
 # (method, path pattern) reachable without an access token; everything else needs one.
@@ -91,6 +94,11 @@ PUBLIC: list[tuple[str, re.Pattern[str]]] = [
     # its signed token is the credential.
     ("GET", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
     ("POST", re.compile(r"^/v1/notification-preferences/unsubscribe$")),
+    # The client portal's pages and their forms: no bearer token; the portal's cookie session
+    # (and a CSRF token on every form) stands for the client user.
+    ("GET", re.compile(r"^/portal/")),
+    ("HEAD", re.compile(r"^/portal/")),
+    ("POST", re.compile(r"^/portal/")),
 ]
 
 # What a restricted token (its `restricted` claim) may reach; every other path answers 403

@@ -134,6 +134,8 @@ class Platform:
                 "AGENCYOS_REDIS_URL": self.redis_url,
                 "AGENCYOS_GATEWAY_RATE_LIMIT_NAMESPACE": self.rate_limit_namespace,
                 "AGENCYOS_REVOCATION_NAMESPACE": self.revocation_namespace,
+                # The portal's page sessions in Redis, apart per run like revocations.
+                "AGENCYOS_PORTAL_WEB_SESSION_NAMESPACE": self.revocation_namespace,
                 # Writes fail closed when Redis cannot answer a revocation check in time, and
                 # the next second's checks are not asked at all: on two cores running the whole
                 # suite, fifty concurrent writes once waited past the 0.5 s default for one.

@@ -11,7 +11,7 @@ from agencyos.protos.identity.v1 import identity_pb2, identity_pb2_grpc
 def registrar(ctx: ServiceContext) -> Registrar:
     def register(server: grpc.aio.Server) -> Sequence[str]:
         identity_pb2_grpc.add_IdentityServiceServicer_to_server(
-            IdentityServicer(ctx.settings), server
+            IdentityServicer(ctx.settings, ctx.revocations), server
         )
         return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name]
 

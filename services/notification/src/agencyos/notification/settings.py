@@ -21,9 +21,10 @@ class NotificationSettings(ServiceSettings):
 
     # Where people reach AgencyOS (the gateway): every link in every email starts with it.
     public_base_url: str = "http://127.0.0.1:8080"
-    # Where clients reach the client portal's pages (`/portal/<agency slug>/...`): invoice
-    # emails link to the invoice's page there. Empty: the public base URL (the gateway serves
-    # the portal's pages too).
+    # Where clients reach the client portal's pages (`<portal_base_url>/portal/<slug>/...`):
+    # invoice emails link to the invoice's page there, a client user's sign-in email to its
+    # sign-in page. Empty: the public base URL (the gateway serves the portal's pages too).
+    # Shared as AGENCYOS_PORTAL_BASE_URL with the other services that link to the portal.
     portal_base_url: str = ""
     # Signs the unsubscribe link in every email (HMAC-SHA256 over agency, person and kind);
     # AGENCYOS_NOTIFICATION_UNSUBSCRIBE_SIGNING_KEY. Changing it breaks the links already sent.

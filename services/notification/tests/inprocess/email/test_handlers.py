@@ -122,6 +122,29 @@ class TestIdentityEmails:
         assert "Hello Grace," in row["text"]
         assert row["contains_secret"] is True
 
+    async def test_a_client_users_sign_in_link_opens_the_portals_page_for_it(
+        self, in_process: InProcess, tenant: Agency
+    ) -> None:
+        to = address()
+        payload = MagicLinkRequested(
+            agency_id=tenant.id,
+            agency_slug="acme",
+            user_id=uuid.uuid4(),
+            email=to,
+            name="Grace",
+            token=TOKEN,
+            expires_at=EXPIRES,
+            role="client",
+        )
+
+        await in_process.deliver("notification", event(tenant, payload, "identity"))
+
+        [row] = await emails(in_process, tenant, to)
+        link = f"{BASE}/portal/acme/sign-in/link?token=tok_abc%2B%2F%3D"
+        assert link in row["text"]
+        assert f'href="{link}"' in row["html"]
+        assert "/v1/auth/magic-link/verify" not in row["text"]
+
     async def test_a_sign_in_from_a_new_device_is_told_to_the_user_once(
         self, in_process: InProcess, tenant: Agency
     ) -> None:

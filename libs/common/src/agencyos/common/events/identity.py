@@ -204,3 +204,7 @@ class MagicLinkRequested(EventPayload):
     name: str
     token: str
     expires_at: datetime
+    # The member's role: a client user's link opens the client portal's sign-in page
+    # (`/portal/<slug>/sign-in/link?token=`), anyone else's the API's. Absent in events from
+    # before it was added (read as not a client's).
+    role: str | None = None

@@ -124,6 +124,7 @@ class MagicLinkService:
                 name=user.name,
                 token=token,
                 expires_at=expires_at,
+                role=membership.role,
             ),
             source_service=SERVICE,
             subject=f"users/{user.id}",

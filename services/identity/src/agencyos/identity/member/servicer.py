@@ -7,6 +7,7 @@ import grpc
 
 from agencyos.common.errors import InvalidInput, NotFound
 from agencyos.common.permissions import ALL_PERMISSIONS
+from agencyos.common.revocation import RevocationStore
 from agencyos.common.rpc import (
     parse_uuid,
     parse_uuids,
@@ -18,6 +19,7 @@ from agencyos.identity.api_key.servicer import ApiKeyRpc
 from agencyos.identity.invitation.servicer import InvitationRpc
 from agencyos.identity.member.service import MemberView, member_service
 from agencyos.identity.models import Agency
+from agencyos.identity.portal_sign_in.servicer import PortalSignInRpc
 from agencyos.identity.settings import IdentitySettings
 from agencyos.identity.tokens.servicer import DelegatedTokenRpc
 from agencyos.protos.identity.v1 import identity_pb2
@@ -53,10 +55,14 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
     )
 
 
-class IdentityServicer(ApiKeyRpc, DelegatedTokenRpc, InvitationRpc):
-    def __init__(self, settings: ServiceSettings) -> None:
+class IdentityServicer(ApiKeyRpc, DelegatedTokenRpc, InvitationRpc, PortalSignInRpc):
+    def __init__(
+        self, settings: ServiceSettings, revocations: RevocationStore | None = None
+    ) -> None:
         assert isinstance(settings, IdentitySettings)
         self.settings = settings
+        # Ending and refreshing portal sessions stops their access tokens at once.
+        self.revocations = revocations
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext

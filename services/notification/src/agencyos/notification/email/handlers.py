@@ -161,6 +161,18 @@ async def on_email_verification_requested(session: AsyncSession, event: CloudEve
     )
 
 
+def magic_link_url(payload: MagicLinkRequested) -> str:
+    """A client user's link opens the client portal's page for it (a button there spends it:
+    mail scanners follow links); anyone else's the API's verify address."""
+    token = _token(payload.token)
+    if payload.role == "client":
+        settings = _settings()
+        base = (settings.portal_base_url or settings.public_base_url).rstrip("/")
+        slug = quote(payload.agency_slug, safe="")
+        return f"{base}/portal/{slug}/sign-in/link?token={token}"
+    return public_url(f"/v1/auth/magic-link/verify?token={token}")
+
+
 async def on_magic_link_requested(session: AsyncSession, event: CloudEvent) -> None:
     payload = event.payload(MagicLinkRequested)
     await _send(
@@ -169,7 +181,7 @@ async def on_magic_link_requested(session: AsyncSession, event: CloudEvent) -> N
         "magic_link",
         Addressee(email=payload.email, name=payload.name, user_id=payload.user_id),
         {
-            "sign_in_url": public_url(f"/v1/auth/magic-link/verify?token={_token(payload.token)}"),
+            "sign_in_url": magic_link_url(payload),
             "expires_at": payload.expires_at,
         },
         contains_secret=True,
