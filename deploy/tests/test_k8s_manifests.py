@@ -37,7 +37,7 @@ def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("name", ["kafka.yaml", "postgres.yaml"])
+@pytest.mark.parametrize("name", ["kafka.yaml", "postgres.yaml", "redis.yaml"])
 def test_kubernetes_validate_only_lacks_schemas_for_the_custom_resources(name: str) -> None:
     beside_python = Path(sys.executable).parent / "kubernetes-validate"
     tool = str(beside_python) if beside_python.exists() else shutil.which("kubernetes-validate")
@@ -121,3 +121,69 @@ class TestPostgres:
         assert peer["namespaceSelector"]["matchLabels"] == {
             "kubernetes.io/metadata.name": namespace
         }
+
+
+class TestPostgresBackups:
+    docs = _docs("postgres.yaml")
+
+    def test_wal_is_archived_to_the_object_store_for_point_in_time_recovery(self) -> None:
+        cluster = _one(self.docs, "Cluster")
+        store = _one(self.docs, "ObjectStore")
+        (plugin,) = cluster["spec"]["plugins"]
+        assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
+        assert plugin["isWALArchiver"] is True
+        assert plugin["parameters"]["barmanObjectName"] == store["metadata"]["name"]
+        assert store["metadata"]["namespace"] == cluster["metadata"]["namespace"]
+        assert store["spec"]["configuration"]["destinationPath"].startswith("s3://")
+        assert store["spec"]["retentionPolicy"].endswith("d")
+
+    def test_a_base_backup_is_taken_every_day(self) -> None:
+        cluster = _one(self.docs, "Cluster")
+        backup = _one(self.docs, "ScheduledBackup")
+        assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        assert backup["spec"]["method"] == "plugin"
+        assert backup["spec"]["pluginConfiguration"]["name"] == "barman-cloud.cloudnative-pg.io"
+        fields = backup["spec"]["schedule"].split()
+        assert len(fields) == 6  # CloudNativePG: seconds first
+        hours, day, month, weekday = fields[2:]
+        assert (day, month, weekday) == ("*", "*", "*")  # daily
+        assert hours.isdigit()
+
+
+class TestRedis:
+    docs = _docs("redis.yaml")
+
+    def test_the_service_is_what_the_chart_connects_to(self) -> None:
+        service = _one(self.docs, "Service")
+        (port,) = service["spec"]["ports"]
+        assert CHART_VALUES["global"]["redisUrl"] == (
+            f"redis://{service['metadata']['name']}:{port['port']}/0"
+        )
+
+    def test_the_charts_network_policy_selects_its_pods(self) -> None:
+        pods = _one(self.docs, "StatefulSet")["spec"]["template"]["metadata"]["labels"]
+        redis = CHART_VALUES["global"]["networkPolicy"]["redis"]
+        (peer,) = redis["to"]
+        wanted = peer["podSelector"]["matchLabels"]
+        assert wanted.items() <= pods.items()
+        (port,) = _one(self.docs, "Service")["spec"]["ports"]
+        assert redis["ports"] == [port["port"]]
+
+    def test_revocations_survive_a_restart_and_ttl_keys_go_first(self) -> None:
+        statefulset = _one(self.docs, "StatefulSet")
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        args = container["args"]
+        assert args[args.index("--appendonly") + 1] == "yes"
+        assert args[args.index("--maxmemory-policy") + 1] == "volatile-ttl"
+        assert container["volumeMounts"][0]["mountPath"] == "/data"
+        assert statefulset["spec"]["volumeClaimTemplates"]
+        # one primary: a revocation check reads its keys in one MGET (no Redis Cluster)
+        assert statefulset["spec"]["replicas"] == 1
+
+    def test_only_agencyos_pods_reach_it(self) -> None:
+        policy = _one(self.docs, "NetworkPolicy")
+        pods = _one(self.docs, "StatefulSet")["spec"]["template"]["metadata"]["labels"]
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= pods.items()
+        (rule,) = policy["spec"]["ingress"]
+        (source,) = rule["from"]
+        assert source == {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "agencyos"}}}
