@@ -227,3 +227,43 @@ default chain answers); anything else fails the render rather than start on deve
   value: ""
 {{- end }}
 {{- end -}}
+
+{{/*
+Pre-flight against the cluster (helm install/upgrade; `helm template` has no cluster, and then
+`lookup` answers nothing and this checks nothing): every enabled service's database Secret
+exists with the keys the pods and the migration Job read, so an install fails at once naming
+what is missing instead of leaving pods in CreateContainerConfigError and the migration hook
+waiting for its deadline.
+*/}}
+{{- define "agencyos.preflight" -}}
+{{- $secrets := lookup "v1" "Secret" .Release.Namespace "" -}}
+{{- if $secrets -}}
+{{- $present := dict -}}
+{{- range $secret := ($secrets.items | default list) -}}
+{{- $_ := set $present $secret.metadata.name ($secret.data | default dict) -}}
+{{- end -}}
+{{- $keys := list .Values.global.secrets.databaseUrlKey .Values.global.secrets.migrationDatabaseUrlKey -}}
+{{- if .Values.global.postgres.pgbouncer -}}
+{{- $keys = append $keys .Values.global.secrets.directDatabaseUrlKey -}}
+{{- end -}}
+{{- $missing := list -}}
+{{- range $name, $block := .Values.services -}}
+{{- if $block.enabled -}}
+{{- $svc := include "agencyos.merge" (dict "base" $.Values.serviceDefaults "over" $block) | fromYaml -}}
+{{- $secretName := include "agencyos.databaseSecret" (dict "root" $ "name" $name "svc" $svc) -}}
+{{- if not (hasKey $present $secretName) -}}
+{{- $missing = append $missing (printf "Secret %s" $secretName) -}}
+{{- else -}}
+{{- range $key := $keys -}}
+{{- if not (hasKey (get $present $secretName) $key) -}}
+{{- $missing = append $missing (printf "key %s of Secret %s" $key $secretName) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $missing -}}
+{{- fail (printf "missing in namespace %s: %s (deploy/k8s/README.md, step 4, shows how to create them)" $.Release.Namespace (join ", " $missing)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
