@@ -43,6 +43,8 @@ REDIS_PORT="${AGENCYOS_REDIS_PORT:-6379}"
 KAFKA_PORT="${AGENCYOS_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${AGENCYOS_KAFKA_CONTROLLER_PORT:-9093}"
 STRIPE_MOCK_PORT="${AGENCYOS_STRIPE_MOCK_PORT:-12111}"
+# stripe-mock always serves HTTPS too; pinned to loopback on the next port (unused by tests).
+STRIPE_MOCK_HTTPS_PORT="${AGENCYOS_STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_MOCK_PORT + 1))}"
 SMTP_PORT="${AGENCYOS_SMTP_PORT:-1025}"
 MAILPIT_PORT="${AGENCYOS_MAILPIT_PORT:-8025}"
 MAILPIT_MAX_MESSAGES="${AGENCYOS_MAILPIT_MAX_MESSAGES:-100000}"
@@ -619,8 +621,9 @@ stripe_mock_start() {
         die "port $STRIPE_MOCK_PORT is already in use; stop it or set AGENCYOS_STRIPE_MOCK_PORT"
     fi
     say "stripe-mock: starting on $HOST:$STRIPE_MOCK_PORT"
-    # HTTP only, loopback only (its default also opens HTTPS on every interface)
-    nohup "$STRIPE_MOCK_BIN" -http-addr "$HOST:$STRIPE_MOCK_PORT" >"$LOGS/stripe-mock.log" 2>&1 9>&- &
+    # Loopback only: its default would also open HTTPS on every interface (port 12112).
+    nohup "$STRIPE_MOCK_BIN" -http-addr "$HOST:$STRIPE_MOCK_PORT" \
+        -https-addr "$HOST:$STRIPE_MOCK_HTTPS_PORT" >"$LOGS/stripe-mock.log" 2>&1 9>&- &
     printf '%s\n' "$!" >"$STRIPE_MOCK_PIDFILE"
     for ((i = 0; i < 100; i++)); do
         if port_open "$STRIPE_MOCK_PORT"; then
