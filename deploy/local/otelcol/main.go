@@ -1,12 +1,15 @@
 // Command agencyos-otelcol is the OpenTelemetry Collector the local stack and the tests run:
-// the OTLP receiver (gRPC and HTTP), the batch processor, and the file exporter (the tests read
-// the spans it writes), the debug exporter, and the OTLP exporters to forward to a backend.
+// the OTLP receiver (gRPC and HTTP), the batch and memory-limiter processors, the file exporter
+// (the tests read the spans it writes), the debug exporter, the OTLP exporters to forward to a
+// backend, and the health-check extension: what the Kubernetes and compose configurations use,
+// so the tests can check those configurations with this binary.
 package main
 
 import (
 	"log"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
@@ -15,9 +18,11 @@ import (
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
+	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
@@ -28,7 +33,10 @@ func factories() (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	processors, err := otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory())
+	processors, err := otelcol.MakeFactoryMap[processor.Factory](
+		batchprocessor.NewFactory(),
+		memorylimiterprocessor.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
@@ -41,7 +49,12 @@ func factories() (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
+	extensions, err := otelcol.MakeFactoryMap[extension.Factory](healthcheckextension.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
 	return otelcol.Factories{
+		Extensions: extensions,
 		Receivers:  receivers,
 		Processors: processors,
 		Exporters:  exporters,
