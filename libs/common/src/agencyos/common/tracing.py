@@ -69,7 +69,7 @@ def configure_tracing(
     processor: SpanProcessor | None = None,
 ) -> None:
     """Set this process's tracer provider (once; later calls do nothing). Spans are exported
-    to `otlp_endpoint` (OTLP/gRPC), or handed to `processor` (tests: an in-memory exporter);
+    to `otlp_endpoint` (OTLP/gRPC), or handed to `processor` (tests: agencyos.testing.spans);
     with neither, only the context is propagated and no client or database spans are made."""
     global _configured
     if _configured:
@@ -97,8 +97,9 @@ def configure_tracing(
 
 def trace_statements(engine: AsyncEngine) -> None:
     """A client span for each SQL statement `engine` runs inside a traced unit of work (none
-    unless spans are exported). Per engine, since the engines exist before tracing is set up
-    in tests and are made by modules imported before it in the services."""
+    unless spans are exported; an engine made before `configure_tracing` is not traced).
+    Called for each engine as it is made (Database), rather than by patching
+    `create_async_engine`, which the modules imported before tracing is set up already hold."""
     if _statements is None:
         return
     from opentelemetry.instrumentation.sqlalchemy import engine as sqlalchemy_tracing
