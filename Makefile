@@ -57,9 +57,10 @@ dev: install stack-up ## the whole platform locally: stack, migrations, services
 	$(PY) deploy/local/run_services.py
 
 .PHONY: tools
-tools: ## helm and promtool (under .run/), Chromium and chromedriver (apt) for the tests
+tools: ## helm, promtool and the OpenTelemetry Collector (under .run/), Chromium and chromedriver (apt) for the tests
 	bash deploy/local/install_helm.sh
 	bash deploy/local/install_promtool.sh
+	bash deploy/local/install_otelcol.sh
 	bash deploy/local/install_browser.sh
 
 # Test workers (pytest-xdist): each runs its own platform and its own in-process databases.

@@ -37,7 +37,9 @@ def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("name", ["kafka.yaml", "postgres.yaml", "redis.yaml"])
+@pytest.mark.parametrize(
+    "name", ["kafka.yaml", "postgres.yaml", "redis.yaml", "otel-collector.yaml"]
+)
 def test_kubernetes_validate_only_lacks_schemas_for_the_custom_resources(name: str) -> None:
     beside_python = Path(sys.executable).parent / "kubernetes-validate"
     tool = str(beside_python) if beside_python.exists() else shutil.which("kubernetes-validate")

@@ -22,7 +22,15 @@ from agencyos.common.services import (
 
 REPO = Path(__file__).resolve().parents[2]
 # The compose file's backing services: everything else in it is an AgencyOS process.
-COMPOSE_INFRA = {"postgres", "redis", "stripe-mock", "mailpit", "kafka", "kafka-topics"}
+COMPOSE_INFRA = {
+    "postgres",
+    "redis",
+    "stripe-mock",
+    "mailpit",
+    "kafka",
+    "kafka-topics",
+    "otel-collector",
+}
 
 
 def test_services_md_lists_each_service_with_its_ports_in_order() -> None:

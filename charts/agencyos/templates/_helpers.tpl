@@ -91,6 +91,7 @@ AGENCYOS_PUBLIC_BASE_URL: {{ . | quote }}
 {{- with .Values.global.otlpEndpoint }}
 AGENCYOS_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
+AGENCYOS_TRACE_SAMPLE_RATIO: {{ .Values.global.traceSampleRatio | toString | quote }}
 {{- end -}}
 
 {{/* A Service's in-cluster HTTP and gRPC addresses, for the ConfigMap. */}}

@@ -65,7 +65,7 @@ async def serve(settings: GatewaySettings) -> None:
 def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
-    configure_tracing("gateway", settings.otlp_endpoint)
+    configure_tracing("gateway", settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
     run_loop(serve(settings), settings)
 
 

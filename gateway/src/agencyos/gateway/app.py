@@ -89,6 +89,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         title="AgencyOS gateway",
         version=VERSION,
         lifespan=lifespan,
+        # The middleware's span only (agencyos.common.web.create_app says why).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -209,14 +211,19 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         allow_credentials=settings.cors_allow_credentials,
         max_age_seconds=settings.cors_max_age_seconds,
     )
-    app.add_middleware(RequestContextMiddleware, service="gateway")
+    app.add_middleware(RequestContextMiddleware, service="gateway", edge=True)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
 def build_metrics_app() -> FastAPI:
     """Prometheus /metrics, served on the metrics port only."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.include_router(metrics_router())
     return app
 

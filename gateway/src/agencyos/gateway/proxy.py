@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from agencyos.common.actor_context import CLIENT_IP_HEADER
 from agencyos.common.errors import PayloadTooLarge, ServiceUnavailable, UpstreamTimeout
 from agencyos.common.logs import get_logger
-from agencyos.common.tracing import inject_headers
+from agencyos.common.tracing import PROPAGATION_HEADERS, inject_headers
 
 log = get_logger(__name__)
 
@@ -140,6 +140,10 @@ class Forwarder:
         client_host = request.client.host if request.client else ""
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_host}" if prior else client_host
+        # The trace context and baggage are the gateway's own, never what the client sent
+        # (app.py: the edge starts every trace), so a client can neither join nor steer one.
+        for name in PROPAGATION_HEADERS:
+            headers.pop(name, None)
         headers.update(inject_headers())
         # Header values go on as the bytes that arrived (Starlette decodes them as Latin-1):
         # httpx would refuse a str value outside ASCII, and a service parses them itself.

@@ -19,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -174,10 +175,29 @@ class ConsumerRunner:
         if handler is None:
             return "ignored"
         bind(event_id=str(event.id), event_type=event.type, tenant_id=str(event.tenantid))
+        # A child of the relay's producer span (its context rides in the record's headers),
+        # so the request that wrote the event, its publication and its handling are one trace.
         token = otel_context.attach(context_from_kafka_headers(record.headers))
         try:
-            with tracer().start_as_current_span(f"consume {event.type}"):
-                return await self._handle_with_retries(record, event, handler)
+            with tracer().start_as_current_span(
+                f"process {event.type}",
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.consumer.group.name": self.consumer_name,
+                    "messaging.message.id": str(event.id),
+                    "cloudevents.event_type": event.type,
+                },
+            ) as span:
+                outcome = await self._handle_with_retries(record, event, handler)
+                span.set_attribute("agencyos.event.outcome", outcome)
+                if outcome == "dead_lettered":
+                    span.set_status(trace.StatusCode.ERROR, "dead-lettered")
+                return outcome
         finally:
             otel_context.detach(token)
 

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from agencyos.common.tracing import trace_statements
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -91,6 +93,7 @@ class Database:
             echo=echo,
             connect_args=pgbouncer_connect_args() if pgbouncer else {},
         )
+        trace_statements(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from opentelemetry import trace
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +25,13 @@ from agencyos.common.metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_PUBLISHED,
 )
-from agencyos.common.tracing import AUTOMATION_DEPTH_EXTENSION, automation_depth, inject_headers
+from agencyos.common.tracing import (
+    AUTOMATION_DEPTH_EXTENSION,
+    automation_depth,
+    extract_context,
+    inject_headers,
+    tracer,
+)
 
 log = get_logger(__name__)
 
@@ -129,6 +137,31 @@ class ProducerSlot:
             log.warning("kafka producer did not stop cleanly", client_id=self.client_id)
 
 
+def send_span(stored: dict[str, str], topic: str, envelope: dict[str, Any]) -> trace.Span:
+    """The producer span of one event the relay sends: a child of the work that wrote it
+    (the trace context stored with the outbox row), so the request's trace reaches Kafka."""
+    return tracer().start_span(
+        f"send {envelope.get('type', topic)}",
+        context=extract_context(stored),
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic,
+            "messaging.message.id": str(envelope.get("id", "")),
+            "cloudevents.event_type": str(envelope.get("type", "")),
+        },
+    )
+
+
+def relayed_headers(stored: dict[str, str], span: trace.Span) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a relayed event: its stored context (baggage included), with the
+    producer span as the parent a consumer's span names."""
+    carrier = {k: str(v) for k, v in stored.items()}
+    inject_headers(carrier, trace.set_span_in_context(span, extract_context(stored)))
+    return [(k, v.encode()) for k, v in carrier.items()]
+
+
 class OutboxRelay:
     """Publishes unpublished outbox rows in id order and marks them sent."""
 
@@ -214,22 +247,34 @@ class OutboxRelay:
             if not rows:
                 return 0
             futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await producer.send(
-                        self.topic_prefix + row.topic,
-                        value=json.dumps(row.envelope).encode(),
-                        key=str(row.tenant_id).encode(),
-                        headers=headers,
-                    )
-                )
+            spans = []
             try:
-                await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_seconds)
-            except TimeoutError as exc:
-                raise KafkaTimeoutError(
-                    f"kafka did not acknowledge {len(rows)} events in {self.send_timeout_seconds}s"
-                ) from exc
+                for row in rows:
+                    topic = self.topic_prefix + row.topic
+                    span = send_span(row.headers or {}, topic, row.envelope)
+                    spans.append(span)
+                    futures.append(
+                        await producer.send(
+                            topic,
+                            value=json.dumps(row.envelope).encode(),
+                            key=str(row.tenant_id).encode(),
+                            headers=relayed_headers(row.headers or {}, span),
+                        )
+                    )
+                try:
+                    await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_seconds)
+                except TimeoutError as exc:
+                    raise KafkaTimeoutError(
+                        f"kafka did not acknowledge {len(rows)} events in "
+                        f"{self.send_timeout_seconds}s"
+                    ) from exc
+            except BaseException as exc:
+                for span in spans:
+                    span.set_status(trace.StatusCode.ERROR, repr(exc))
+                raise
+            finally:
+                for span in spans:
+                    span.end()
             await session.execute(
                 text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"),
                 {"ids": [row.id for row in rows]},

@@ -34,6 +34,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +50,12 @@ from agencyos.common.errors import AppError, InvalidInput, Unauthenticated, erro
 from agencyos.common.logs import bind, get_logger
 from agencyos.common.metrics import GRPC_LATENCY, GRPC_REQUESTS
 from agencyos.common.revocation import RevocationStore
-from agencyos.common.tracing import extract_context, inject_headers, tracer
+from agencyos.common.tracing import (
+    PROPAGATION_HEADERS,
+    extract_context,
+    inject_headers,
+    tracer,
+)
 from agencyos.common.zones import rfc3339_utc
 
 log = get_logger(__name__)
@@ -238,12 +244,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             code = grpc.StatusCode.OK
             failure: AppError | None = None
             token = otel_context.attach(extract_context(metadata))
+            span = tracer().start_span(
+                method.lstrip("/"),
+                kind=trace.SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.service": method.split("/")[1]},
+            )
             # The actor behind the call, as a trusted caller (our own services) passed it on.
             actor = from_grpc(context.peer(), metadata, trusted_peers)
             try:
                 with (
                     actor_context(actor),
-                    tracer().start_as_current_span(method, kind=trace.SpanKind.SERVER),
+                    trace.use_span(span, end_on_exit=False, record_exception=False),
                 ):
                     principal = None
                     if by_service:
@@ -297,9 +308,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 log.exception("unhandled error in gRPC method", method=method)
                 failure = AppError("an unexpected error occurred")
             finally:
-                otel_context.detach(token)
                 if failure is not None:
                     code = failure.grpc_code
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if failure is not None and failure.status >= 500:
+                    span.set_status(trace.StatusCode.ERROR, code.name)
+                span.end()
+                otel_context.detach(token)
                 GRPC_REQUESTS.labels(service, method, code.name).inc()
                 GRPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
             await context.abort(failure.grpc_code, failure.detail)
@@ -352,13 +367,68 @@ async def start_grpc_server(
     return server
 
 
+class ClientTracingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """A client span around every unary call on our channels (`rpc.channel`), and its context
+    sent in the call's metadata in place of the caller's, so the peer's server span is the
+    child of this call rather than of whatever made it."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        method = client_call_details.method
+        method = method.decode() if isinstance(method, bytes) else str(method)
+        if not is_instrumentation_enabled():
+            return await continuation(client_call_details, request)
+        service, _, name = method.lstrip("/").partition("/")
+        with tracer().start_as_current_span(
+            method.lstrip("/"),
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": name,
+                "server.address": self.target,
+            },
+        ) as span:
+            metadata = grpc.aio.Metadata(
+                *[
+                    (key, value)
+                    for key, value in (client_call_details.metadata or ())
+                    if key not in PROPAGATION_HEADERS
+                ],
+                *inject_headers().items(),
+            )
+            details = grpc.aio.ClientCallDetails(
+                client_call_details.method,
+                client_call_details.timeout,
+                metadata,
+                client_call_details.credentials,
+                client_call_details.wait_for_ready,
+            )
+            call = await continuation(details, request)
+            code = await call.code()
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code != grpc.StatusCode.OK:
+                span.set_status(trace.StatusCode.ERROR, code.name)
+            return call
+
+
 _channels: dict[str, grpc.aio.Channel] = {}
 
 
 def channel(target: str) -> grpc.aio.Channel:
-    """One shared channel per target (channels multiplex calls and reconnect on their own)."""
+    """One shared channel per target (channels multiplex calls and reconnect on their own),
+    each call on it traced as a client span (ClientTracingInterceptor)."""
     if target not in _channels:
-        _channels[target] = grpc.aio.insecure_channel(target)
+        _channels[target] = grpc.aio.insecure_channel(
+            target, interceptors=[ClientTracingInterceptor(target)]
+        )
     return _channels[target]
 
 

@@ -228,5 +228,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
         )
         log.info("migrated", database=settings.database_name)
         return
-    configure_tracing(definition.name, settings.otlp_endpoint)
+    configure_tracing(
+        definition.name, settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
     run_loop(_run(definition, args.mode, settings), settings)

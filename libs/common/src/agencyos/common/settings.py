@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -98,8 +99,12 @@ class ServiceSettings(BaseSettings):
     # counted in agencyos_revocation_store_errors_total and recent revocations still apply.
     revocation_fail_closed_writes: bool = True
 
-    # telemetry
+    # telemetry: spans go to this OTLP/gRPC collector (http://host:4317); none, no export
     otlp_endpoint: str = ""
+    # The share of new traces kept (0..1), decided where a trace starts (the gateway, a
+    # consumer's event without trace context, a job); every later span follows the decision
+    # its trace carries (parent-based), so a trace is kept whole or not at all.
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     # Peers (addresses or CIDRs) whose word on the client is believed: the gateway's
     # `x-agencyos-client-ip` header on HTTP, the actor's IP, user agent and request id in gRPC

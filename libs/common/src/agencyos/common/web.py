@@ -11,8 +11,13 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -46,7 +51,13 @@ from agencyos.common.openapi import document_errors
 from agencyos.common.permissions import ALL_PERMISSIONS
 from agencyos.common.revocation import RevocationStore
 from agencyos.common.settings import ServiceSettings
-from agencyos.common.tracing import current_trace_id, extract_context, tracer
+from agencyos.common.tracing import (
+    UNTRACED_PATHS,
+    current_trace_id,
+    extract_context,
+    tracer,
+    untraced,
+)
 from agencyos.common.types import contains_nul
 
 log = get_logger(__name__)
@@ -201,10 +212,19 @@ class RequestContextMiddleware:
     context (agencyos.common.actor_context): the client's IP address (the gateway's
     `x-agencyos-client-ip` when the peer is in `trusted`), user agent and request id."""
 
-    def __init__(self, app: ASGIApp, service: str, trusted: tuple[IPNetwork, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        trusted: tuple[IPNetwork, ...] = (),
+        *,
+        edge: bool = False,
+    ) -> None:
         self.app = app
         self.service = service
         self.trusted = trusted
+        # The public edge (the gateway): ignores any trace context a request brings.
+        self.edge = edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -228,14 +248,16 @@ class RequestContextMiddleware:
 
         client = scope.get("client")
         actor = from_http(client[0] if client else None, headers, request_id, self.trusted)
-        token = otel_context.attach(extract_context(headers))
+        path = scope["path"]
+        # The gateway starts every trace itself: a caller from outside names no parent, no
+        # sampling decision and no baggage (the automation depth rides there).
+        parent = otel_context.Context() if self.edge else extract_context(headers)
+        token = otel_context.attach(parent)
         try:
             with (
                 actor_context(actor),
                 bound_contextvars(request_id=request_id),
-                tracer().start_as_current_span(
-                    f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
-                ) as span,
+                _server_span(method, path) as span,
             ):
                 try:
                     await self.app(scope, receive, send_with_id)
@@ -244,20 +266,45 @@ class RequestContextMiddleware:
                     # the log line has the request and trace ids and the 500 the request id.
                     if response_started:
                         raise
-                    log.exception("unhandled error", path=scope["path"])
-                    response = problem_response(
-                        AppError("an unexpected error occurred"), scope["path"]
-                    )
+                    log.exception("unhandled error", path=path)
+                    response = problem_response(AppError("an unexpected error occurred"), path)
                     await response(scope, receive, send_with_id)
+                route = _route_of(scope)
+                # Named by the route's template (`GET /v1/clients/{client_id}`), never the
+                # raw path: one name per operation, and no ids in names.
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
                 span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(trace.StatusCode.ERROR)
         finally:
             otel_context.detach(token)
-            route = scope.get("agencyos.route") or getattr(scope.get("route"), "path", "unmatched")
-            if route not in ("/metrics", "/healthz", "/readyz"):
+            route = _route_of(scope)
+            if route not in UNTRACED_PATHS:
                 HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
                 HTTP_LATENCY.labels(self.service, method, route).observe(
                     time.perf_counter() - started
                 )
+
+
+@contextmanager
+def _server_span(method: str, path: str) -> Iterator[trace.Span]:
+    """The request's server span; none (nor any span under it) for the probes and /metrics."""
+    if path in UNTRACED_PATHS:
+        with untraced():
+            yield trace.INVALID_SPAN
+        return
+    with tracer().start_as_current_span(
+        method,
+        kind=trace.SpanKind.SERVER,
+        attributes={"http.request.method": method, "url.path": path},
+    ) as span:
+        yield span
+
+
+def _route_of(scope: Scope) -> str:
+    """The template of the route that answered (the gateway's: the prefix it forwards)."""
+    return str(scope.get("agencyos.route") or getattr(scope.get("route"), "path", "unmatched"))
 
 
 # --- the NUL guard ----------------------------------------------------------------------------
@@ -550,6 +597,9 @@ def create_app(
         version=version,
         lifespan=lifespan,
         redirect_slashes=False,
+        # FastAPI's own spans and metrics off: RequestContextMiddleware makes the one server
+        # span per request (route-named, none for probes) and Prometheus has the metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     install_error_handlers(app)

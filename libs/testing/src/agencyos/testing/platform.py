@@ -98,6 +98,9 @@ class Platform:
     grpc_ports: dict[str, int] = field(default_factory=dict)
     # The gateway serves Prometheus metrics on a port of its own, never the public one.
     gateway_metrics_port: int = 0
+    # Where every process exports its spans (an OpenTelemetry Collector: otelcol.Collector);
+    # none, no export, as in most tests.
+    otlp_endpoint: str = ""
 
     def database(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
@@ -203,6 +206,11 @@ class Platform:
             env[f"AGENCYOS_{key}_DATABASE_NAME"] = self.database(service)
             env[f"AGENCYOS_GATEWAY_{key}_URL"] = self.url(service)
         env.update(s3_environment(self.s3_bucket))
+        if self.otlp_endpoint:
+            env["AGENCYOS_OTLP_ENDPOINT"] = self.otlp_endpoint
+            env["AGENCYOS_TRACE_SAMPLE_RATIO"] = "1"
+            # The SDK's batch exporter sends every 200 ms instead of every 5 s.
+            env["OTEL_BSP_SCHEDULE_DELAY"] = "200"
         return env
 
     async def start(self) -> None:
