@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agencyos.common.errors import PermissionDenied
-from agencyos.common.web import problem_response
+from agencyos.common.problems import problem_response
 
 ALLOWED_HEADERS = (
     "authorization",

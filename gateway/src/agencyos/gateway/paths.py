@@ -16,7 +16,7 @@ import unicodedata
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agencyos.common.errors import InvalidPath, NotFound
-from agencyos.common.web import problem_response
+from agencyos.common.problems import problem_response
 
 # RFC 3986 `pchar` plus `/` and `%`: what may appear unencoded in a path. Everything else
 # (controls, space, `"<>\\^`{|}`, bytes past ASCII) must be percent-encoded by the client.
